@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/** Payload schemas of every event on the queues; validated by producers and consumers alike. */
+
+const uuid = z.uuid();
+const isoDate = z.iso.datetime({ offset: true });
+
+export const ReconcileJob = z.strictObject({
+  presetId: uuid,
+  /** Why the reconcile was triggered (tick, claim, build-finished, schedule-boundary, ...), for logs and metrics. */
+  trigger: z.string().min(1).max(64),
+});
+export type ReconcileJob = z.infer<typeof ReconcileJob>;
+
+export const BuildReason = z.enum(['prebuild-create', 'prebuild-delete', 'claim', 'user']);
+export type BuildReason = z.infer<typeof BuildReason>;
+
+export const BuildRequested = z.strictObject({
+  buildId: uuid,
+  workspaceId: uuid,
+  transition: z.enum(['start', 'stop', 'delete']),
+  templateVersionId: uuid,
+  presetId: uuid.nullable(),
+  parameters: z.record(z.string(), z.string()),
+  reason: BuildReason,
+  idempotencyKey: z.string().min(1).max(200),
+});
+export type BuildRequested = z.infer<typeof BuildRequested>;
+
+/** `{ resource address: [attribute paths] }` reported by a claim build that replaced resources. */
+export const Replacements = z.record(z.string().min(1), z.array(z.string().min(1)).min(1));
+
+export const BuildResult = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('build-started'), buildId: uuid, at: isoDate }),
+  z.strictObject({
+    type: z.literal('build-succeeded'),
+    buildId: uuid,
+    at: isoDate,
+    agents: z.array(z.strictObject({ name: z.string().min(1).max(64), ready: z.boolean() })).max(64),
+    replacements: Replacements.optional(),
+  }),
+  z.strictObject({
+    type: z.literal('build-failed'),
+    buildId: uuid,
+    at: isoDate,
+    error: z.string().max(4096),
+    retryable: z.boolean(),
+  }),
+  z.strictObject({ type: z.literal('agent-ready'), buildId: uuid, agent: z.string().min(1).max(64), at: isoDate }),
+]);
+export type BuildResult = z.infer<typeof BuildResult>;
+
+export const NotificationEvent = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('preset-hard-limited'),
+    presetId: uuid,
+    /** Identifies this transition: a redelivered event carries the same value. */
+    transitionAt: isoDate,
+    failures: z.number().int().nonnegative(),
+    lastError: z.string().max(4096).nullable(),
+  }),
+  z.strictObject({
+    type: z.literal('preset-validation-failed'),
+    presetId: uuid,
+    transitionAt: isoDate,
+    error: z.string().max(4096),
+  }),
+  z.strictObject({
+    type: z.literal('resource-replacements'),
+    presetId: uuid,
+    workspaceId: uuid,
+    buildId: uuid,
+    buildNumber: z.number().int().positive(),
+    claimantId: uuid,
+    replacements: Replacements,
+  }),
+]);
+export type NotificationEvent = z.infer<typeof NotificationEvent>;
+
+/** Formats a zod error as `path: reason` lines, for logs of rejected payloads. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}

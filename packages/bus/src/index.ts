@@ -1,0 +1,3 @@
+export { QUEUES, BUILD_PRIORITY, queuePrefix, type QueueName } from './queues.js';
+export * from './events.js';
+export { createRedis } from './connection.js';

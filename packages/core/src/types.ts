@@ -1,0 +1,46 @@
+/** Shapes shared by the pure reconciliation core and its callers. */
+
+export type Transition = 'start' | 'stop' | 'delete';
+
+export type ScheduleEntry = { cron: string; instances: number };
+
+export type PresetSnapshot = {
+  preset: {
+    id: string;
+    instances: number;
+    usingActiveVersion: boolean;
+    templateDeleted: boolean;
+    templateDeprecated: boolean;
+    ttlSeconds: number | null;
+    /** IANA zone of the schedules; '' when the preset has none. */
+    timezone: string;
+    schedules: ScheduleEntry[];
+  };
+  /** Every running prebuild, expired ones included. `invalidated` ones count as expired. */
+  running: { id: string; createdAt: Date; ready: boolean; invalidated?: boolean }[];
+  inProgress: { transition: Transition; count: number }[];
+  backoff: { failures: number; newestFailureAt: Date } | null;
+  hardLimited: boolean;
+};
+
+export type PoolState = {
+  actual: number;
+  desired: number;
+  expired: number;
+  eligible: number;
+  extraneous: number;
+  starting: number;
+  stopping: number;
+  deleting: number;
+};
+
+export type DeleteReason = 'expired' | 'extraneous' | 'inactive';
+
+export type Action =
+  | { type: 'create'; count: number }
+  | { type: 'delete'; ids: string[]; reason: DeleteReason }
+  | { type: 'backoff'; until: Date };
+
+export type Plan = { state: PoolState; actions: Action[] };
+
+export type PlanOptions = { now: Date; backoffIntervalMs: number };

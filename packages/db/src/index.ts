@@ -1,0 +1,3 @@
+export { migrate } from './migrate.js';
+export { createPool, withTransaction, type Pool, type PoolClient } from './pool.js';
+export { SYSTEM_USER_ID } from './constants.js';

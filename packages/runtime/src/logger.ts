@@ -1,0 +1,41 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Paths whose values never reach a log line: tokens, secrets, signatures, credentials in URLs. */
+export const REDACT_PATHS = [
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-warmpool-signature"]',
+  '*.headers["x-warmpool-signature"]',
+  'signature',
+  '*.signature',
+  'webhookSecret',
+  '*.webhookSecret',
+  'databaseUrl',
+  'redisUrl',
+];
+
+/** The one logger factory: JSON lines, a `service` field, secrets redacted. */
+export function createLogger(service: string, options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
+  return pino(
+    {
+      name: service,
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: { service, pid: process.pid },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination,
+  );
+}
