@@ -1,0 +1,66 @@
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import { QUEUES, queuePrefix } from './queues.js';
+import { ReconcileJob } from './events.js';
+
+const DAY_S = 24 * 3600;
+
+// Completed jobs are kept long enough for job ids to act as idempotency keys (outbox re-publish after a crash).
+const DEFAULTS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
+  reconcile: { removeOnComplete: true, removeOnFail: { count: 1_000 }, attempts: 3, backoff: { type: 'exponential', delay: 500 } },
+  schedulerTick: { removeOnComplete: true, removeOnFail: { count: 100 } },
+  buildRequests: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
+  buildResults: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 500 } },
+  notifications: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
+  webhookDeliveries: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 30 * DAY_S } },
+};
+
+export type QueueSet = { [K in keyof typeof QUEUES]: Queue } & { prefix: string; close: () => Promise<void> };
+
+/** Producer handles for every queue, sharing one connection. */
+export function createQueueSet(connection: ConnectionOptions, prefixName: string): QueueSet {
+  const prefix = queuePrefix(prefixName);
+  const entries = (Object.keys(QUEUES) as (keyof typeof QUEUES)[]).map(
+    (key) => [key, new Queue(QUEUES[key], { connection, prefix, defaultJobOptions: DEFAULTS[key] })] as const,
+  );
+  const queues = Object.fromEntries(entries) as { [K in keyof typeof QUEUES]: Queue };
+  return {
+    ...queues,
+    prefix,
+    close: async () => {
+      await Promise.all(entries.map(([, q]) => q.close()));
+    },
+  };
+}
+
+/**
+ * Requests a reconcile of one preset. Deduplicated per preset with keepLastIfActive: at most one waiting
+ * job, and a trigger that arrives while the preset's job is active yields exactly one more run after it.
+ */
+export async function enqueueReconcile(queue: Queue, presetId: string, trigger: string): Promise<void> {
+  await enqueueReconciles(queue, [presetId], trigger);
+}
+
+export async function enqueueReconciles(queue: Queue, presetIds: readonly string[], trigger: string): Promise<void> {
+  if (presetIds.length === 0) return;
+  await queue.addBulk(
+    presetIds.map((presetId) => ({
+      name: 'reconcile',
+      data: ReconcileJob.parse({ presetId, trigger }),
+      opts: { deduplication: { id: presetId, keepLastIfActive: true } },
+    })),
+  );
+}
+
+/**
+ * Arms an exact wake-up (schedule boundary, TTL expiry, backoff end) as a delayed job with a fixed id,
+ * so arming the same instant twice is a no-op. When it fires, the worker enqueues a normal reconcile.
+ */
+export async function armWakeUp(queue: Queue, presetId: string, at: Date, trigger: string, now = Date.now()): Promise<void> {
+  const delay = Math.max(0, at.getTime() - now);
+  await queue.add('wake', ReconcileJob.parse({ presetId, trigger }), {
+    jobId: `wake:${presetId}:${at.getTime()}`,
+    delay,
+    removeOnComplete: true,
+    removeOnFail: true,
+  });
+}

@@ -1,0 +1,59 @@
+import type pg from 'pg';
+
+export type OutboxMessage = {
+  queue: string;
+  name: string;
+  payload: unknown;
+  idempotencyKey: string;
+  /** BullMQ priority (lower first); 0 = none. */
+  priority?: number;
+};
+
+/** Writes messages in the caller's transaction; a key already present is ignored (idempotent). */
+export async function insertOutbox(client: pg.ClientBase, messages: readonly OutboxMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  await client.query(
+    `INSERT INTO outbox (queue, name, payload, idempotency_key, priority)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::int[])
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [
+      messages.map((m) => m.queue),
+      messages.map((m) => m.name),
+      messages.map((m) => JSON.stringify(m.payload)),
+      messages.map((m) => m.idempotencyKey),
+      messages.map((m) => m.priority ?? 0),
+    ],
+  );
+}
+
+export type PendingOutboxRow = {
+  id: number;
+  queue: string;
+  name: string;
+  payload: unknown;
+  idempotency_key: string;
+  priority: number;
+};
+
+/** Locks the oldest unpublished rows (other relays skip them) inside the caller's transaction. */
+export async function lockPendingOutbox(client: pg.ClientBase, limit: number): Promise<PendingOutboxRow[]> {
+  const { rows } = await client.query<PendingOutboxRow>(
+    `SELECT id, queue, name, payload, idempotency_key, priority FROM outbox
+     WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function markOutboxPublished(client: pg.ClientBase, ids: readonly number[]): Promise<void> {
+  await client.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [ids]);
+}
+
+/** Deletes published rows older than `olderThanMs`; returns how many. */
+export async function pruneOutbox(pool: pg.Pool, olderThanMs: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1::float8 / 1000)`,
+    [olderThanMs],
+  );
+  return rowCount ?? 0;
+}

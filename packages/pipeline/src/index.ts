@@ -1,0 +1,1 @@
+export { OutboxRelay } from './outbox-relay.js';

@@ -1,0 +1,98 @@
+import type { Queue } from 'bullmq';
+import type { QueueSet } from '@warmpool/bus';
+import { lockPendingOutbox, markOutboxPublished, withTransaction, type Pool } from '@warmpool/db';
+import type { Logger } from '@warmpool/runtime';
+
+/**
+ * Relays outbox rows to their queues. Job id = idempotency key, so a row published twice (crash between
+ * the add and the commit) is one job. Callers `flush()` right after committing for low latency; `start()`
+ * also polls, so rows written by a process that died before flushing are still delivered.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly queues: QueueSet,
+    private readonly logger: Logger,
+    private readonly options: { batchSize?: number; pollMs?: number } = {},
+  ) {}
+
+  /** Publishes every pending row; concurrent calls coalesce into one extra pass. Returns rows published. */
+  flush(): Promise<number> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      let total = 0;
+      try {
+        do {
+          this.again = false;
+          for (;;) {
+            const n = await this.publishBatch();
+            total += n;
+            if (n < (this.options.batchSize ?? 500)) break;
+          }
+        } while (this.again);
+      } finally {
+        this.running = undefined;
+      }
+      return total;
+    })();
+    return this.running;
+  }
+
+  start(): void {
+    const tick = () => {
+      this.flush()
+        .catch((err: unknown) => this.logger.warn({ err }, 'outbox relay pass failed; will retry'))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.options.pollMs ?? 1_000);
+        });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  private async publishBatch(): Promise<number> {
+    return withTransaction(this.pool, async (client) => {
+      const rows = await lockPendingOutbox(client, this.options.batchSize ?? 500);
+      if (rows.length === 0) return 0;
+      const byQueue = new Map<Queue, typeof rows>();
+      for (const row of rows) {
+        const queue = this.queueFor(row.queue);
+        if (!queue) {
+          this.logger.error({ outboxId: row.id, queue: row.queue }, 'outbox row names an unknown queue; dropped');
+          continue;
+        }
+        byQueue.set(queue, [...(byQueue.get(queue) ?? []), row]);
+      }
+      for (const [queue, batch] of byQueue) {
+        await queue.addBulk(
+          batch.map((row) => ({
+            name: row.name,
+            data: row.payload,
+            opts: { jobId: row.idempotency_key, ...(row.priority > 0 ? { priority: row.priority } : {}) },
+          })),
+        );
+      }
+      await markOutboxPublished(client, rows.map((r) => r.id));
+      return rows.length;
+    });
+  }
+
+  private queueFor(name: string): Queue | undefined {
+    for (const value of Object.values(this.queues)) {
+      if (typeof value === 'object' && value !== null && 'name' in value && (value as Queue).name === name) return value as Queue;
+    }
+    return undefined;
+  }
+}
