@@ -27,6 +27,8 @@ const result = spawnSync(
     '--import',
     'tsx',
     '--test',
+    '--test-force-exit',
+    `--test-timeout=${process.env.WARMPOOL_TEST_TIMEOUT_MS ?? '120000'}`,
     `--test-concurrency=${process.env.WARMPOOL_TEST_CONCURRENCY ?? '2'}`,
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',

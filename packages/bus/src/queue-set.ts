@@ -16,7 +16,7 @@ const DEFAULTS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
 
 export type QueueSet = { [K in keyof typeof QUEUES]: Queue } & { prefix: string; close: () => Promise<void> };
 
-/** Producer handles for every queue, sharing one connection. */
+/** Producer handles for every queue, sharing one connection. The caller owns (and closes) `connection`. */
 export function createQueueSet(connection: ConnectionOptions, prefixName: string): QueueSet {
   const prefix = queuePrefix(prefixName);
   const entries = (Object.keys(QUEUES) as (keyof typeof QUEUES)[]).map(
