@@ -3,6 +3,7 @@
 // then prints a plain "N passed, N failed" line. Optional arguments narrow the folders searched.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const roots = process.argv.length > 2 ? process.argv.slice(2) : ['packages', 'services', 'test'];
@@ -18,8 +19,8 @@ const walk = (dir) => {
 for (const root of roots) walk(root);
 files.sort();
 
-const tap = path.resolve('test-results.tap');
-rmSync(tap, { force: true });
+// A file of this run's own: parallel runs must not read each other's report.
+const tap = path.join(os.tmpdir(), `warmpool-test-${process.pid}-${Date.now()}.tap`);
 const result = spawnSync(
   process.execPath,
   [
@@ -47,6 +48,8 @@ try {
 }
 const passed = Number(/^# pass (\d+)$/m.exec(out)?.[1] ?? 0);
 let failed = Number(/^# fail (\d+)$/m.exec(out)?.[1] ?? (out ? 0 : 1));
+rmSync(tap, { force: true });
+if (passed + failed === 0) failed = 1; // a run that ran nothing is not a pass
 if (result.status !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || result.status !== 0 ? 1 : 0);
