@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // Runs every *.test.ts with node's test runner (TypeScript through tsx, workspace packages from source),
 // then prints a plain "N passed, N failed" line. Optional arguments narrow the folders searched.
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const roots = process.argv.length > 2 ? process.argv.slice(2) : ['packages', 'services', 'test'];
@@ -19,37 +18,34 @@ const walk = (dir) => {
 for (const root of roots) walk(root);
 files.sort();
 
-// A file of this run's own: parallel runs must not read each other's report.
-const tap = path.join(os.tmpdir(), `warmpool-test-${process.pid}-${Date.now()}.tap`);
-const result = spawnSync(
+const child = spawn(
   process.execPath,
   [
     '--conditions=development',
     '--import',
     'tsx',
     '--test',
+    // A test file whose handles keep it alive after its tests finished must not hang the run.
     '--test-force-exit',
     `--test-timeout=${process.env.WARMPOOL_TEST_TIMEOUT_MS ?? '120000'}`,
     `--test-concurrency=${process.env.WARMPOOL_TEST_CONCURRENCY ?? '2'}`,
     '--test-reporter=spec',
-    '--test-reporter-destination=stdout',
-    '--test-reporter=tap',
-    `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' } },
+  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' } },
 );
 
-let out = '';
-try {
-  out = readFileSync(tap, 'utf8');
-} catch {
-  // no report at all: counted as a failure below
-}
-const passed = Number(/^# pass (\d+)$/m.exec(out)?.[1] ?? 0);
-let failed = Number(/^# fail (\d+)$/m.exec(out)?.[1] ?? (out ? 0 : 1));
-rmSync(tap, { force: true });
-if (passed + failed === 0) failed = 1; // a run that ran nothing is not a pass
-if (result.status !== 0 && failed === 0) failed = 1;
+// The spec reporter's summary ("ℹ pass N", "ℹ fail N") is read from the stream we forward.
+let tail = '';
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString('utf8')).slice(-4096);
+});
+const status = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+
+const count = (label) => Number(new RegExp(`^ℹ ${label} (\\d+)$`, 'm').exec(tail)?.[1] ?? 0);
+const passed = count('pass');
+let failed = count('fail') + count('cancelled');
+if (passed + failed === 0 || (status !== 0 && failed === 0)) failed = Math.max(failed, 1); // ran nothing, or crashed
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed > 0 || result.status !== 0 ? 1 : 0);
+process.exit(failed > 0 || status !== 0 ? 1 : 0);
