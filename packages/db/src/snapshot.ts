@@ -1,0 +1,159 @@
+import type pg from 'pg';
+import { SYSTEM_USER_ID } from './constants.js';
+
+/** Everything the reconciler needs about one preset, loaded by ONE statement (see SNAPSHOT_SQL). */
+export type PresetSnapshotRow = {
+  preset: {
+    id: string;
+    name: string;
+    instances: number;
+    ttlSeconds: number | null;
+    timezone: string;
+    /** Raw stored JSON; the caller validates its shape (stored data may be bad, §3.1). */
+    schedules: unknown;
+    parameters: Record<string, string>;
+    status: 'healthy' | 'hard_limited' | 'validation_failed';
+    statusChangedAt: Date | null;
+    scheduleError: string | null;
+    templateVersionId: string;
+    versionName: string;
+    /** Parameter declarations of the preset's version: [{ name, required, default, options }]. */
+    declarations: unknown;
+    templateId: string;
+    templateName: string;
+    templateDeleted: boolean;
+    templateDeprecated: boolean;
+    usingActiveVersion: boolean;
+    organizationId: string;
+    organizationName: string;
+  };
+  paused: boolean;
+  /** Running prebuilds, oldest first. */
+  running: { id: string; createdAt: Date; ready: boolean; invalidated: boolean }[];
+  inProgress: { transition: 'start' | 'stop' | 'delete'; count: number }[];
+  /** Backoff population (SPEC §4.3), newest first, at most POPULATION_LIMIT entries. */
+  population: {
+    status: 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled';
+    createdAt: Date;
+    completedAt: Date | null;
+    error: string | null;
+  }[];
+};
+
+/** Backoff windows and failure limits never need more history than this. */
+export const POPULATION_LIMIT = 200;
+
+// $1 = preset id, $2 = system user id, $3 = population limit.
+// `latest` is the latest build of every non-deleted prebuild workspace of the preset; each section of the
+// answer is a filter over it, so the whole snapshot costs one round trip and one consistent MVCC snapshot.
+const SNAPSHOT_SQL = `
+WITH p AS (
+  SELECT p.id, p.name, p.instances, p.ttl_seconds, p.timezone, p.schedules, p.parameters, p.status,
+         p.status_changed_at, p.failures_reset_at, p.invalidated_at, p.schedule_error, p.template_version_id,
+         v.name AS version_name, v.parameters AS declarations,
+         t.id AS template_id, t.name AS template_name, t.deleted AS template_deleted, t.deprecated AS template_deprecated,
+         (t.active_version_id IS NOT DISTINCT FROM p.template_version_id) AS using_active_version,
+         o.id AS organization_id, o.name AS organization_name
+  FROM presets p
+  JOIN template_versions v ON v.id = p.template_version_id
+  JOIN templates t ON t.id = v.template_id
+  JOIN organizations o ON o.id = t.organization_id
+  WHERE p.id = $1
+),
+latest AS (
+  SELECT w.id AS workspace_id, w.created_at AS workspace_created_at, b.id AS build_id, b.transition, b.job_status,
+         b.initiator_id, b.template_version_id, b.created_at, b.completed_at, b.error
+  FROM workspaces w
+  CROSS JOIN LATERAL (
+    SELECT id, transition, job_status, initiator_id, template_version_id, created_at, completed_at, error
+    FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1
+  ) b
+  WHERE w.preset_id = $1 AND w.owner_id = $2 AND NOT w.deleted
+)
+SELECT json_build_object(
+  'preset', (SELECT json_build_object(
+      'id', id, 'name', name, 'instances', instances, 'ttlSeconds', ttl_seconds, 'timezone', timezone,
+      'schedules', schedules, 'parameters', parameters, 'status', status, 'statusChangedAt', status_changed_at,
+      'scheduleError', schedule_error, 'templateVersionId', template_version_id, 'versionName', version_name,
+      'declarations', declarations, 'templateId', template_id, 'templateName', template_name,
+      'templateDeleted', template_deleted, 'templateDeprecated', template_deprecated,
+      'usingActiveVersion', using_active_version, 'organizationId', organization_id,
+      'organizationName', organization_name) FROM p),
+  'paused', COALESCE((SELECT value = 'true'::jsonb FROM settings WHERE key = 'reconciliation_paused'), false),
+  'running', (SELECT COALESCE(json_agg(json_build_object(
+        'id', l.workspace_id,
+        'createdAt', l.workspace_created_at,
+        'ready', EXISTS (SELECT 1 FROM agents a WHERE a.build_id = l.build_id)
+                 AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = l.build_id AND NOT a.ready),
+        'invalidated', p.invalidated_at IS NOT NULL AND l.workspace_created_at <= p.invalidated_at
+      ) ORDER BY l.workspace_created_at, l.workspace_id), '[]'::json)
+      FROM latest l, p WHERE l.transition = 'start' AND l.job_status = 'succeeded'),
+  'inProgress', (SELECT COALESCE(json_agg(json_build_object('transition', transition, 'count', n)), '[]'::json)
+      FROM (SELECT l.transition, count(*) AS n FROM latest l, p
+            WHERE l.initiator_id = $2 AND l.job_status IN ('pending', 'running') AND p.using_active_version
+              AND l.template_version_id = p.template_version_id
+            GROUP BY l.transition) c),
+  'population', (SELECT COALESCE(json_agg(json_build_object(
+        'status', job_status, 'createdAt', created_at, 'completedAt', completed_at, 'error', error)
+      ORDER BY created_at DESC, build_id DESC), '[]'::json)
+      FROM (SELECT l.* FROM latest l, p
+            WHERE l.transition = 'start' AND p.using_active_version AND l.template_version_id = p.template_version_id
+              AND (p.failures_reset_at IS NULL OR l.created_at > p.failures_reset_at)
+            ORDER BY l.created_at DESC, l.build_id DESC LIMIT $3) pop)
+) AS snapshot`;
+
+type Json = Record<string, unknown>;
+const date = (v: unknown): Date => new Date(String(v));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
+
+/**
+ * Loads one preset's snapshot in a single round trip (works with a pool or a transaction's client).
+ * Returns null when the preset does not exist.
+ */
+export async function loadPresetSnapshot(db: pg.Pool | pg.ClientBase, presetId: string): Promise<PresetSnapshotRow | null> {
+  const { rows } = await db.query<{ snapshot: Json }>(SNAPSHOT_SQL, [presetId, SYSTEM_USER_ID, POPULATION_LIMIT]);
+  const raw = rows[0]?.snapshot;
+  if (!raw || !raw.preset) return null;
+  const p = raw.preset as Json;
+  return {
+    preset: {
+      id: String(p.id),
+      name: String(p.name),
+      instances: Number(p.instances),
+      ttlSeconds: p.ttlSeconds === null ? null : Number(p.ttlSeconds),
+      timezone: String(p.timezone ?? ''),
+      schedules: p.schedules,
+      parameters: (p.parameters ?? {}) as Record<string, string>,
+      status: p.status as PresetSnapshotRow['preset']['status'],
+      statusChangedAt: dateOrNull(p.statusChangedAt),
+      scheduleError: (p.scheduleError as string | null) ?? null,
+      templateVersionId: String(p.templateVersionId),
+      versionName: String(p.versionName),
+      declarations: p.declarations,
+      templateId: String(p.templateId),
+      templateName: String(p.templateName),
+      templateDeleted: Boolean(p.templateDeleted),
+      templateDeprecated: Boolean(p.templateDeprecated),
+      usingActiveVersion: Boolean(p.usingActiveVersion),
+      organizationId: String(p.organizationId),
+      organizationName: String(p.organizationName),
+    },
+    paused: Boolean(raw.paused),
+    running: (raw.running as Json[]).map((r) => ({
+      id: String(r.id),
+      createdAt: date(r.createdAt),
+      ready: Boolean(r.ready),
+      invalidated: Boolean(r.invalidated),
+    })),
+    inProgress: (raw.inProgress as Json[]).map((r) => ({
+      transition: r.transition as 'start' | 'stop' | 'delete',
+      count: Number(r.count),
+    })),
+    population: (raw.population as Json[]).map((r) => ({
+      status: r.status as PresetSnapshotRow['population'][number]['status'],
+      createdAt: date(r.createdAt),
+      completedAt: dateOrNull(r.completedAt),
+      error: (r.error as string | null) ?? null,
+    })),
+  };
+}
