@@ -1,1 +1,96 @@
-export {};
+import type { Server } from 'node:http';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { createQueueSet, createRedis, describeIssues, enqueueReconcile, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
+import { createPool, type Pool } from '@warmpool/db';
+import { OutboxRelay, reconcilePreset, startHealthServer, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
+import type { Config, Logger } from '@warmpool/runtime';
+
+export type ReconcilerOptions = {
+  config: Config;
+  logger: Logger;
+  /** Reuse a pool (tests, main after migrating); otherwise one is created and closed with the service. */
+  pool?: Pool;
+  /** Serve GET /healthz on this port (0 = any free port). */
+  healthPort?: number;
+  relayPollMs?: number;
+};
+
+export type Reconciler = {
+  worker: Worker;
+  healthServer: Server | undefined;
+  /** Liveness: the worker runs and its Redis connection answers. */
+  isHealthy: () => Promise<boolean>;
+  close: () => Promise<void>;
+};
+
+/**
+ * Starts the reconcile worker (job 'reconcile' = reconcile one preset; job 'wake' = an armed timer that
+ * enqueues the deduplicated reconcile) and the outbox relay. Everything is closed by `close()`.
+ */
+export async function startReconciler(options: ReconcilerOptions): Promise<Reconciler> {
+  const { config, logger } = options;
+  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 4, applicationName: 'warmpool-reconciler' });
+  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'reconciler-producer' });
+  const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-worker' });
+  const queues = createQueueSet(producer, config.queuePrefix);
+  const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }), { pollMs: options.relayPollMs ?? 1_000 });
+  const settings = {
+    backoffIntervalMs: config.backoffIntervalMs,
+    backoffLookbackMs: config.backoffLookbackMs,
+    failureHardLimit: config.failureHardLimit,
+    maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds,
+  };
+
+  const processor = async (job: Job) => {
+    const parsed = ReconcileJob.safeParse(job.data);
+    const log = logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
+    if (!parsed.success) {
+      // Retrying a malformed payload can never help.
+      log.error({ problem: describeIssues(parsed.error) }, 'malformed reconcile job rejected');
+      throw new UnrecoverableError(`malformed reconcile job: ${describeIssues(parsed.error)}`);
+    }
+    const { presetId, trigger } = parsed.data;
+    if (job.name === 'wake') {
+      await enqueueReconcile(queues.reconcile, presetId, trigger);
+      return { enqueued: true };
+    }
+    if (job.name !== 'reconcile') {
+      log.error({ name: job.name }, 'unknown job name rejected');
+      throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
+    }
+    const deps: ReconcileDeps = { pool, queues, relay, logger: log.child({ trigger }), settings };
+    const outcome = await reconcilePreset(deps, presetId, { trigger });
+    return { kind: outcome.kind };
+  };
+
+  const worker = new Worker(QUEUES.reconcile, processor, {
+    connection: workerConnection,
+    prefix: queuePrefix(config.queuePrefix),
+    concurrency: config.workerConcurrency,
+  });
+  worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
+  worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
+  relay.start();
+  // TODO(results engineer): start the build-results worker here once `createBuildResultsWorker` is exported by
+  // @warmpool/pipeline, sharing `pool`, `queues`, `relay` and closing it in `close()`.
+
+  const isHealthy = async () =>
+    worker.isRunning() && workerConnection.status === 'ready' && (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
+  const healthServer =
+    options.healthPort === undefined
+      ? undefined
+      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger);
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await worker.close(); // lets active jobs finish
+      await relay.stop();
+      await relay.flush().catch(() => undefined); // deliver what the last jobs committed
+      await queues.close();
+      await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
+      if (!options.pool) await pool.end();
+    })());
+  return { worker, healthServer, isHealthy, close };
+}

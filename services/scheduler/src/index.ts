@@ -1,1 +1,88 @@
-export {};
+import type { Server } from 'node:http';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
+import { startHealthServer, withTimeout } from '@warmpool/pipeline';
+import type { Config, Logger } from '@warmpool/runtime';
+
+export type SchedulerOptions = {
+  config: Config;
+  logger: Logger;
+  pool?: Pool;
+  healthPort?: number;
+};
+
+export type Scheduler = {
+  worker: Worker;
+  healthServer: Server | undefined;
+  isHealthy: () => Promise<boolean>;
+  /** Runs one tick's work now (also what the tick job does); returns how many presets were enqueued. */
+  tick: () => Promise<number>;
+  close: () => Promise<void>;
+};
+
+const TICK_SCHEDULER_ID = 'tick';
+const ENQUEUE_CHUNK = 1_000;
+const UPSERT_GUARD_MS = 30_000;
+
+/**
+ * Upserts the cluster-wide tick from one replica only: concurrent upserts have misbehaved (SPEC §10), so a
+ * short-lived Redis NX key elects the upserter, and it only writes when the interval actually changed.
+ */
+export async function ensureTickScheduler(queues: QueueSet, redis: Redis, intervalMs: number, logger: Logger): Promise<boolean> {
+  const existing = await queues.schedulerTick.getJobScheduler(TICK_SCHEDULER_ID);
+  if (existing && Number(existing.every) === intervalMs) return false;
+  const won = await redis.set(`${queues.prefix}:scheduler-upsert`, String(process.pid), 'PX', UPSERT_GUARD_MS, 'NX');
+  if (won !== 'OK') return false;
+  await queues.schedulerTick.upsertJobScheduler(TICK_SCHEDULER_ID, { every: intervalMs }, { name: 'tick', data: {} });
+  logger.info({ intervalMs }, 'tick scheduler upserted');
+  return true;
+}
+
+/**
+ * The periodic safety net: one tick cluster-wide per interval enqueues a (deduplicated) reconcile for every
+ * preset needing attention. Exact timers (schedule boundaries, TTL expiry, backoff end) are armed by the
+ * reconciler, which has each preset's snapshot at hand; a lost timer costs at most one interval.
+ */
+export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
+  const { config, logger } = options;
+  const pool = options.pool ?? createPool(config.databaseUrl, { max: 2, applicationName: 'warmpool-scheduler' });
+  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'scheduler-producer' });
+  const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'scheduler-worker' });
+  const queues = createQueueSet(producer, config.queuePrefix);
+
+  const tick = async () => {
+    const ids = await presetsNeedingAttention(pool);
+    for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) await enqueueReconciles(queues.reconcile, ids.slice(i, i + ENQUEUE_CHUNK), 'tick');
+    logger.debug({ presets: ids.length }, 'tick');
+    return ids.length;
+  };
+
+  const worker = new Worker(QUEUES.schedulerTick, async () => ({ enqueued: await tick() }), {
+    connection: workerConnection,
+    prefix: queuePrefix(config.queuePrefix),
+    concurrency: 1,
+  });
+  worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.schedulerTick, jobId: job?.id, err }, 'tick failed'));
+  worker.on('error', (err) => logger.error({ err }, 'scheduler worker error'));
+  await ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger);
+
+  const isHealthy = async () =>
+    worker.isRunning() && workerConnection.status === 'ready' && (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
+  const healthServer =
+    options.healthPort === undefined
+      ? undefined
+      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger);
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await worker.close();
+      await queues.close();
+      await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
+      if (!options.pool) await pool.end();
+    })());
+  return { worker, healthServer, isHealthy, tick, close };
+}

@@ -1,0 +1,55 @@
+import { createServer, type Server } from 'node:http';
+import type { Logger } from '@warmpool/runtime';
+
+export type HealthCheck = () => Promise<{ ok: boolean; details: Record<string, unknown> }>;
+
+/**
+ * A tiny liveness endpoint (`GET /healthz`): 200 when `check` passes, 503 otherwise. Orchestrators restart a
+ * service whose worker stopped consuming, e.g. one that failed to resume after a Redis restart (SPEC §10).
+ */
+export async function startHealthServer(port: number, host: string, check: HealthCheck, logger: Logger): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/healthz') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
+      return;
+    }
+    check().then(
+      ({ ok, details }) => res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok, ...details })),
+      (err: unknown) => {
+        logger.warn({ err }, 'health check failed');
+        res.writeHead(503, { 'content-type': 'application/json' }).end('{"ok":false}');
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+/** Reads the optional WARMPOOL_HEALTH_PORT; undefined = no health server. Throws naming the variable. */
+export function healthPortFromEnv(env: Record<string, string | undefined> = process.env): number | undefined {
+  const raw = env.WARMPOOL_HEALTH_PORT;
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`WARMPOOL_HEALTH_PORT: must be an integer port 0-65535, got ${JSON.stringify(raw)}`);
+  return port;
+}
+
+/** Resolves with the value, or with `fallback` if it takes longer than `ms` (a hung Redis must not hang the probe). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(fallback);
+      },
+    );
+  });
+}
