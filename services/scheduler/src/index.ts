@@ -67,6 +67,11 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.schedulerTick, jobId: job?.id, err }, 'tick failed'));
   worker.on('error', (err) => logger.error({ err }, 'scheduler worker error'));
   await ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger);
+  // Re-check now and then: heals a scheduler removed from Redis, or an elected upserter that died before writing.
+  const recheck = setInterval(() => {
+    ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger).catch((err: unknown) => logger.warn({ err }, 'tick scheduler check failed'));
+  }, UPSERT_GUARD_MS);
+  recheck.unref();
 
   const isHealthy = async () =>
     worker.isRunning() && workerConnection.status === 'ready' && (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
@@ -78,6 +83,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      clearInterval(recheck);
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
       await worker.close();
       await queues.close();
