@@ -188,3 +188,19 @@ test('the global in-flight cap limits creates and arms a retry', async () => {
 test('an unknown preset is reported missing', async () => {
   assert.equal((await reconcilePreset(deps(), '99999999-9999-4999-8999-999999999999')).kind, 'missing');
 });
+
+test('unusable stored schedules fall back to the base count and are shown on the preset, then cleared', async () => {
+  const [p] = await seedPresets(db.pool, [{ instances: 2 }]);
+  await db.pool.query(`UPDATE presets SET schedules = '{"not":"a list"}' WHERE id = $1`, [p!.presetId]);
+  const o = await reconcilePreset(deps(), p!.presetId);
+  assert.equal(o.kind === 'executed' && o.created, 2);
+  const read = async () => (await db.pool.query('SELECT schedule_error FROM presets WHERE id = $1', [p!.presetId])).rows[0].schedule_error;
+  assert.match(await read(), /not a list/);
+  await db.pool.query(`UPDATE presets SET timezone = 'Mars/Olympus', schedules = '[{"cron":"* 9-17 * * *","instances":5}]' WHERE id = $1`, [p!.presetId]);
+  const bad = await reconcilePreset(deps(), p!.presetId);
+  assert.equal(bad.kind === 'noop' && bad.view.desiredNow, 2, 'base count when the zone is invalid');
+  assert.ok(await read());
+  await db.pool.query(`UPDATE presets SET timezone = '', schedules = '[]' WHERE id = $1`, [p!.presetId]);
+  await reconcilePreset(deps(), p!.presetId);
+  assert.equal(await read(), null);
+});
