@@ -1,1 +1,31 @@
 export type * from './types.js';
+export { parseCron, CronError, type CronRange } from './cron.js';
+export {
+  scheduleContains,
+  validateSchedules,
+  describeScheduleProblem,
+  desiredInstancesAt,
+  nextDesiredChange,
+  desiredTimeline,
+  isValidTimezone,
+  rangesOverlap,
+  TimezoneError,
+} from './schedule.js';
+export { planPreset, gateActions, nextWakeAt, isActivePreset, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
+export { computeBackoff, failureLimitReached, backoffWindow, type PopulationBuild } from './backoff.js';
+export {
+  validateManifest,
+  parseManifestText,
+  formatPath,
+  ManifestSyntaxError,
+  DEFAULT_MANIFEST_LIMITS,
+  TTL_MIN_SECONDS,
+  TTL_MAX_SECONDS,
+  type Manifest,
+  type PresetManifest,
+  type ParameterDeclaration,
+  type ManifestLimits,
+  type ManifestProblem,
+  type ManifestValidation,
+} from './manifest.js';
+export { resolveBuildParameters, matchPreset } from './parameters.js';

@@ -1,0 +1,108 @@
+import { desiredInstancesAt, nextDesiredChange } from './schedule.js';
+import type { Action, Plan, PlanOptions, PresetSnapshot } from './types.js';
+
+type Running = PresetSnapshot['running'][number];
+
+/** Oldest first: ascending createdAt, ties by ascending id in code-unit order (not locale order). */
+export function compareOldestFirst(a: Running, b: Running): number {
+  const byTime = a.createdAt.getTime() - b.createdAt.getTime();
+  if (byTime !== 0) return byTime;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Active = its version is the template's active one and the template is neither deleted nor deprecated. */
+export function isActivePreset(preset: PresetSnapshot['preset']): boolean {
+  return preset.usingActiveVersion && !preset.templateDeleted && !preset.templateDeprecated;
+}
+
+/** Expired: invalidated by an operator, or ttl > 0 and age strictly greater than ttl seconds. */
+export function isExpired(prebuild: Running, ttlSeconds: number | null, now: Date): boolean {
+  if (prebuild.invalidated) return true;
+  return ttlSeconds !== null && ttlSeconds > 0 && now.getTime() - prebuild.createdAt.getTime() > ttlSeconds * 1000;
+}
+
+/** End of the backoff period: newest failure + failures × interval; null without failures. */
+export function backoffUntil(backoff: PresetSnapshot['backoff'], backoffIntervalMs: number): Date | null {
+  if (!backoff || backoff.failures <= 0) return null;
+  return new Date(backoff.newestFailureAt.getTime() + backoff.failures * backoffIntervalMs);
+}
+
+/**
+ * What must happen to one preset's pool at `now` (SPEC §4.1–§4.2): the state and the ordered actions.
+ * Execution gates (hard limit, validation failure, create ≤ desired) are applied separately by `gateActions`.
+ */
+export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan {
+  const { preset } = snapshot;
+  const { now } = options;
+  const active = isActivePreset(preset);
+  const running = [...snapshot.running].sort(compareOldestFirst);
+  const expiredIds = new Set(running.filter((p) => isExpired(p, preset.ttlSeconds, now)).map((p) => p.id));
+  const inProgress = (transition: 'start' | 'stop' | 'delete') =>
+    snapshot.inProgress.filter((e) => e.transition === transition).reduce((sum, e) => sum + e.count, 0);
+
+  const actual = running.length;
+  const expired = expiredIds.size;
+  const desired = active ? desiredInstancesAt(preset, now) : 0;
+  const state = {
+    actual,
+    desired,
+    expired,
+    eligible: active ? running.filter((p) => !expiredIds.has(p.id) && p.ready).length : 0,
+    extraneous: active ? Math.max(actual - expired - desired, 0) : 0,
+    starting: inProgress('start'),
+    stopping: inProgress('stop'),
+    deleting: inProgress('delete'),
+  };
+
+  const until = backoffUntil(snapshot.backoff, options.backoffIntervalMs);
+  if (until && now.getTime() <= until.getTime()) return { state, actions: [{ type: 'backoff', until }] };
+
+  const actions: Action[] = [];
+  if (!active) {
+    if (actual > 0) actions.push({ type: 'delete', ids: running.map((p) => p.id), reason: 'inactive' });
+    return { state, actions };
+  }
+  if (expired > 0) actions.push({ type: 'delete', ids: running.filter((p) => expiredIds.has(p.id)).map((p) => p.id), reason: 'expired' });
+  if (state.extraneous > 0) {
+    const victims = running.filter((p) => !expiredIds.has(p.id)).slice(0, state.extraneous);
+    actions.push({ type: 'delete', ids: victims.map((p) => p.id), reason: 'extraneous' });
+  }
+  // Only `starting` reduces creation: a prebuild being stopped or deleted will never be claimable.
+  const create = Math.max(desired - (actual - expired) - state.starting, 0);
+  if (create > 0) actions.push({ type: 'create', count: create });
+  return { state, actions };
+}
+
+/**
+ * Execution gates (SPEC §4.2.4): a hard-limited or validation-failed preset creates nothing (deletes still run),
+ * and a create is never larger than the desired count now.
+ */
+export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredNow: number }): Action[] {
+  return actions.flatMap((action): Action[] => {
+    if (action.type !== 'create') return [action];
+    if (gates.hardLimited || gates.validationFailed) return [];
+    const count = Math.min(action.count, Math.max(gates.desiredNow, 0));
+    return count > 0 ? [{ type: 'create', count }] : [];
+  });
+}
+
+/**
+ * The earliest future instant at which the plan can change with no other event: the next desired-count change,
+ * the first instant a running prebuild is strictly past its TTL, or the first instant after backoff ends.
+ */
+export function nextWakeAt(snapshot: PresetSnapshot, options: PlanOptions): Date | null {
+  const now = options.now.getTime();
+  const candidates: number[] = [];
+  const change = nextDesiredChange(snapshot.preset, options.now);
+  if (change) candidates.push(change.at.getTime());
+  const ttl = snapshot.preset.ttlSeconds;
+  if (ttl !== null && ttl > 0) {
+    for (const p of snapshot.running) {
+      const expiresAt = p.createdAt.getTime() + ttl * 1000 + 1;
+      if (!p.invalidated && expiresAt > now) candidates.push(expiresAt);
+    }
+  }
+  const until = backoffUntil(snapshot.backoff, options.backoffIntervalMs);
+  if (until && until.getTime() + 1 > now) candidates.push(until.getTime() + 1);
+  return candidates.length ? new Date(Math.min(...candidates)) : null;
+}

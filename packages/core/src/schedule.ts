@@ -1,0 +1,145 @@
+import { DateTime, IANAZone } from 'luxon';
+import { CronError, dayMatches, localTimeMatches, parseCronCached, type CronRange } from './cron.js';
+import type { PresetSnapshot } from './types.js';
+
+type PresetSchedule = Pick<PresetSnapshot['preset'], 'instances' | 'timezone' | 'schedules'>;
+
+export class TimezoneError extends Error {
+  override name = 'TimezoneError';
+}
+
+/** True for IANA zone names luxon can resolve (`Europe/Berlin`, `UTC`); false for '' and offsets like `+02:00`. */
+export function isValidTimezone(zone: string): boolean {
+  return typeof zone === 'string' && zone !== '' && IANAZone.isValidZone(zone);
+}
+
+function localParts(at: Date, zone: string) {
+  const t = DateTime.fromJSDate(at, { zone });
+  // luxon weekday: 1 = Monday … 7 = Sunday; cron: 0 = Sunday … 6 = Saturday.
+  return { month: t.month, day: t.day, weekday: t.weekday % 7, hour: t.hour };
+}
+
+/**
+ * Whether instant `at` lies inside the cron range in `timezone` (SPEC §3.2): the wall-clock minute of `at` in the
+ * zone must match the hour, day and month fields. Throws on an invalid expression or zone.
+ */
+export function scheduleContains(cron: string, timezone: string, at: Date): boolean {
+  const range = parseCronCached(cron);
+  if (!isValidTimezone(timezone)) throw new TimezoneError(`unknown time zone ${JSON.stringify(timezone)}`);
+  return localTimeMatches(range, localParts(at, timezone));
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]; // February 29 included: it exists in some years
+
+/**
+ * Whether two ranges share an instant (SPEC §3.3): exact over month × day-of-month × weekday × hour. Every valid
+ * (month, day) falls on every weekday in some year, so each combination is a real instant; DST gaps are ignored.
+ */
+export function rangesOverlap(a: CronRange, b: CronRange): boolean {
+  let sharesHour = false;
+  for (const h of a.hours) if (b.hours.has(h)) sharesHour = true;
+  if (!sharesHour) return false;
+  for (let month = 1; month <= 12; month++) {
+    if (!a.months.has(month) || !b.months.has(month)) continue;
+    for (let day = 1; day <= DAYS_IN_MONTH[month - 1]!; day++) {
+      for (let weekday = 0; weekday <= 6; weekday++) {
+        if (dayMatches(a, day, weekday) && dayMatches(b, day, weekday)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** [] when every expression is valid and no two overlap; otherwise one message per problem. */
+export function validateSchedules(crons: string[]): string[] {
+  const problems: string[] = [];
+  const parsed: (CronRange | null)[] = crons.map((cron) => {
+    try {
+      return parseCronCached(cron);
+    } catch (err) {
+      problems.push(err instanceof CronError ? err.message : `${cron}: invalid`);
+      return null;
+    }
+  });
+  for (let i = 0; i < parsed.length; i++) {
+    for (let j = i + 1; j < parsed.length; j++) {
+      const a = parsed[i];
+      const b = parsed[j];
+      if (a && b && rangesOverlap(a, b)) problems.push(`schedules "${a.source}" and "${b.source}" overlap`);
+    }
+  }
+  return problems;
+}
+
+const problemCache = new Map<string, string | null>();
+
+/**
+ * Why stored schedule data is unusable (bad zone, invalid cron, overlap), or null when it is fine.
+ * Memoised: the reconciler evaluates the same stored schedules over and over.
+ */
+export function describeScheduleProblem(preset: PresetSchedule): string | null {
+  if (!Array.isArray(preset.schedules) || preset.schedules.length === 0) return null;
+  const key = `${preset.timezone}\u0000${preset.schedules.map((s) => (s && typeof s.cron === 'string' ? s.cron : '\u0001')).join('\u0000')}`;
+  const cached = problemCache.get(key);
+  if (cached !== undefined) return cached;
+  let problem: string | null = null;
+  if (!isValidTimezone(preset.timezone)) problem = `unknown time zone ${JSON.stringify(preset.timezone)}`;
+  else if (preset.schedules.some((s) => !s || typeof s.cron !== 'string' || !Number.isInteger(s.instances) || s.instances < 0)) {
+    problem = 'a schedule entry is malformed';
+  } else {
+    const problems = validateSchedules(preset.schedules.map((s) => s.cron));
+    if (problems.length) problem = problems.join('; ');
+  }
+  if (problemCache.size > 10_000) problemCache.clear();
+  problemCache.set(key, problem);
+  return problem;
+}
+
+/**
+ * Desired pool size at `at` (SPEC §3.1): base count without schedules; else the first schedule (manifest order)
+ * containing `at`; else the base count. Unusable stored data falls back to the base count and never throws.
+ */
+export function desiredInstancesAt(preset: PresetSchedule, at: Date): number {
+  if (!Array.isArray(preset.schedules) || preset.schedules.length === 0) return preset.instances;
+  if (describeScheduleProblem(preset) !== null) return preset.instances;
+  const parts = localParts(at, preset.timezone);
+  for (const schedule of preset.schedules) {
+    if (localTimeMatches(parseCronCached(schedule.cron), parts)) return schedule.instances;
+  }
+  return preset.instances;
+}
+
+const DEFAULT_HORIZON_MS = 8 * 24 * 3600 * 1000;
+
+/**
+ * The first instant after `after` at which desiredInstancesAt changes, with the new count, or null within the
+ * horizon. Minute fields are `*`, so changes happen only at local hour starts (DST transitions included).
+ */
+export function nextDesiredChange(preset: PresetSchedule, after: Date, horizonMs = DEFAULT_HORIZON_MS): { at: Date; instances: number } | null {
+  if (!Array.isArray(preset.schedules) || preset.schedules.length === 0) return null;
+  if (describeScheduleProblem(preset) !== null) return null;
+  const current = desiredInstancesAt(preset, after);
+  const end = after.getTime() + horizonMs;
+  let t = DateTime.fromJSDate(after, { zone: preset.timezone }).startOf('hour');
+  for (;;) {
+    // Next local hour start; startOf('hour') after adding keeps us aligned through zones with :30/:45 offsets.
+    t = t.plus({ hours: 1 }).startOf('hour');
+    const ms = t.toMillis();
+    if (ms > end) return null;
+    if (ms <= after.getTime()) continue;
+    const instances = desiredInstancesAt(preset, t.toJSDate());
+    if (instances !== current) return { at: t.toJSDate(), instances };
+  }
+}
+
+/** The desired count at `from`, then every change until `to` (inclusive), for previews. */
+export function desiredTimeline(preset: PresetSchedule, from: Date, to: Date): { at: Date; instances: number }[] {
+  const points = [{ at: from, instances: desiredInstancesAt(preset, from) }];
+  let cursor = from;
+  for (;;) {
+    const next = nextDesiredChange(preset, cursor, to.getTime() - cursor.getTime());
+    if (!next || next.at > to) return points;
+    points.push(next);
+    cursor = next.at;
+  }
+}
