@@ -66,7 +66,7 @@ test('arming the same wake-up twice creates one delayed job with a fixed id', as
   await armWakeUp(queues.reconcile, PRESET, at, 'schedule-boundary');
   const delayed = await queues.reconcile.getDelayed();
   const ids = delayed.map((j) => j.id);
-  assert.deepEqual(ids, [`wake:${PRESET}:${at.getTime()}`]);
+  assert.deepEqual(ids, [`wake-${PRESET}-${at.getTime()}`]);
   assert.ok(Math.abs((delayed[0]!.opts.delay ?? 0) - 60_000) < 2_000);
 });
 

@@ -107,7 +107,7 @@ test('a schedule boundary changes desired at the instant, and the exact wake-up 
   assert.equal(a.kind === 'executed' && a.view.desiredNow, 1);
   assert.equal(a.kind === 'executed' && a.created, 1);
   assert.equal(a.kind === 'executed' && a.wakeAt?.getTime(), boundary.getTime());
-  const job = await queues.reconcile.getJob(`wake:${p!.presetId}:${boundary.getTime()}`);
+  const job = await queues.reconcile.getJob(`wake-${p!.presetId}-${boundary.getTime()}`);
   assert.ok(job, 'a delayed wake-up with the boundary in its id');
   assert.equal(job.opts.delay, 1_000);
   const b = await reconcilePreset(deps(), p!.presetId, { now: boundary });

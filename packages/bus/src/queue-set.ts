@@ -58,7 +58,8 @@ export async function enqueueReconciles(queue: Queue, presetIds: readonly string
 export async function armWakeUp(queue: Queue, presetId: string, at: Date, trigger: string, now = Date.now()): Promise<void> {
   const delay = Math.max(0, at.getTime() - now);
   await queue.add('wake', ReconcileJob.parse({ presetId, trigger }), {
-    jobId: `wake:${presetId}:${at.getTime()}`,
+    // No ":" in custom job ids: BullMQ reserves it.
+    jobId: `wake-${presetId}-${at.getTime()}`,
     delay,
     removeOnComplete: true,
     removeOnFail: true,
