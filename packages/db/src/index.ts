@@ -17,3 +17,4 @@ export {
   type NewBuild,
   type PrebuildTarget,
 } from './reconcile-queries.js';
+export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { OutboxRelay, reconcilePreset, startHealthServer, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
+import { createBuildResultsWorker, OutboxRelay, reconcilePreset, startHealthServer, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
 export type ReconcilerOptions = {
@@ -71,11 +71,20 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
   worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
   relay.start();
-  // TODO(results engineer): start the build-results worker here once `createBuildResultsWorker` is exported by
-  // @warmpool/pipeline, sharing `pool`, `queues`, `relay` and closing it in `close()`.
+  // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
+  const resultsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-results' });
+  const resultsWorker = createBuildResultsWorker({
+    pool,
+    queues,
+    relay,
+    logger,
+    connection: resultsConnection,
+    prefix: config.queuePrefix,
+    concurrency: config.workerConcurrency,
+  });
 
   const isHealthy = async () =>
-    worker.isRunning() && workerConnection.status === 'ready' && (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
+    worker.isRunning() && resultsWorker.isRunning() && workerConnection.status === 'ready' && (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
   const healthServer =
     options.healthPort === undefined
       ? undefined
@@ -85,11 +94,11 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const close = () =>
     (closed ??= (async () => {
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
-      await worker.close(); // lets active jobs finish
+      await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
       await relay.stop();
       await relay.flush().catch(() => undefined); // deliver what the last jobs committed
       await queues.close();
-      await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
+      await Promise.all([producer, workerConnection, resultsConnection].map((c) => c.quit().catch(() => undefined)));
       if (!options.pool) await pool.end();
     })());
   return { worker, healthServer, isHealthy, close };

@@ -1,0 +1,115 @@
+import type pg from 'pg';
+
+/** The outcome of applying one provisioner result; consumers log rejections and never retry them. */
+export type AppliedResult =
+  | {
+      applied: true;
+      workspaceId: string;
+      presetId: string | null;
+      buildNumber: number;
+      transition: 'start' | 'stop' | 'delete';
+      reason: string;
+      initiatorId: string;
+      /** Set when a claim build reported replaced resources (first application only). */
+      replacements: Record<string, string[]> | null;
+    }
+  | { applied: false; rejected: string };
+
+type LockedBuild = {
+  id: string;
+  workspace_id: string;
+  preset_id: string | null;
+  build_number: number;
+  transition: 'start' | 'stop' | 'delete';
+  reason: string;
+  initiator_id: string;
+  job_status: string;
+};
+
+export type ResultInput =
+  | { type: 'build-started'; buildId: string; at: Date }
+  | { type: 'build-succeeded'; buildId: string; at: Date; agents: { name: string; ready: boolean }[]; replacements?: Record<string, string[]> | undefined }
+  | { type: 'build-failed'; buildId: string; at: Date; error: string; retryable: boolean }
+  | { type: 'agent-ready'; buildId: string; at: Date; agent: string };
+
+async function bumpCounter(client: pg.ClientBase, presetId: string | null, name: string, by = 1): Promise<void> {
+  if (!presetId) return;
+  await client.query(
+    `INSERT INTO preset_counters (preset_id, name, value) VALUES ($1, $2, $3)
+     ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + EXCLUDED.value`,
+    [presetId, name, by],
+  );
+}
+
+/**
+ * Applies one result inside the caller's transaction, with the build row locked. Idempotent by build id: a
+ * result only moves a build forward (pending → running → succeeded|failed); anything else is rejected.
+ */
+export async function applyBuildResult(client: pg.ClientBase, result: ResultInput): Promise<AppliedResult> {
+  const { rows } = await client.query<LockedBuild>(
+    `SELECT b.id, b.workspace_id, w.preset_id, b.build_number, b.transition, b.reason, b.initiator_id, b.job_status
+     FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE b.id = $1 FOR UPDATE OF b`,
+    [result.buildId],
+  );
+  const build = rows[0];
+  if (!build) return { applied: false, rejected: 'unknown build' };
+  const ok = (replacements: Record<string, string[]> | null = null): AppliedResult => ({
+    applied: true,
+    workspaceId: build.workspace_id,
+    presetId: build.preset_id,
+    buildNumber: build.build_number,
+    transition: build.transition,
+    reason: build.reason,
+    initiatorId: build.initiator_id,
+    replacements,
+  });
+  const terminal = build.job_status === 'succeeded' || build.job_status === 'failed' || build.job_status === 'canceled';
+
+  switch (result.type) {
+    case 'build-started': {
+      if (build.job_status !== 'pending') return { applied: false, rejected: `build is already ${build.job_status}` };
+      await client.query(`UPDATE builds SET job_status = 'running', started_at = $2 WHERE id = $1`, [build.id, result.at]);
+      return ok();
+    }
+    case 'build-failed': {
+      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
+      await client.query(
+        `UPDATE builds SET job_status = 'failed', error = $2, retryable = $3, completed_at = $4, started_at = COALESCE(started_at, $4) WHERE id = $1`,
+        [build.id, result.error, result.retryable, result.at],
+      );
+      if (build.reason === 'prebuild-create') await bumpCounter(client, build.preset_id, 'failed');
+      return ok();
+    }
+    case 'build-succeeded': {
+      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
+      const replacements = result.replacements && Object.keys(result.replacements).length > 0 ? result.replacements : null;
+      await client.query(
+        `UPDATE builds SET job_status = 'succeeded', completed_at = $2, started_at = COALESCE(started_at, $2), replacements = $3 WHERE id = $1`,
+        [build.id, result.at, replacements ? JSON.stringify(replacements) : null],
+      );
+      if (result.agents.length > 0) {
+        await client.query(
+          `INSERT INTO agents (build_id, name, ready, ready_at)
+           SELECT $1, name, ready, CASE WHEN ready THEN $4::timestamptz END FROM unnest($2::text[], $3::bool[]) AS a(name, ready)
+           ON CONFLICT (build_id, name) DO NOTHING`,
+          [build.id, result.agents.map((a) => a.name), result.agents.map((a) => a.ready), result.at],
+        );
+      }
+      if (build.transition === 'delete') await client.query('UPDATE workspaces SET deleted = true WHERE id = $1', [build.workspace_id]);
+      if (replacements && build.reason === 'claim') {
+        await bumpCounter(client, build.preset_id, 'resource_replacements');
+        return ok(replacements);
+      }
+      return ok();
+    }
+    case 'agent-ready': {
+      if (build.job_status !== 'succeeded') return { applied: false, rejected: `agent-ready for a build that is ${build.job_status}` };
+      const { rowCount } = await client.query(
+        `UPDATE agents SET ready = true, ready_at = COALESCE(ready_at, $3) WHERE build_id = $1 AND name = $2`,
+        [build.id, result.agent, result.at],
+      );
+      if (!rowCount) return { applied: false, rejected: `unknown agent ${JSON.stringify(result.agent)}` };
+      return ok();
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { applyBuildResult, insertOutbox, withTransaction, type Pool } from '@warmpool/db';
+import type { Logger } from '@warmpool/runtime';
+import type { OutboxRelay } from './outbox-relay.js';
+
+export type BuildResultsDeps = { pool: Pool; queues: QueueSet; relay: OutboxRelay; logger: Logger };
+
+const TRIGGER: Record<BuildResult['type'], string> = {
+  'build-started': 'build-started',
+  'build-succeeded': 'build-finished',
+  'build-failed': 'build-finished',
+  'agent-ready': 'agent-ready',
+};
+
+/**
+ * Handles one provisioner result (SPEC §6.3): validates it, applies it idempotently, turns a claim build's
+ * resource replacements into a notifier event (outbox, same transaction), and reconciles the preset at once.
+ * Malformed payloads, unknown builds and second terminal results are logged and rejected without retries.
+ */
+export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, log: Logger): Promise<{ applied: boolean }> {
+  const parsed = BuildResult.safeParse(data);
+  if (!parsed.success) {
+    log.error({ problem: describeIssues(parsed.error) }, 'malformed build result rejected');
+    throw new UnrecoverableError(`malformed build result: ${describeIssues(parsed.error)}`);
+  }
+  const result = parsed.data;
+  const input = { ...result, at: new Date(result.at) };
+  const applied = await withTransaction(deps.pool, async (client) => {
+    const outcome = await applyBuildResult(client, input);
+    if (outcome.applied && outcome.replacements && outcome.presetId) {
+      const event = NotificationEvent.parse({
+        type: 'resource-replacements',
+        presetId: outcome.presetId,
+        workspaceId: outcome.workspaceId,
+        buildId: result.buildId,
+        buildNumber: outcome.buildNumber,
+        claimantId: outcome.initiatorId,
+        replacements: outcome.replacements,
+      });
+      await insertOutbox(client, [{ queue: QUEUES.notifications, name: event.type, payload: event, idempotencyKey: `replacements-${result.buildId}` }]);
+    }
+    return outcome;
+  });
+  if (!applied.applied) {
+    log.warn({ type: result.type, buildId: result.buildId, reason: applied.rejected }, 'build result rejected');
+    return { applied: false };
+  }
+  if (applied.replacements) await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
+  if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
+  log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
+  return { applied: true };
+}
+
+/** The worker consuming QUEUES.buildResults; closed by the caller. */
+export function createBuildResultsWorker(
+  deps: BuildResultsDeps & { connection: ConnectionOptions; prefix: string; concurrency: number },
+): Worker {
+  const worker = new Worker(
+    QUEUES.buildResults,
+    async (job: Job) => {
+      const log = deps.logger.child({ queue: QUEUES.buildResults, jobId: job.id, buildId: (job.data as { buildId?: unknown })?.buildId });
+      return handleBuildResult(deps, job.data, log);
+    },
+    { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency },
+  );
+  worker.on('error', (err) => deps.logger.error({ err }, 'build results worker error'));
+  return worker;
+}

@@ -1,0 +1,129 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
+import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
+import { SYSTEM_USER_ID } from '@warmpool/db';
+import { handleBuildResult, OutboxRelay } from '@warmpool/pipeline';
+import { createLogger } from '@warmpool/runtime';
+import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
+import { seedPresets } from '../support/seed.js';
+
+let db: TestDatabase;
+let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
+const redis = createRedis(REDIS_URL, { role: 'producer' });
+let queues: QueueSet;
+const logs: { level: number; msg: string }[] = [];
+const logger = createLogger('test', {
+  level: 'debug',
+  destination: { write: (line: string) => void logs.push(JSON.parse(line)) },
+});
+let deps: Parameters<typeof handleBuildResult>[0];
+
+before(async () => {
+  db = await createTestDatabase();
+  prefix = await createTestQueuePrefix();
+  queues = createQueueSet(redis, prefix.prefix);
+  deps = { pool: db.pool, queues, relay: new OutboxRelay(db.pool, queues, logger), logger };
+});
+after(async () => {
+  await queues.close();
+  await redis.quit();
+  await prefix.cleanup();
+  await db.drop();
+});
+
+/** A prebuild workspace of a fresh preset with one pending build of the given kind. */
+async function pendingBuild(options: { transition?: 'start' | 'delete'; reason?: string; initiator?: string } = {}) {
+  const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
+  const workspaceId = randomUUID();
+  const buildId = randomUUID();
+  await db.pool.query(
+    `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [workspaceId, p!.organizationId, p!.templateId, p!.versionId, p!.presetId, SYSTEM_USER_ID, `ws-${buildId.slice(0, 8)}`],
+  );
+  await db.pool.query(
+    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason)
+     VALUES ($1, $2, 1, $3, $4, $5, $6)`,
+    [buildId, workspaceId, p!.versionId, options.transition ?? 'start', options.initiator ?? SYSTEM_USER_ID, options.reason ?? 'prebuild-create'],
+  );
+  return { buildId, workspaceId, presetId: p!.presetId };
+}
+
+const at = () => new Date().toISOString();
+const build = async (id: string) => (await db.pool.query('SELECT * FROM builds WHERE id = $1', [id])).rows[0];
+
+test('started → succeeded → agent-ready are applied once each; redelivery is a no-op', async () => {
+  const { buildId, presetId } = await pendingBuild();
+  const log = logger;
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, log), { applied: true });
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, log), { applied: false });
+  assert.equal((await build(buildId)).job_status, 'running');
+  const succeeded = { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: false }] };
+  assert.deepEqual(await handleBuildResult(deps, succeeded, log), { applied: true });
+  assert.deepEqual(await handleBuildResult(deps, succeeded, log), { applied: false }, 'second terminal result rejected');
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-failed', buildId, at: at(), error: 'late', retryable: false }, log), { applied: false });
+  assert.equal((await build(buildId)).job_status, 'succeeded');
+  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, log), { applied: true });
+  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'nope', at: at() }, log), { applied: false });
+  const { rows } = await db.pool.query('SELECT name, ready FROM agents WHERE build_id = $1', [buildId]);
+  assert.deepEqual(rows, [{ name: 'main', ready: true }]);
+  // Every applied result asks for the preset's reconcile (deduplicated to one waiting job).
+  const waiting = await queues.reconcile.getJobs(['wait']);
+  assert.ok(waiting.some((j) => j.data.presetId === presetId));
+});
+
+test('a failed prebuild build is recorded with its error and counted once', async () => {
+  const { buildId, presetId } = await pendingBuild();
+  const failed = { type: 'build-failed', buildId, at: at(), error: 'boom', retryable: true };
+  await handleBuildResult(deps, failed, logger);
+  await handleBuildResult(deps, failed, logger);
+  const b = await build(buildId);
+  assert.equal(b.job_status, 'failed');
+  assert.equal(b.error, 'boom');
+  assert.ok(b.completed_at);
+  const { rows } = await db.pool.query(`SELECT value FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [presetId]);
+  assert.deepEqual(rows, [{ value: 1 }]);
+});
+
+test('a succeeded delete build marks the workspace deleted', async () => {
+  const { buildId, workspaceId } = await pendingBuild({ transition: 'delete', reason: 'prebuild-delete' });
+  await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [] }, logger);
+  const { rows } = await db.pool.query('SELECT deleted FROM workspaces WHERE id = $1', [workspaceId]);
+  assert.equal(rows[0].deleted, true);
+});
+
+test('replacements on a claim build become exactly one notifier event, even when redelivered', async () => {
+  const { rows: users } = await db.pool.query(`INSERT INTO users (username) VALUES ('claimant-' || gen_random_uuid()) RETURNING id`);
+  const { buildId } = await pendingBuild({ reason: 'claim', initiator: users[0].id });
+  const replacements = { 'aws_instance.dev': ['tags.Owner'] };
+  const result = { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: true }], replacements };
+  await handleBuildResult(deps, result, logger);
+  await handleBuildResult(deps, result, logger);
+  const { rows } = await db.pool.query(`SELECT payload FROM outbox WHERE queue = 'notifications' AND payload->>'buildId' = $1`, [buildId]);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].payload.type, 'resource-replacements');
+  assert.equal(rows[0].payload.claimantId, users[0].id);
+  assert.deepEqual(rows[0].payload.replacements, replacements);
+  assert.ok(await queues.notifications.getJob(`replacements-${buildId}`), 'relayed to the notifier queue');
+});
+
+test('unknown builds are rejected and logged; malformed payloads are unrecoverable', async () => {
+  logs.length = 0;
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId: randomUUID(), at: at() }, logger), { applied: false });
+  assert.ok(logs.some((l) => l.msg === 'build result rejected'));
+  const malformed: unknown[] = [
+    null,
+    'text',
+    { type: 'build-started' },
+    { type: 'build-started', buildId: 'not-a-uuid', at: at() },
+    { type: 'build-failed', buildId: randomUUID(), at: at(), error: 1, retryable: true },
+    { type: 'build-started', buildId: randomUUID(), at: at(), extra: true },
+    { type: 'teleport', buildId: randomUUID(), at: at() },
+  ];
+  for (const payload of malformed) {
+    await assert.rejects(handleBuildResult(deps, payload, logger), (err) => err instanceof UnrecoverableError, JSON.stringify(payload));
+  }
+  assert.equal(logs.filter((l) => l.msg === 'malformed build result rejected').length, malformed.length);
+});
