@@ -32,8 +32,15 @@ after(async () => {
   await db.drop();
 });
 
-async function start(overrides: Record<string, string> = {}, healthPort?: number): Promise<Reconciler> {
-  const r = await startReconciler({ config: testConfig(db.url, prefix.prefix, overrides), logger, pool: db.pool, relayPollMs: 200, ...(healthPort === undefined ? {} : { healthPort }) });
+async function start(overrides: Record<string, string> = {}, healthPort?: number, stallMs?: number): Promise<Reconciler> {
+  const r = await startReconciler({
+    config: testConfig(db.url, prefix.prefix, overrides),
+    logger,
+    pool: db.pool,
+    relayPollMs: 200,
+    ...(healthPort === undefined ? {} : { healthPort }),
+    ...(stallMs === undefined ? {} : { stallMs }),
+  });
   running.push(r);
   return r;
 }
@@ -124,4 +131,15 @@ test('the liveness endpoint reports a running worker as healthy', async () => {
   assert.equal(((await res.json()) as { ok: boolean }).ok, true);
   await r.close();
   assert.equal(await r.isHealthy(), false);
+});
+
+test('liveness fails when the worker stops taking jobs, and recovers', async () => {
+  const r = await start({}, undefined, 300);
+  await waitFor(() => r.isHealthy(), { what: 'the worker to connect' });
+  await r.worker.pause(true);
+  const [p] = await seedPresets(db.pool, [{ instances: 0 }]);
+  await enqueueReconcile(queues.reconcile, p!.presetId, 'stuck');
+  await waitFor(async () => !(await r.isHealthy()), { timeoutMs: 5_000, what: 'the stall to be noticed' });
+  r.worker.resume();
+  await waitFor(() => r.isHealthy(), { timeoutMs: 5_000, what: 'recovery once jobs flow again' });
 });

@@ -53,3 +53,20 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Pr
     );
   });
 }
+
+/** The parts of a BullMQ Worker / Queue the progress watch needs (keeps this module free of bullmq types). */
+type WorkerEvents = { on(event: 'active' | 'completed' | 'failed' | 'drained', listener: () => void): unknown };
+type WaitingCounter = { getWaitingCount(): Promise<number> };
+
+/**
+ * Notices a worker that is "running" but no longer takes jobs (seen after Redis restarts, SPEC §10): returns a
+ * probe that fails when jobs are waiting and the worker has shown no activity for `stallMs`.
+ */
+export function watchWorkerProgress(worker: WorkerEvents, queue: WaitingCounter, stallMs = 60_000): () => Promise<boolean> {
+  let lastActivity = Date.now();
+  const touch = () => {
+    lastActivity = Date.now();
+  };
+  for (const event of ['active', 'completed', 'failed', 'drained'] as const) worker.on(event, touch);
+  return async () => Date.now() - lastActivity < stallMs || (await queue.getWaitingCount()) === 0;
+}

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, OutboxRelay, reconcilePreset, startHealthServer, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
+import { createBuildResultsWorker, OutboxRelay, reconcilePreset, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
 export type ReconcilerOptions = {
@@ -13,12 +13,14 @@ export type ReconcilerOptions = {
   /** Serve GET /healthz on this port (0 = any free port). */
   healthPort?: number;
   relayPollMs?: number;
+  /** Liveness fails when reconcile jobs wait and the worker showed no activity for this long (default 60 s). */
+  stallMs?: number;
 };
 
 export type Reconciler = {
   worker: Worker;
   healthServer: Server | undefined;
-  /** Liveness: the worker runs and its Redis connection answers. */
+  /** Liveness: the workers run, take waiting jobs, and Redis answers. */
   isHealthy: () => Promise<boolean>;
   close: () => Promise<void>;
 };
@@ -83,8 +85,13 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     concurrency: config.workerConcurrency,
   });
 
+  const progressing = watchWorkerProgress(worker, queues.reconcile, options.stallMs);
   const isHealthy = async () =>
-    worker.isRunning() && resultsWorker.isRunning() && workerConnection.status === 'ready' && (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
+    worker.isRunning() &&
+    resultsWorker.isRunning() &&
+    workerConnection.status === 'ready' &&
+    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false)) &&
+    (await withTimeout(progressing(), 1_000, false));
   const healthServer =
     options.healthPort === undefined
       ? undefined

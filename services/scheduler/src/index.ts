@@ -3,7 +3,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
-import { startHealthServer, withTimeout } from '@warmpool/pipeline';
+import { startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
@@ -73,8 +73,12 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   }, UPSERT_GUARD_MS);
   recheck.unref();
 
+  const progressing = watchWorkerProgress(worker, queues.schedulerTick, Math.max(60_000, 4 * config.reconcileIntervalMs));
   const isHealthy = async () =>
-    worker.isRunning() && workerConnection.status === 'ready' && (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
+    worker.isRunning() &&
+    workerConnection.status === 'ready' &&
+    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false)) &&
+    (await withTimeout(progressing(), 1_000, false));
   const healthServer =
     options.healthPort === undefined
       ? undefined
