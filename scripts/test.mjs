@@ -15,7 +15,10 @@ const walk = (dir) => {
     else if (entry.endsWith('.test.ts')) files.push(full);
   }
 };
-for (const root of roots) walk(root);
+for (const root of roots) {
+  if (statSync(root).isFile()) files.push(root);
+  else walk(root);
+}
 files.sort();
 
 const child = spawn(

@@ -127,3 +127,10 @@ test('unknown builds are rejected and logged; malformed payloads are unrecoverab
   }
   assert.equal(logs.filter((l) => l.msg === 'malformed build result rejected').length, malformed.length);
 });
+
+test('an agent-ready that overtakes its build-succeeded is retried, not rejected', async () => {
+  const { buildId } = await pendingBuild();
+  await assert.rejects(handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, logger), /arrived early/);
+  await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: false }] }, logger);
+  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, logger), { applied: true });
+});

@@ -13,7 +13,9 @@ export type AppliedResult =
       /** Set when a claim build reported replaced resources (first application only). */
       replacements: Record<string, string[]> | null;
     }
-  | { applied: false; rejected: string };
+  | { applied: false; rejected: string }
+  /** The result arrived before one it depends on (agent-ready before build-succeeded): try again later. */
+  | { applied: false; early: string };
 
 type LockedBuild = {
   id: string;
@@ -103,6 +105,8 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
       return ok();
     }
     case 'agent-ready': {
+      // Results race each other through the queue: readiness may overtake the success it follows.
+      if (build.job_status === 'pending' || build.job_status === 'running') return { applied: false, early: `build is still ${build.job_status}` };
       if (build.job_status !== 'succeeded') return { applied: false, rejected: `agent-ready for a build that is ${build.job_status}` };
       const { rowCount } = await client.query(
         `UPDATE agents SET ready = true, ready_at = COALESCE(ready_at, $3) WHERE build_id = $1 AND name = $2`,

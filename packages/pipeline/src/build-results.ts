@@ -42,6 +42,10 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     }
     return outcome;
   });
+  if (!applied.applied && 'early' in applied) {
+    // A normal error: BullMQ retries it with backoff, by which time the earlier result has been applied.
+    throw new Error(`${result.type} arrived early: ${applied.early}`);
+  }
   if (!applied.applied) {
     log.warn({ type: result.type, buildId: result.buildId, reason: applied.rejected }, 'build result rejected');
     return { applied: false };

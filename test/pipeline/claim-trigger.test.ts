@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createQueueSet, createRedis, enqueueReconcile, enqueueReconciles, type QueueSet } from '@warmpool/bus';
+import { createQueueSet, createRedis, enqueueReconcile, type QueueSet } from '@warmpool/bus';
 import { createLogger } from '@warmpool/runtime';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
@@ -9,7 +9,7 @@ import { completePendingBuilds } from '../support/fake-provisioner.js';
 import { testConfig } from '../support/pipeline.js';
 import { waitFor } from '../support/wait.js';
 
-// Measurements reported in the closing note; the assertions are loose floors so slow CI machines pass.
+// A claim must trigger the refill at once (SPEC §5), not at the next tick. Throughput lives in `npm run bench`.
 let db: TestDatabase;
 let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
 const redis = createRedis(REDIS_URL, { role: 'producer' });
@@ -33,18 +33,6 @@ after(async () => {
   await redis.quit();
   await prefix.cleanup();
   await db.drop();
-});
-
-test('1,000 converged presets are reconciled quickly (no-op path)', async (t) => {
-  const presets = await seedPresets(db.pool, Array.from({ length: 1_000 }, (_, i) => ({ name: `p${i}`, instances: 0 })));
-  let done = 0;
-  reconciler.worker.on('completed', () => void done++);
-  const started = performance.now();
-  await enqueueReconciles(queues.reconcile, presets.map((p) => p.presetId), 'bench');
-  await waitFor(() => done >= 1_000, { timeoutMs: 25_000, intervalMs: 5, what: '1,000 reconciles' });
-  const seconds = (performance.now() - started) / 1_000;
-  t.diagnostic(`no-op reconciles: ${Math.round(1_000 / seconds)} presets/s (1,000 in ${seconds.toFixed(2)} s, concurrency 16, one process)`);
-  assert.ok(1_000 / seconds > 50);
 });
 
 test('a claim-like trigger leads to the replacement build request within a fraction of a second', async (t) => {
