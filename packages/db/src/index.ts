@@ -18,3 +18,25 @@ export {
   type PrebuildTarget,
 } from './reconcile-queries.js';
 export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
+export {
+  listNotifications,
+  markNotificationRead,
+  NotificationQueryError,
+  INBOX_MAX_LIMIT,
+  loadNotificationContext,
+  findRecipients,
+  recordNotificationEvent,
+  loadDelivery,
+  recordDeliveryAttempt,
+  type InboxItem,
+  type InboxPage,
+  type DeliveryStatus,
+  type NotificationLink,
+  type NotificationContext,
+  type Recipient,
+  type RenderedMessage,
+  type NewInboxRow,
+  type RecordedEvent,
+  type EventToRecord,
+  type DeliveryToSend,
+} from './notifications.js';

@@ -1,1 +1,118 @@
-export {};
+import type { Server } from 'node:http';
+import { Worker, type Job } from 'bullmq';
+import { createQueueSet, createRedis, QUEUES, queuePrefix } from '@warmpool/bus';
+import { createPool, type Pool } from '@warmpool/db';
+import { startHealthServer, withTimeout } from '@warmpool/pipeline';
+import type { Config, Logger } from '@warmpool/runtime';
+import { webhookBackoffMs } from './backoff.js';
+import { deliverWebhook } from './deliver.js';
+import { handleNotificationEvent } from './events.js';
+
+export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
+export { sign, verify, SIGNATURE_HEADER, TIMESTAMP_HEADER, REPLAY_WINDOW_SECONDS, type Verification } from './signing.js';
+export { webhookBackoffMs } from './backoff.js';
+export { dailyDedupKey } from './dedup.js';
+export { notifierRegistry, deliveriesTotal, deliveryCount, type DeliveryResult } from './metrics.js';
+export { handleNotificationEvent, deliveryJobId, type WebhookPayload, type EventOutcome } from './events.js';
+export { deliverWebhook } from './deliver.js';
+
+/** Slow receivers must not hold up others: at least this many deliveries run at once (SPEC §9). */
+const MIN_DELIVERY_CONCURRENCY = 10;
+
+export type NotifierOptions = {
+  config: Config;
+  logger: Logger;
+  /** Reuse a pool (tests, main after migrating); otherwise one is created and closed with the service. */
+  pool?: Pool;
+  /** Serve GET /healthz on this port (0 = any free port). */
+  healthPort?: number;
+  /** First retry delay of webhook deliveries (default 1 s, doubling per attempt, with jitter). */
+  backoffBaseMs?: number;
+  /** Upper bound of one retry delay (default 10 min). */
+  backoffMaxMs?: number;
+  /** Clock for the per-UTC-day deduplication (tests). */
+  now?: () => Date;
+};
+
+export type Notifier = {
+  eventsWorker: Worker;
+  deliveryWorker: Worker;
+  healthServer: Server | undefined;
+  isHealthy: () => Promise<boolean>;
+  close: () => Promise<void>;
+};
+
+/**
+ * Starts the notifier: a worker on QUEUES.notifications turning events into inbox rows plus one webhook
+ * delivery each, and a worker on QUEUES.webhookDeliveries posting them (signed, retried with backoff,
+ * dead-lettered after the last attempt). Everything is closed by `close()`.
+ */
+export async function startNotifier(options: NotifierOptions): Promise<Notifier> {
+  const { config, logger } = options;
+  const deliveryConcurrency = Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
+  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + deliveryConcurrency + 2, applicationName: 'warmpool-notifier' });
+  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'notifier-producer' });
+  const eventsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-events' });
+  const deliveryConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-deliveries' });
+  const queues = createQueueSet(producer, config.queuePrefix);
+  const prefix = queuePrefix(config.queuePrefix);
+  const baseMs = options.backoffBaseMs ?? 1_000;
+  const maxMs = options.backoffMaxMs ?? 10 * 60_000;
+
+  const eventsLog = logger.child({ queue: QUEUES.notifications });
+  const eventsWorker = new Worker(
+    QUEUES.notifications,
+    async (job: Job) =>
+      handleNotificationEvent(
+        {
+          pool,
+          deliveries: queues.webhookDeliveries,
+          logger: eventsLog,
+          publicUrl: config.publicUrl,
+          webhookUrl: config.webhookUrl,
+          webhookAttempts: config.webhookAttempts,
+          ...(options.now ? { now: options.now } : {}),
+        },
+        job,
+      ),
+    { connection: eventsConnection, prefix, concurrency: config.workerConcurrency },
+  );
+  eventsWorker.on('failed', (job, err) => eventsLog.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
+  eventsWorker.on('error', (err) => eventsLog.error({ err }, 'notification worker error'));
+
+  const deliveryLog = logger.child({ queue: QUEUES.webhookDeliveries });
+  const deliveryWorker = new Worker(
+    QUEUES.webhookDeliveries,
+    async (job: Job) =>
+      deliverWebhook({ pool, logger: deliveryLog, webhookSecret: config.webhookSecret, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts }, job),
+    {
+      connection: deliveryConnection,
+      prefix,
+      concurrency: deliveryConcurrency,
+      settings: { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) },
+    },
+  );
+  deliveryWorker.on('error', (err) => deliveryLog.error({ err }, 'delivery worker error'));
+
+  const isHealthy = async () =>
+    eventsWorker.isRunning() &&
+    deliveryWorker.isRunning() &&
+    eventsConnection.status === 'ready' &&
+    deliveryConnection.status === 'ready' &&
+    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
+  const healthServer =
+    options.healthPort === undefined
+      ? undefined
+      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { redis: eventsConnection.status } }), logger);
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await Promise.all([eventsWorker.close(), deliveryWorker.close()]); // lets active jobs finish
+      await queues.close();
+      await Promise.all([producer, eventsConnection, deliveryConnection].map((c) => c.quit().catch(() => undefined)));
+      if (!options.pool) await pool.end();
+    })());
+  return { eventsWorker, deliveryWorker, healthServer, isHealthy, close };
+}
