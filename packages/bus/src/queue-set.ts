@@ -56,12 +56,22 @@ export async function enqueueReconciles(queue: Queue, presetIds: readonly string
  * so arming the same instant twice is a no-op. When it fires, the worker enqueues a normal reconcile.
  */
 export async function armWakeUp(queue: Queue, presetId: string, at: Date, trigger: string, now = Date.now()): Promise<void> {
-  const delay = Math.max(0, at.getTime() - now);
-  await queue.add('wake', ReconcileJob.parse({ presetId, trigger }), {
-    // No ":" in custom job ids: BullMQ reserves it.
-    jobId: `wake-${presetId}-${at.getTime()}`,
-    delay,
-    removeOnComplete: true,
-    removeOnFail: true,
-  });
+  await armWakeUps(queue, [{ presetId, at }], trigger, now);
+}
+
+export async function armWakeUps(queue: Queue, wakeUps: readonly { presetId: string; at: Date }[], trigger: string, now = Date.now()): Promise<void> {
+  if (wakeUps.length === 0) return;
+  await queue.addBulk(
+    wakeUps.map(({ presetId, at }) => ({
+      name: 'wake',
+      data: ReconcileJob.parse({ presetId, trigger }),
+      opts: {
+        // No ":" in custom job ids: BullMQ reserves it.
+        jobId: `wake-${presetId}-${at.getTime()}`,
+        delay: Math.max(0, at.getTime() - now),
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    })),
+  );
 }

@@ -102,6 +102,9 @@ SELECT json_build_object(
             ORDER BY l.created_at DESC, l.build_id DESC LIMIT $3) pop)
 ) AS snapshot`;
 
+// The same statement for many presets at once: the per-preset query as a LATERAL subquery over an id list.
+const MANY_SNAPSHOTS_SQL = `SELECT s.snapshot FROM unnest($1::uuid[]) AS ids(id) CROSS JOIN LATERAL (${SNAPSHOT_SQL.replace(/\$1(?!\d)/g, 'ids.id')}) s`;
+
 type Json = Record<string, unknown>;
 const date = (v: unknown): Date => new Date(String(v));
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
@@ -112,8 +115,24 @@ const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ?
  */
 export async function loadPresetSnapshot(db: pg.Pool | pg.ClientBase, presetId: string): Promise<PresetSnapshotRow | null> {
   const { rows } = await db.query<{ snapshot: Json }>(SNAPSHOT_SQL, [presetId, SYSTEM_USER_ID, POPULATION_LIMIT]);
-  const raw = rows[0]?.snapshot;
-  if (!raw || !raw.preset) return null;
+  return rows[0]?.snapshot ? toSnapshotRow(rows[0].snapshot) : null;
+}
+
+/**
+ * Snapshots of many presets in one round trip (the scheduler screens whole batches this way, so a tick costs
+ * one query per batch instead of one job per preset). Unknown ids are absent from the answer.
+ */
+export async function loadPresetSnapshots(db: pg.Pool | pg.ClientBase, presetIds: readonly string[]): Promise<PresetSnapshotRow[]> {
+  if (presetIds.length === 0) return [];
+  const { rows } = await db.query<{ snapshot: Json }>(MANY_SNAPSHOTS_SQL, [presetIds, SYSTEM_USER_ID, POPULATION_LIMIT]);
+  return rows.flatMap((r) => {
+    const row = toSnapshotRow(r.snapshot);
+    return row ? [row] : [];
+  });
+}
+
+function toSnapshotRow(raw: Json): PresetSnapshotRow | null {
+  if (!raw.preset) return null;
   const p = raw.preset as Json;
   return {
     preset: {

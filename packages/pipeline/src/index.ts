@@ -5,3 +5,4 @@ export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress,
 export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } from './build-results.js';
 export { presetStatus, type PresetStatus } from './preset-status.js';
 export { createRegistry, registerPoolMetrics, registerQueueMetrics, registerWorkerMetrics } from './metrics.js';
+export { screenPresets, type Screening } from './screen.js';

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
-import { startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
+import { screenPresets, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
@@ -23,7 +23,7 @@ export type Scheduler = {
 };
 
 const TICK_SCHEDULER_ID = 'tick';
-const ENQUEUE_CHUNK = 1_000;
+const ENQUEUE_CHUNK = 500;
 const UPSERT_GUARD_MS = 30_000;
 
 /**
@@ -52,11 +52,23 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'scheduler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
 
+  const settings = { backoffIntervalMs: config.backoffIntervalMs, backoffLookbackMs: config.backoffLookbackMs, failureHardLimit: config.failureHardLimit };
+  // Each tick screens presets in batches (one snapshot query per batch) and enqueues reconciles only for those with
+  // work; timers due before the next-but-one tick are (re-)armed, so a lost wake-up costs at most one interval.
   const tick = async () => {
     const ids = await presetsNeedingAttention(pool);
-    for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) await enqueueReconciles(queues.reconcile, ids.slice(i, i + ENQUEUE_CHUNK), 'tick');
-    logger.debug({ presets: ids.length }, 'tick');
-    return ids.length;
+    const now = new Date();
+    const horizon = now.getTime() + 2 * config.reconcileIntervalMs;
+    let enqueued = 0;
+    for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) {
+      const screening = await screenPresets(pool, ids.slice(i, i + ENQUEUE_CHUNK), now, settings);
+      if (screening.paused) break;
+      await enqueueReconciles(queues.reconcile, screening.toReconcile, 'tick');
+      await armWakeUps(queues.reconcile, screening.wakeUps.filter((w) => w.at.getTime() <= horizon), 'timer', now.getTime());
+      enqueued += screening.toReconcile.length;
+    }
+    logger.debug({ presets: ids.length, enqueued }, 'tick');
+    return enqueued;
   };
 
   const worker = new Worker(QUEUES.schedulerTick, async () => ({ enqueued: await tick() }), {
