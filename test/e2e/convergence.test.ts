@@ -24,7 +24,7 @@ before(async () => {
   prefix = await createTestQueuePrefix();
   queues = createQueueSet(redis, prefix.prefix);
   const config = testConfig(db.url, prefix.prefix, { WARMPOOL_BACKOFF_INTERVAL_MS: '1000', WARMPOOL_FAILURE_HARD_LIMIT: '3' });
-  reconciler = await startReconciler({ config, logger, pool: db.pool, relayPollMs: 200 });
+  reconciler = await startReconciler({ config, logger, pool: db.pool, relayPollMs: 200, healthPort: 0 });
   sim = startProvisionerSim({ config, sim: simOptions, logger });
 });
 after(async () => {
@@ -61,6 +61,19 @@ test('pools of many presets converge to desired through the simulated provisione
   const afterCount = (await db.pool.query('SELECT count(*)::int AS n FROM builds')).rows[0].n;
   assert.equal(afterCount, before);
   for (const [i, p] of presets.entries()) assert.equal(await eligible(p.presetId), (i % 4) + 1);
+});
+
+test("the reconciler serves its own metrics: reconcile durations, creation durations, jobs, queue depth", async () => {
+  const address = reconciler.healthServer!.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /warmpool_reconcile_duration_seconds_count\{[^}]*outcome="executed"[^}]*\} [1-9]/);
+  assert.match(text, /warmpool_workspace_creation_duration_seconds_count\{[^}]*type="prebuild"[^}]*\} [1-9]/);
+  assert.match(text, /warmpool_jobs_total\{queue="reconcile",result="completed"[^}]*\} [1-9]/);
+  assert.match(text, /warmpool_queue_jobs\{queue="build-requests",state="wait"[^}]*\}/);
+  assert.match(text, /process_cpu_user_seconds_total/);
 });
 
 test('a preset whose builds always fail backs off and stops at the failure limit, announced once', async () => {

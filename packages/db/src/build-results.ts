@@ -12,12 +12,15 @@ export type AppliedResult =
       initiatorId: string;
       /** Set when a claim build reported replaced resources (first application only). */
       replacements: Record<string, string[]> | null;
+      /** Set when the first start build of a workspace succeeded: how long creating it took. */
+      creation?: { type: 'prebuild' | 'regular'; seconds: number };
     }
   | { applied: false; rejected: string }
   /** The result arrived before one it depends on (agent-ready before build-succeeded): try again later. */
   | { applied: false; early: string };
 
 type LockedBuild = {
+  created_at: Date;
   id: string;
   workspace_id: string;
   preset_id: string | null;
@@ -49,13 +52,14 @@ async function bumpCounter(client: pg.ClientBase, presetId: string | null, name:
  */
 export async function applyBuildResult(client: pg.ClientBase, result: ResultInput): Promise<AppliedResult> {
   const { rows } = await client.query<LockedBuild>(
-    `SELECT b.id, b.workspace_id, w.preset_id, b.build_number, b.transition, b.reason, b.initiator_id, b.job_status
+    `SELECT b.id, b.created_at, b.workspace_id, w.preset_id, b.build_number, b.transition, b.reason, b.initiator_id, b.job_status
      FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE b.id = $1 FOR UPDATE OF b`,
     [result.buildId],
   );
   const build = rows[0];
   if (!build) return { applied: false, rejected: 'unknown build' };
-  const ok = (replacements: Record<string, string[]> | null = null): AppliedResult => ({
+  type Applied = Extract<AppliedResult, { applied: true }>;
+  const ok = (replacements: Record<string, string[]> | null = null): Applied => ({
     applied: true,
     workspaceId: build.workspace_id,
     presetId: build.preset_id,
@@ -101,6 +105,10 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
       if (replacements && build.reason === 'claim') {
         await bumpCounter(client, build.preset_id, 'resource_replacements');
         return ok(replacements);
+      }
+      if (build.transition === 'start' && build.build_number === 1) {
+        const seconds = Math.max(0, (result.at.getTime() - build.created_at.getTime()) / 1000);
+        return { ...ok(), creation: { type: build.reason === 'prebuild-create' ? 'prebuild' : 'regular', seconds } };
       }
       return ok();
     }

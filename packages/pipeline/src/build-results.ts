@@ -4,7 +4,14 @@ import { applyBuildResult, insertOutbox, withTransaction, type Pool } from '@war
 import type { Logger } from '@warmpool/runtime';
 import type { OutboxRelay } from './outbox-relay.js';
 
-export type BuildResultsDeps = { pool: Pool; queues: QueueSet; relay: OutboxRelay; logger: Logger };
+export type BuildResultsDeps = {
+  pool: Pool;
+  queues: QueueSet;
+  relay: OutboxRelay;
+  logger: Logger;
+  /** Observes workspace creation durations (metrics); optional. */
+  onCreation?: (type: 'prebuild' | 'regular', seconds: number) => void;
+};
 
 const TRIGGER: Record<BuildResult['type'], string> = {
   'build-started': 'build-started',
@@ -50,6 +57,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     log.warn({ type: result.type, buildId: result.buildId, reason: applied.rejected }, 'build result rejected');
     return { applied: false };
   }
+  if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
   if (applied.replacements) await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');

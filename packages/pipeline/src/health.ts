@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { Logger } from '@warmpool/runtime';
 
 export type HealthCheck = () => Promise<{ ok: boolean; details: Record<string, unknown> }>;
@@ -6,10 +7,22 @@ export type HealthCheck = () => Promise<{ ok: boolean; details: Record<string, u
 /**
  * A tiny liveness endpoint (`GET /healthz`): 200 when `check` passes, 503 otherwise. Orchestrators restart a
  * service whose worker stopped consuming, e.g. one that failed to resume after a Redis restart (SPEC §10).
+ * With a registry it also serves the process's own metrics at `GET /metrics`.
  */
-export async function startHealthServer(port: number, host: string, check: HealthCheck, logger: Logger): Promise<Server> {
+export async function startHealthServer(port: number, host: string, check: HealthCheck, logger: Logger, registry?: Registry): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/healthz') {
+    const path = (req.url ?? '').split('?')[0];
+    if (registry && req.method === 'GET' && path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: unknown) => {
+          logger.warn({ err }, 'metrics collection failed');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/healthz') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}');
       return;
     }

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, OutboxRelay, reconcilePreset, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
+import { createBuildResultsWorker, createRegistry, OutboxRelay, reconcilePreset, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
 export type ReconcilerOptions = {
@@ -43,6 +43,10 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds,
   };
 
+  const registry = createRegistry('reconciler');
+  const metrics = registerWorkerMetrics(registry);
+  registerQueueMetrics(registry, queues);
+
   const processor = async (job: Job) => {
     const parsed = ReconcileJob.safeParse(job.data);
     const log = logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
@@ -61,7 +65,9 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
     }
     const deps: ReconcileDeps = { pool, queues, relay, logger: log.child({ trigger }), settings };
+    const stopTimer = metrics.reconcileDuration.startTimer();
     const outcome = await reconcilePreset(deps, presetId, { trigger });
+    stopTimer({ outcome: outcome.kind });
     return { kind: outcome.kind };
   };
 
@@ -70,6 +76,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     prefix: queuePrefix(config.queuePrefix),
     concurrency: config.workerConcurrency,
   });
+  worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
+  worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
   worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
   relay.start();
@@ -80,6 +88,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     queues,
     relay,
     logger,
+    onCreation: (type, seconds) => metrics.creationDuration.observe({ type }, seconds),
     connection: resultsConnection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
@@ -95,7 +104,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const healthServer =
     options.healthPort === undefined
       ? undefined
-      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger);
+      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
 
   let closed: Promise<void> | undefined;
   const close = () =>
