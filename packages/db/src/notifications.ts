@@ -39,8 +39,9 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export const INBOX_MAX_LIMIT = 100;
 
 // The cursor is opaque to clients: base64url of "<created_at ISO>|<id>" of the last item of a page.
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`, 'utf8').toString('base64url');
+// The instant is kept at PostgreSQL's microsecond precision: a millisecond JS Date would skip rows on page breaks.
+function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(`${createdAt}|${id}`, 'utf8').toString('base64url');
 }
 
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
@@ -64,6 +65,7 @@ type InboxRow = {
   created_at: Date;
   delivered_at: Date | null;
   read_at: Date | null;
+  cursor_at: string;
 };
 
 /**
@@ -77,7 +79,8 @@ export async function listNotifications(pool: pg.Pool, userId: string, options: 
   const cursor = options.before === undefined ? undefined : decodeCursor(options.before);
   // One row more than asked tells whether another page exists.
   const { rows } = await pool.query<InboxRow>(
-    `SELECT id, kind, title, body, labels, links, delivery_status, attempts, last_error, created_at, delivered_at, read_at
+    `SELECT id, kind, title, body, labels, links, delivery_status, attempts, last_error, created_at, delivered_at, read_at,
+            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
      FROM notifications
      WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
      ORDER BY created_at DESC, id DESC
@@ -101,7 +104,7 @@ export async function listNotifications(pool: pg.Pool, userId: string, options: 
       deliveredAt: r.delivered_at?.toISOString() ?? null,
       readAt: r.read_at?.toISOString() ?? null,
     })),
-    nextCursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null,
+    nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null,
   };
 }
 

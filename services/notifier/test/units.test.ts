@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { NotificationContext } from '@warmpool/db';
+import { dailyDedupKey, describeReplacements, eventKey, renderMessage, sign, verify, webhookBackoffMs } from '../src/index.js';
+
+const context: NotificationContext = {
+  presetId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c01',
+  presetName: 'large',
+  versionName: 'v3',
+  templateName: 'web-app',
+  organizationId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c02',
+  organizationName: 'acme',
+  organizationWebhookUrl: null,
+  workspaceName: 'alice-dev',
+  claimantUsername: 'alice',
+};
+
+test('signatures verify over timestamp and body; tampering, wrong secrets and stale timestamps fail', () => {
+  const body = '{"id":"x"}';
+  const signature = sign('s3cret-s3cret-s3cret', 1_700_000_000, body);
+  assert.match(signature, /^v1=[0-9a-f]{64}$/);
+  const headers = { timestamp: '1700000000', signature };
+  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, body, 1_700_000_100), { ok: true });
+  assert.deepEqual(verify('s3cret-s3cret-s3cret', { ...headers, signature: `v1=dead, ${signature}` }, body, 1_700_000_100), { ok: true });
+  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, `${body} `, 1_700_000_100), { ok: false, reason: 'signature mismatch' });
+  assert.deepEqual(verify('other-secret-other', headers, body, 1_700_000_100), { ok: false, reason: 'signature mismatch' });
+  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, body, 1_700_000_301), { ok: false, reason: 'timestamp outside the replay window' });
+  assert.deepEqual(verify('s3cret-s3cret-s3cret', { timestamp: undefined, signature }, body, 1_700_000_000), { ok: false, reason: 'missing or malformed timestamp' });
+});
+
+test('webhook backoff doubles per attempt with jitter between half and all of the step, capped', () => {
+  assert.equal(webhookBackoffMs(1, 1_000, 60_000, () => 0), 500);
+  assert.equal(webhookBackoffMs(1, 1_000, 60_000, () => 1), 1_000);
+  assert.equal(webhookBackoffMs(3, 1_000, 60_000, () => 1), 4_000);
+  assert.equal(webhookBackoffMs(20, 1_000, 60_000, () => 1), 60_000);
+  for (let i = 0; i < 100; i++) {
+    const d = webhookBackoffMs(4, 1_000);
+    assert.ok(d >= 4_000 && d <= 8_000, `jittered delay ${d} within [4000, 8000]`);
+  }
+});
+
+test('replacement messages list every resource with sorted attribute paths and name the ignore_changes fix', () => {
+  assert.deepEqual(describeReplacements({ 'b.two': ['z', 'a'], 'a.one': ['x'] }), ['a.one: x', 'b.two: a, z']);
+  const message = renderMessage(
+    {
+      type: 'resource-replacements',
+      presetId: context.presetId,
+      workspaceId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c03',
+      buildId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c04',
+      buildNumber: 4,
+      claimantId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c05',
+      replacements: { 'aws_instance.dev': ['ami'] },
+    },
+    context,
+    'https://wp.example.com/',
+  );
+  assert.equal(message.labels.claimant, 'alice');
+  assert.equal(message.labels.workspace, 'alice-dev');
+  assert.equal(message.labels.replaced_resources, 'aws_instance.dev: ami');
+  assert.match(message.body, /ignore_changes = \[ami\]/);
+  assert.equal(message.links[0]!.url, `https://wp.example.com/api/v1/presets/${context.presetId}/status`);
+});
+
+test('messages carry no per-event values, so dedup keys match for identical messages on one UTC day only', () => {
+  const event = (transitionAt: string) => ({ type: 'preset-validation-failed' as const, presetId: context.presetId, transitionAt, error: 'missing parameter' });
+  const a = renderMessage(event('2026-01-01T01:00:00Z'), context, 'https://wp.example.com');
+  const b = renderMessage(event('2026-01-01T05:00:00+02:00'), context, 'https://wp.example.com');
+  assert.deepEqual(a, b);
+  assert.equal(dailyDedupKey(a, new Date('2026-01-01T00:00:00Z')), dailyDedupKey(b, new Date('2026-01-01T23:59:59Z')));
+  assert.notEqual(dailyDedupKey(a, new Date('2026-01-01T23:59:59Z')), dailyDedupKey(a, new Date('2026-01-02T00:00:00Z')));
+  // The same transition written with another offset is the same event.
+  assert.equal(eventKey(event('2026-01-01T03:00:00+02:00')), eventKey(event('2026-01-01T01:00:00Z')));
+  assert.notEqual(eventKey(event('2026-01-01T01:00:00Z')), eventKey(event('2026-01-01T02:00:00Z')));
+});
