@@ -2,11 +2,13 @@ import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, QUEUES, queuePrefix } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { startHealthServer, withTimeout } from '@warmpool/pipeline';
+import { createRegistry, withTimeout } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './backoff.js';
 import { deliverWebhook } from './deliver.js';
 import { handleNotificationEvent } from './events.js';
+import { startNotifierHttp } from './http.js';
+import { deliveriesTotal } from './metrics.js';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
 export { sign, verify, SIGNATURE_HEADER, TIMESTAMP_HEADER, REPLAY_WINDOW_SECONDS, type Verification } from './signing.js';
@@ -24,7 +26,7 @@ export type NotifierOptions = {
   logger: Logger;
   /** Reuse a pool (tests, main after migrating); otherwise one is created and closed with the service. */
   pool?: Pool;
-  /** Serve GET /healthz on this port (0 = any free port). */
+  /** Serve GET /healthz and GET /metrics on this port (0 = any free port). */
   healthPort?: number;
   /** First retry delay of webhook deliveries (default 1 s, doubling per attempt, with jitter). */
   backoffBaseMs?: number;
@@ -100,10 +102,12 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
     eventsConnection.status === 'ready' &&
     deliveryConnection.status === 'ready' &&
     (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
-  const healthServer =
-    options.healthPort === undefined
-      ? undefined
-      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { redis: eventsConnection.status } }), logger);
+  let healthServer: Server | undefined;
+  if (options.healthPort !== undefined) {
+    const registry = createRegistry('notifier');
+    registry.registerMetric(deliveriesTotal);
+    healthServer = await startNotifierHttp(options.healthPort, config.httpHost, isHealthy, registry, logger);
+  }
 
   let closed: Promise<void> | undefined;
   const close = () =>

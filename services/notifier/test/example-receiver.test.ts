@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
@@ -74,7 +75,7 @@ test('end to end: a failure-limit event reaches the example receiver signed, pri
       db.pool.query(`INSERT INTO role_assignments (user_id, role) VALUES ($1, 'owner')`, [rows[0]!.id]),
     );
     const config = loadConfig({ DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: queuePrefix.prefix, WARMPOOL_WEBHOOK_URL: url, WARMPOOL_WEBHOOK_SECRET: SECRET });
-    notifier = await startNotifier({ config, logger: createLogger('notifier-test', { level: 'silent' }), pool: db.pool });
+    notifier = await startNotifier({ config, logger: createLogger('notifier-test', { level: 'silent' }), pool: db.pool, healthPort: 0 });
     producer = createRedis(REDIS_URL, { role: 'producer' });
     queues = createQueueSet(producer, queuePrefix.prefix);
     const event = { type: 'preset-hard-limited', presetId: seeded!.presetId, transitionAt: new Date().toISOString(), failures: 3, lastError: 'exit status 1' };
@@ -93,6 +94,12 @@ test('end to end: a failure-limit event reaches the example receiver signed, pri
     const message = JSON.parse(printed[0]!) as { type: string; recipients: { username: string }[] };
     assert.equal(message.type, 'preset-hard-limited');
     assert.deepEqual(message.recipients.map((r) => r.username), ['root']);
+
+    const base = `http://127.0.0.1:${(notifier.healthServer!.address() as AddressInfo).port}`;
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /warmpool_notification_deliveries_total\{result="delivered"[^}]*\} [1-9]/);
   } finally {
     await notifier?.close();
     await queues?.close();
