@@ -40,3 +40,5 @@ export {
   type EventToRecord,
   type DeliveryToSend,
 } from './notifications.js';
+export { importTemplateVersion, activateVersion, VersionExistsError, type ManifestToStore } from './templates.js';
+export { createApiToken, hashToken } from './auth.js';

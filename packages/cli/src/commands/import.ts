@@ -1,0 +1,63 @@
+import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
+import { createQueueSet, createRedis, enqueueReconciles } from '@warmpool/bus';
+import { importTemplateVersion, VersionExistsError, withTransaction, type Pool } from '@warmpool/db';
+import type { Config } from '@warmpool/runtime';
+import { UsageError } from '../output.js';
+import { findOrganization } from './bootstrap.js';
+
+export type ImportResult = { templateId: string; versionId: string; versionName: string; presets: number; warnings: string[]; activated: boolean };
+
+/**
+ * Validates manifest text with the same rules as the API and imports it in one transaction (nothing is stored
+ * when anything is wrong). With `activate`, the affected presets are reconciled at once.
+ */
+export async function importManifestFile(pool: Pool, config: Config, options: { text: string; org: string; template: string; activate: boolean }): Promise<ImportResult> {
+  let input: unknown;
+  try {
+    input = parseManifestText(options.text);
+  } catch (err) {
+    if (err instanceof ManifestSyntaxError) throw new UsageError(err.message);
+    throw err;
+  }
+  const validation = validateManifest(input);
+  if (!validation.ok) {
+    throw new UsageError(`the manifest is invalid; nothing was imported:\n${validation.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+  }
+  const organizationId = await findOrganization(pool, options.org);
+  const imported = await withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO templates (organization_id, name) VALUES ($1, $2)
+       ON CONFLICT (organization_id, name) WHERE NOT deleted DO UPDATE SET updated_at = now() RETURNING id`,
+      [organizationId, options.template],
+    );
+    const templateId = rows[0]!.id;
+    const result = await importTemplateVersion(client, { templateId, manifest: validation.value, createdBy: null, activate: options.activate });
+    return { templateId, ...result };
+  }).catch((err: unknown) => {
+    if (err instanceof VersionExistsError) throw new UsageError(`${err.message}; nothing was imported`);
+    throw err;
+  });
+  if (options.activate) await reconcileNow(config, imported.affectedPresetIds);
+  return {
+    templateId: imported.templateId,
+    versionId: imported.versionId,
+    versionName: validation.value.name,
+    presets: validation.value.presets.length,
+    warnings: validation.warnings,
+    activated: options.activate,
+  };
+}
+
+/** Best effort: if Redis is unreachable, the scheduler's next tick reconciles these presets anyway. */
+async function reconcileNow(config: Config, presetIds: string[]): Promise<void> {
+  const redis = createRedis(config.redisUrl, { role: 'producer', name: 'warmpool-cli' });
+  const queues = createQueueSet(redis, config.queuePrefix);
+  try {
+    await enqueueReconciles(queues.reconcile, presetIds, 'version-activated');
+  } catch (err) {
+    console.error(`warning: could not trigger reconciles now (${(err as Error).message}); the scheduler will pick them up`);
+  } finally {
+    await queues.close();
+    redis.disconnect();
+  }
+}
