@@ -1,0 +1,255 @@
+/**
+ * `npm start`: runs the whole system on this machine and shows the pools converging.
+ *
+ * Creates (or with --keep reuses) the `warmpool_demo` database and queue prefix, migrates, bootstraps an
+ * organization with an owner token, imports examples/*.json, starts every service as its own process (two
+ * reconciler replicas), the simulated provisioner and a webhook receiver, then prints each preset's counts every
+ * second. After a few seconds it claims a workspace through the API to show the refill. Ctrl-C stops everything
+ * gracefully. `--duration <s>` stops by itself (used by the smoke test).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { desiredInstancesAt } from '@warmpool/core';
+import { createPool, migrate } from '@warmpool/db';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    port: { type: 'string', default: '8080' },
+  },
+});
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const LOG_DIR = path.join(ROOT, '.demo-logs');
+const ADMIN_URL = process.env.WARMPOOL_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DB_NAME = 'warmpool_demo';
+const DATABASE_URL = new URL(ADMIN_URL);
+DATABASE_URL.pathname = `/${DB_NAME}`;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = 'warmpool-demo';
+const API_URL = `http://127.0.0.1:${args.port}`;
+const WEBHOOK_PORT = 9787;
+const WEBHOOK_SECRET = 'demo-webhook-secret-not-for-production';
+
+const env = {
+  ...process.env,
+  DATABASE_URL: DATABASE_URL.toString(),
+  REDIS_URL,
+  WARMPOOL_QUEUE_PREFIX: PREFIX,
+  WARMPOOL_HTTP_PORT: args.port,
+  WARMPOOL_PUBLIC_URL: API_URL,
+  WARMPOOL_WEBHOOK_URL: `http://127.0.0.1:${WEBHOOK_PORT}/hooks`,
+  WARMPOOL_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  // Short intervals so the demo shows backoff and the failure limit within a minute.
+  WARMPOOL_BACKOFF_INTERVAL_MS: '3000',
+  WARMPOOL_RECONCILE_INTERVAL_MS: '5000',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  SIM_BUILD_MS: '1500',
+  SIM_AGENT_READY_MS: '700',
+  SIM_REPLACEMENT_RATE: '1',
+};
+
+async function resetState(): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME])).rowCount;
+  if (exists && !args.keep) await admin.query(`DROP DATABASE ${DB_NAME} WITH (FORCE)`);
+  if (!exists || !args.keep) await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+  if (!args.keep) {
+    const redis = new Redis(REDIS_URL);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${PREFIX}}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+  }
+}
+
+const children: { name: string; proc: ChildProcess }[] = [];
+
+function startProcess(name: string, command: string[], extraEnv: Record<string, string> = {}, pipeStdout = false): ChildProcess {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const log = openSync(path.join(LOG_DIR, `${name}.log`), 'w');
+  const proc = spawn(process.execPath, command, { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', pipeStdout ? 'pipe' : log, log] });
+  proc.on('exit', (code, signal) => {
+    if (!stopping) console.error(`\n${name} exited (${signal ?? code}); see .demo-logs/${name}.log`);
+  });
+  children.push({ name, proc });
+  return proc;
+}
+
+function runCli(argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['packages/cli/dist/main.js', ...argv], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => (out += d));
+    proc.stderr.on('data', (d) => (err += d));
+    proc.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`warmpool ${argv.join(' ')}: ${err || out}`))));
+  });
+}
+
+let stopping = false;
+async function stopAll(): Promise<void> {
+  stopping = true;
+  await Promise.all(
+    children.map(
+      ({ proc }) =>
+        new Promise<void>((resolve) => {
+          if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+          const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+          proc.on('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          proc.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+type Row = {
+  preset_id: string;
+  label: string;
+  instances: number;
+  timezone: string;
+  schedules: { cron: string; instances: number }[];
+  status: string;
+  running: number;
+  eligible: number;
+  starting: number;
+  failed: number;
+};
+
+async function poolRows(pool: pg.Pool): Promise<Row[]> {
+  const { rows } = await pool.query<Row>(`
+    SELECT p.id AS preset_id, t.name || '/' || p.name AS label, p.instances, p.timezone, p.schedules, p.status,
+      count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status = 'succeeded')::int AS running,
+      count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status = 'succeeded' AND ag.ready)::int AS eligible,
+      count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status IN ('pending', 'running'))::int AS starting,
+      count(*) FILTER (WHERE lb.job_status = 'failed')::int AS failed
+    FROM presets p
+    JOIN template_versions v ON v.id = p.template_version_id
+    JOIN templates t ON t.id = v.template_id AND t.active_version_id = v.id
+    LEFT JOIN workspaces w ON w.preset_id = p.id AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
+    LEFT JOIN LATERAL (SELECT * FROM builds b WHERE b.workspace_id = w.id ORDER BY build_number DESC LIMIT 1) lb ON true
+    LEFT JOIN LATERAL (SELECT count(*) > 0 AND bool_and(a.ready) AS ready FROM agents a WHERE a.build_id = lb.id) ag ON true
+    GROUP BY p.id, t.name ORDER BY t.name, p.name`);
+  return rows;
+}
+
+function render(rows: Row[], started: number, notes: string[]): string {
+  const now = new Date();
+  const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status'];
+  const body = rows.map((r) => [
+    r.label,
+    String(desiredInstancesAt({ instances: r.instances, timezone: r.timezone, schedules: r.schedules }, now)),
+    String(r.running),
+    String(r.eligible),
+    String(r.starting),
+    String(r.failed),
+    r.status,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [
+    `Warmpool demo — ${Math.round((Date.now() - started) / 1000)} s — API ${API_URL} — Bull Board ${API_URL}/admin/queues — logs .demo-logs/`,
+    '',
+    line(head),
+    line(widths.map((w) => '─'.repeat(w))),
+    ...body.map(line),
+    '',
+    ...notes.slice(-8),
+    '',
+    'Ctrl-C stops every service gracefully.',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  mkdirSync(LOG_DIR, { recursive: true });
+  await resetState();
+  const pool = createPool(DATABASE_URL.toString(), { max: 2, applicationName: 'warmpool-demo' });
+  await migrate(pool);
+  const notes: string[] = [];
+  await runCli(['org', 'create', 'acme']);
+  const token = (await runCli(['token', 'create', '--user', 'demo-owner', '--role', 'owner', '--quiet'])).split('\n').pop()!;
+  await runCli(['token', 'create', '--user', 'acme-template-admin', '--role', 'template-admin', '--org', 'acme', '--quiet']);
+  notes.push(`owner token for the API: ${token.slice(0, 10)}… (full token in .demo-logs/token)`);
+  writeFileSync(path.join(LOG_DIR, 'token'), `${token}\n`, { mode: 0o600 });
+  for (const [file, template] of [['examples/web-app.json', 'web-app'], ['examples/data-science.json', 'data-science'], ['examples/flaky.json', 'flaky']] as const) {
+    await runCli(['import', file, '--org', 'acme', '--template', template, '--activate']);
+    notes.push(`imported ${file} as acme/${template}`);
+  }
+
+  // The example receiver prints each verified webhook message once, as a JSON line.
+  const receiver = startProcess('webhook-receiver', ['examples/webhook-receiver.mjs'], { PORT: String(WEBHOOK_PORT) }, true);
+  let buffered = '';
+  receiver.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const msg = JSON.parse(line) as { message?: { title?: string }; title?: string };
+        notes.push(`webhook received (signature verified): ${msg.message?.title ?? msg.title ?? line.slice(0, 120)}`);
+      } catch {
+        notes.push(`webhook: ${line.slice(0, 120)}`);
+      }
+    }
+  });
+  startProcess('api', ['services/api']);
+  startProcess('scheduler', ['services/scheduler']);
+  startProcess('reconciler-1', ['services/reconciler']);
+  startProcess('reconciler-2', ['services/reconciler']);
+  startProcess('notifier', ['services/notifier']);
+  startProcess('provisioner-sim', ['services/provisioner-sim']);
+
+  const started = Date.now();
+  let claimed = false;
+  const onSignal = () => void shutdown(0);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const timer = setInterval(() => {
+    void (async () => {
+      const rows = await poolRows(pool).catch(() => [] as Row[]);
+      const ready = rows.find((r) => r.label === 'web-app/eu-small' && r.eligible > 0);
+      if (!claimed && ready) {
+        claimed = true;
+        const t0 = performance.now();
+        const res = await fetch(`${API_URL}/api/v1/organizations/acme/workspaces`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ template: 'web-app', name: 'alice-dev', preset_id: ready.preset_id }),
+        }).catch((err: Error) => ({ ok: false, status: 0, json: async () => ({ message: err.message }) }));
+        const body = (await res.json()) as { claimed?: boolean; message?: string };
+        notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
+      }
+      process.stdout.write('\x1b[2J\x1b[H' + render(rows, started, notes) + '\n');
+      if (args.duration && Date.now() - started > Number(args.duration) * 1000) await shutdown(0);
+    })();
+  }, 1000);
+
+  async function shutdown(code: number): Promise<void> {
+    if (stopping) return;
+    clearInterval(timer);
+    console.log('\nstopping services…');
+    await stopAll();
+    await pool.end();
+    console.log('all services stopped');
+    process.exit(code);
+  }
+}
+
+main().catch(async (err: unknown) => {
+  console.error(err);
+  await stopAll();
+  process.exit(1);
+});
