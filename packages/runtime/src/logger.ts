@@ -23,7 +23,11 @@ export const REDACT_PATHS = [
   'webhookSecret',
   '*.webhookSecret',
   'databaseUrl',
+  '*.databaseUrl',
   'redisUrl',
+  '*.redisUrl',
+  'webhookUrl',
+  '*.webhookUrl',
 ];
 
 /** The one logger factory: JSON lines, a `service` field, secrets redacted. */
