@@ -42,3 +42,14 @@ export {
 } from './notifications.js';
 export { importTemplateVersion, activateVersion, VersionExistsError, type ManifestToStore } from './templates.js';
 export { createApiToken, hashToken } from './auth.js';
+export {
+  getWorkspace,
+  claimPrebuild,
+  createFreshWorkspace,
+  requestWorkspaceDelete,
+  requestBuild,
+  findPrincipalByTokenHash,
+  WorkspaceNameTakenError,
+  type WorkspaceRow,
+  type Principal,
+} from './workspaces.js';

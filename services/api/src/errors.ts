@@ -1,0 +1,40 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+/** A client-facing error: `{ error: code, message, details }` with an HTTP status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: unknown[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+export const forbidden = (action: string) => new ApiError(403, 'forbidden', `not allowed to ${action}`);
+
+/** Maps every error to the SPEC §7 shape; client mistakes are 4xx, never 5xx. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
+    if (err instanceof ApiError) return reply.status(err.status).send({ error: err.code, message: err.message, details: err.details });
+    if (err.validation) {
+      const details = err.validation.map((v) => {
+        const base = `${err.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;
+        const extra = v.keyword === 'additionalProperties' ? `.${String((v.params as { additionalProperty?: string }).additionalProperty)}` : '';
+        const missing = v.keyword === 'required' ? `.${String((v.params as { missingProperty?: string }).missingProperty)}` : '';
+        return { path: `${base}${extra}${missing}`, message: v.keyword === 'additionalProperties' ? 'unknown field' : (v.message ?? 'invalid') };
+      });
+      return reply.status(400).send({ error: 'validation_failed', message: 'the request is invalid', details });
+    }
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      const code = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'payload_too_large' : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type' : 'bad_request';
+      return reply.status(status).send({ error: code, message: err.message, details: [] });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ error: 'internal', message: 'internal error', details: [] });
+  });
+  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: [] }));
+}

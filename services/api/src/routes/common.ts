@@ -1,0 +1,58 @@
+import type { Principal } from '@warmpool/db';
+import type { ApiDeps } from '../app.js';
+import { can, seesOrganization, type Action } from '../authz.js';
+import { forbidden, notFound } from '../errors.js';
+
+export const uuidParam = (...names: string[]) => ({
+  type: 'object',
+  properties: Object.fromEntries(names.map((n) => [n, { type: 'string', format: 'uuid' }])),
+  required: names,
+  additionalProperties: false,
+});
+export const orgParam = { type: 'object', properties: { org: { type: 'string', minLength: 1, maxLength: 63 } }, required: ['org'], additionalProperties: false };
+export const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' }, details: { type: 'array' } },
+  required: ['error', 'message', 'details'],
+};
+
+/** Throws 403 unless the principal may take the action on an object of that organization. */
+export function authorize(principal: Principal, action: Action, target: { organizationId: string | null; ownerId?: string }): void {
+  if (!can(principal, action, target)) throw forbidden(action);
+}
+
+/** An organization by name, visible to the principal; other organizations answer 404. */
+export async function findOrganization(deps: ApiDeps, principal: Principal, name: string): Promise<string> {
+  const { rows } = await deps.pool.query<{ id: string }>('SELECT id FROM organizations WHERE name = $1', [name]);
+  const id = rows[0]?.id;
+  if (!id || !seesOrganization(principal, id)) throw notFound('organization');
+  return id;
+}
+
+export type TemplateRow = { id: string; organization_id: string; name: string; active_version_id: string | null; deprecated: boolean; deleted: boolean };
+
+export async function findTemplate(deps: ApiDeps, principal: Principal, id: string): Promise<TemplateRow> {
+  const { rows } = await deps.pool.query<TemplateRow>('SELECT id, organization_id, name, active_version_id, deprecated, deleted FROM templates WHERE id = $1', [id]);
+  const row = rows[0];
+  if (!row || row.deleted || !seesOrganization(principal, row.organization_id)) throw notFound('template');
+  return row;
+}
+
+export type PresetRow = { id: string; name: string; organization_id: string; template_id: string; template_version_id: string; parameters: Record<string, string> };
+
+export async function findPreset(deps: ApiDeps, principal: Principal, id: string): Promise<PresetRow> {
+  const { rows } = await deps.pool.query<PresetRow>(
+    `SELECT p.id, p.name, t.organization_id, t.id AS template_id, p.template_version_id, p.parameters
+     FROM presets p JOIN template_versions v ON v.id = p.template_version_id JOIN templates t ON t.id = v.template_id WHERE p.id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (!row || !seesOrganization(principal, row.organization_id)) throw notFound('preset');
+  return row;
+}
+
+export const settingsOf = (deps: ApiDeps) => ({
+  backoffIntervalMs: deps.config.backoffIntervalMs,
+  backoffLookbackMs: deps.config.backoffLookbackMs,
+  failureHardLimit: deps.config.failureHardLimit,
+});

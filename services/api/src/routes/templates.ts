@@ -1,0 +1,148 @@
+import type { FastifyInstance } from 'fastify';
+import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
+import { enqueueReconciles } from '@warmpool/bus';
+import { activateVersion, importTemplateVersion, VersionExistsError, withTransaction } from '@warmpool/db';
+import type { ApiDeps } from '../app.js';
+import { ApiError, notFound } from '../errors.js';
+import { authorize, errorSchema, findOrganization, findTemplate, orgParam, uuidParam } from './common.js';
+
+const templateSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    active_version_id: { type: ['string', 'null'] },
+    deprecated: { type: 'boolean' },
+  },
+  required: ['id', 'name', 'active_version_id', 'deprecated'],
+};
+
+export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const reconcile = (ids: string[], trigger: string) =>
+    enqueueReconciles(deps.queues.reconcile, ids, trigger).catch((err: unknown) => deps.logger.warn({ err }, 'could not trigger reconciles; the next tick will'));
+  const presetsOf = async (templateId: string) =>
+    (await deps.pool.query<{ id: string }>('SELECT p.id FROM presets p JOIN template_versions v ON v.id = p.template_version_id WHERE v.template_id = $1', [templateId])).rows.map((r) => r.id);
+
+  app.post<{ Params: { org: string }; Body: { name: string } }>(
+    '/organizations/:org/templates',
+    {
+      schema: {
+        params: orgParam,
+        body: { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' } }, required: ['name'], additionalProperties: false },
+        response: { 201: templateSchema, '4xx': errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const organizationId = await findOrganization(deps, request.principal, request.params.org);
+      authorize(request.principal, 'template.write', { organizationId });
+      const { rows } = await deps.pool.query(
+        `INSERT INTO templates (organization_id, name) VALUES ($1, $2) ON CONFLICT (organization_id, name) WHERE NOT deleted DO NOTHING
+         RETURNING id, name, active_version_id, deprecated`,
+        [organizationId, request.body.name],
+      );
+      if (!rows[0]) throw new ApiError(409, 'conflict', `template ${JSON.stringify(request.body.name)} already exists`);
+      return reply.status(201).send(rows[0]);
+    },
+  );
+
+  app.get<{ Params: { org: string } }>(
+    '/organizations/:org/templates',
+    { schema: { params: orgParam, response: { 200: { type: 'array', items: templateSchema }, '4xx': errorSchema } } },
+    async (request) => {
+      const organizationId = await findOrganization(deps, request.principal, request.params.org);
+      authorize(request.principal, 'template.read', { organizationId });
+      const { rows } = await deps.pool.query('SELECT id, name, active_version_id, deprecated FROM templates WHERE organization_id = $1 AND NOT deleted ORDER BY name', [organizationId]);
+      return rows;
+    },
+  );
+
+  // The manifest arrives as JSON, or as YAML text (Content-Type application/yaml); the core validates it either way.
+  app.post<{ Params: { id: string }; Querystring: { activate?: boolean }; Body: unknown }>(
+    '/templates/:id/versions',
+    {
+      schema: {
+        params: uuidParam('id'),
+        querystring: { type: 'object', properties: { activate: { type: 'string', enum: ['true', 'false'] } }, additionalProperties: false },
+        response: {
+          201: {
+            type: 'object',
+            properties: {
+              version_id: { type: 'string' },
+              name: { type: 'string' },
+              active: { type: 'boolean' },
+              presets: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } } },
+              warnings: { type: 'array', items: { type: 'string' } },
+            },
+          },
+          '4xx': errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const template = await findTemplate(deps, request.principal, request.params.id);
+      authorize(request.principal, 'template.write', { organizationId: template.organization_id });
+      let input: unknown = request.body;
+      if (typeof input === 'string') {
+        try {
+          input = parseManifestText(input);
+        } catch (err) {
+          if (err instanceof ManifestSyntaxError) throw new ApiError(400, 'invalid_manifest', err.message);
+          throw err;
+        }
+      }
+      const validation = validateManifest(input);
+      if (!validation.ok) throw new ApiError(400, 'invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
+      const activate = String((request.query as { activate?: string }).activate) === 'true';
+      const result = await withTransaction(deps.pool, (client) =>
+        importTemplateVersion(client, { templateId: template.id, manifest: validation.value, createdBy: request.principal.userId, activate }),
+      ).catch((err: unknown) => {
+        if (err instanceof VersionExistsError) throw new ApiError(409, 'conflict', err.message);
+        throw err;
+      });
+      if (activate) await reconcile(result.affectedPresetIds, 'version-activated');
+      const { rows } = await deps.pool.query<{ id: string; name: string }>('SELECT id, name FROM presets WHERE template_version_id = $1 ORDER BY name', [result.versionId]);
+      return reply.status(201).send({ version_id: result.versionId, name: validation.value.name, active: activate, presets: rows, warnings: validation.warnings });
+    },
+  );
+
+  app.post<{ Params: { id: string; versionId: string } }>(
+    '/templates/:id/versions/:versionId/activate',
+    { schema: { params: uuidParam('id', 'versionId'), response: { 200: templateSchema, '4xx': errorSchema } } },
+    async (request) => {
+      const template = await findTemplate(deps, request.principal, request.params.id);
+      authorize(request.principal, 'template.write', { organizationId: template.organization_id });
+      const previous = await withTransaction(deps.pool, async (client) => {
+        const { rowCount } = await client.query('SELECT 1 FROM template_versions WHERE id = $1 AND template_id = $2', [request.params.versionId, template.id]);
+        if (!rowCount) throw notFound('version');
+        return activateVersion(client, template.id, request.params.versionId);
+      });
+      const current = (await deps.pool.query<{ id: string }>('SELECT id FROM presets WHERE template_version_id = $1', [request.params.versionId])).rows.map((r) => r.id);
+      await reconcile([...current, ...previous], 'version-activated');
+      return { ...template, active_version_id: request.params.versionId };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/templates/:id/deprecate',
+    { schema: { params: uuidParam('id'), response: { 200: templateSchema, '4xx': errorSchema } } },
+    async (request) => {
+      const template = await findTemplate(deps, request.principal, request.params.id);
+      authorize(request.principal, 'template.write', { organizationId: template.organization_id });
+      await deps.pool.query('UPDATE templates SET deprecated = true, updated_at = now() WHERE id = $1', [template.id]);
+      await reconcile(await presetsOf(template.id), 'template-deprecated');
+      return { ...template, deprecated: true };
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/templates/:id',
+    { schema: { params: uuidParam('id'), response: { 204: { type: 'null' }, '4xx': errorSchema } } },
+    async (request, reply) => {
+      const template = await findTemplate(deps, request.principal, request.params.id);
+      authorize(request.principal, 'template.write', { organizationId: template.organization_id });
+      await deps.pool.query('UPDATE templates SET deleted = true, updated_at = now() WHERE id = $1', [template.id]);
+      await reconcile(await presetsOf(template.id), 'template-deleted');
+      return reply.status(204).send();
+    },
+  );
+}
