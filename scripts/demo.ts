@@ -118,6 +118,7 @@ async function stopAll(): Promise<void> {
 
 type Row = {
   preset_id: string;
+  template_id: string;
   label: string;
   instances: number;
   timezone: string;
@@ -131,7 +132,7 @@ type Row = {
 
 async function poolRows(pool: pg.Pool): Promise<Row[]> {
   const { rows } = await pool.query<Row>(`
-    SELECT p.id AS preset_id, t.name || '/' || p.name AS label, p.instances, p.timezone, p.schedules, p.status,
+    SELECT p.id AS preset_id, t.id AS template_id, t.name || '/' || p.name AS label, p.instances, p.timezone, p.schedules, p.status,
       count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status = 'succeeded')::int AS running,
       count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status = 'succeeded' AND ag.ready)::int AS eligible,
       count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status IN ('pending', 'running'))::int AS starting,
@@ -142,7 +143,7 @@ async function poolRows(pool: pg.Pool): Promise<Row[]> {
     LEFT JOIN workspaces w ON w.preset_id = p.id AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
     LEFT JOIN LATERAL (SELECT * FROM builds b WHERE b.workspace_id = w.id ORDER BY build_number DESC LIMIT 1) lb ON true
     LEFT JOIN LATERAL (SELECT count(*) > 0 AND bool_and(a.ready) AS ready FROM agents a WHERE a.build_id = lb.id) ag ON true
-    GROUP BY p.id, t.name ORDER BY t.name, p.name`);
+    GROUP BY p.id, t.id, t.name ORDER BY t.name, p.name`);
   return rows;
 }
 
@@ -227,7 +228,7 @@ async function main(): Promise<void> {
         const res = await fetch(`${API_URL}/api/v1/organizations/acme/workspaces`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ template: 'web-app', name: 'alice-dev', preset_id: ready.preset_id }),
+          body: JSON.stringify({ template_id: ready.template_id, name: 'alice-dev', preset_id: ready.preset_id }),
         }).catch((err: Error) => ({ ok: false, status: 0, json: async () => ({ message: err.message }) }));
         const body = (await res.json()) as { claimed?: boolean; message?: string };
         notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
