@@ -1,34 +1,32 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { BuildRequested, BuildResult, createQueueSet, createRedis, describeIssues, QUEUES, queuePrefix } from '@warmpool/bus';
 import type { Config, Logger } from '@warmpool/runtime';
 import { createRandom, type SimOptions } from './options.js';
+import { decideOutcome, OutcomeMemory } from './outcome.js';
 
 export { loadSimOptions, type SimOptions } from './options.js';
+export { decideOutcome, OutcomeMemory, rateParameter, SIMULATED_ERROR, SIMULATED_REPLACEMENTS, type SimOutcome } from './outcome.js';
 
 export type ProvisionerSim = { worker: Worker; close: () => Promise<void> };
-
-/** Demo knobs a manifest can set per preset: `sim_failure_rate` ("0".."1") and `sim_replace` ("true"). */
-function rateFrom(parameters: Record<string, string>, name: string): number | undefined {
-  const raw = parameters[name];
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  return Number.isFinite(n) && n >= 0 && n <= 1 ? n : undefined;
-}
 
 /**
  * A stand-in provisioner: consumes build-requested events and reports build-started, then after a while
  * build-succeeded (with one agent that becomes ready later) or build-failed. Claim builds can report
- * resource replacements. Results are published with fixed job ids, so a redelivered request repeats the
- * same results, which the consumer ignores.
+ * resource replacements. Results are published with fixed job ids (`<type>-<buildId>[-<agent>]`; BullMQ
+ * reserves ":" in custom ids), so a redelivered request repeats the same results, which the consumer ignores.
  */
 export function startProvisionerSim(options: { config: Config; sim: SimOptions; logger: Logger }): ProvisionerSim {
   const { config, sim, logger } = options;
   const random = createRandom(sim.seed);
+  const memory = new OutcomeMemory();
   const producer = createRedis(config.redisUrl, { role: 'producer', name: 'sim-producer' });
   const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'sim-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const abort = new AbortController();
+  // Every simulated build and readiness timer listens on this signal: far more than the default 10.
+  setMaxListeners(0, abort.signal);
   const timers = new Set<Promise<unknown>>();
 
   const report = async (result: BuildResult, suffix = '') => {
@@ -48,27 +46,29 @@ export function startProvisionerSim(options: { config: Config; sim: SimOptions; 
     const request = parsed.data;
     const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, presetId: request.presetId });
     const now = () => new Date().toISOString();
+    // Decided before the wait, once per build: a redelivered request repeats the same results.
+    const outcome = memory.outcomeFor(request.buildId, () => decideOutcome(request, sim, random));
     await report({ type: 'build-started', buildId: request.buildId, at: now() });
     await wait(sim.buildMs + Math.round(random() * sim.jitterMs));
-    const failureRate = rateFrom(request.parameters, 'sim_failure_rate') ?? sim.failureRate;
-    if (request.transition === 'start' && random() < failureRate) {
+    if (outcome.kind === 'failed') {
       log.info('simulated build failure');
-      await report({ type: 'build-failed', buildId: request.buildId, at: now(), error: 'simulated failure: terraform apply exited with status 1', retryable: true });
+      await report({ type: 'build-failed', buildId: request.buildId, at: now(), error: outcome.error, retryable: true });
       return { result: 'failed' };
     }
-    const replace = request.reason === 'claim' && (request.parameters.sim_replace === 'true' || random() < sim.replacementRate);
     await report({
       type: 'build-succeeded',
       buildId: request.buildId,
       at: now(),
-      agents: request.transition === 'start' ? [{ name: 'main', ready: false }] : [],
-      ...(replace ? { replacements: { 'aws_instance.dev': ['tags.Owner', 'user_data'], 'docker_container.workspace': ['env'] } } : {}),
+      agents: outcome.agents,
+      ...(outcome.replacements ? { replacements: outcome.replacements } : {}),
     });
-    if (request.transition === 'start') {
+    if (outcome.agents.length > 0) {
       // Agent readiness is reported later, without holding the worker slot.
       const ready = (async () => {
         await wait(sim.agentReadyMs);
-        await report({ type: 'agent-ready', buildId: request.buildId, agent: 'main', at: now() }, '-main');
+        for (const agent of outcome.agents) {
+          await report({ type: 'agent-ready', buildId: request.buildId, agent: agent.name, at: now() }, `-${agent.name}`);
+        }
       })().catch((err: unknown) => {
         if (!abort.signal.aborted) log.warn({ err }, 'agent-ready report failed');
       });
