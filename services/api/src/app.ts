@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Registry } from 'prom-client';
 import type { QueueSet } from '@warmpool/bus';
@@ -6,6 +6,7 @@ import { findPrincipalByTokenHash, hashToken, type Pool, type Principal } from '
 import type { OutboxRelay } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 import { ApiError, installErrorHandler } from './errors.js';
+import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard, sessionToken } from './admin.js';
 import { templateRoutes } from './routes/templates.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { prebuildRoutes } from './routes/prebuilds.js';
@@ -33,16 +34,35 @@ declare module 'fastify' {
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/api/v1/openapi.json']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Resolves the bearer token to a principal; every route except health checks and metrics needs one. */
-async function authenticate(deps: ApiDeps, request: FastifyRequest): Promise<void> {
+const TOKEN_SHAPE = /^wp_[A-Za-z0-9_-]{20,100}$/;
+
+function principalFor(deps: ApiDeps, token: string): Promise<Principal | undefined> {
+  return TOKEN_SHAPE.test(token) ? findPrincipalByTokenHash(deps.pool, hashToken(token)) : Promise.resolve(undefined);
+}
+
+/**
+ * Resolves the caller to a principal; every route except health checks, metrics and the login page needs one.
+ * API routes take a bearer token; the queue dashboard also accepts the session cookie set by the login page.
+ */
+async function authenticate(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const path = request.url.split('?')[0] ?? '';
-  if (PUBLIC_PATHS.has(path)) return;
-  const header = request.headers.authorization ?? '';
-  const match = /^Bearer (wp_[A-Za-z0-9_-]{20,100})$/.exec(header);
-  if (!match) throw new ApiError(401, 'unauthenticated', 'a valid bearer API token is required');
-  const principal = await findPrincipalByTokenHash(deps.pool, hashToken(match[1]!));
-  if (!principal) throw new ApiError(401, 'unauthenticated', 'unknown or expired API token');
+  if (PUBLIC_PATHS.has(path) || path === ADMIN_LOGIN) return;
+  const dashboard = path.startsWith(ADMIN_BASE);
+  const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+  const token = bearer ?? (dashboard ? sessionToken(request.headers.cookie) : undefined);
+  const principal = token ? await principalFor(deps, token) : undefined;
+  if (!principal) {
+    if (dashboard && request.method === 'GET' && !bearer) return reply.redirect(ADMIN_LOGIN, 302);
+    throw new ApiError(401, 'unauthenticated', token ? 'unknown or expired API token' : 'a valid bearer API token is required');
+  }
   request.principal = principal;
+  if (!dashboard) return;
+  guardDashboard(request);
+  const readOnlyBoard = path.startsWith(`${ADMIN_BASE}-read-only`);
+  if (!readOnlyBoard && dashboardAccess(principal) !== 'full') {
+    if (request.method === 'GET' && !path.includes('/api/')) return reply.redirect(`${ADMIN_BASE}-read-only/`, 302);
+    throw new ApiError(403, 'forbidden', 'read-only access: queue actions need the owner role');
+  }
 }
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
@@ -80,7 +100,15 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   app.decorateRequest('principal', null as unknown as Principal);
-  app.addHook('onRequest', async (request) => authenticate(deps, request));
+  // Answer auth failures here: plugins such as Bull Board install their own error handlers, which must not see them.
+  app.addHook('onRequest', async (request, reply) => {
+    try {
+      return await authenticate(deps, request, reply);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return reply.status(err.status).send({ error: err.code, message: err.message, details: err.details });
+    }
+  });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
@@ -93,6 +121,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(deps.registry.contentType).send(await deps.registry.metrics()));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  if (deps.config.bullBoard) await adminRoutes(app, deps, (token) => principalFor(deps, token));
   await app.register(async (api) => {
     await templateRoutes(api, deps);
     await workspaceRoutes(api, deps);

@@ -1,0 +1,103 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { Queue } from 'bullmq';
+import type { Principal } from '@warmpool/db';
+import type { ApiDeps } from './app.js';
+import { ApiError } from './errors.js';
+
+/** Where Bull Board lives, and the cookie a browser session carries its token in. */
+export const ADMIN_BASE = '/admin/queues';
+export const ADMIN_LOGIN = '/admin/login';
+export const SESSION_COOKIE = 'warmpool_session';
+
+/**
+ * Bull Board UI's page links a web font from outside the machine; serve a copy of its template without it (the UI
+ * falls back to system fonts) so the dashboard works offline and leaks nothing to third parties.
+ */
+function offlineViews(): string {
+  const require = createRequire(import.meta.url);
+  const uiDist = path.dirname(require.resolve('@bull-board/ui/package.json')) + '/dist';
+  const dir = path.join(os.tmpdir(), `warmpool-bull-board-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const template = readFileSync(path.join(uiDist, 'index.ejs'), 'utf8').replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '');
+  writeFileSync(path.join(dir, 'index.ejs'), template);
+  return dir;
+}
+
+/** Owners control queues; site-wide template admins get a read-only view; nobody else (queues hold every org's jobs). */
+export function dashboardAccess(principal: Principal): 'full' | 'read-only' | 'none' {
+  if (principal.roles.some((r) => r.role === 'owner')) return 'full';
+  if (principal.roles.some((r) => r.role === 'template-admin' && r.organizationId === null)) return 'read-only';
+  return 'none';
+}
+
+/** Bull Board has no authentication and its read-only mode only hides buttons: this server enforces both. */
+export function guardDashboard(request: FastifyRequest): void {
+  const access = dashboardAccess(request.principal);
+  if (access === 'none') throw new ApiError(403, 'forbidden', 'the queue dashboard is for owners and site-wide template admins');
+  if (access === 'read-only' && request.method !== 'GET' && request.method !== 'HEAD') {
+    throw new ApiError(403, 'forbidden', 'read-only access: queue actions need the owner role');
+  }
+}
+
+const LOGIN_PAGE = (error = '') => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Warmpool — sign in</title>
+<style>body{font-family:system-ui,sans-serif;background:#f5f6f8;display:grid;place-items:center;min-height:100vh;margin:0}
+form{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002;display:grid;gap:.75rem;min-width:22rem}
+input,button{font:inherit;padding:.5rem}.error{color:#b00020}</style></head>
+<body><form method="post" action="${ADMIN_LOGIN}"><h1>Warmpool queues</h1>
+<label for="token">API token</label><input id="token" name="token" type="password" autocomplete="off" required>
+${error ? `<p class="error">${error}</p>` : ''}<button type="submit">Sign in</button></form></body></html>`;
+
+/**
+ * Mounts Bull Board at /admin/queues for every queue, plus a small login page that turns an API token into an
+ * HttpOnly session cookie (the bearer header works too). Authentication happens in the app's onRequest hook.
+ */
+/** The session token from the cookie header, if any (no cookie plugin needed for one HttpOnly cookie). */
+export function sessionToken(cookieHeader: string | undefined): string | undefined {
+  const match = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookieHeader ?? '');
+  return match ? decodeURIComponent(match[1]!) : undefined;
+}
+
+export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: (token: string) => Promise<Principal | undefined>): Promise<void> {
+  // The login form is the only place that accepts form bodies, so the parser lives in its own scope.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body: string, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body)));
+    });
+    scope.get(ADMIN_LOGIN, { schema: { hide: true } }, async (_request, reply) => reply.type('text/html').send(LOGIN_PAGE()));
+    scope.post<{ Body: { token?: string } }>(ADMIN_LOGIN, { schema: { hide: true } }, async (request, reply) => {
+      const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
+      const principal = token ? await authenticateToken(token) : undefined;
+      if (!principal) return reply.status(401).type('text/html').send(LOGIN_PAGE('Unknown or expired token.'));
+      const access = dashboardAccess(principal);
+      if (access === 'none') return reply.status(403).type('text/html').send(LOGIN_PAGE('This token may not open the queue dashboard.'));
+      const secure = deps.config.publicUrl.startsWith('https:') ? '; Secure' : '';
+      return reply
+        .header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=28800${secure}`)
+        .redirect(access === 'full' ? `${ADMIN_BASE}/` : `${ADMIN_BASE}-read-only/`, 303);
+    });
+  });
+
+  const views = offlineViews();
+  const queues = Object.values(deps.queues).filter((q): q is Queue => typeof q === 'object' && q !== null && 'getJobCounts' in q);
+  for (const mode of ['full', 'read-only'] as const) {
+    const serverAdapter = new FastifyAdapter();
+    const base = mode === 'full' ? ADMIN_BASE : `${ADMIN_BASE}-read-only`;
+    serverAdapter.setBasePath(base);
+    createBullBoard({
+      queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: mode === 'read-only', allowRetries: mode === 'full' })),
+      serverAdapter,
+      options: { uiConfig: { boardTitle: mode === 'full' ? 'Warmpool queues' : 'Warmpool queues (read-only)' } },
+    });
+    // After createBullBoard, which points the adapter at the UI package's own template.
+    serverAdapter.setViewsPath(views);
+    await app.register(serverAdapter.registerPlugin(), { prefix: base });
+  }
+}

@@ -1,0 +1,74 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { seedOrganization } from '../support/seed.js';
+import { startTestApi, userWithRole } from '../support/api.js';
+
+let env: Awaited<ReturnType<typeof startTestApi>>;
+let owner: string;
+let siteTemplateAdmin: string;
+let orgTemplateAdmin: string;
+let member: string;
+
+before(async () => {
+  env = await startTestApi();
+  const org = await seedOrganization(env.db.pool, 'dash');
+  owner = (await userWithRole(env.db.pool, 'owner', null)).token;
+  siteTemplateAdmin = (await userWithRole(env.db.pool, 'template-admin', null)).token;
+  orgTemplateAdmin = (await userWithRole(env.db.pool, 'template-admin', org)).token;
+  member = (await userWithRole(env.db.pool, 'member', org)).token;
+});
+after(async () => env.stop());
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${env.api.url}${path}`, { headers, redirect: 'manual' });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+test('anonymous visits are refused: the page redirects to the login form, the board API answers 401', async () => {
+  const page = await get('/admin/queues/');
+  assert.equal(page.status, 302);
+  assert.equal(page.headers.get('location'), '/admin/login');
+  assert.equal((await get('/admin/queues/api/queues')).status, 302);
+  assert.equal((await fetch(`${env.api.url}/admin/queues/api/queues`, { method: 'PUT', redirect: 'manual' })).status, 401);
+  const login = await get('/admin/login');
+  assert.equal(login.status, 200);
+  assert.match(await login.text(), /API token/);
+});
+
+test('owners get the full board; site template admins a read-only one; others 403; no asset from outside', async () => {
+  const full = await get('/admin/queues/', bearer(owner));
+  assert.equal(full.status, 200);
+  const html = await full.text();
+  assert.ok(!/https?:\/\//.test(html.replace(/<base[^>]*>/, '')), 'no external asset in the page');
+  const queues = await get('/admin/queues/api/queues', bearer(owner));
+  assert.equal(queues.status, 200);
+  const names = ((await queues.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
+  assert.deepEqual(names, ['build-requests', 'build-results', 'notifications', 'reconcile', 'scheduler-tick', 'webhook-deliveries']);
+
+  const redirected = await get('/admin/queues/', bearer(siteTemplateAdmin));
+  assert.equal(redirected.status, 302);
+  assert.equal(redirected.headers.get('location'), '/admin/queues-read-only/');
+  assert.equal((await get('/admin/queues-read-only/api/queues', bearer(siteTemplateAdmin))).status, 200);
+  const action = await fetch(`${env.api.url}/admin/queues-read-only/api/queues/reconcile/clean/failed`, { method: 'PUT', headers: bearer(siteTemplateAdmin) });
+  assert.equal(action.status, 403, 'read-only is enforced by the server, not just hidden buttons');
+  const ownerOnly = await fetch(`${env.api.url}/admin/queues/api/queues/reconcile/clean/failed`, { method: 'PUT', headers: bearer(siteTemplateAdmin) });
+  assert.equal(ownerOnly.status, 403);
+
+  for (const token of [orgTemplateAdmin, member]) assert.equal((await get('/admin/queues/', bearer(token))).status, 403);
+});
+
+test('the login form turns a token into an HttpOnly session cookie', async () => {
+  const res = await fetch(`${env.api.url}/admin/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: owner }).toString(),
+    redirect: 'manual',
+  });
+  assert.equal(res.status, 303);
+  const cookie = res.headers.get('set-cookie') ?? '';
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Strict/);
+  const page = await get('/admin/queues/api/queues', { cookie: cookie.split(';')[0]! });
+  assert.equal(page.status, 200);
+  const bad = await fetch(`${env.api.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=wp_nope' });
+  assert.equal(bad.status, 401);
+  assert.equal((await fetch(`${env.api.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${member}` })).status, 403);
+});
