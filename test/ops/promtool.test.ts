@@ -21,7 +21,7 @@ test('the api /metrics output passes promtool check metrics and carries the per-
   // The per-preset gauges come from a cached collector; wait for its first refresh.
   const text = await waitFor(async () => {
     const body = await (await fetch(`${env.api.url}/metrics`)).text();
-    return /warmpool_prebuilt_workspaces_desired\{[^}]*preset_name="a"[^}]*\} 2/.test(body) && body;
+    return /warmpool_prebuilt_workspaces_desired\{[^}]*preset_name="a"[^}]*\} 2/.test(body) ? body : undefined;
   }, { what: 'the first metrics refresh' });
   assert.match(text, /warmpool_prebuilt_workspaces_desired\{[^}]*organization_name="[^"]+"[^}]*template_name="[^"]+"[^}]*preset_name="a"[^}]*\} 2/);
   const result = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
