@@ -1,0 +1,160 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
+import { SYSTEM_USER_ID } from '@warmpool/db';
+import { createBuildResultsWorker, OutboxRelay } from '@warmpool/pipeline';
+import { createLogger } from '@warmpool/runtime';
+import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
+import { seedPresets } from '../support/seed.js';
+import { waitFor } from '../support/wait.js';
+
+// The results consumer as the reconciler runs it: a BullMQ worker on the build-results queue, real Redis and PostgreSQL.
+let db: TestDatabase;
+let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
+const producer = createRedis(REDIS_URL, { role: 'producer' });
+let workerConnection: Redis;
+let queues: QueueSet;
+let worker: Worker;
+let relay: OutboxRelay;
+const logs: { level: number; msg: string; problem?: string; reason?: string }[] = [];
+const logger = createLogger('test', { level: 'debug', destination: { write: (line: string) => void logs.push(JSON.parse(line)) } });
+
+before(async () => {
+  db = await createTestDatabase();
+  prefix = await createTestQueuePrefix();
+  queues = createQueueSet(producer, prefix.prefix);
+  relay = new OutboxRelay(db.pool, queues, logger);
+  workerConnection = createRedis(REDIS_URL, { role: 'worker' });
+  worker = createBuildResultsWorker({ pool: db.pool, queues, relay, logger, connection: workerConnection, prefix: prefix.prefix, concurrency: 4 });
+});
+after(async () => {
+  await worker.close();
+  await workerConnection.quit();
+  await queues.close();
+  await producer.quit();
+  await prefix.cleanup();
+  await db.drop();
+});
+
+async function pendingBuild(options: { transition?: 'start' | 'delete'; reason?: string } = {}) {
+  const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
+  const workspaceId = randomUUID();
+  const buildId = randomUUID();
+  await db.pool.query(
+    `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [workspaceId, p!.organizationId, p!.templateId, p!.versionId, p!.presetId, SYSTEM_USER_ID, `ws-${buildId.slice(0, 8)}`],
+  );
+  await db.pool.query(
+    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason)
+     VALUES ($1, $2, 1, $3, $4, $5, $6)`,
+    [buildId, workspaceId, p!.versionId, options.transition ?? 'start', SYSTEM_USER_ID, options.reason ?? 'prebuild-create'],
+  );
+  return { buildId, workspaceId, presetId: p!.presetId };
+}
+
+/** Adds a result job and waits until the worker settles it; returns the finished job. */
+async function deliver(data: unknown, jobId = randomUUID()): Promise<Job> {
+  await queues.buildResults.add('result', data, { jobId });
+  return settled(jobId, ['completed', 'failed']);
+}
+
+/** The job once it reached one of `states`, read after the state (a job read earlier may predate it). */
+async function settled(jobId: string, states: string[]): Promise<Job> {
+  await waitFor(async () => states.includes(await queues.buildResults.getJobState(jobId)), { what: `result job ${jobId} ${states.join('/')}` });
+  return (await queues.buildResults.getJob(jobId))!;
+}
+
+const buildRow = async (id: string) =>
+  (await db.pool.query('SELECT job_status, started_at, completed_at, error, retryable FROM builds WHERE id = $1', [id])).rows[0];
+
+test('results delivered through the queue apply in order, keep accurate times, and trigger the preset reconcile', async () => {
+  const { buildId, presetId } = await pendingBuild();
+  const startedAt = new Date(Date.now() - 5_000).toISOString();
+  const completedAt = new Date(Date.now() - 1_000).toISOString();
+  const started = await deliver({ type: 'build-started', buildId, at: startedAt });
+  assert.deepEqual(started.returnvalue, { applied: true });
+  assert.equal((await buildRow(buildId)).job_status, 'running');
+  const succeeded = await deliver({ type: 'build-succeeded', buildId, at: completedAt, agents: [{ name: 'main', ready: false }] });
+  assert.deepEqual(succeeded.returnvalue, { applied: true });
+  const row = await buildRow(buildId);
+  assert.equal(row.job_status, 'succeeded');
+  assert.equal(row.started_at.toISOString(), startedAt);
+  assert.equal(row.completed_at.toISOString(), completedAt);
+  const ready = await deliver({ type: 'agent-ready', buildId, agent: 'main', at: new Date().toISOString() });
+  assert.deepEqual(ready.returnvalue, { applied: true });
+  const { rows: agents } = await db.pool.query('SELECT name, ready, ready_at IS NOT NULL AS has_ready_at FROM agents WHERE build_id = $1', [buildId]);
+  assert.deepEqual(agents, [{ name: 'main', ready: true, has_ready_at: true }]);
+  // The preset is reconciled at once: a (deduplicated) reconcile job for it is waiting.
+  const waiting = await queues.reconcile.getJobs(['wait', 'prioritized', 'active']);
+  const forPreset = waiting.filter((j) => j.data.presetId === presetId);
+  assert.equal(forPreset.length, 1);
+  assert.ok(['build-started', 'build-finished', 'agent-ready'].includes(forPreset[0]!.data.trigger));
+});
+
+test('a result delivered twice (at-least-once) is applied once; a second terminal result is rejected without retry', async () => {
+  const { buildId, presetId } = await pendingBuild();
+  const failed = { type: 'build-failed', buildId, at: new Date().toISOString(), error: 'provider quota exceeded', retryable: false };
+  const first = await deliver(failed);
+  const again = await deliver(failed);
+  const contradicting = await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [] });
+  assert.deepEqual(first.returnvalue, { applied: true });
+  for (const job of [again, contradicting]) {
+    assert.deepEqual(job.returnvalue, { applied: false });
+    assert.equal(job.attemptsMade, 1, 'rejections are not retried');
+    assert.equal(await job.getState(), 'completed');
+  }
+  const row = await buildRow(buildId);
+  assert.equal(row.job_status, 'failed');
+  assert.equal(row.error, 'provider quota exceeded');
+  assert.equal(row.retryable, false);
+  const { rows } = await db.pool.query(`SELECT value FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [presetId]);
+  assert.deepEqual(rows, [{ value: 1 }]);
+  assert.ok(logs.some((l) => l.msg === 'build result rejected' && /second terminal result/.test(l.reason ?? '')));
+});
+
+test('malformed payloads fail once with their zod issues logged, and the worker keeps consuming', async () => {
+  const { buildId } = await pendingBuild({ transition: 'delete', reason: 'prebuild-delete' });
+  const before = logs.length;
+  const malformed: [string, unknown][] = [
+    ['not an object', 42],
+    ['missing fields', { type: 'build-failed', buildId }],
+    ['wrong types', { type: 'build-failed', buildId, at: new Date().toISOString(), error: 'x', retryable: 'yes' }],
+    ['extra fields', { type: 'build-started', buildId, at: new Date().toISOString(), host: 'sim-1' }],
+    ['unknown type', { type: 'build-exploded', buildId, at: new Date().toISOString() }],
+    ['unknown build', { type: 'build-started', buildId: randomUUID(), at: new Date().toISOString() }],
+  ];
+  const jobs = [];
+  for (const [, data] of malformed) jobs.push(await deliver(data));
+  for (const [i, job] of jobs.slice(0, -1).entries()) {
+    assert.equal(await job.getState(), 'failed', malformed[i]![0]);
+    assert.equal(job.attemptsMade, 1, `${malformed[i]![0]}: not retried`);
+    assert.match(job.failedReason, /malformed build result/);
+  }
+  // A well-formed result for a build nobody knows is rejected as well, but is not a failure of the job.
+  assert.deepEqual(jobs.at(-1)!.returnvalue, { applied: false });
+  const problems = logs.slice(before).filter((l) => l.msg === 'malformed build result rejected').map((l) => l.problem ?? '');
+  assert.equal(problems.length, malformed.length - 1);
+  assert.ok(problems.some((p) => /retryable/.test(p)), 'the wrong-typed field is named');
+  assert.ok(problems.some((p) => /host/.test(p)), 'the extra field is named');
+  // Still consuming: a valid result after the bad ones is applied.
+  const ok = await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [] });
+  assert.deepEqual(ok.returnvalue, { applied: true });
+  assert.equal(worker.isRunning(), true);
+});
+
+test('an agent-ready that overtakes its build-succeeded is retried by the queue until it applies', async () => {
+  const { buildId } = await pendingBuild();
+  const jobId = randomUUID();
+  await queues.buildResults.add('result', { type: 'agent-ready', buildId, agent: 'main', at: new Date().toISOString() }, { jobId });
+  await waitFor(async () => ((await queues.buildResults.getJob(jobId))?.attemptsMade ?? 0) >= 1, { what: 'first attempt' });
+  await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [{ name: 'main', ready: false }] });
+  const ready = await settled(jobId, ['completed']);
+  assert.deepEqual(ready.returnvalue, { applied: true });
+  assert.ok(ready.attemptsMade >= 2);
+  const { rows } = await db.pool.query('SELECT ready FROM agents WHERE build_id = $1', [buildId]);
+  assert.deepEqual(rows, [{ ready: true }]);
+});
