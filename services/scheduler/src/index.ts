@@ -3,7 +3,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
-import { screenPresets, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
+import { createRegistry, registerQueueMetrics, screenPresets, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
@@ -85,6 +85,8 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   }, UPSERT_GUARD_MS);
   recheck.unref();
 
+  const registry = createRegistry('scheduler');
+  registerQueueMetrics(registry, queues);
   const progressing = watchWorkerProgress(worker, queues.schedulerTick, Math.max(60_000, 4 * config.reconcileIntervalMs));
   const isHealthy = async () =>
     worker.isRunning() &&
@@ -94,7 +96,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const healthServer =
     options.healthPort === undefined
       ? undefined
-      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger);
+      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
 
   let closed: Promise<void> | undefined;
   const close = () =>
