@@ -158,3 +158,13 @@ test('an agent-ready that overtakes its build-succeeded is retried by the queue 
   const { rows } = await db.pool.query('SELECT ready FROM agents WHERE build_id = $1', [buildId]);
   assert.deepEqual(rows, [{ ready: true }]);
 });
+
+test('a result that runs out of retries is logged, not dropped silently', async () => {
+  const { buildId } = await pendingBuild();
+  const jobId = randomUUID();
+  // One attempt only, so the early agent-ready (its build never succeeds) gives up at once.
+  await queues.buildResults.add('result', { type: 'agent-ready', buildId, agent: 'main', at: new Date().toISOString() }, { jobId, attempts: 1 });
+  const job = await settled(jobId, ['failed']);
+  assert.match(job.failedReason, /arrived early/);
+  await waitFor(() => logs.some((l) => l.msg === 'build result given up after retries' && (l as { jobId?: string }).jobId === jobId), { what: 'give-up logged' });
+});

@@ -77,5 +77,13 @@ export function createBuildResultsWorker(
     { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency },
   );
   worker.on('error', (err) => deps.logger.error({ err }, 'build results worker error'));
+  // Malformed payloads are logged by the handler; this catches results that ran out of retries (an
+  // agent-ready whose build never finished, a database outage) so they are not dropped silently.
+  worker.on('failed', (job, err) => {
+    if (!job || err instanceof UnrecoverableError || err.name === 'UnrecoverableError') return;
+    if (job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      deps.logger.error({ queue: QUEUES.buildResults, jobId: job.id, attempts: job.attemptsMade, err: err.message }, 'build result given up after retries');
+    }
+  });
   return worker;
 }
