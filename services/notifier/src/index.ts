@@ -2,12 +2,11 @@ import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, QUEUES, queuePrefix } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { createRegistry, withTimeout } from '@warmpool/pipeline';
+import { createRegistry, startHealthServer, withTimeout } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './backoff.js';
 import { deliverWebhook } from './deliver.js';
 import { handleNotificationEvent } from './events.js';
-import { startNotifierHttp } from './http.js';
 import { deliveriesTotal } from './metrics.js';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
@@ -106,7 +105,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   if (options.healthPort !== undefined) {
     const registry = createRegistry('notifier');
     registry.registerMetric(deliveriesTotal);
-    healthServer = await startNotifierHttp(options.healthPort, config.httpHost, isHealthy, registry, logger);
+    healthServer = await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: {} }), logger, registry);
   }
 
   let closed: Promise<void> | undefined;
