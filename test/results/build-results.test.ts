@@ -134,3 +134,17 @@ test('an agent-ready that overtakes its build-succeeded is retried, not rejected
   await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: false }] }, logger);
   assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, logger), { applied: true });
 });
+
+test('concurrent duplicate deliveries apply once: the build row lock serializes them', async () => {
+  const { rows: users } = await db.pool.query(`INSERT INTO users (username) VALUES ('claimant-' || gen_random_uuid()) RETURNING id`);
+  const { buildId, presetId } = await pendingBuild({ reason: 'claim', initiator: users[0].id });
+  const result = { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: false }], replacements: { 'aws_instance.dev': ['user_data'] } };
+  const outcomes = await Promise.all(Array.from({ length: 8 }, () => handleBuildResult(deps, result, logger)));
+  assert.equal(outcomes.filter((o) => o.applied).length, 1);
+  const { rows: agents } = await db.pool.query('SELECT count(*)::int AS n FROM agents WHERE build_id = $1', [buildId]);
+  assert.equal(agents[0].n, 1);
+  const { rows: events } = await db.pool.query(`SELECT count(*)::int AS n FROM outbox WHERE queue = 'notifications' AND payload->>'buildId' = $1`, [buildId]);
+  assert.equal(events[0].n, 1);
+  const { rows: counters } = await db.pool.query(`SELECT value FROM preset_counters WHERE preset_id = $1 AND name = 'resource_replacements'`, [presetId]);
+  assert.deepEqual(counters, [{ value: 1 }]);
+});
