@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { CronError, parseCron } from './cron.js';
-import { isValidTimezone, validateSchedules } from './schedule.js';
+import { isValidTimezone, rangesOverlap } from './schedule.js';
 
 /** Size limits of one version's manifest (SPEC §2 defaults; configurable by the caller). */
 export type ManifestLimits = { maxPresets?: number; maxSchedulesPerPreset?: number };
@@ -10,18 +10,20 @@ export const DEFAULT_MANIFEST_LIMITS = { maxPresets: 100, maxSchedulesPerPreset:
 export const TTL_MIN_SECONDS = 3600;
 export const TTL_MAX_SECONDS = 31_536_000;
 
-const nonEmpty = z.string().min(1, 'must be a non-empty string');
-const count = z.number().int('must be an integer').min(0, 'must be ≥ 0');
+/** "is required" for a missing field, otherwise the expected type: clearer than zod's generic wording. */
+const typeError = (expected: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${expected}`);
+const nonEmpty = z.string({ error: typeError('a non-empty string') }).min(1, 'must be a non-empty string');
+const count = z.number({ error: typeError('an integer ≥ 0') }).int('must be an integer').min(0, 'must be ≥ 0');
 
 const ParameterDeclarationSchema = z.strictObject({
   name: nonEmpty,
-  required: z.boolean().default(false),
-  default: z.string().optional(),
-  options: z.array(nonEmpty).min(1, 'must list at least one option').optional(),
+  required: z.boolean({ error: typeError('true or false') }).default(false),
+  default: z.string({ error: typeError('a string') }).optional(),
+  options: z.array(nonEmpty, { error: typeError('a list of strings') }).min(1, 'must list at least one option').optional(),
 });
 
 const ScheduleSchema = z.strictObject({
-  cron: z.string().superRefine((cron, ctx) => {
+  cron: z.string({ error: typeError('a cron expression string') }).superRefine((cron, ctx) => {
     try {
       parseCron(cron);
     } catch (err) {
@@ -36,7 +38,7 @@ const PrebuildsSchema = z.strictObject({
   expiration_policy: z
     .strictObject({
       ttl: z
-        .number()
+        .number({ error: typeError('a number of seconds') })
         .int('must be an integer number of seconds')
         .refine((ttl) => ttl === 0 || (ttl >= TTL_MIN_SECONDS && ttl <= TTL_MAX_SECONDS), {
           message: `must be 0 (disabled) or between ${TTL_MIN_SECONDS} and ${TTL_MAX_SECONDS} seconds`,
@@ -45,24 +47,24 @@ const PrebuildsSchema = z.strictObject({
     .optional(),
   scheduling: z
     .strictObject({
-      timezone: z.string().refine(isValidTimezone, { message: 'must be an IANA time zone name such as Europe/Berlin' }),
-      schedule: z.array(ScheduleSchema).min(1, 'must contain at least one entry'),
+      timezone: z.string({ error: typeError('an IANA time zone name') }).refine(isValidTimezone, { message: 'must be an IANA time zone name such as Europe/Berlin' }),
+      schedule: z.array(ScheduleSchema, { error: typeError('a list of schedules') }).min(1, 'must contain at least one entry'),
     })
     .optional(),
 });
 
 const PresetSchema = z.strictObject({
   name: nonEmpty,
-  description: z.string().max(128, 'must be at most 128 characters').optional(),
-  default: z.boolean().default(false),
+  description: z.string({ error: typeError('a string') }).max(128, 'must be at most 128 characters').optional(),
+  default: z.boolean({ error: typeError('true or false') }).default(false),
   prebuilds: PrebuildsSchema.optional(),
   parameters: z.record(nonEmpty, nonEmpty).default({}),
 });
 
 const ManifestSchema = z.strictObject({
   name: nonEmpty,
-  parameters: z.array(ParameterDeclarationSchema).default([]),
-  presets: z.array(PresetSchema).default([]),
+  parameters: z.array(ParameterDeclarationSchema, { error: typeError('a list of parameter declarations') }).default([]),
+  presets: z.array(PresetSchema, { error: typeError('a list of presets') }).default([]),
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -81,66 +83,84 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function zodProblems(error: z.ZodError): ManifestProblem[] {
-  return error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }))
-      : [{ path: formatPath(issue.path), message: issue.message }],
-  );
-}
-
-/** Size limits are checked before the schema so a huge manifest is refused cheaply with a clear error. */
-function sizeProblems(input: unknown, limits: Required<ManifestLimits>): ManifestProblem[] {
-  if (typeof input !== 'object' || input === null) return [];
-  const presets = (input as { presets?: unknown }).presets;
-  if (!Array.isArray(presets)) return [];
-  if (presets.length > limits.maxPresets) {
-    return [{ path: 'presets', message: `at most ${limits.maxPresets} presets per version (got ${presets.length})` }];
-  }
-  const problems: ManifestProblem[] = [];
-  presets.forEach((preset: unknown, i) => {
-    const schedule = (preset as { prebuilds?: { scheduling?: { schedule?: unknown } } } | null)?.prebuilds?.scheduling?.schedule;
-    if (Array.isArray(schedule) && schedule.length > limits.maxSchedulesPerPreset) {
-      problems.push({
-        path: `presets[${i}].prebuilds.scheduling.schedule`,
-        message: `at most ${limits.maxSchedulesPerPreset} schedules per preset (got ${schedule.length})`,
-      });
-    }
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
+    // A bad map key (the empty parameter name) is reported on the map itself: `parameters.` would read oddly.
+    if (issue.code === 'invalid_key') return [{ path: formatPath(issue.path.slice(0, -1)), message: 'names must be non-empty strings' }];
+    return [{ path: formatPath(issue.path), message: issue.message }];
   });
-  return problems;
 }
 
-/** Rules that span fields: unique names, one default, parameter options, overlapping schedules. */
-function crossFieldProblems(manifest: Manifest, warnings: string[]): ManifestProblem[] {
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const listAt = (value: unknown, key: string): unknown[] => (isRecord(value) && Array.isArray(value[key]) ? value[key] : []);
+
+/** The preset count limit is checked before the schema so a huge manifest is refused cheaply with a clear error. */
+function presetCountProblem(input: unknown, limits: Required<ManifestLimits>): ManifestProblem | null {
+  const presets = listAt(input, 'presets');
+  return presets.length > limits.maxPresets
+    ? { path: 'presets', message: `at most ${limits.maxPresets} presets per version (got ${presets.length})` }
+    : null;
+}
+
+/**
+ * Rules that span fields (unique names, one default, parameter options, schedule count and overlap). They run on
+ * the raw input, reading only well-typed parts, so they are reported together with the schema's problems.
+ */
+function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, warnings: string[]): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
-  const declarations = new Map<string, ParameterDeclaration>();
-  manifest.parameters.forEach((decl, i) => {
+  const declarations = new Map<string, { options: string[] | undefined }>();
+  listAt(input, 'parameters').forEach((decl, i) => {
+    if (!isRecord(decl) || typeof decl.name !== 'string' || decl.name === '') return;
+    const options = Array.isArray(decl.options) && decl.options.every((o) => typeof o === 'string') ? (decl.options as string[]) : undefined;
     if (declarations.has(decl.name)) problems.push({ path: `parameters[${i}].name`, message: `duplicate parameter "${decl.name}"` });
-    declarations.set(decl.name, decl);
-    if (decl.default !== undefined && decl.options && !decl.options.includes(decl.default)) {
-      problems.push({ path: `parameters[${i}].default`, message: `"${decl.default}" is not one of the options` });
+    else declarations.set(decl.name, { options });
+    if (typeof decl.default === 'string' && options && !options.includes(decl.default)) {
+      problems.push({ path: `parameters[${i}].default`, message: `"${decl.default}" is not one of the options: ${options.join(', ')}` });
     }
   });
   const seen = new Map<string, number>();
   let firstDefault: number | undefined;
-  manifest.presets.forEach((preset, i) => {
-    const dup = seen.get(preset.name);
-    if (dup !== undefined) problems.push({ path: `presets[${i}].name`, message: `duplicate preset name "${preset.name}" (also presets[${dup}])` });
-    else seen.set(preset.name, i);
-    if (preset.default) {
+  listAt(input, 'presets').forEach((preset, i) => {
+    if (!isRecord(preset)) return;
+    if (typeof preset.name === 'string' && preset.name !== '') {
+      const dup = seen.get(preset.name);
+      if (dup !== undefined) problems.push({ path: `presets[${i}].name`, message: `duplicate preset name "${preset.name}" (also presets[${dup}])` });
+      else seen.set(preset.name, i);
+    }
+    if (preset.default === true) {
       if (firstDefault !== undefined) problems.push({ path: `presets[${i}].default`, message: `only one preset may be the default (presets[${firstDefault}] already is)` });
       else firstDefault = i;
     }
-    for (const [name, value] of Object.entries(preset.parameters)) {
-      const decl = declarations.get(name);
-      if (!decl) warnings.push(`presets[${i}].parameters.${name}: parameter "${name}" is not declared by the version`);
-      else if (decl.options && !decl.options.includes(value)) {
-        problems.push({ path: `presets[${i}].parameters.${name}`, message: `"${value}" is not one of the options: ${decl.options.join(', ')}` });
+    if (isRecord(preset.parameters)) {
+      for (const [name, value] of Object.entries(preset.parameters)) {
+        if (name === '' || typeof value !== 'string' || value === '') continue; // the schema reports these
+        const decl = declarations.get(name);
+        if (!decl) warnings.push(`presets[${i}].parameters.${name}: parameter "${name}" is not declared by the version`);
+        else if (decl.options && !decl.options.includes(value)) {
+          problems.push({ path: `presets[${i}].parameters.${name}`, message: `"${value}" is not one of the options: ${decl.options.join(', ')}` });
+        }
       }
     }
-    const schedule = preset.prebuilds?.scheduling?.schedule ?? [];
-    const crons = schedule.map((s) => s.cron);
-    for (const message of validateSchedules(crons)) {
-      if (message.includes(' overlap')) problems.push({ path: `presets[${i}].prebuilds.scheduling.schedule`, message });
+    const schedulePath = `presets[${i}].prebuilds.scheduling.schedule`;
+    const schedule = listAt(isRecord(preset.prebuilds) ? preset.prebuilds.scheduling : undefined, 'schedule');
+    if (schedule.length > limits.maxSchedulesPerPreset) {
+      problems.push({ path: schedulePath, message: `at most ${limits.maxSchedulesPerPreset} schedules per preset (got ${schedule.length})` });
+      return;
+    }
+    const ranges = schedule.flatMap((entry) => {
+      if (!isRecord(entry) || typeof entry.cron !== 'string') return [];
+      try {
+        return [parseCron(entry.cron)];
+      } catch {
+        return []; // the schema reports invalid expressions on their own path
+      }
+    });
+    for (let a = 0; a < ranges.length; a++) {
+      for (let b = a + 1; b < ranges.length; b++) {
+        if (rangesOverlap(ranges[a]!, ranges[b]!)) {
+          problems.push({ path: schedulePath, message: `schedules "${ranges[a]!.source}" and "${ranges[b]!.source}" overlap` });
+        }
+      }
     }
   });
   return problems;
@@ -148,17 +168,20 @@ function crossFieldProblems(manifest: Manifest, warnings: string[]): ManifestPro
 
 /**
  * Validates a template version manifest (SPEC §2). Every problem is reported at once with its path; preset
- * parameters that no declaration names are accepted with a warning.
+ * parameters that no declaration names are accepted with a warning. Limits left undefined use the defaults.
  */
 export function validateManifest(input: unknown, limits: ManifestLimits = {}): ManifestValidation {
-  const effective = { ...DEFAULT_MANIFEST_LIMITS, ...limits };
-  const size = sizeProblems(input, effective);
-  if (size.length) return { ok: false, errors: size };
+  const effective = {
+    maxPresets: limits.maxPresets ?? DEFAULT_MANIFEST_LIMITS.maxPresets,
+    maxSchedulesPerPreset: limits.maxSchedulesPerPreset ?? DEFAULT_MANIFEST_LIMITS.maxSchedulesPerPreset,
+  };
+  const tooMany = presetCountProblem(input, effective);
+  if (tooMany) return { ok: false, errors: [tooMany] };
   const parsed = ManifestSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, errors: zodProblems(parsed.error) };
   const warnings: string[] = [];
-  const problems = crossFieldProblems(parsed.data, warnings);
-  return problems.length ? { ok: false, errors: problems } : { ok: true, value: parsed.data, warnings };
+  const problems = [...(parsed.success ? [] : zodProblems(parsed.error)), ...crossFieldProblems(input, effective, warnings)];
+  if (problems.length || !parsed.success) return { ok: false, errors: problems };
+  return { ok: true, value: parsed.data, warnings };
 }
 
 export class ManifestSyntaxError extends Error {
@@ -167,14 +190,19 @@ export class ManifestSyntaxError extends Error {
 
 /** Parses manifest text: JSON, or YAML when it is not JSON. Throws ManifestSyntaxError with the parser's reason. */
 export function parseManifestText(text: string): unknown {
+  if (typeof text !== 'string') throw new ManifestSyntaxError('manifest text must be a string');
+  let jsonError: Error;
   try {
     return JSON.parse(text);
-  } catch (jsonError) {
-    if (/^\s*[[{]/.test(text)) throw new ManifestSyntaxError(`invalid JSON: ${(jsonError as Error).message}`);
+  } catch (err) {
+    jsonError = err as Error;
   }
   try {
+    // YAML is a superset of JSON, so `{name: v1}` (a YAML flow mapping) is accepted here too.
     return parseYaml(text, { maxAliasCount: 100 });
   } catch (yamlError) {
+    // Text that starts like JSON was most likely meant as JSON: report the JSON parser's reason.
+    if (/^\s*[[{]/.test(text)) throw new ManifestSyntaxError(`invalid JSON: ${jsonError.message}`);
     throw new ManifestSyntaxError(`invalid YAML: ${(yamlError as Error).message}`);
   }
 }

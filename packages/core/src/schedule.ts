@@ -10,8 +10,17 @@ export class TimezoneError extends Error {
 
 /** True for IANA zone names luxon can resolve (`Europe/Berlin`, `UTC`); false for '' and offsets like `+02:00`. */
 export function isValidTimezone(zone: string): boolean {
-  return typeof zone === 'string' && zone !== '' && IANAZone.isValidZone(zone);
+  if (typeof zone !== 'string' || zone === '') return false;
+  // Memoised: luxon builds an Intl.DateTimeFormat per check (~0.1 ms), and stored zones are checked constantly.
+  let valid = zoneValidity.get(zone);
+  if (valid === undefined) {
+    valid = IANAZone.isValidZone(zone);
+    if (zoneValidity.size > 1_000) zoneValidity.clear();
+    zoneValidity.set(zone, valid);
+  }
+  return valid;
 }
+const zoneValidity = new Map<string, boolean>();
 
 function localParts(at: Date, zone: string) {
   const t = DateTime.fromJSDate(at, { zone });
@@ -79,7 +88,8 @@ const problemCache = new Map<string, string | null>();
  */
 export function describeScheduleProblem(preset: PresetSchedule): string | null {
   if (!Array.isArray(preset.schedules) || preset.schedules.length === 0) return null;
-  const key = `${preset.timezone}\u0000${preset.schedules.map((s) => (s && typeof s.cron === 'string' ? s.cron : '\u0001')).join('\u0000')}`;
+  // The key covers everything the answer depends on: zone, expressions and instance counts.
+  const key = JSON.stringify([preset.timezone, preset.schedules.map((s) => (s && typeof s === 'object' ? [s.cron, s.instances] : null))]);
   const cached = problemCache.get(key);
   if (cached !== undefined) return cached;
   let problem: string | null = null;
@@ -110,26 +120,47 @@ export function desiredInstancesAt(preset: PresetSchedule, at: Date): number {
 }
 
 const DEFAULT_HORIZON_MS = 8 * 24 * 3600 * 1000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * The first instant after `ms` at which the local hour in `zone` can change: the next local hour start under the
+ * current offset, or the offset transition (DST) before it. Computed from offsets rather than by adding hours to a
+ * wall-clock time, which loops forever in zones whose DST shift is not a whole hour (Australia/Lord_Howe).
+ */
+function nextLocalHourChange(zone: IANAZone, ms: number): number {
+  const offset = zone.offset(ms) * 60_000;
+  const next = Math.floor((ms + offset) / HOUR_MS) * HOUR_MS + HOUR_MS - offset;
+  if (zone.offset(next) * 60_000 === offset) return next;
+  // The offset changes within (ms, next]: find the first millisecond with the new offset.
+  let lo = ms;
+  let hi = next;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (zone.offset(mid) * 60_000 === offset) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
 
 /**
  * The first instant after `after` at which desiredInstancesAt changes, with the new count, or null within the
- * horizon. Minute fields are `*`, so changes happen only at local hour starts (DST transitions included).
+ * horizon (a change exactly at after + horizon is included). Minute fields are `*`, so changes happen only at
+ * local hour starts, DST transitions included.
  */
 export function nextDesiredChange(preset: PresetSchedule, after: Date, horizonMs = DEFAULT_HORIZON_MS): { at: Date; instances: number } | null {
   if (!Array.isArray(preset.schedules) || preset.schedules.length === 0) return null;
   if (describeScheduleProblem(preset) !== null) return null;
+  const start = after.getTime();
+  if (!Number.isFinite(start)) return null;
+  const zone = IANAZone.create(preset.timezone);
   const current = desiredInstancesAt(preset, after);
-  const end = after.getTime() + horizonMs;
-  let t = DateTime.fromJSDate(after, { zone: preset.timezone }).startOf('hour');
-  for (;;) {
-    // Next local hour start; startOf('hour') after adding keeps us aligned through zones with :30/:45 offsets.
-    t = t.plus({ hours: 1 }).startOf('hour');
-    const ms = t.toMillis();
-    if (ms > end) return null;
-    if (ms <= after.getTime()) continue;
-    const instances = desiredInstancesAt(preset, t.toJSDate());
-    if (instances !== current) return { at: t.toJSDate(), instances };
+  const end = start + horizonMs;
+  for (let ms = nextLocalHourChange(zone, start); ms <= end; ms = nextLocalHourChange(zone, ms)) {
+    const at = new Date(ms);
+    const instances = desiredInstancesAt(preset, at);
+    if (instances !== current) return { at, instances };
   }
+  return null;
 }
 
 /** The desired count at `from`, then every change until `to` (inclusive), for previews. */
