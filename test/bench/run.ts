@@ -14,6 +14,7 @@ import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { startScheduler } from '@warmpool/scheduler';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { countingPool, testConfig } from '../support/pipeline.js';
+import { claimBench } from './claim.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -207,6 +208,8 @@ await refill(1, 10);
 await refill(100, 100);
 log('timer lag');
 await timerLag();
+log('claim latency through the API');
+await claimBench(figures);
 printTable(figures);
 const file = writeResults(figures, { sizes: SIZES, concurrency: CONCURRENCY, cores: os.cpus().length, seconds: Math.round((Date.now() - started) / 1000) });
 console.log(`results written to ${file}`);

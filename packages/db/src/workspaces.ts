@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SYSTEM_USER_ID } from './constants.js';
-import { insertOutbox } from './outbox.js';
 
 /** Writes behind workspace creation, claims and deletion. Each takes a transaction's client; none commits. */
 
@@ -48,44 +47,43 @@ type BuildToRequest = {
   parameters: Record<string, string>;
   presetId: string | null;
   priority: number;
+  /** A claim also counts towards the preset's claimed counter. */
+  countClaim?: boolean;
 };
 
-/** Inserts a pending build and its build-requested event (outbox) in the caller's transaction. */
+/**
+ * Inserts a pending build and its build-requested event (outbox), and for claims bumps the preset's claim
+ * counter, in one statement in the caller's transaction.
+ */
 export async function requestBuild(client: pg.ClientBase, build: BuildToRequest): Promise<string> {
   const buildId = randomUUID();
-  await client.query(
-    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason, parameters)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [buildId, build.workspaceId, build.buildNumber, build.templateVersionId, build.transition, build.initiatorId, build.reason, JSON.stringify(build.parameters)],
-  );
   const idempotencyKey = `build-${buildId}`;
-  await insertOutbox(client, [
-    {
-      queue: 'build-requests',
-      name: 'build-requested',
-      idempotencyKey,
-      priority: build.priority,
-      payload: {
-        buildId,
-        workspaceId: build.workspaceId,
-        transition: build.transition,
-        templateVersionId: build.templateVersionId,
-        presetId: build.presetId,
-        parameters: build.parameters,
-        reason: build.reason,
-        idempotencyKey,
-      },
-    },
-  ]);
-  return buildId;
-}
-
-async function bumpClaimed(client: pg.ClientBase, presetId: string): Promise<void> {
+  const payload = {
+    buildId,
+    workspaceId: build.workspaceId,
+    transition: build.transition,
+    templateVersionId: build.templateVersionId,
+    presetId: build.presetId,
+    parameters: build.parameters,
+    reason: build.reason,
+    idempotencyKey,
+  };
   await client.query(
-    `INSERT INTO preset_counters (preset_id, name, value) VALUES ($1, 'claimed', 1)
+    `WITH b AS (
+       INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason, parameters)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
+     o AS (
+       INSERT INTO outbox (queue, name, payload, idempotency_key, priority)
+       VALUES ('build-requests', 'build-requested', $9, $10, $11))
+     INSERT INTO preset_counters (preset_id, name, value)
+     SELECT $12::uuid, 'claimed', 1 WHERE $13::bool AND $12::uuid IS NOT NULL
      ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + 1`,
-    [presetId],
+    [
+      buildId, build.workspaceId, build.buildNumber, build.templateVersionId, build.transition, build.initiatorId, build.reason,
+      JSON.stringify(build.parameters), JSON.stringify(payload), idempotencyKey, build.priority, build.presetId, build.countClaim ?? false,
+    ],
   );
+  return buildId;
 }
 
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
@@ -93,9 +91,10 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
 /**
  * Claims one eligible prebuild of the preset for `userId` (SPEC §5), or returns undefined when none is
  * eligible. The workspace row is locked with SKIP LOCKED, so concurrent claimers never wait on each other
- * and never get the same workspace; the owner and latest build are re-checked after the lock, so a claim and
- * a reconciler delete of the same prebuild can never both succeed. The preset row is never locked here: the
- * reconciler locks preset then workspaces, and the opposite order could deadlock.
+ * and never get the same workspace; a second statement (a fresh snapshot, under the lock) re-checks the owner
+ * and the latest build while handing the workspace over, so a claim and a reconciler delete of the same
+ * prebuild can never both succeed. The preset row is never locked here: the reconciler locks preset then
+ * workspaces, and the opposite order could deadlock. Five round trips with BEGIN and COMMIT.
  */
 export async function claimPrebuild(
   client: pg.ClientBase,
@@ -119,32 +118,34 @@ export async function claimPrebuild(
     );
     const id = rows[0]?.id;
     if (!id) return undefined;
-    // Re-check under the lock with a fresh statement: a delete may have committed between our scan and the lock.
-    const current = await getWorkspace(client, id);
-    const latest = current?.latest_build;
-    if (!current || current.owner_id !== SYSTEM_USER_ID || current.deleted || latest?.transition !== 'start' || latest.job_status !== 'succeeded') continue;
-    const { rows: params } = await client.query<{ parameters: Record<string, string> }>('SELECT parameters FROM builds WHERE id = $1', [latest.id]);
+    let claimed;
     try {
-      await client.query('SAVEPOINT claim_name');
-      await client.query(`UPDATE workspaces SET owner_id = $2, name = $3, last_used_at = now(), claimed_at = now() WHERE id = $1`, [id, input.userId, input.name]);
-      await client.query('RELEASE SAVEPOINT claim_name');
+      claimed = await client.query<{ template_version_id: string; build_number: number; parameters: Record<string, string> }>(
+        `UPDATE workspaces w SET owner_id = $3, name = $4, last_used_at = now(), claimed_at = now()
+         FROM (SELECT build_number, transition, job_status, parameters FROM builds WHERE workspace_id = $1 ORDER BY build_number DESC LIMIT 1) b
+         WHERE w.id = $1 AND w.owner_id = $2 AND NOT w.deleted AND b.transition = 'start' AND b.job_status = 'succeeded'
+         RETURNING w.template_version_id, b.build_number, b.parameters`,
+        [id, SYSTEM_USER_ID, input.userId, input.name],
+      );
     } catch (err) {
-      await client.query('ROLLBACK TO SAVEPOINT claim_name');
+      // The whole request fails (the transaction rolls back): no claim happens under a conflicting name.
       if (isUniqueViolation(err)) throw new WorkspaceNameTakenError(`you already have a workspace named ${JSON.stringify(input.name)}`);
       throw err;
     }
+    const ws = claimed.rows[0];
+    if (!ws) continue; // deleted or taken between the scan and the lock: try the next prebuild
     const buildId = await requestBuild(client, {
       workspaceId: id,
-      buildNumber: latest.build_number + 1,
-      templateVersionId: current.template_version_id,
+      buildNumber: ws.build_number + 1,
+      templateVersionId: ws.template_version_id,
       transition: 'start',
       initiatorId: input.userId,
       reason: 'claim',
-      parameters: params[0]?.parameters ?? {},
+      parameters: ws.parameters ?? {},
       presetId: input.presetId,
       priority: input.priority,
+      countClaim: true,
     });
-    await bumpClaimed(client, input.presetId);
     return { workspaceId: id, buildId };
   }
   return undefined;
@@ -214,19 +215,22 @@ export type Principal = {
   roles: { role: 'owner' | 'template-admin' | 'org-admin' | 'member'; organizationId: string | null }[];
 };
 
-/** The principal behind a bearer token (by its hash), or undefined for unknown or expired tokens. */
+/**
+ * The principal behind a bearer token (by its hash), or undefined for unknown or expired tokens. A read only:
+ * `last_used_at` is refreshed separately, at most once a minute per token, so authentication adds no write.
+ */
 export async function findPrincipalByTokenHash(db: pg.Pool, tokenHash: Buffer): Promise<Principal | undefined> {
-  const { rows } = await db.query<{ user_id: string; username: string; roles: Principal['roles'] }>(
-    `WITH t AS (
-       UPDATE api_tokens SET last_used_at = now()
-       WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > now())
-       RETURNING user_id)
-     SELECT u.id AS user_id, u.username,
+  const { rows } = await db.query<{ token_id: string; user_id: string; username: string; stale: boolean; roles: Principal['roles'] }>(
+    `SELECT t.id AS token_id, u.id AS user_id, u.username,
+            (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
             COALESCE((SELECT json_agg(json_build_object('role', r.role, 'organizationId', r.organization_id))
                       FROM role_assignments r WHERE r.user_id = u.id), '[]') AS roles
-     FROM t JOIN users u ON u.id = t.user_id AND NOT u.is_system`,
+     FROM api_tokens t JOIN users u ON u.id = t.user_id AND NOT u.is_system
+     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())`,
     [tokenHash],
   );
   const row = rows[0];
-  return row ? { userId: row.user_id, username: row.username, roles: row.roles } : undefined;
+  if (!row) return undefined;
+  if (row.stale) void db.query('UPDATE api_tokens SET last_used_at = now() WHERE id = $1', [row.token_id]).catch(() => undefined);
+  return { userId: row.user_id, username: row.username, roles: row.roles };
 }

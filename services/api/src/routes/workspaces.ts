@@ -77,14 +77,14 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      const { rows: tpl } = await deps.pool.query<{ id: string; active_version_id: string | null; declarations: ParameterDeclaration[] }>(
-        `SELECT t.id, t.active_version_id, v.parameters AS declarations FROM templates t JOIN template_versions v ON v.id = t.active_version_id
+      const { rows: tpl } = await deps.pool.query<{ id: string; active_version_id: string | null; deprecated: boolean; declarations: ParameterDeclaration[] }>(
+        `SELECT t.id, t.active_version_id, t.deprecated, v.parameters AS declarations FROM templates t JOIN template_versions v ON v.id = t.active_version_id
          WHERE t.id = $1 AND t.organization_id = $2 AND NOT t.deleted`,
         [body.template_id, organizationId],
       );
       const template = tpl[0];
       if (!template?.active_version_id) throw notFound('template (with an active version)');
-      if ((await deps.pool.query('SELECT deprecated FROM templates WHERE id = $1', [template.id])).rows[0]?.deprecated) {
+      if (template.deprecated) {
         throw new ApiError(409, 'template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
       }
       const { rows: presets } = await deps.pool.query<{ id: string; name: string; parameters: Record<string, string> }>(
@@ -120,10 +120,11 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       });
       if (result.claimed && preset) {
         deps.metrics.claimDuration.observe((performance.now() - started) / 1000);
-        // Refill at once (SPEC §5): the claimed prebuild left the pool.
-        await enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
+        // Refill at once (SPEC §5): the claimed prebuild left the pool. Not awaited: the answer need not wait.
+        void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
       }
-      await deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
+      // The build request is committed in the outbox; publishing it must not delay the answer.
+      void deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       const workspace = await getWorkspace(deps.pool, result.workspaceId);
       return reply.status(201).send({ claimed: result.claimed, preset_id: preset?.id ?? null, build_id: result.buildId, workspace: view(workspace!) });
     },
