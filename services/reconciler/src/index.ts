@@ -1,9 +1,11 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
-import { createPool, type Pool } from '@warmpool/db';
+import { createPool, pruneOutbox, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, createRegistry, OutboxRelay, reconcilePreset, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
+
+const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 
 export type ReconcilerOptions = {
   config: Config;
@@ -81,6 +83,11 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
   worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
   relay.start();
+  // Published outbox rows are kept a week for auditing, then pruned (any replica may do it; deletes are idempotent).
+  const pruner = setInterval(() => {
+    pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
+  }, 3_600_000);
+  pruner.unref();
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
   const resultsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
@@ -109,6 +116,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      clearInterval(pruner);
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
       await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
       await relay.stop();
