@@ -122,30 +122,39 @@ export function desiredInstancesAt(preset: PresetSchedule, at: Date): number {
 const DEFAULT_HORIZON_MS = 8 * 24 * 3600 * 1000;
 const HOUR_MS = 3_600_000;
 
+/** Real zones never change offset twice within this window, so one probe per window finds every transition. */
+const OFFSET_PROBE_MS = 6 * HOUR_MS;
+
+type ZoneCursor = { ms: number; offsetMs: number; /** the offset is known to stay offsetMs through this instant */ stableUntil: number };
+
 /**
- * The first instant after `ms` at which the local hour in `zone` can change: the next local hour start under the
- * current offset, or the offset transition (DST) before it. Computed from offsets rather than by adding hours to a
- * wall-clock time, which loops forever in zones whose DST shift is not a whole hour (Australia/Lord_Howe).
+ * The first instant after `cursor.ms` at which the local hour in `zone` can change, with the zone offset from then
+ * on: the next local hour start under the current offset, or the offset transition (DST) before it. Computed from
+ * offsets rather than by adding hours to a wall-clock time, which loops forever in zones whose DST shift is not a
+ * whole hour (Australia/Lord_Howe). The offset is probed once per window, not per hour (Intl calls are slow).
  */
-function nextLocalHourChange(zone: IANAZone, ms: number): number {
-  const offset = zone.offset(ms) * 60_000;
-  const next = Math.floor((ms + offset) / HOUR_MS) * HOUR_MS + HOUR_MS - offset;
-  if (zone.offset(next) * 60_000 === offset) return next;
-  // The offset changes within (ms, next]: find the first millisecond with the new offset.
+function nextLocalHourChange(zone: IANAZone, cursor: ZoneCursor): ZoneCursor {
+  const { ms, offsetMs } = cursor;
+  const next = Math.floor((ms + offsetMs) / HOUR_MS) * HOUR_MS + HOUR_MS - offsetMs;
+  if (next <= cursor.stableUntil) return { ms: next, offsetMs, stableUntil: cursor.stableUntil };
+  const probe = Math.max(next, ms + OFFSET_PROBE_MS);
+  if (zone.offset(probe) * 60_000 === offsetMs) return { ms: next, offsetMs, stableUntil: probe };
+  // The offset changes within (ms, probe]: find the first millisecond with the new offset.
   let lo = ms;
-  let hi = next;
+  let hi = probe;
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
-    if (zone.offset(mid) * 60_000 === offset) lo = mid;
+    if (zone.offset(mid) * 60_000 === offsetMs) lo = mid;
     else hi = mid;
   }
-  return hi;
+  if (next < hi) return { ms: next, offsetMs, stableUntil: lo };
+  return { ms: hi, offsetMs: zone.offset(hi) * 60_000, stableUntil: hi };
 }
 
 /**
  * The first instant after `after` at which desiredInstancesAt changes, with the new count, or null within the
  * horizon (a change exactly at after + horizon is included). Minute fields are `*`, so changes happen only at
- * local hour starts, DST transitions included.
+ * local hour starts, DST transitions included. Wall-clock parts come from the known offset (no Intl per step).
  */
 export function nextDesiredChange(preset: PresetSchedule, after: Date, horizonMs = DEFAULT_HORIZON_MS): { at: Date; instances: number } | null {
   if (!Array.isArray(preset.schedules) || preset.schedules.length === 0) return null;
@@ -153,12 +162,18 @@ export function nextDesiredChange(preset: PresetSchedule, after: Date, horizonMs
   const start = after.getTime();
   if (!Number.isFinite(start)) return null;
   const zone = IANAZone.create(preset.timezone);
-  const current = desiredInstancesAt(preset, after);
+  const ranges = preset.schedules.map((s) => ({ range: parseCronCached(s.cron), instances: s.instances }));
+  const valueAt = (ms: number, offsetMs: number): number => {
+    const local = new Date(ms + offsetMs);
+    const parts = { month: local.getUTCMonth() + 1, day: local.getUTCDate(), weekday: local.getUTCDay(), hour: local.getUTCHours() };
+    return ranges.find((r) => localTimeMatches(r.range, parts))?.instances ?? preset.instances;
+  };
+  let step: ZoneCursor = { ms: start, offsetMs: zone.offset(start) * 60_000, stableUntil: start };
+  const current = valueAt(step.ms, step.offsetMs);
   const end = start + horizonMs;
-  for (let ms = nextLocalHourChange(zone, start); ms <= end; ms = nextLocalHourChange(zone, ms)) {
-    const at = new Date(ms);
-    const instances = desiredInstancesAt(preset, at);
-    if (instances !== current) return { at, instances };
+  for (step = nextLocalHourChange(zone, step); step.ms <= end; step = nextLocalHourChange(zone, step)) {
+    const instances = valueAt(step.ms, step.offsetMs);
+    if (instances !== current) return { at: new Date(step.ms), instances };
   }
   return null;
 }

@@ -45,8 +45,8 @@ export const oracleCronArb: fc.Arbitrary<OracleCron> = fc
   .record({ hours: fieldArb(0, 23, 1), dom: fieldArb(1, 31, 3), month: fieldArb(1, 12, 4), dow: fieldArb(0, 6, 3) })
   .map((f) => ({ ...f, text: `* ${f.hours.text} ${f.dom.text} ${f.month.text} ${f.dow.text}` }));
 
-/** An hour field from an explicit hour set, so a test can build schedules with disjoint hours. */
-export function hoursField(hours: number[]): FieldValues {
+/** A field listing explicit values (e.g. disjoint hour sets, so that generated schedules do not overlap). */
+export function listField(hours: number[]): FieldValues {
   const sorted = [...new Set(hours)].sort((a, b) => a - b);
   return { text: sorted.join(','), values: new Set(sorted), star: false };
 }

@@ -10,7 +10,7 @@ import {
   nextDesiredChange,
   scheduleContains,
 } from '@warmpool/core';
-import { ZONES, hoursField, oracleAnyOverlap, oracleContains, oracleCronArb, oracleDesired, type OracleCron } from './oracle.js';
+import { ZONES, listField, oracleAnyOverlap, oracleContains, oracleCronArb, oracleDesired, type OracleCron } from './oracle.js';
 
 const at = (iso: string) => new Date(iso);
 const MINUTE = 60_000;
@@ -312,11 +312,13 @@ const caseArb: fc.Arbitrary<Case> = fc
     base,
     zone,
     schedules: crons.map((cron, i) => {
-      const own = disjoint ? { ...cron, hours: hoursField(hours.filter((_, k) => k % crons.length === i)) } : cron;
+      const own = disjoint ? { ...cron, hours: listField(hours.filter((_, k) => k % crons.length === i)) } : cron;
       const text = `* ${own.hours.text} ${own.dom.text} ${own.month.text} ${own.dow.text}`;
       return { cron: { ...own, text }, instances: counts[i]! };
     }),
   }));
+
+const star = (min: number, max: number) => ({ text: '*', values: new Set(Array.from({ length: max - min + 1 }, (_, i) => min + i)), star: true });
 
 const toPreset = (c: Case) => ({ instances: c.base, timezone: c.zone, schedules: c.schedules.map((s) => ({ cron: s.cron.text, instances: s.instances })) });
 
@@ -331,6 +333,9 @@ const instantArb = fc.oneof(
   fc.tuple(fc.constantFrom(...TRANSITIONS), fc.integer({ min: -3 * HOUR, max: 3 * HOUR })).map(([t, d]) => t + d),
 );
 
+/** CORE_PROPERTY_SCALE=10 runs ten times more cases (for a deeper local check than the suite's default). */
+const RUNS = (n: number) => n * Number(process.env.CORE_PROPERTY_SCALE ?? 1);
+
 describe('properties against a brute-force Intl oracle', () => {
   test('desiredInstancesAt equals the oracle over random schedules, zones and instants', () => {
     fc.assert(
@@ -343,7 +348,7 @@ describe('properties against a brute-force Intl oracle', () => {
           assert.equal(desiredInstancesAt(preset, t), oracleDesired(c.base, c.zone, c.schedules, overlapping, t), `${JSON.stringify(preset)} @ ${t.toISOString()}`);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: RUNS(400) },
     );
   });
 
@@ -357,7 +362,7 @@ describe('properties against a brute-force Intl oracle', () => {
           }
         }
       }),
-      { numRuns: 150 },
+      { numRuns: RUNS(150) },
     );
   });
 
@@ -378,8 +383,26 @@ describe('properties against a brute-force Intl oracle', () => {
         }
         assert.deepEqual(nextDesiredChange(toPreset(c), new Date(ms), horizon), expected, `${JSON.stringify(toPreset(c))} after ${new Date(ms).toISOString()}`);
       }),
-      { numRuns: 60 },
+      { numRuns: RUNS(60) },
     );
+  });
+
+  test('a whole year of timeline in DST zones equals a 15-minute oracle scan', () => {
+    for (const zone of ['America/New_York', 'Europe/Berlin', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Asia/Kolkata']) {
+      const crons = [
+        { cron: { text: '* 2 * * *', hours: listField([2]), dom: star(1, 31), month: star(1, 12), dow: star(0, 6) }, instances: 3 },
+        { cron: { text: '* 9-17 * * 1-5', hours: listField([9, 10, 11, 12, 13, 14, 15, 16, 17]), dom: star(1, 31), month: star(1, 12), dow: listField([1, 2, 3, 4, 5]) }, instances: 5 },
+      ];
+      const preset = { instances: 1, timezone: zone, schedules: crons.map((c) => ({ cron: c.cron.text, instances: c.instances })) };
+      const from = Date.UTC(2026, 0, 1);
+      const to = Date.UTC(2027, 0, 1);
+      const expected: { at: Date; instances: number }[] = [];
+      for (let t = from; t <= to; t += 15 * MINUTE) {
+        const v = oracleDesired(1, zone, crons, false, new Date(t));
+        if (expected.at(-1)?.instances !== v) expected.push({ at: new Date(t), instances: v });
+      }
+      assert.deepEqual(desiredTimeline(preset, new Date(from), new Date(to)), expected, zone);
+    }
   });
 
   test('desiredTimeline is consistent with desiredInstancesAt between its points', () => {
@@ -398,7 +421,7 @@ describe('properties against a brute-force Intl oracle', () => {
           assert.equal(desiredInstancesAt(preset, new Date(p.at.getTime() - 1)), points[i - 1]!.instances);
         }
       }),
-      { numRuns: 60 },
+      { numRuns: RUNS(60) },
     );
   });
 });
