@@ -9,7 +9,8 @@ const DEFAULTS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
   reconcile: { removeOnComplete: true, removeOnFail: { count: 1_000 }, attempts: 3, backoff: { type: 'exponential', delay: 500 } },
   schedulerTick: { removeOnComplete: true, removeOnFail: { count: 100 } },
   buildRequests: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
-  buildResults: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 500 } },
+  // Results must outlive a database restart: about 4 minutes of retries before a result is given up (and logged).
+  buildResults: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 10, backoff: { type: 'exponential', delay: 500 } },
   notifications: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
   webhookDeliveries: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 30 * DAY_S } },
 };

@@ -1,7 +1,7 @@
 export { migrate } from './migrate.js';
 export { createPool, withTransaction, type Pool, type PoolClient } from './pool.js';
 export { SYSTEM_USER_ID } from './constants.js';
-export { insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, type OutboxMessage, type PendingOutboxRow } from './outbox.js';
+export { insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, requeueStaleBuildRequests, type OutboxMessage, type PendingOutboxRow } from './outbox.js';
 export { loadPresetSnapshot, loadPresetSnapshots, POPULATION_LIMIT, type PresetSnapshotRow } from './snapshot.js';
 export {
   lockPreset,

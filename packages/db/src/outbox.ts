@@ -57,3 +57,20 @@ export async function pruneOutbox(pool: pg.Pool, olderThanMs: number): Promise<n
   );
   return rowCount ?? 0;
 }
+
+/**
+ * Marks for re-publishing the build requests of builds still `pending` (never started) whose event was published
+ * more than `olderThanMs` ago. Covers a Redis that lost its data (restart without persistence, failover): the relay
+ * then publishes them again with the same job id, which BullMQ ignores while the original job still exists.
+ * Returns how many were re-queued.
+ */
+export async function requeueStaleBuildRequests(pool: pg.Pool, olderThanMs: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `UPDATE outbox o SET published_at = NULL
+     FROM builds b
+     WHERE o.queue = 'build-requests' AND o.idempotency_key = 'build-' || b.id::text AND b.job_status = 'pending'
+       AND o.published_at IS NOT NULL AND o.published_at < now() - make_interval(secs => $1::float8 / 1000)`,
+    [olderThanMs],
+  );
+  return rowCount ?? 0;
+}

@@ -27,6 +27,7 @@ const EnvSchema = z.object({
   WARMPOOL_WEBHOOK_ATTEMPTS: int(1, 50).default(6),
   WARMPOOL_BULL_BOARD: bool.default(true),
   WARMPOOL_METRICS_REFRESH_MS: int(500, 3_600_000).default(10_000),
+  WARMPOOL_REPUBLISH_PENDING_AFTER_MS: int(1_000, 86_400_000).default(120_000),
 });
 
 export type Config = {
@@ -50,6 +51,8 @@ export type Config = {
   webhookAttempts: number;
   bullBoard: boolean;
   metricsRefreshMs: number;
+  /** A build still pending this long after its request was published gets the request published again. */
+  republishPendingAfterMs: number;
 };
 
 export class ConfigError extends Error {
@@ -86,5 +89,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookAttempts: e.WARMPOOL_WEBHOOK_ATTEMPTS,
     bullBoard: e.WARMPOOL_BULL_BOARD,
     metricsRefreshMs: e.WARMPOOL_METRICS_REFRESH_MS,
+    republishPendingAfterMs: e.WARMPOOL_REPUBLISH_PENDING_AFTER_MS,
   };
 }

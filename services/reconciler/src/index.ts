@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
-import { createPool, pruneOutbox, type Pool } from '@warmpool/db';
+import { createPool, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, createRegistry, OutboxRelay, reconcilePreset, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
@@ -88,6 +88,17 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
   }, 3_600_000);
   pruner.unref();
+  // Build requests lost by Redis (data loss on restart or failover) are published again; duplicates are ignored.
+  const republisher = setInterval(() => {
+    requeueStaleBuildRequests(pool, config.republishPendingAfterMs)
+      .then((n) => {
+        if (n === 0) return;
+        logger.warn({ requests: n }, 'build requests pending too long were published again');
+        return relay.flush();
+      })
+      .catch((err: unknown) => logger.warn({ err }, 'stale build request check failed'));
+  }, Math.min(config.republishPendingAfterMs, 30_000));
+  republisher.unref();
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
   const resultsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
@@ -117,6 +128,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const close = () =>
     (closed ??= (async () => {
       clearInterval(pruner);
+      clearInterval(republisher);
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
       await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
       await relay.stop();
