@@ -193,7 +193,7 @@ async function cleanup(): Promise<void> {
   await postgres.destroy();
 }
 
-let exitCode = 0;
+let failed = 0;
 try {
   await main();
 } catch (err) {
@@ -201,8 +201,7 @@ try {
   checks.push({ name: 'harness', ok: false, detail: String(err) });
 } finally {
   await cleanup();
-  const failed = checks.filter((c) => !c.ok).length;
-  exitCode = failed > 0 ? 1 : 0;
+  failed = checks.filter((c) => !c.ok).length;
   console.log(`${checks.length - failed} passed, ${failed} failed`);
 }
-process.exit(exitCode);
+process.exit(failed > 0 ? 1 : 0);
