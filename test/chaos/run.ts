@@ -193,7 +193,7 @@ async function cleanup(): Promise<void> {
   await postgres.destroy();
 }
 
-let failed = 0;
+let failed: number;
 try {
   await main();
 } catch (err) {
