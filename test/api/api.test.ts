@@ -119,9 +119,10 @@ test('100 concurrent claims against 10 eligible prebuilds: exactly 10 distinct c
   assert.equal(rows[0].n, 10, 'one claim build each');
 });
 
-test('a claim racing a reconciler delete of the same prebuild: never both', async () => {
-  const { insertDeleteBuilds, withTransaction } = await import('@warmpool/db');
-  for (let i = 0; i < 20; i++) {
+test('a claim racing a reconciler delete of the same prebuild: never both (50 rounds)', async () => {
+  const { insertDeleteBuilds, withTransaction, SYSTEM_USER_ID } = await import('@warmpool/db');
+  const outcomes = { claim: 0, delete: 0 };
+  for (let i = 0; i < 50; i++) {
     const p = await presetWithPrebuilds(orgA, 1);
     const [claim, deleted] = await Promise.all([
       call('POST', '/api/v1/organizations/org-a/workspaces', { token: tokens.memberA.token, body: { template_id: p.templateId, name: `race-${i}`, preset_id: p.presetId } }),
@@ -130,6 +131,28 @@ test('a claim racing a reconciler delete of the same prebuild: never both', asyn
     assert.equal(claim.status, 201);
     const won = [claim.body.claimed === true, deleted.length === 1].filter(Boolean).length;
     assert.equal(won, 1, `round ${i}: exactly one of claim and delete succeeded`);
+    outcomes[claim.body.claimed === true ? 'claim' : 'delete']++;
+    // The stored state agrees with the winner: a claimed workspace has no delete build, a deleted one no owner.
+    const { rows } = await env.db.pool.query<{ owner_id: string; transitions: string[] }>(
+      'SELECT w.owner_id, array_agg(b.transition ORDER BY b.build_number) AS transitions FROM workspaces w JOIN builds b ON b.workspace_id = w.id WHERE w.id = $1 GROUP BY w.owner_id',
+      [p.prebuilds[0]],
+    );
+    const expected = claim.body.claimed === true ? [tokens.memberA.userId, ['start', 'start']] : [SYSTEM_USER_ID, ['start', 'delete']];
+    assert.deepEqual([rows[0]!.owner_id, rows[0]!.transitions], expected);
+  }
+  assert.equal(outcomes.claim + outcomes.delete, 50);
+});
+
+test('a claim racing a template admin deleting the same prebuild through the API: never both (25 rounds)', async () => {
+  for (let i = 0; i < 25; i++) {
+    const p = await presetWithPrebuilds(orgA, 1);
+    const [claim, del] = await Promise.all([
+      call('POST', '/api/v1/organizations/org-a/workspaces', { token: tokens.memberA.token, body: { template_id: p.templateId, name: `api-race-${i}`, preset_id: p.presetId } }),
+      call('DELETE', `/api/v1/workspaces/${p.prebuilds[0]!}`, { token: tokens.templateAdminA.token }),
+    ]);
+    assert.equal(claim.status, 201);
+    if (claim.body.claimed === true) assert.equal(del.status, 403, `round ${i}: a claimed workspace is no longer a prebuild`);
+    else assert.equal(del.status, 202, `round ${i}: the delete won`);
   }
 });
 

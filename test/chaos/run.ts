@@ -1,10 +1,16 @@
 /**
  * `npm run chaos`: fault injection against the real system. Starts its own Redis and PostgreSQL (so restarting
- * them disturbs nobody), 3 reconciler processes, a scheduler and the simulated provisioner over 200 presets, then
- * SIGKILLs reconcilers mid-cycle, restarts Redis and PostgreSQL, and stalls the provisioner.
- * Afterwards it checks convergence to exactly the desired counts, no duplicate builds, every outbox event
- * delivered, and no stuck jobs. Prints what was injected and checked, ends with `N passed, N failed`, and exits
- * non-zero when a safety check fails.
+ * them disturbs nobody), 3 reconciler processes, a scheduler and the simulated provisioner over 200 presets
+ * (desired 1–3, a fifth with a TTL), then runs one phase per fault: give the pools work (invalidate some presets,
+ * raise the desired count of others), inject the fault while that work is in flight, and time the return to
+ * exactly the desired counts. Faults: SIGKILL a reconciler mid-cycle (three times, each replaced), restart Redis,
+ * restart PostgreSQL, stall the provisioner (SIGSTOP, then SIGCONT). Afterwards it checks convergence, overshoot,
+ * duplicate builds, outbox delivery and stuck jobs, prints each check, ends with `N passed, N failed`, and exits
+ * non-zero when a check fails.
+ *
+ * Environment: CHAOS_PRESETS (200), CHAOS_PHASE_DEADLINE_MS (90000), CHAOS_SETTLE_MS (180000),
+ * CHAOS_REDIS_PERSIST=1 (run the throwaway Redis with an append-only file; default: no persistence, so a restart
+ * loses every queued job), LOG_LEVEL for the services (silent).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,14 +20,17 @@ import { createPool, migrate, type Pool } from '@warmpool/db';
 import { queuePrefix } from '@warmpool/bus';
 import { seedBulk } from '../bench/lib.js';
 import { ChaosPostgres, ChaosRedis, freePort } from './servers.js';
+import { notConverged, overshoot, reportOffPresets } from './queries.js';
 
 const PRESETS = Number(process.env.CHAOS_PRESETS ?? 200);
+const PHASE_DEADLINE_MS = Number(process.env.CHAOS_PHASE_DEADLINE_MS ?? 90_000);
 const SETTLE_MS = Number(process.env.CHAOS_SETTLE_MS ?? 180_000);
 const PREFIX = 'chaos';
 const started = Date.now();
-const say = (msg: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${msg}`);
+const stamp = () => `[${new Date().toISOString().slice(11, 23)} +${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s]`;
+const say = (msg: string) => console.log(`${stamp()} ${msg}`);
 
-const redis = new ChaosRedis(await freePort());
+const redis = new ChaosRedis(await freePort(), process.env.CHAOS_REDIS_PERSIST === '1');
 const postgres = new ChaosPostgres(await freePort());
 const processes = new Map<string, ChildProcess>();
 let pool: Pool | undefined;
@@ -58,139 +67,188 @@ function kill(name: string, signal: NodeJS.Signals): Promise<void> {
   });
 }
 
-type Sample = { overshoot: number };
-async function sample(db: Pool): Promise<Sample> {
-  // Live prebuilds per preset: not deleted, system-owned, latest build a start that is pending, running or succeeded.
-  const { rows } = await db.query<{ overshoot: number }>(
-    `SELECT COALESCE(max(live - p.instances), 0)::int AS overshoot FROM presets p
-     JOIN LATERAL (
-       SELECT count(*) AS live FROM workspaces w
-       CROSS JOIN LATERAL (SELECT transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-       WHERE w.preset_id = p.id AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
-         AND b.transition = 'start' AND b.job_status IN ('pending', 'running', 'succeeded')) c ON true`,
-  );
-  return rows[0]!;
-}
-
-async function notConverged(db: Pool): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM presets p
-     JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE ready) AS eligible, count(*) AS live FROM (
-         SELECT b.transition = 'start' AND b.job_status = 'succeeded'
-                AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id)
-                AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready) AS ready
-         FROM workspaces w
-         CROSS JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-         WHERE w.preset_id = p.id AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
-           AND b.transition = 'start' AND b.job_status IN ('pending', 'running', 'succeeded')) x) c ON true
-     WHERE c.eligible <> p.instances OR c.live <> p.instances`,
-  );
-  return rows[0]!.n;
-}
-
 const checks: { name: string; ok: boolean; detail: string }[] = [];
 const check = (name: string, ok: boolean, detail: string) => {
   checks.push({ name, ok, detail });
   say(`${ok ? 'PASS' : 'FAIL'} ${name}: ${detail}`);
 };
 
+/** Polls until every preset has exactly its desired eligible prebuilds; the time taken, or undefined at the deadline. */
+async function waitConverged(db: Pool, deadlineMs: number): Promise<number | undefined> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < deadlineMs) {
+    const off = await notConverged(db).catch(() => -1); // -1: PostgreSQL unreachable for a moment
+    if (off === 0) return Date.now() - t0;
+    await sleep(250);
+  }
+  return undefined;
+}
+
+/** Gives the pools work so the next fault lands while reconciles, builds and results are in flight. */
+async function perturb(db: Pool, phase: number): Promise<string> {
+  const invalidated = await db.query(
+    `UPDATE presets SET invalidated_at = now() WHERE id IN (SELECT id FROM presets ORDER BY md5(id::text || $1) LIMIT 25)`,
+    [`inv-${phase}`],
+  );
+  const raised = await db.query(
+    `UPDATE presets SET instances = instances + 1 WHERE id IN (SELECT id FROM presets WHERE instances < 3 ORDER BY md5(id::text || $1) LIMIT 10)`,
+    [`raise-${phase}`],
+  );
+  return `invalidated ${invalidated.rowCount} presets, raised the desired count of ${raised.rowCount}`;
+}
+
+/** Waits (up to 3 s) until reconcile jobs are active, so a SIGKILL lands mid-cycle. */
+async function activeReconciles(reconcile: Queue): Promise<number> {
+  const t0 = Date.now();
+  let n = 0;
+  while (Date.now() - t0 < 3_000 && (n = await reconcile.getActiveCount()) === 0) await sleep(20);
+  return n;
+}
+
+type Fault = { name: string; inject: (reconcile: Queue) => Promise<string> };
+const sigkill = (name: string): Fault => ({
+  name: `SIGKILL ${name} mid-cycle, start a replacement`,
+  inject: async (reconcile) => {
+    const active = await activeReconciles(reconcile);
+    await kill(name, 'SIGKILL');
+    startService(name, 'reconciler');
+    return `${active} reconcile jobs were active across the reconcilers`;
+  },
+});
+const faults: Fault[] = [
+  sigkill('reconciler-1'),
+  {
+    name: `restart Redis (${redis.persist ? 'append-only file kept' : 'no persistence: every queued job lost'})`,
+    inject: async () => {
+      await redis.restart();
+      return 'connections dropped';
+    },
+  },
+  sigkill('reconciler-2'),
+  {
+    name: 'restart PostgreSQL (fast shutdown: transactions rolled back, connections dropped)',
+    inject: async () => {
+      await postgres.restart();
+      return 'back on the same port and data directory';
+    },
+  },
+  sigkill('reconciler-3'),
+  {
+    name: 'stall the provisioner (SIGSTOP for 10 s, then SIGCONT)',
+    inject: async () => {
+      processes.get('sim')?.kill('SIGSTOP');
+      await sleep(10_000);
+      processes.get('sim')?.kill('SIGCONT');
+      return 'resumed';
+    },
+  },
+];
+
 async function main(): Promise<void> {
-  say(`starting Redis on ${redis.port} and PostgreSQL on ${postgres.port} (throwaway servers)`);
+  say(`starting Redis on ${redis.port} (${redis.persist ? 'append-only' : 'no persistence'}) and PostgreSQL on ${postgres.port} (throwaway servers)`);
   await redis.start();
   await postgres.init();
   await postgres.start();
-  pool = createPool(postgres.url, { max: 4, applicationName: 'warmpool-chaos' });
-  await migrate(pool);
-  const ids = await seedBulk(pool, { count: PRESETS, instances: 1, running: 0, tag: 'chaos' });
-  await pool.query(`UPDATE presets SET instances = 1 + abs(hashtext(id::text)) % 3`);
-  const { rows: desired } = await pool.query<{ n: number }>('SELECT sum(instances)::int AS n FROM presets');
-  say(`seeded ${ids.length} presets wanting ${desired[0]!.n} prebuilds in total`);
+  const db = (pool = createPool(postgres.url, { max: 4, applicationName: 'warmpool-chaos' }));
+  await migrate(db);
+  const ids = await seedBulk(db, { count: PRESETS, instances: 1, running: 0, tag: 'chaos' });
+  // Desired 1–3; every fifth preset has a TTL of 60–90 s, so expiries and replacements run through the faults.
+  await db.query(`UPDATE presets SET instances = 1 + abs(hashtext(id::text)) % 3`);
+  await db.query(`UPDATE presets SET ttl_seconds = 60 + 15 * (abs(hashtext(id::text || 'ttl')) % 3) WHERE abs(hashtext(id::text || 'pick')) % 5 = 0`);
+  const { rows: seeded } = await db.query<{ n: number; ttl: number }>('SELECT sum(instances)::int AS n, count(ttl_seconds)::int AS ttl FROM presets');
+  say(`seeded ${ids.length} presets wanting ${seeded[0]!.n} prebuilds (${seeded[0]!.ttl} presets with a TTL)`);
 
   for (const i of [1, 2, 3]) startService(`reconciler-${i}`, 'reconciler');
   startService('scheduler', 'scheduler');
   startService('sim', 'provisioner-sim');
 
-  let maxOvershoot = 0;
+  let maxOvershoot = { value: 0, at: '' };
   const sampler = setInterval(() => {
-    void sample(pool!).then((s) => (maxOvershoot = Math.max(maxOvershoot, s.overshoot)), () => undefined);
+    void overshoot(db).then(
+      (s) => {
+        if (s.value > maxOvershoot.value) maxOvershoot = { value: s.value, at: `${stamp()} preset ${s.presetId}` };
+      },
+      () => undefined,
+    );
   }, 250);
 
-  const injections: [number, string, () => Promise<void>][] = [
-    [4_000, 'SIGKILL reconciler-1 mid-cycle, start a replacement', async () => { await kill('reconciler-1', 'SIGKILL'); startService('reconciler-1', 'reconciler'); }],
-    [8_000, 'SIGKILL reconciler-2 mid-cycle, start a replacement', async () => { await kill('reconciler-2', 'SIGKILL'); startService('reconciler-2', 'reconciler'); }],
-    [12_000, 'restart Redis (connections dropped; append-only file kept)', () => redis.restart()],
-    [20_000, 'restart PostgreSQL (fast shutdown: transactions rolled back, connections dropped)', () => postgres.restart()],
-    [28_000, 'SIGKILL reconciler-3, start a replacement', async () => { await kill('reconciler-3', 'SIGKILL'); startService('reconciler-3', 'reconciler'); }],
-    [30_000, 'stall the provisioner (SIGSTOP for 8 s)', async () => { processes.get('sim')?.kill('SIGSTOP'); }],
-    [38_000, 'resume the provisioner (SIGCONT)', async () => { processes.get('sim')?.kill('SIGCONT'); }],
-  ];
-  const t0 = Date.now();
-  for (const [at, what, inject] of injections) {
-    await sleep(Math.max(0, t0 + at - Date.now()));
-    say(`inject: ${what}`);
-    await inject();
-  }
-
-  say(`settling (up to ${SETTLE_MS / 1000} s)`);
-  const settleStart = Date.now();
-  let remaining = await notConverged(pool);
-  while (remaining > 0 && Date.now() - settleStart < SETTLE_MS) {
-    await sleep(1_000);
-    remaining = await notConverged(pool).catch(() => remaining);
-  }
-  clearInterval(sampler);
-  if (remaining > 0) {
-    const { rows: off } = await pool.query(
-      `SELECT p.id, p.instances, (SELECT json_agg(json_build_object('b', b.transition || ':' || b.job_status, 'r', b.reason, 'agents',
-                (SELECT json_agg(a.ready) FROM agents a WHERE a.build_id = b.id)))
-              FROM workspaces w CROSS JOIN LATERAL (SELECT * FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-              WHERE w.preset_id = p.id AND NOT w.deleted) AS pool
-       FROM presets p ORDER BY p.id`,
-    );
-    const bad = off.filter((r: { instances: number; pool: { b: string; agents: boolean[] | null }[] | null }) =>
-      (r.pool ?? []).filter((x) => x.b === 'start:succeeded' && x.agents?.every(Boolean)).length !== r.instances);
-    for (const r of bad.slice(0, 5)) say(`  off: ${JSON.stringify(r)}`);
-  }
-  check('convergence', remaining === 0, remaining === 0 ? `every preset has exactly its desired eligible prebuilds, ${((Date.now() - settleStart) / 1000).toFixed(1)} s after the last fault` : `${remaining} presets off their desired count`);
-  check('never more live prebuilds than desired', maxOvershoot === 0, `max overshoot sampled every 250 ms: ${maxOvershoot}`);
-
-  const dup = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM (SELECT workspace_id FROM builds WHERE transition = 'start' AND job_status IN ('pending', 'running') GROUP BY workspace_id HAVING count(*) > 1) d`,
-  );
-  check('no duplicate builds', dup.rows[0]!.n === 0, `${dup.rows[0]!.n} workspaces with two in-flight start builds (build numbers are unique by schema)`);
-  const outbox = await pool.query<{ builds: number; without: number; extra: number; unpublished: number }>(
-    `SELECT (SELECT count(*) FROM builds)::int AS builds,
-            (SELECT count(*) FROM builds b WHERE job_status <> 'failed' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = 'build-' || b.id))::int AS without,
-            (SELECT count(*) FROM (SELECT payload->>'buildId' FROM outbox WHERE queue = 'build-requests' GROUP BY 1 HAVING count(*) > 1) x)::int AS extra,
-            (SELECT count(*) FROM outbox WHERE published_at IS NULL)::int AS unpublished`,
-  );
-  const o = outbox.rows[0]!;
-  check('no lost build request', o.without === 0 && o.extra === 0, `${o.builds} builds; ${o.without} without a build-requested event, ${o.extra} with more than one`);
-  check('every outbox event delivered', o.unpublished === 0, `${o.unpublished} unpublished outbox rows`);
-
-  const connection = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  connection.on('error', () => undefined); // reconnects across the Redis restart
   const reconcile = new Queue('reconcile', { connection, prefix: queuePrefix(PREFIX) });
   const builds = new Queue('build-requests', { connection, prefix: queuePrefix(PREFIX) });
-  const active = await reconcile.getActive();
-  const stuck = active.filter((j) => Date.now() - (j.processedOn ?? Date.now()) > 60_000);
-  const waiting = await builds.getJobs(['wait', 'prioritized', 'delayed']);
-  const waitingIds = waiting.map((j) => (j.data as { buildId?: string }).buildId).filter((id): id is string => !!id);
-  const terminal = waitingIds.length
-    ? (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM builds WHERE id = ANY($1::uuid[]) AND job_status IN ('succeeded', 'failed', 'canceled')`, [waitingIds])).rows[0]!.n
-    : 0;
-  check('no stuck jobs', stuck.length === 0 && terminal === 0, `${stuck.length} reconcile jobs active > 60 s; ${terminal} waiting build requests for builds already finished`);
-  await reconcile.close();
-  await builds.close();
-  connection.disconnect();
+  try {
+    const first = await waitConverged(db, PHASE_DEADLINE_MS);
+    say(`initial fill: ${first === undefined ? 'NOT converged' : `converged in ${(first / 1000).toFixed(1)} s`}`);
+    const timings: string[] = [];
+    for (const [i, fault] of faults.entries()) {
+      say(`work: ${await perturb(db, i)}`);
+      await sleep(300); // the scheduler's tick or the reconcilers pick the work up
+      say(`inject: ${fault.name}`);
+      const note = await fault.inject(reconcile);
+      const injectedAt = Date.now();
+      say(`  done (${note}); waiting for convergence`);
+      const took = await waitConverged(db, PHASE_DEADLINE_MS);
+      const figure = took === undefined ? `NOT converged within ${PHASE_DEADLINE_MS / 1000} s` : `${((Date.now() - injectedAt) / 1000).toFixed(1)} s`;
+      timings.push(`${fault.name}: ${figure}`);
+      say(`  converged after the fault: ${figure}`);
+    }
+
+    say(`settling (up to ${SETTLE_MS / 1000} s)`);
+    const settled = await waitConverged(db, SETTLE_MS);
+    clearInterval(sampler);
+    if (settled === undefined) for (const line of await reportOffPresets(db)) say(`  off: ${line}`);
+    check('convergence', settled !== undefined, settled !== undefined ? 'every preset has exactly its desired eligible prebuilds (not expired, agents ready)' : 'presets off their desired count after settling');
+    for (const t of timings) say(`  time to converge — ${t}`);
+
+    const after = await overshoot(db);
+    check('no overshoot after settling', after.value === 0, `max live (pending/running/succeeded start) prebuilds above desired: ${after.value}`);
+    check('no overshoot during the run', maxOvershoot.value === 0, `max sampled every 250 ms (deleting prebuilds excluded): ${maxOvershoot.value}${maxOvershoot.at ? ` at ${maxOvershoot.at}` : ''}`);
+
+    const dup = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT workspace_id FROM builds WHERE transition = 'start' AND job_status = 'pending' GROUP BY workspace_id HAVING count(*) > 1) d`,
+    );
+    check('no duplicate builds', dup.rows[0]!.n === 0, `${dup.rows[0]!.n} workspaces with two pending start builds ((workspace_id, build_number) is unique by schema)`);
+    const outbox = await db.query<{ builds: number; without: number; extra: number; unpublished: number; failedWithout: number }>(
+      `SELECT (SELECT count(*) FROM builds)::int AS builds,
+              (SELECT count(*) FROM builds b WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.idempotency_key = 'build-' || b.id))::int AS without,
+              (SELECT count(*) FROM (SELECT idempotency_key FROM outbox WHERE queue = 'build-requests' GROUP BY 1 HAVING count(*) > 1) x)::int AS extra,
+              (SELECT count(*) FROM outbox WHERE published_at IS NULL)::int AS unpublished`,
+    );
+    const o = outbox.rows[0]!;
+    check('every build has exactly one outbox row', o.without === 0 && o.extra === 0, `${o.builds} builds; ${o.without} without a build-requested row, ${o.extra} with more than one`);
+    check('every outbox row published', o.unpublished === 0, `${o.unpublished} rows with published_at IS NULL`);
+
+    const active = await reconcile.getActive();
+    const stuck = active.filter((j) => Date.now() - (j.processedOn ?? Date.now()) > 60_000);
+    const waiting = await builds.getJobs(['wait', 'prioritized', 'delayed']);
+    const waitingIds = waiting.map((j) => (j.data as { buildId?: string }).buildId).filter((id): id is string => !!id);
+    const terminal = waitingIds.length
+      ? (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM builds WHERE id = ANY($1::uuid[]) AND job_status IN ('succeeded', 'failed', 'canceled')`, [waitingIds])).rows[0]!.n
+      : 0;
+    check('no stuck jobs', stuck.length === 0 && terminal === 0, `${stuck.length} reconcile jobs active > 60 s; ${terminal} waiting build requests for builds already terminal`);
+  } finally {
+    clearInterval(sampler);
+    await reconcile.close();
+    await builds.close();
+    connection.disconnect();
+  }
 }
 
-async function cleanup(): Promise<void> {
-  for (const name of processes.keys()) processes.get(name)?.kill('SIGCONT');
-  await Promise.all([...processes.keys()].map((name) => kill(name, 'SIGKILL')));
-  await pool?.end().catch(() => undefined);
-  await redis.stop();
-  await postgres.destroy();
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  return (cleaning ??= (async () => {
+    for (const child of processes.values()) child.kill('SIGCONT'); // a stopped process cannot die of SIGKILL until resumed
+    await Promise.all([...processes.keys()].map((name) => kill(name, 'SIGKILL')));
+    await pool?.end().catch(() => undefined);
+    await redis.stop();
+    await postgres.destroy();
+  })());
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping everything`);
+    void cleanup().finally(() => process.exit(130));
+  });
 }
 
 let failed: number;

@@ -47,20 +47,24 @@ function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SI
 export class ChaosRedis {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'warmpool-chaos-redis-'));
-  constructor(readonly port: number) {}
+  /** `persist`: keep an append-only file so a restart keeps the queues; without it a restart loses every job. */
+  constructor(
+    readonly port: number,
+    readonly persist: boolean,
+  ) {}
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
   async start(): Promise<void> {
-    // Persistent like a production Redis (append-only file): a restart keeps the queues.
+    const persistence = this.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...persistence, '--maxmemory-policy', 'noeviction', '--daemonize', 'no'],
       { stdio: 'ignore' },
     );
     await waitForPort(this.port);
   }
-  /** A restart: every client connection drops; the append-only file brings the queues back. */
+  /** A restart on the same port: every client connection drops; only an append-only file brings the queues back. */
   async restart(): Promise<void> {
     await stopChild(this.child, 'SIGTERM');
     await this.start();

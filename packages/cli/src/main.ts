@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { migrate } from '@warmpool/db';
 import { ConfigError } from '@warmpool/runtime';
 import { withDatabase } from './context.js';
-import { createTokenFor, ensureOrganization, parseRole } from './commands/bootstrap.js';
-import { importManifestFile } from './commands/import.js';
+import { checkTokenRequest, createTokenFor, ensureOrganization, parseExpiryDays, parseRole } from './commands/bootstrap.js';
+import { importManifestFile, readManifestFile } from './commands/import.js';
 import { collectStatus, previewPreset, renderStatus, setPaused } from './commands/status.js';
 import { formatTable, printJson, UsageError } from './output.js';
 
@@ -46,11 +45,21 @@ token
   .addOption(new Option('--role <role>', 'role to grant').choices(['owner', 'template-admin', 'org-admin', 'member']).makeOptionMandatory())
   .option('--org <name>', 'organization of the role (required for org-admin and member; omit for site-wide)')
   .option('--name <name>', 'token name', 'cli')
+  .option('--expires-in-days <days>', 'token lifetime (default: no expiry)')
   .option('--quiet', 'print only the token')
-  .action((opts: { user: string; role: string; org?: string; name: string; quiet?: boolean }) =>
+  .action((opts: { user: string; role: string; org?: string; name: string; expiresInDays?: string; quiet?: boolean }) =>
     withDatabase(async (pool) => {
+      const expiresInDays = parseExpiryDays(opts.expiresInDays);
+      const request = {
+        user: opts.user,
+        role: parseRole(opts.role),
+        name: opts.name,
+        ...(opts.org ? { org: opts.org } : {}),
+        ...(expiresInDays !== undefined ? { expiresInDays } : {}),
+      };
+      checkTokenRequest(request); // before touching the database
       await migrate(pool);
-      const secret = await createTokenFor(pool, { user: opts.user, role: parseRole(opts.role), name: opts.name, ...(opts.org ? { org: opts.org } : {}) });
+      const secret = await createTokenFor(pool, request);
       if (!opts.quiet) console.error(`token for ${opts.user} (${opts.role}${opts.org ? ` in ${opts.org}` : ''}); store it now, it is not shown again:`);
       console.log(secret);
     }),
@@ -65,9 +74,7 @@ program
   .option('--json', 'machine-readable output')
   .action((file: string, opts: { org: string; template?: string; activate?: boolean; json?: boolean }) =>
     withDatabase(async (pool, config) => {
-      const text = await readFile(file, 'utf8').catch(() => {
-        throw new UsageError(`cannot read ${file}`);
-      });
+      const text = await readManifestFile(file);
       const template = opts.template ?? path.basename(file).replace(/\.(json|ya?ml)$/i, '');
       const result = await importManifestFile(pool, config, { text, org: opts.org, template, activate: Boolean(opts.activate) });
       if (opts.json) printJson(result);
@@ -125,6 +132,8 @@ try {
     console.error(`error: ${err.message}`);
     process.exit(2);
   }
-  console.error(err);
+  // Anything else is operational (database unreachable, ...): one line, the stack only when debugging.
+  const debug = ['debug', 'trace'].includes(process.env.LOG_LEVEL ?? '');
+  console.error(debug || !(err instanceof Error) ? err : `error: ${err.message}`);
   process.exit(1);
 }

@@ -14,15 +14,19 @@ export const TTL_MAX_SECONDS = 31_536_000;
 const typeError = (expected: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${expected}`);
 const nonEmpty = z.string({ error: typeError('a non-empty string') }).min(1, 'must be a non-empty string');
 const count = z.number({ error: typeError('an integer ≥ 0') }).int('must be an integer').min(0, 'must be ≥ 0');
+/** Objects reject unknown fields; a wrong type reads "must be an object" rather than zod's generic wording. */
+const objectOf = <S extends z.ZodRawShape>(shape: S) => z.strictObject(shape, { error: typeError('an object') });
+/** `__proto__` cannot survive as a plain-object key (it would be dropped or touch the prototype): refuse it. */
+const parameterName = nonEmpty.refine((name) => name !== '__proto__', 'is not allowed as a parameter name');
 
-const ParameterDeclarationSchema = z.strictObject({
-  name: nonEmpty,
+const ParameterDeclarationSchema = objectOf({
+  name: parameterName,
   required: z.boolean({ error: typeError('true or false') }).default(false),
   default: z.string({ error: typeError('a string') }).optional(),
   options: z.array(nonEmpty, { error: typeError('a list of strings') }).min(1, 'must list at least one option').optional(),
 });
 
-const ScheduleSchema = z.strictObject({
+const ScheduleSchema = objectOf({
   cron: z.string({ error: typeError('a cron expression string') }).superRefine((cron, ctx) => {
     try {
       parseCron(cron);
@@ -33,10 +37,9 @@ const ScheduleSchema = z.strictObject({
   instances: count,
 });
 
-const PrebuildsSchema = z.strictObject({
+const PrebuildsSchema = objectOf({
   instances: count,
-  expiration_policy: z
-    .strictObject({
+  expiration_policy: objectOf({
       ttl: z
         .number({ error: typeError('a number of seconds') })
         .int('must be an integer number of seconds')
@@ -45,23 +48,22 @@ const PrebuildsSchema = z.strictObject({
         }),
     })
     .optional(),
-  scheduling: z
-    .strictObject({
+  scheduling: objectOf({
       timezone: z.string({ error: typeError('an IANA time zone name') }).refine(isValidTimezone, { message: 'must be an IANA time zone name such as Europe/Berlin' }),
       schedule: z.array(ScheduleSchema, { error: typeError('a list of schedules') }).min(1, 'must contain at least one entry'),
     })
     .optional(),
 });
 
-const PresetSchema = z.strictObject({
+const PresetSchema = objectOf({
   name: nonEmpty,
   description: z.string({ error: typeError('a string') }).max(128, 'must be at most 128 characters').optional(),
   default: z.boolean({ error: typeError('true or false') }).default(false),
   prebuilds: PrebuildsSchema.optional(),
-  parameters: z.record(nonEmpty, nonEmpty).default({}),
+  parameters: z.record(nonEmpty, nonEmpty, { error: typeError('a map of parameter names to values') }).default({}),
 });
 
-const ManifestSchema = z.strictObject({
+const ManifestSchema = objectOf({
   name: nonEmpty,
   parameters: z.array(ParameterDeclarationSchema, { error: typeError('a list of parameter declarations') }).default([]),
   presets: z.array(PresetSchema, { error: typeError('a list of presets') }).default([]),
@@ -84,7 +86,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 function zodProblems(error: z.ZodError): ManifestProblem[] {
   return error.issues.flatMap((issue) => {
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: 'unknown field' }));
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: `unknown field "${key}"` }));
+    }
     // A bad map key (the empty parameter name) is reported on the map itself: `parameters.` would read oddly.
     if (issue.code === 'invalid_key') return [{ path: formatPath(issue.path.slice(0, -1)), message: 'names must be non-empty strings' }];
     return [{ path: formatPath(issue.path), message: issue.message }];
@@ -133,6 +137,11 @@ function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, wa
     }
     if (isRecord(preset.parameters)) {
       for (const [name, value] of Object.entries(preset.parameters)) {
+        if (name === '__proto__') {
+          // zod's record drops this key silently; refuse it rather than lose a value the author wrote.
+          problems.push({ path: `presets[${i}].parameters.${name}`, message: 'is not allowed as a parameter name' });
+          continue;
+        }
         if (name === '' || typeof value !== 'string' || value === '') continue; // the schema reports these
         const decl = declarations.get(name);
         if (!decl) warnings.push(`presets[${i}].parameters.${name}: parameter "${name}" is not declared by the version`);
@@ -191,6 +200,8 @@ export class ManifestSyntaxError extends Error {
 /** Parses manifest text: JSON, or YAML when it is not JSON. Throws ManifestSyntaxError with the parser's reason. */
 export function parseManifestText(text: string): unknown {
   if (typeof text !== 'string') throw new ManifestSyntaxError('manifest text must be a string');
+  // YAML reads empty text as null: say what is wrong instead of "expected object".
+  if (text.trim() === '') throw new ManifestSyntaxError('manifest is empty');
   let jsonError: Error;
   try {
     return JSON.parse(text);

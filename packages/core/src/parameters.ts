@@ -8,11 +8,14 @@ export function resolveBuildParameters(
   declarations: readonly Pick<ParameterDeclaration, 'name' | 'required' | 'default'>[],
   presetParameters: Readonly<Record<string, string>>,
 ): { ok: true; parameters: Record<string, string> } | { ok: false; error: string } {
-  const parameters: Record<string, string> = {};
-  for (const decl of declarations) if (decl.default !== undefined) parameters[decl.name] = decl.default;
-  Object.assign(parameters, presetParameters);
-  const missing = declarations.filter((d) => d.required && (parameters[d.name] === undefined || parameters[d.name] === '')).map((d) => d.name);
+  // A Map, not an object: names such as `toString` or `__proto__` must not hit inherited properties.
+  const values = new Map<string, string>();
+  for (const decl of declarations) if (typeof decl.default === 'string') values.set(decl.name, decl.default);
+  for (const [name, value] of Object.entries(presetParameters)) values.set(name, value);
+  const missing = declarations.filter((d) => d.required && !values.get(d.name)).map((d) => d.name);
   if (missing.length) return { ok: false, error: `missing required parameter${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}` };
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of values) Object.defineProperty(parameters, name, { value, enumerable: true, writable: true, configurable: true });
   return { ok: true, parameters };
 }
 

@@ -10,6 +10,12 @@ export function compareOldestFirst(a: Running, b: Running): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** Ids are primary keys: a repeated entry (a caller's join gone wrong) is one prebuild, never deleted twice. */
+function uniqueById(sorted: Running[]): Running[] {
+  const seen = new Set<string>();
+  return sorted.filter((p) => (seen.has(p.id) ? false : (seen.add(p.id), true)));
+}
+
 /** Active = its version is the template's active one and the template is neither deleted nor deprecated. */
 export function isActivePreset(preset: PresetSnapshot['preset']): boolean {
   return preset.usingActiveVersion && !preset.templateDeleted && !preset.templateDeprecated;
@@ -35,7 +41,7 @@ export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan
   const { preset } = snapshot;
   const { now } = options;
   const active = isActivePreset(preset);
-  const running = [...snapshot.running].sort(compareOldestFirst);
+  const running = uniqueById([...snapshot.running].sort(compareOldestFirst));
   const expiredIds = new Set(running.filter((p) => isExpired(p, preset.ttlSeconds, now)).map((p) => p.id));
   const inProgress = (transition: 'start' | 'stop' | 'delete') =>
     snapshot.inProgress.filter((e) => e.transition === transition).reduce((sum, e) => sum + e.count, 0);
@@ -87,13 +93,15 @@ export function gateActions(actions: Action[], gates: { hardLimited: boolean; va
 }
 
 /**
- * The earliest future instant at which the plan can change with no other event: the next desired-count change,
- * the first instant a running prebuild is strictly past its TTL, or the first instant after backoff ends.
+ * The earliest future instant at which the plan can change with no other event: the next desired-count change
+ * (active presets only; within nextDesiredChange's 8-day horizon), the first instant a running prebuild is strictly
+ * past its TTL, or the first instant after backoff ends. The plan is constant from `now` until then.
  */
 export function nextWakeAt(snapshot: PresetSnapshot, options: PlanOptions): Date | null {
   const now = options.now.getTime();
   const candidates: number[] = [];
-  const change = nextDesiredChange(snapshot.preset, options.now);
+  // An inactive preset wants 0 whatever its schedules say, so their boundaries change nothing for it.
+  const change = isActivePreset(snapshot.preset) ? nextDesiredChange(snapshot.preset, options.now) : null;
   if (change) candidates.push(change.at.getTime());
   const ttl = snapshot.preset.ttlSeconds;
   if (ttl !== null && ttl > 0) {

@@ -124,6 +124,28 @@ describe('validateManifest: every error carries its path', () => {
     assertError(validManifest({ parameters: [{ name: 'size', type: 'string' }] }), 'parameters[0].type', /unknown/);
   });
 
+  test('an unknown field message names the field', () => {
+    assertError(withPreset(validPreset({ colour: 'red' })), 'presets[0].colour', /"colour"/);
+  });
+
+  test('a value that should be an object says so at its path', () => {
+    assertError(validManifest({ presets: [5] }), 'presets[0]', /must be an object/);
+    assertError(withPrebuilds(null as unknown as Json), 'presets[0].prebuilds', /must be an object/);
+    assertError(withPrebuilds({ instances: 1, expiration_policy: [] }), 'presets[0].prebuilds.expiration_policy', /must be an object/);
+    assertError(withPrebuilds({ instances: 1, scheduling: 'x' }), 'presets[0].prebuilds.scheduling', /must be an object/);
+    assertError(withScheduling({ timezone: 'UTC', schedule: [7] }), 'presets[0].prebuilds.scheduling.schedule[0]', /must be an object/);
+    assertError(validManifest({ parameters: ['size'] }), 'parameters[0]', /must be an object/);
+    assertError(withPreset({ name: 'p', parameters: ['size'] }), 'presets[0].parameters', /map/);
+    for (const input of [null, 'manifest', []]) assert.match(errorsOf(validateManifest(input))[0]!.message, /must be an object/);
+  });
+
+  test('__proto__ is refused as a parameter name instead of being silently dropped', () => {
+    assertError(validManifest({ parameters: [{ name: '__proto__' }] }), 'parameters[0].name', /not allowed/);
+    const input = JSON.parse('{"name":"v1","presets":[{"name":"p","parameters":{"__proto__":"x"}}]}') as unknown;
+    assertError(input, 'presets[0].parameters.__proto__', /not allowed/);
+    assertError(JSON.parse('{"name":"v1","__proto__":{}}') as unknown, '__proto__', /unknown/);
+  });
+
   test('preset name: required, non-empty, unique within the version', () => {
     assertError(withPreset({ prebuilds: { instances: 1 } }), 'presets[0].name', /required/);
     assertError(withPreset({ name: '' }), 'presets[0].name');
@@ -324,5 +346,6 @@ presets:
     assert.throws(() => parseManifestText('{"name": "v1",'), (err: Error) => err instanceof ManifestSyntaxError && /JSON/.test(err.message));
     assert.throws(() => parseManifestText('name: [unclosed\npresets: ]'), (err: Error) => err instanceof ManifestSyntaxError && /YAML/.test(err.message));
     assert.throws(() => parseManifestText('a: 1\na: 2'), ManifestSyntaxError); // duplicate keys
+    for (const empty of ['', '  \n\t']) assert.throws(() => parseManifestText(empty), /empty/);
   });
 });

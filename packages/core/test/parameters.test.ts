@@ -27,6 +27,15 @@ describe('resolveBuildParameters', () => {
   test('an empty value does not satisfy a required parameter', () => {
     assert.equal(resolveBuildParameters([{ name: 'a', required: true }], { a: '' }).ok, false);
   });
+  test('names that exist on Object.prototype are ordinary parameters', () => {
+    assert.deepEqual(resolveBuildParameters([{ name: 'toString', required: true }], {}), { ok: false, error: 'missing required parameter: toString' });
+    const result = resolveBuildParameters([{ name: 'constructor', required: true, default: 'c' }], JSON.parse('{"__proto__":"x"}') as Record<string, string>);
+    assert.equal(result.ok, true);
+    if (result.ok) {
+      assert.equal(Object.getPrototypeOf(result.parameters), Object.prototype);
+      assert.deepEqual(Object.entries(result.parameters), [['constructor', 'c'], ['__proto__', 'x']]);
+    }
+  });
   test('undeclared preset parameters are passed through', () => {
     assert.deepEqual(resolveBuildParameters([], { extra: 'x' }), { ok: true, parameters: { extra: 'x' } });
   });

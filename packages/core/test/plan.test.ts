@@ -153,6 +153,15 @@ describe('planPreset: actions (§4.2)', () => {
     assert.deepEqual(plan(inactive).actions, [{ type: 'delete', ids: expected, reason: 'inactive' }]);
   });
 
+  test('a repeated id is one prebuild: counted once, deleted once', () => {
+    const s = snapshot({ preset: { instances: 0 }, running: [pb('a', 2 * HOUR), pb('a', 2 * HOUR), pb('b', HOUR)] });
+    const { state, actions } = plan(s);
+    assert.equal(state.actual, 2);
+    assert.deepEqual(actions, [{ type: 'delete', ids: ['a', 'b'], reason: 'extraneous' }]);
+    const expired = snapshot({ preset: { ttlSeconds: 3600 }, running: [pb('a', 2 * HOUR), pb('a', 2 * HOUR)] });
+    assert.deepEqual(plan(expired).actions, [{ type: 'delete', ids: ['a'], reason: 'expired' }, { type: 'create', count: 2 }]);
+  });
+
   test('the input order of running does not matter', () => {
     const running = [pb('c', 3000), pb('a', 1000), pb('b', 2000)];
     const a = plan(snapshot({ preset: { instances: 1 }, running }));
@@ -279,6 +288,10 @@ describe('nextWakeAt', () => {
   test('nothing pending: null', () => {
     assert.equal(nextWakeAt(snapshot(), { now: NOW, backoffIntervalMs: INTERVAL }), null);
   });
+  test('schedule boundaries do not wake an inactive preset (it wants 0 regardless)', () => {
+    const schedules = { instances: 1, timezone: 'UTC', schedules: [{ cron: '* 9-17 * * *', instances: 3 }] };
+    assert.equal(nextWakeAt(snapshot({ preset: { ...schedules, templateDeprecated: true } }), { now: NOW, backoffIntervalMs: INTERVAL }), null);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -362,6 +375,15 @@ describe('planPreset properties', () => {
     );
   });
 
+  test('repeating running entries changes nothing: same state, same actions', () => {
+    fc.assert(
+      fc.property(snapshotArb, (s) => {
+        assert.deepEqual(plan({ ...s, running: [...s.running, ...s.running.slice().reverse()] }), plan(s));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   test('the backoff action is alone, exactly while now <= until', () => {
     fc.assert(
       fc.property(snapshotArb, (s) => {
@@ -398,6 +420,22 @@ describe('planPreset properties', () => {
         const fresh = Array.from({ length: created(first.actions) }, (_, i) => ({ id: `new-${i}`, createdAt: NOW, ready: false }));
         const applied: PresetSnapshot = { ...s, running: [...s.running.filter((p) => !gone.has(p.id)), ...fresh] };
         assert.deepEqual(plan(applied).actions, []);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('nextWakeAt: the plan is constant from now until the wake instant, and differs at it', () => {
+    const horizon = 8 * 24 * HOUR;
+    fc.assert(
+      fc.property(snapshotArb, fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), (s, fraction) => {
+        const wake = nextWakeAt(s, { now: NOW, backoffIntervalMs: INTERVAL });
+        const end = wake ? wake.getTime() : NOW.getTime() + horizon;
+        assert.ok(end > NOW.getTime());
+        const before = new Date(NOW.getTime() + Math.floor((end - NOW.getTime()) * fraction));
+        assert.deepEqual(plan(s, before), plan(s), `plan changed at ${before.toISOString()} before ${wake?.toISOString()}`);
+        assert.deepEqual(plan(s, new Date(end - 1)), plan(s));
+        if (wake) assert.notDeepEqual(plan(s, wake), plan(s));
       }),
       { numRuns: 500 },
     );

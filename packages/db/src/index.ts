@@ -42,6 +42,7 @@ export {
 } from './notifications.js';
 export { importTemplateVersion, activateVersion, VersionExistsError, type ManifestToStore } from './templates.js';
 export { createApiToken, hashToken } from './auth.js';
+export { ensureUser, grantRole, USERNAME_PATTERN, TEMPLATE_NAME_PATTERN, type RoleName } from './auth.js';
 export {
   getWorkspace,
   claimPrebuild,

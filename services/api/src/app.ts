@@ -6,6 +6,7 @@ import { findPrincipalByTokenHash, hashToken, type Pool, type Principal } from '
 import type { OutboxRelay } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 import { ApiError, installErrorHandler } from './errors.js';
+import { unstorableText } from './text.js';
 import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard, sessionToken } from './admin.js';
 import { templateRoutes } from './routes/templates.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -107,6 +108,18 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       return reply.status(err.status).send({ error: err.code, message: err.message, details: err.details });
+    }
+  });
+
+  // Text PostgreSQL cannot store (NUL, lone surrogates) is a client mistake: 400 naming every place it occurs.
+  app.addHook('preValidation', async (request) => {
+    const paths = [
+      ...unstorableText(request.params, 'params'),
+      ...unstorableText(request.query, 'querystring'),
+      ...unstorableText(request.body, 'body'),
+    ];
+    if (paths.length > 0) {
+      throw new ApiError(400, 'invalid_text', 'text must not contain NUL characters or unpaired surrogates', paths.map((path) => ({ path, message: 'unstorable character' })));
     }
   });
 

@@ -12,6 +12,7 @@ export type Action =
   | 'prebuild.status.read'
   | 'prebuild.operate'
   | 'reconciliation.pause'
+  | 'token.create'
   | 'user.manage';
 
 type Role = Principal['roles'][number]['role'];
@@ -22,10 +23,10 @@ type Role = Principal['roles'][number]['role'];
 const PERMISSIONS: Record<Role, ReadonlySet<Action>> = {
   owner: new Set<Action>([
     'template.read', 'template.write', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuilt_workspace.delete',
-    'prebuild.status.read', 'prebuild.operate', 'reconciliation.pause', 'user.manage',
+    'prebuild.status.read', 'prebuild.operate', 'reconciliation.pause', 'token.create', 'user.manage',
   ]),
   'template-admin': new Set<Action>(['template.read', 'template.write', 'workspace.create', 'prebuilt_workspace.delete', 'prebuild.status.read', 'prebuild.operate']),
-  'org-admin': new Set<Action>(['template.read', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuild.status.read', 'user.manage']),
+  'org-admin': new Set<Action>(['template.read', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuild.status.read', 'token.create', 'user.manage']),
   member: new Set<Action>(['template.read', 'workspace.create']),
 };
 

@@ -15,6 +15,9 @@ export class ApiError extends Error {
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
 export const forbidden = (action: string) => new ApiError(403, 'forbidden', `not allowed to ${action}`);
 
+/** PostgreSQL data exceptions caused by values: numeric out of range, untranslatable or invalid characters. */
+const INPUT_DATA_ERRORS = new Set(['22003', '22P05', '22021', '22P02']);
+
 /** Maps every error to the SPEC §7 shape; client mistakes are 4xx, never 5xx. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
@@ -27,6 +30,12 @@ export function installErrorHandler(app: FastifyInstance): void {
         return { path: `${base}${extra}${missing}`, message: v.keyword === 'additionalProperties' ? 'unknown field' : (v.message ?? 'invalid') };
       });
       return reply.status(400).send({ error: 'validation_failed', message: 'the request is invalid', details });
+    }
+    // Safety net: a value PostgreSQL refuses (out-of-range number, untranslatable character) came from the client.
+    const pgCode = (err as { code?: unknown }).code;
+    if (typeof pgCode === 'string' && INPUT_DATA_ERRORS.has(pgCode)) {
+      request.log.warn({ pgCode }, 'database refused a client value');
+      return reply.status(400).send({ error: 'invalid_value', message: 'a value is out of range or not storable', details: [] });
     }
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 400 && status < 500) {

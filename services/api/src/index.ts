@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { createQueueSet, createRedis } from '@warmpool/bus';
+import { createQueueSet, createRedis, QUEUES, type QueueSet } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
 import { createRegistry, OutboxRelay, registerPoolMetrics, registerQueueMetrics } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
@@ -9,6 +9,30 @@ import { registerApiMetrics } from './metrics.js';
 export { buildApp, type ApiDeps } from './app.js';
 export { can, type Action } from './authz.js';
 
+const QUEUE_ERROR_LOG_INTERVAL_MS = 30_000;
+
+/**
+ * Without an 'error' listener, BullMQ prints every connection error of every queue to stderr (a Redis outage
+ * floods the output, outside the structured log). Log them instead, at most once per interval; /readyz reports
+ * the outage meanwhile.
+ */
+function logQueueErrors(queues: QueueSet, logger: Logger): void {
+  let lastLoggedAt = 0;
+  let suppressed = 0;
+  for (const key of Object.keys(QUEUES) as (keyof typeof QUEUES)[]) {
+    queues[key].on('error', (err: Error) => {
+      const now = Date.now();
+      if (now - lastLoggedAt < QUEUE_ERROR_LOG_INTERVAL_MS) {
+        suppressed++;
+        return;
+      }
+      logger.warn({ err, queue: QUEUES[key], suppressed }, 'queue connection error');
+      lastLoggedAt = now;
+      suppressed = 0;
+    });
+  }
+}
+
 export type Api = { app: FastifyInstance; url: string; close: () => Promise<void> };
 
 /** Starts the HTTP API with its outbox relay and metrics collector; `close()` stops everything gracefully. */
@@ -17,6 +41,7 @@ export async function startApi(options: { config: Config; logger: Logger; pool?:
   const pool = options.pool ?? createPool(config.databaseUrl, { max: 20, applicationName: 'warmpool-api' });
   const redis = createRedis(config.redisUrl, { role: 'producer', name: 'api' });
   const queues = createQueueSet(redis, config.queuePrefix);
+  logQueueErrors(queues, logger);
   const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }));
   relay.start();
   const registry = createRegistry('api');

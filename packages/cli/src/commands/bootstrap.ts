@@ -1,4 +1,4 @@
-import { createApiToken, type Pool } from '@warmpool/db';
+import { createApiToken, ensureUser, grantRole, USERNAME_PATTERN, withTransaction, type Pool } from '@warmpool/db';
 import { UsageError } from '../output.js';
 
 const ROLES = ['owner', 'template-admin', 'org-admin', 'member'] as const;
@@ -28,23 +28,39 @@ export async function findOrganization(pool: Pool, name: string): Promise<string
   return rows[0].id;
 }
 
-/**
- * Bootstrap: creates the user if needed, grants the role (site-wide for owner and site template admins, else in
- * --org), and issues a token whose secret is returned once.
- */
-export async function createTokenFor(pool: Pool, options: { user: string; role: Role; org?: string; name: string }): Promise<string> {
+const USERNAME = new RegExp(USERNAME_PATTERN);
+
+export type TokenRequest = { user: string; role: Role; org?: string; name: string; expiresInDays?: number };
+
+/** The checks that need no database: a bad request fails before anything is opened or written. */
+export function checkTokenRequest(options: TokenRequest): void {
+  if (!USERNAME.test(options.user)) throw new UsageError(`--user ${JSON.stringify(options.user)}: use lowercase letters, digits, ., - and _ (max 63)`);
+  if (options.user === 'prebuilds') throw new UsageError('"prebuilds" is the reserved system user');
   if ((options.role === 'org-admin' || options.role === 'member') && !options.org) throw new UsageError(`--org is required for role ${options.role}`);
   if (options.role === 'owner' && options.org) throw new UsageError('owner is a site-wide role: omit --org');
-  if (options.user === 'prebuilds') throw new UsageError('"prebuilds" is the reserved system user');
+}
+
+/**
+ * Bootstrap: creates the user if needed, grants the role (site-wide for owner and site template admins, else in
+ * --org, created if needed), and issues a token whose secret is returned once. One transaction: a failure leaves
+ * no user without a token and no half-granted role.
+ */
+export async function createTokenFor(pool: Pool, options: TokenRequest): Promise<string> {
+  checkTokenRequest(options);
   const organizationId = options.org ? (await ensureOrganization(pool, options.org)).id : null;
-  const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO users (username) VALUES ($1) ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id`,
-    [options.user],
-  );
-  const userId = rows[0]!.id;
-  await pool.query(
-    `INSERT INTO role_assignments (user_id, role, organization_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-    [userId, options.role, organizationId],
-  );
-  return createApiToken(pool, userId, options.name);
+  const expiresAt = options.expiresInDays === undefined ? null : new Date(Date.now() + options.expiresInDays * 86_400_000);
+  return withTransaction(pool, async (client) => {
+    const userId = await ensureUser(client, options.user);
+    if (!userId) throw new UsageError(`${JSON.stringify(options.user)} is a reserved system user`);
+    await grantRole(client, userId, options.role, organizationId);
+    return createApiToken(client, userId, options.name, expiresAt);
+  });
+}
+
+/** `--expires-in-days`: a whole number of days, 1 to 3650. */
+export function parseExpiryDays(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!/^[0-9]+$/.test(value) || days < 1 || days > 3650) throw new UsageError('--expires-in-days must be a whole number of days from 1 to 3650');
+  return days;
 }

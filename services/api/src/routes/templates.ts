@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
 import { enqueueReconciles } from '@warmpool/bus';
-import { activateVersion, importTemplateVersion, VersionExistsError, withTransaction } from '@warmpool/db';
+import { activateVersion, importTemplateVersion, TEMPLATE_NAME_PATTERN, VersionExistsError, withTransaction } from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
+import { unstorableText } from '../text.js';
 import { authorize, errorSchema, findOrganization, findTemplate, orgParam, uuidParam } from './common.js';
 
 const templateSchema = {
@@ -17,6 +18,17 @@ const templateSchema = {
   required: ['id', 'name', 'active_version_id', 'deprecated'],
 };
 
+// The manifest (SPEC §2) as JSON or YAML. Only its outer shape is checked here: the core validates the content
+// and names every offending field, the same validation the CLI uses.
+const manifestBody = {
+  content: {
+    'application/json': {
+      schema: { type: 'object', description: 'manifest: { name, parameters: [...], presets: [...] } (SPEC §2)' },
+    },
+    'application/yaml': { schema: { type: 'string', description: 'the same manifest as YAML' } },
+  },
+};
+
 export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const reconcile = (ids: string[], trigger: string) =>
     enqueueReconciles(deps.queues.reconcile, ids, trigger).catch((err: unknown) => deps.logger.warn({ err }, 'could not trigger reconciles; the next tick will'));
@@ -28,7 +40,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     {
       schema: {
         params: orgParam,
-        body: { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' } }, required: ['name'], additionalProperties: false },
+        body: { type: 'object', properties: { name: { type: 'string', pattern: TEMPLATE_NAME_PATTERN } }, required: ['name'], additionalProperties: false },
         response: { 201: templateSchema, '4xx': errorSchema },
       },
     },
@@ -63,6 +75,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       schema: {
         params: uuidParam('id'),
         querystring: { type: 'object', properties: { activate: { type: 'string', enum: ['true', 'false'] } }, additionalProperties: false },
+        body: manifestBody,
         response: {
           201: {
             type: 'object',
@@ -90,6 +103,9 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
           throw err;
         }
       }
+      // YAML escapes (\0) can produce text the transport check never saw.
+      const unstorable = unstorableText(input, 'manifest');
+      if (unstorable.length > 0) throw new ApiError(400, 'invalid_text', 'text must not contain NUL characters or unpaired surrogates', unstorable.map((path) => ({ path, message: 'unstorable character' })));
       const validation = validateManifest(input);
       if (!validation.ok) throw new ApiError(400, 'invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
       const activate = String((request.query as { activate?: string }).activate) === 'true';

@@ -1,30 +1,84 @@
 import type { FastifyInstance } from 'fastify';
-import { createApiToken, listNotifications, markNotificationRead, NotificationQueryError } from '@warmpool/db';
+import { createApiToken, ensureUser, grantRole, listNotifications, markNotificationRead, NotificationQueryError, USERNAME_PATTERN, type Principal, type RoleName } from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
+import { can } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, uuidParam } from './common.js';
 
-type Role = 'owner' | 'template-admin' | 'org-admin' | 'member';
+type Role = RoleName;
 
 export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  app.get('/users/me', { schema: { response: { '4xx': errorSchema } } }, async (request) => ({
+  const meSchema = {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      username: { type: 'string' },
+      roles: { type: 'array', items: { type: 'object', properties: { role: { type: 'string' }, organizationId: { type: ['string', 'null'] } } } },
+    },
+  };
+  app.get('/users/me', { schema: { response: { 200: meSchema, '4xx': errorSchema } } }, async (request) => ({
     id: request.principal.userId,
     username: request.principal.username,
     roles: request.principal.roles,
   }));
 
-  // Owners grant any role; org admins grant org-admin and member roles in their organization.
+  const roleProperties = {
+    role: { type: 'string', enum: ['owner', 'template-admin', 'org-admin', 'member'] },
+    organization: { type: 'string', minLength: 1, maxLength: 63 },
+  };
+  const tokenResponse = { 201: { type: 'object', properties: { token: { type: 'string' }, user_id: { type: 'string' } } }, '4xx': errorSchema };
+
+  /**
+   * Checks that the caller may grant `role` in `organization` (owners: any role; org admins: org-admin and
+   * member roles in their organization) and returns the organization id (null = site-wide).
+   */
+  async function grantableScope(principal: Principal, role: Role, organization: string | undefined): Promise<string | null> {
+    const organizationId = organization ? await findOrganization(deps, principal, organization) : null;
+    if ((role === 'org-admin' || role === 'member') && !organizationId) {
+      throw new ApiError(400, 'validation_failed', `role ${role} needs an organization`, [{ path: 'body.organization', message: 'required for this role' }]);
+    }
+    if (role === 'owner' && organizationId) throw new ApiError(400, 'validation_failed', 'owner is a site-wide role', [{ path: 'body.organization', message: 'must be omitted for owner' }]);
+    authorize(principal, 'user.manage', { organizationId });
+    const onlyOrgAdmin = !principal.roles.some((r) => r.role === 'owner');
+    if (onlyOrgAdmin && (role === 'owner' || role === 'template-admin' || organizationId === null)) throw forbidden(`grant the role ${role}`);
+    return organizationId;
+  }
+
+  /**
+   * A user the caller manages: owners see every user; others only users holding a role in an organization
+   * they manage (anyone else answers 404, like objects of other organizations).
+   */
+  async function managedUser(principal: Principal, userId: string, action: 'user.manage' | 'token.create'): Promise<{ organizationIds: (string | null)[] }> {
+    const { rows } = await deps.pool.query<{ organization_id: string | null; has_role: boolean }>(
+      `SELECT r.organization_id, r.id IS NOT NULL AS has_role FROM users u LEFT JOIN role_assignments r ON r.user_id = u.id
+       WHERE u.id = $1 AND NOT u.is_system`,
+      [userId],
+    );
+    const scopes = rows.filter((r) => r.has_role).map((r) => r.organization_id);
+    const isOwner = principal.roles.some((r) => r.role === 'owner');
+    if (rows.length === 0 || (!isOwner && !scopes.some((o) => can(principal, action, { organizationId: o })))) throw notFound('user');
+    return { organizationIds: scopes };
+  }
+
+  /** A token for yourself, or (owners, org admins) for a user whose every scope you manage. */
+  async function issueToken(principal: Principal, userId: string, name: string, expiresInSeconds: number | undefined): Promise<string> {
+    if (userId !== principal.userId) {
+      const { organizationIds } = await managedUser(principal, userId, 'token.create');
+      // A site-wide user (owner, site template admin) can only be given a token by an owner.
+      for (const organizationId of organizationIds) authorize(principal, 'token.create', { organizationId });
+    }
+    const expiresAt = expiresInSeconds === undefined ? null : new Date(Date.now() + expiresInSeconds * 1000);
+    return createApiToken(deps.pool, userId, name, expiresAt);
+  }
+
+  // Creates the user if needed and grants one role.
   app.post<{ Body: { username: string; role: Role; organization?: string } }>(
     '/users',
     {
       schema: {
         body: {
           type: 'object',
-          properties: {
-            username: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' },
-            role: { type: 'string', enum: ['owner', 'template-admin', 'org-admin', 'member'] },
-            organization: { type: 'string', minLength: 1, maxLength: 63 },
-          },
+          properties: { username: { type: 'string', pattern: USERNAME_PATTERN }, ...roleProperties },
           required: ['username', 'role'],
           additionalProperties: false,
         },
@@ -34,45 +88,91 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     async (request, reply) => {
       const { username, role, organization } = request.body;
       if (username === 'prebuilds') throw new ApiError(400, 'validation_failed', '"prebuilds" is the reserved system user', [{ path: 'body.username', message: 'reserved' }]);
-      const organizationId = organization ? await findOrganization(deps, request.principal, organization) : null;
-      if ((role === 'org-admin' || role === 'member') && !organizationId) {
-        throw new ApiError(400, 'validation_failed', `role ${role} needs an organization`, [{ path: 'body.organization', message: 'required for this role' }]);
-      }
-      if (role === 'owner' && organizationId) throw new ApiError(400, 'validation_failed', 'owner is a site-wide role', [{ path: 'body.organization', message: 'must be omitted for owner' }]);
-      authorize(request.principal, 'user.manage', { organizationId });
-      const onlyOrgAdmin = !request.principal.roles.some((r) => r.role === 'owner');
-      if (onlyOrgAdmin && (role === 'owner' || role === 'template-admin' || organizationId === null)) throw forbidden(`grant the role ${role}`);
-      const { rows } = await deps.pool.query<{ id: string }>(
-        `INSERT INTO users (username) VALUES ($1) ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id`,
-        [username],
-      );
-      await deps.pool.query('INSERT INTO role_assignments (user_id, role, organization_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [rows[0]!.id, role, organizationId]);
-      return reply.status(201).send({ id: rows[0]!.id, username });
+      const organizationId = await grantableScope(request.principal, role, organization);
+      const userId = await ensureUser(deps.pool, username);
+      if (!userId) throw new ApiError(400, 'validation_failed', 'reserved user', [{ path: 'body.username', message: 'reserved' }]);
+      await grantRole(deps.pool, userId, role, organizationId);
+      return reply.status(201).send({ id: userId, username });
     },
   );
 
-  // A token for yourself, or (owners, org admins in scope) for a user of an organization you manage.
-  app.post<{ Params: { id: string }; Body: { name: string } }>(
-    '/users/:id/tokens',
+  // Grants one more role to an existing user.
+  app.post<{ Params: { id: string }; Body: { role: Role; organization?: string } }>(
+    '/users/:id/roles',
     {
       schema: {
         params: uuidParam('id'),
-        body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name'], additionalProperties: false },
-        response: { 201: { type: 'object', properties: { token: { type: 'string' } } }, '4xx': errorSchema },
+        body: { type: 'object', properties: roleProperties, required: ['role'], additionalProperties: false },
+        response: { 201: { type: 'object', properties: { user_id: { type: 'string' }, role: { type: 'string' }, organization_id: { type: ['string', 'null'] } } }, '4xx': errorSchema },
       },
     },
     async (request, reply) => {
-      const target = request.params.id;
-      if (target !== request.principal.userId) {
-        const { rows } = await deps.pool.query<{ organization_id: string | null }>('SELECT organization_id FROM role_assignments WHERE user_id = $1', [target]);
-        if (rows.length === 0) throw notFound('user');
-        // Every scope of the target must be one the caller manages (a site-wide target needs an owner).
-        for (const r of rows) authorize(request.principal, 'user.manage', { organizationId: r.organization_id });
-      }
-      return reply.status(201).send({ token: await createApiToken(deps.pool, target, request.body.name) });
+      const { role, organization } = request.body;
+      const organizationId = await grantableScope(request.principal, role, organization);
+      const { rowCount } = await deps.pool.query('SELECT 1 FROM users WHERE id = $1 AND NOT is_system', [request.params.id]);
+      if (!rowCount) throw notFound('user');
+      await grantRole(deps.pool, request.params.id, role, organizationId);
+      return reply.status(201).send({ user_id: request.params.id, role, organization_id: organizationId });
     },
   );
 
+  const tokenBody = (extra: Record<string, unknown>) => ({
+    type: 'object',
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 64 },
+      expires_in_seconds: { type: 'integer', minimum: 60, maximum: 10 * 365 * 86_400 },
+      ...extra,
+    },
+    required: ['name'],
+    additionalProperties: false,
+  });
+
+  // A token for yourself (no user_id) or for a user you manage; the secret is in this answer only.
+  app.post<{ Body: { name: string; user_id?: string; expires_in_seconds?: number } }>(
+    '/tokens',
+    { schema: { body: tokenBody({ user_id: { type: 'string', format: 'uuid' } }), response: tokenResponse } },
+    async (request, reply) => {
+      const userId = request.body.user_id ?? request.principal.userId;
+      const token = await issueToken(request.principal, userId, request.body.name, request.body.expires_in_seconds);
+      return reply.status(201).send({ token, user_id: userId });
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { name: string; expires_in_seconds?: number } }>(
+    '/users/:id/tokens',
+    { schema: { params: uuidParam('id'), body: tokenBody({}), response: tokenResponse } },
+    async (request, reply) => {
+      const token = await issueToken(request.principal, request.params.id, request.body.name, request.body.expires_in_seconds);
+      return reply.status(201).send({ token, user_id: request.params.id });
+    },
+  );
+
+  const inboxSchema = {
+    type: 'object',
+    properties: {
+      items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            kind: { type: 'string' },
+            title: { type: 'string' },
+            body: { type: 'string' },
+            labels: { type: 'object', additionalProperties: { type: 'string' } },
+            links: { type: 'array', items: { type: 'object', properties: { label: { type: 'string' }, url: { type: 'string' } } } },
+            deliveryStatus: { type: 'string' },
+            attempts: { type: 'integer' },
+            lastError: { type: ['string', 'null'] },
+            createdAt: { type: 'string' },
+            deliveredAt: { type: ['string', 'null'] },
+            readAt: { type: ['string', 'null'] },
+          },
+        },
+      },
+      nextCursor: { type: ['string', 'null'] },
+    },
+  };
   app.get<{ Querystring: { limit?: number; before?: string } }>(
     '/users/me/notifications',
     {
@@ -82,7 +182,7 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
           properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$' }, before: { type: 'string', maxLength: 200 } },
           additionalProperties: false,
         },
-        response: { '4xx': errorSchema },
+        response: { 200: inboxSchema, '4xx': errorSchema },
       },
     },
     async (request) => {

@@ -38,6 +38,9 @@ const workspaceSchema = {
   },
 };
 
+// A year; also keeps values inside the int4 columns (an overflow would otherwise be a 5xx).
+const MAX_LIFECYCLE_SECONDS = 365 * 86_400;
+
 const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString() });
 
 type CreateBody = { template_id: string; name: string; preset_id?: string; parameters?: Record<string, string> };
@@ -77,8 +80,8 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      const { rows: tpl } = await deps.pool.query<{ id: string; active_version_id: string | null; deprecated: boolean; declarations: ParameterDeclaration[] }>(
-        `SELECT t.id, t.active_version_id, t.deprecated, v.parameters AS declarations FROM templates t JOIN template_versions v ON v.id = t.active_version_id
+      const { rows: tpl } = await deps.pool.query<{ id: string; name: string; active_version_id: string | null; deprecated: boolean; declarations: ParameterDeclaration[] }>(
+        `SELECT t.id, t.name, t.active_version_id, t.deprecated, v.parameters AS declarations FROM templates t JOIN template_versions v ON v.id = t.active_version_id
          WHERE t.id = $1 AND t.organization_id = $2 AND NOT t.deleted`,
         [body.template_id, organizationId],
       );
@@ -119,7 +122,10 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         throw err;
       });
       if (result.claimed && preset) {
-        deps.metrics.claimDuration.observe((performance.now() - started) / 1000);
+        deps.metrics.claimDuration.observe(
+          { organization_name: request.params.org, template_name: template.name, preset_name: preset.name },
+          (performance.now() - started) / 1000,
+        );
         // Refill at once (SPEC §5): the claimed prebuild left the pool. Not awaited: the answer need not wait.
         void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
       }
@@ -175,7 +181,10 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         params: uuidParam('id'),
         body: {
           type: 'object',
-          properties: { autostop_seconds: { type: ['integer', 'null'], minimum: 60 }, dormant_after_seconds: { type: ['integer', 'null'], minimum: 3600 } },
+          properties: {
+            autostop_seconds: { type: ['integer', 'null'], minimum: 60, maximum: MAX_LIFECYCLE_SECONDS },
+            dormant_after_seconds: { type: ['integer', 'null'], minimum: 3600, maximum: MAX_LIFECYCLE_SECONDS },
+          },
           additionalProperties: false,
           minProperties: 1,
         },

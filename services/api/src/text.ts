@@ -1,0 +1,26 @@
+/**
+ * PostgreSQL stores neither U+0000 (in text or jsonb) nor unpaired UTF-16 surrogates (they have no UTF-8 form),
+ * so such strings are refused at the door with the path of the offending value instead of failing the INSERT.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const MAX_DEPTH = 64;
+
+/** Paths (like `body.presets[0].description`) of strings, keys included, that cannot be stored. */
+export function unstorableText(value: unknown, path: string, found: string[] = [], depth = 0): string[] {
+  if (found.length >= 20) return found;
+  if (typeof value === 'string') {
+    if (UNSTORABLE.test(value)) found.push(path);
+  } else if (Array.isArray(value)) {
+    if (depth >= MAX_DEPTH) return found;
+    value.forEach((item, i) => unstorableText(item, `${path}[${i}]`, found, depth + 1));
+  } else if (value !== null && typeof value === 'object') {
+    if (depth >= MAX_DEPTH) return found;
+    for (const [key, item] of Object.entries(value)) {
+      if (UNSTORABLE.test(key)) found.push(`${path}.${key.replace(UNSTORABLE, '?')}`);
+      unstorableText(item, `${path}.${key}`, found, depth + 1);
+    }
+  }
+  return found;
+}

@@ -1,0 +1,50 @@
+import type { Pool } from '@warmpool/db';
+
+/**
+ * What the chaos run measures, in SQL. A prebuild is a system-owned, not deleted workspace of a preset; it is
+ * live when its latest build is a start that is pending, running or succeeded (a workspace whose latest build is a
+ * delete is going away and does not count), and eligible when that start succeeded, every agent is ready, and it
+ * is neither past the preset's TTL nor invalidated. The chaos presets have no schedules: desired = instances.
+ */
+const PREBUILDS = `
+  SELECT w.id, w.preset_id, b.id AS build_id, b.transition, b.job_status, b.reason,
+         b.transition = 'start' AND b.job_status IN ('pending', 'running', 'succeeded') AS live,
+         b.transition = 'start' AND b.job_status = 'succeeded'
+           AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id)
+           AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)
+           AND NOT (COALESCE(p.ttl_seconds, 0) > 0 AND now() - w.created_at > make_interval(secs => p.ttl_seconds))
+           AND NOT (p.invalidated_at IS NOT NULL AND w.created_at <= p.invalidated_at) AS eligible
+  FROM presets p
+  JOIN workspaces w ON w.preset_id = p.id AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
+  CROSS JOIN LATERAL (SELECT id, transition, job_status, reason FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b`;
+
+const COUNTS = `
+  SELECT p.id, p.instances, COALESCE(c.live, 0)::int AS live, COALESCE(c.eligible, 0)::int AS eligible
+  FROM presets p
+  LEFT JOIN (SELECT preset_id, count(*) FILTER (WHERE live) AS live, count(*) FILTER (WHERE eligible) AS eligible
+             FROM (${PREBUILDS}) x GROUP BY preset_id) c ON c.preset_id = p.id`;
+
+/** Presets whose eligible or live count differs from desired. */
+export async function notConverged(db: Pool): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${COUNTS}) c WHERE c.eligible <> c.instances OR c.live <> c.instances`);
+  return rows[0]!.n;
+}
+
+/** The largest excess of live prebuilds over desired, and one preset showing it. */
+export async function overshoot(db: Pool): Promise<{ value: number; presetId: string | undefined }> {
+  const { rows } = await db.query<{ id: string; excess: number }>(`SELECT id, (live - instances)::int AS excess FROM (${COUNTS}) c ORDER BY live - instances DESC LIMIT 1`);
+  return { value: Math.max(0, rows[0]?.excess ?? 0), presetId: rows[0]?.id };
+}
+
+/** A few presets off their desired count, each with its prebuilds' latest builds, to explain a failure. */
+export async function reportOffPresets(db: Pool, limit = 5): Promise<string[]> {
+  const { rows } = await db.query(
+    `SELECT c.id, c.instances, c.live, c.eligible,
+            (SELECT json_agg(json_build_object('build', x.transition || ':' || x.job_status, 'reason', x.reason, 'eligible', x.eligible,
+                     'agents', (SELECT json_agg(a.ready) FROM agents a WHERE a.build_id = x.build_id)))
+             FROM (${PREBUILDS}) x WHERE x.preset_id = c.id) AS prebuilds
+     FROM (${COUNTS}) c WHERE c.eligible <> c.instances OR c.live <> c.instances ORDER BY c.id LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => JSON.stringify(r));
+}
