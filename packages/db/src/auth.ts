@@ -36,3 +36,15 @@ export async function ensureUser(db: pg.Pool | pg.ClientBase, username: string):
 export async function grantRole(db: pg.Pool | pg.ClientBase, userId: string, role: RoleName, organizationId: string | null): Promise<void> {
   await db.query('INSERT INTO role_assignments (user_id, role, organization_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [userId, role, organizationId]);
 }
+
+/** The id of a (non-system) user by name, or undefined. */
+export async function findUserId(db: pg.Pool | pg.ClientBase, username: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE username = $1 AND NOT is_system', [username]);
+  return rows[0]?.id;
+}
+
+/** Sets (or with null clears) a user's e-mail address, where notices are mailed. False for unknown or system users. */
+export async function setUserEmail(db: pg.Pool | pg.ClientBase, userId: string, email: string | null): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE users SET email = $2 WHERE id = $1 AND NOT is_system', [userId, email]);
+  return (rowCount ?? 0) > 0;
+}

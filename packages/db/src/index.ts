@@ -28,6 +28,12 @@ export {
   recordNotificationEvent,
   loadDelivery,
   recordDeliveryAttempt,
+  loadSend,
+  recordSendAttempt,
+  type SendChannel,
+  type PendingSend,
+  type AttemptOutcome,
+  type SendToPerform,
   type InboxItem,
   type InboxPage,
   type DeliveryStatus,
@@ -40,9 +46,22 @@ export {
   type EventToRecord,
   type DeliveryToSend,
 } from './notifications.js';
+export {
+  listNotificationPreferences,
+  setNotificationPreference,
+  listKindSettings,
+  setKindDisabled,
+  rotateOrganizationSecret,
+  finishSecretRotation,
+  setOrganizationChatWebhook,
+  PREFERENCE_CHANNELS,
+  type PreferenceChannel,
+  type NotificationPreference,
+  type KindSetting,
+} from './notification-settings.js';
 export { importTemplateVersion, activateVersion, VersionExistsError, type ManifestToStore } from './templates.js';
 export { createApiToken, hashToken } from './auth.js';
-export { ensureUser, grantRole, USERNAME_PATTERN, TEMPLATE_NAME_PATTERN, type RoleName } from './auth.js';
+export { ensureUser, grantRole, findUserId, setUserEmail, USERNAME_PATTERN, TEMPLATE_NAME_PATTERN, type RoleName } from './auth.js';
 export {
   getWorkspace,
   claimPrebuild,

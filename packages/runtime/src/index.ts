@@ -1,3 +1,3 @@
-export { loadConfig, ConfigError, type Config } from './config.js';
+export { loadConfig, ConfigError, type Config, type SmtpConfig, WebhookSecret } from './config.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { onShutdown } from './shutdown.js';

@@ -95,3 +95,11 @@ export function eventKey(event: NotificationEvent): string {
       return `${event.type}:${event.buildId}`;
   }
 }
+
+/** The closing line of every e-mail: why the recipient gets it and how to stop this kind. */
+export function emailFooter(kind: string): string {
+  return [
+    'You receive this because you administer templates or the Warmpool site.',
+    `To stop e-mails of this kind: warmpool notifications set ${kind} email off (or PUT /api/v1/users/me/notification-preferences).`,
+  ].join('\n');
+}

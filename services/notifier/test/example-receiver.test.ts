@@ -1,13 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { createLogger, loadConfig } from '@warmpool/runtime';
-import { sign, startNotifier, type Notifier } from '../src/index.js';
+import { signatureHeaders, startNotifier, type Notifier } from '../src/index.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
 import { seedPresets } from '../../../test/support/seed.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -39,12 +39,10 @@ after(() => {
 });
 
 async function postSigned(body: string, options: { timestamp?: number; secret?: string } = {}): Promise<number> {
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const response = await fetch(url, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'x-warmpool-timestamp': String(timestamp), 'x-warmpool-signature': sign(options.secret ?? SECRET, timestamp, body) },
-  });
+  // The same body is the same delivery (a retry), as the notifier's webhook-id is per delivery.
+  const id = createHash('sha256').update(body).digest('hex').slice(0, 32);
+  const headers = signatureHeaders([options.secret ?? SECRET], id, body, (options.timestamp ?? Math.floor(Date.now() / 1000)) * 1000);
+  const response = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   await response.arrayBuffer();
   return response.status;
 }
@@ -99,7 +97,7 @@ test('end to end: a failure-limit event reaches the example receiver signed, pri
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(metrics, /warmpool_notification_deliveries_total\{result="delivered"[^}]*\} [1-9]/);
+    assert.match(metrics, /warmpool_notification_deliveries_total\{channel="webhook",result="delivered"[^}]*\} [1-9]/);
   } finally {
     await notifier?.close();
     await queues?.close();

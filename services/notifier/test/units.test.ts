@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NotificationContext } from '@warmpool/db';
-import { dailyDedupKey, describeReplacements, eventKey, renderMessage, sign, verify, webhookBackoffMs } from '../src/index.js';
+import { Webhook } from 'standardwebhooks';
+import { dailyDedupKey, describeReplacements, eventKey, renderMessage, sign, signatureHeaders, webhookBackoffMs } from '../src/index.js';
 
 const context: NotificationContext = {
   presetId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c01',
@@ -11,21 +12,28 @@ const context: NotificationContext = {
   organizationId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c02',
   organizationName: 'acme',
   organizationWebhookUrl: null,
+  organizationChatUrl: null,
   workspaceName: 'alice-dev',
   claimantUsername: 'alice',
 };
 
-test('signatures verify over timestamp and body; tampering, wrong secrets and stale timestamps fail', () => {
+test('Standard Webhooks signatures verify with the standardwebhooks library, for whsec_ and raw secrets, with both secrets of a rollover', () => {
   const body = '{"id":"x"}';
-  const signature = sign('s3cret-s3cret-s3cret', 1_700_000_000, body);
-  assert.match(signature, /^v1=[0-9a-f]{64}$/);
-  const headers = { timestamp: '1700000000', signature };
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, body, 1_700_000_100), { ok: true });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', { ...headers, signature: `v1=dead, ${signature}` }, body, 1_700_000_100), { ok: true });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, `${body} `, 1_700_000_100), { ok: false, reason: 'signature mismatch' });
-  assert.deepEqual(verify('other-secret-other', headers, body, 1_700_000_100), { ok: false, reason: 'signature mismatch' });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, body, 1_700_000_301), { ok: false, reason: 'timestamp outside the replay window' });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', { timestamp: undefined, signature }, body, 1_700_000_000), { ok: false, reason: 'missing or malformed timestamp' });
+  const fresh = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+  const old = 's3cret-s3cret-s3cret';
+  const headers = signatureHeaders([fresh, old], 'msg_1', body);
+  assert.equal(headers['webhook-id'], 'msg_1');
+  assert.match(headers['webhook-signature']!, /^v1,[A-Za-z0-9+/]{43}= v1,[A-Za-z0-9+/]{43}=$/);
+  assert.deepEqual(new Webhook(fresh).verify(body, headers), { id: 'x' }, 'receiver holding the new secret');
+  assert.deepEqual(new Webhook(old, { format: 'raw' }).verify(body, headers), { id: 'x' }, 'receiver still holding the old secret');
+  assert.throws(() => new Webhook('other-secret-other', { format: 'raw' }).verify(body, headers), /No matching signature/);
+  assert.throws(() => new Webhook(fresh).verify(`${body} `, headers), /No matching signature/);
+  assert.throws(() => new Webhook(fresh).verify(body, { ...headers, 'webhook-id': 'msg_2' }), /No matching signature/, 'the id is signed');
+  const stale = signatureHeaders([fresh], 'msg_1', body, Date.now() - 301_000);
+  assert.throws(() => new Webhook(fresh).verify(body, stale), /too old/);
+  // Our signature equals the library's own for the same input.
+  const at = new Date(Number(headers['webhook-timestamp']) * 1000);
+  assert.equal(sign([fresh], 'msg_1', Number(headers['webhook-timestamp']), body), new Webhook(fresh).sign('msg_1', at, body));
 });
 
 test('webhook backoff doubles per attempt with jitter between half and all of the step, capped', () => {

@@ -1,4 +1,4 @@
-import { createApiToken, ensureUser, grantRole, USERNAME_PATTERN, withTransaction, type Pool } from '@warmpool/db';
+import { createApiToken, ensureUser, grantRole, setUserEmail, USERNAME_PATTERN, withTransaction, type Pool } from '@warmpool/db';
 import { UsageError } from '../output.js';
 
 const ROLES = ['owner', 'template-admin', 'org-admin', 'member'] as const;
@@ -30,7 +30,7 @@ export async function findOrganization(pool: Pool, name: string): Promise<string
 
 const USERNAME = new RegExp(USERNAME_PATTERN);
 
-export type TokenRequest = { user: string; role: Role; org?: string; name: string; expiresInDays?: number };
+export type TokenRequest = { user: string; role: Role; org?: string; name: string; expiresInDays?: number; email?: string };
 
 /** The checks that need no database: a bad request fails before anything is opened or written. */
 export function checkTokenRequest(options: TokenRequest): void {
@@ -38,7 +38,11 @@ export function checkTokenRequest(options: TokenRequest): void {
   if (options.user === 'prebuilds') throw new UsageError('"prebuilds" is the reserved system user');
   if ((options.role === 'org-admin' || options.role === 'member') && !options.org) throw new UsageError(`--org is required for role ${options.role}`);
   if (options.role === 'owner' && options.org) throw new UsageError('owner is a site-wide role: omit --org');
+  if (options.email !== undefined && !EMAIL.test(options.email)) throw new UsageError(`--email ${JSON.stringify(options.email)}: not an e-mail address`);
 }
+
+/** Where notices are mailed: one address, no display name. */
+export const EMAIL = /^[^\s<>@,;]+@[^\s<>@,;]+\.[^\s<>@,;]+$/;
 
 /**
  * Bootstrap: creates the user if needed, grants the role (site-wide for owner and site template admins, else in
@@ -53,6 +57,7 @@ export async function createTokenFor(pool: Pool, options: TokenRequest): Promise
     const userId = await ensureUser(client, options.user);
     if (!userId) throw new UsageError(`${JSON.stringify(options.user)} is a reserved system user`);
     await grantRole(client, userId, options.role, organizationId);
+    if (options.email !== undefined) await setUserEmail(client, userId, options.email);
     return createApiToken(client, userId, options.name, expiresAt);
   });
 }
