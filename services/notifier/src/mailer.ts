@@ -38,7 +38,8 @@ export function createMailer(smtp: SmtpConfig): SendMail {
       });
     } catch (err) {
       const e = err as Error & { responseCode?: number; code?: string };
-      const message = `${e.code ? `${e.code}: ` : ''}${e.message}`.replace(/\s+/g, ' ').slice(0, 500);
+      const detail = e.code === 'ETIMEDOUT' ? `timed out after ${smtp.timeoutMs} ms: ${e.message}` : `${e.code ? `${e.code}: ` : ''}${e.message}`;
+      const message = detail.replace(/\s+/g, ' ').slice(0, 500);
       if (e.responseCode !== undefined && e.responseCode >= 500) throw new PermanentDeliveryError(message, { cause: err });
       throw new Error(message, { cause: err });
     } finally {
