@@ -33,7 +33,8 @@ $$;
 
 -- Expired at `at`: invalidated, or ttl > 0 and age strictly greater than ttl seconds. The pure planner's
 -- `isExpired` (packages/core/src/plan.ts) states the same rule for its own `now`; test/db/views.test.ts holds
--- the two to the same answers at the boundaries.
+-- the two to the same answers at the boundaries. Never NULL: a missing TTL or invalidation means "not expired" (a
+-- NULL here once dropped every prebuild of a TTL-less preset from the eligible gauge).
 CREATE FUNCTION prebuild_expired(created_at timestamptz, ttl_seconds integer, invalidated_at timestamptz, at timestamptz)
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
   SELECT prebuild_invalidated(created_at, invalidated_at)
