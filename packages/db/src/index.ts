@@ -54,3 +54,16 @@ export {
   type WorkspaceRow,
   type Principal,
 } from './workspaces.js';
+export {
+  listOrganizations,
+  latestPresetBuilds,
+  presetReplacements,
+  recordPoolSamples,
+  presetHistory,
+  reconciliationPaused,
+  type OrganizationRow,
+  type PresetBuild,
+  type ReplacementNotice,
+  type PoolSample,
+  type PoolHistory,
+} from './pool-views.js';

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
-import { SYSTEM_USER_ID, type Pool } from '@warmpool/db';
+import { recordPoolSamples, SYSTEM_USER_ID, type PoolSample, type Pool } from '@warmpool/db';
 import type { QueueSet } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 
@@ -17,6 +17,7 @@ export function createRegistry(service: string): Registry {
 }
 
 type PoolRow = {
+  preset_id: string;
   organization_name: string;
   template_name: string;
   preset_name: string;
@@ -35,7 +36,7 @@ type PoolRow = {
 // One statement per refresh for every preset: gauges for active presets, counters from preset_counters
 // (so they survive restarts of any service).
 const POOL_SQL = `
-SELECT o.name AS organization_name, t.name AS template_name, p.name AS preset_name, p.instances, p.timezone,
+SELECT p.id AS preset_id, o.name AS organization_name, t.name AS template_name, p.name AS preset_name, p.instances, p.timezone,
        p.schedules, p.status, (t.active_version_id = p.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active,
        COALESCE(r.running, 0)::int AS running, COALESCE(r.eligible, 0)::int AS eligible,
        COALESCE(c.created, 0)::int AS created, COALESCE(c.failed, 0)::int AS failed,
@@ -63,9 +64,13 @@ LEFT JOIN LATERAL (
   FROM preset_counters WHERE preset_id = p.id
 ) c ON true`;
 
+/** Pool history kept for the console: one sample per preset and bucket, pruned after `keepMs`. */
+export const POOL_SAMPLES = { bucketMs: 5 * 60_000, keepMs: 8 * 86_400_000 };
+
 /**
  * SPEC §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
- * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`.
+ * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`. Each refresh also
+ * records the active presets' desired and eligible counts as the console's pool history (`pool_samples`).
  */
 export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logger, refreshMs: number) {
   const labelNames = [...PRESET_LABELS];
@@ -90,6 +95,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       pool.query<{ paused: boolean }>(`SELECT value = 'true'::jsonb AS paused FROM settings WHERE key = 'reconciliation_paused'`),
     ]);
     const now = new Date();
+    const samples: PoolSample[] = [];
     for (const metric of [created, failed, claimed, replacements, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
     for (const row of rows) {
       const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
@@ -98,7 +104,9 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       if (row.claimed) claimed.inc(labels, row.claimed);
       if (row.replacements) replacements.inc(labels, row.replacements);
       if (!row.active) continue;
-      desired.set(labels, desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules }, now));
+      const desiredNow = desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules }, now);
+      desired.set(labels, desiredNow);
+      samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
       running.set(labels, row.running);
       eligible.set(labels, row.eligible);
       hardLimited.set(labels, row.status === 'hard_limited' ? 1 : 0);
@@ -106,6 +114,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
     }
     paused.set(setting.rows[0]?.paused ? 1 : 0);
     lastUpdated.set(Math.floor(now.getTime() / 1000));
+    await recordPoolSamples(pool, samples, now, POOL_SAMPLES.bucketMs, POOL_SAMPLES.keepMs);
   };
 
   let timer: NodeJS.Timeout | undefined;
