@@ -97,9 +97,3 @@ export async function presetHistory(pool: pg.Pool, presetId: string, since: Date
     hits: hits.rows.map((r) => ({ at: r.at.toISOString(), count: r.count })),
   };
 }
-
-/** Whether reconciliation is paused site-wide. */
-export async function reconciliationPaused(pool: pg.Pool): Promise<boolean> {
-  const { rows } = await pool.query<{ paused: boolean }>(`SELECT value = 'true'::jsonb AS paused FROM settings WHERE key = 'reconciliation_paused'`);
-  return rows[0]?.paused ?? false;
-}

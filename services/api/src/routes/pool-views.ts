@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, reconciliationPaused, type Principal } from '@warmpool/db';
+import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, isPaused, type Principal } from '@warmpool/db';
 import { POOL_SAMPLES } from '@warmpool/pipeline';
 import type { ApiDeps } from '../app.js';
 import { ACTIONS, can, rolesAllowedTo } from '../authz.js';
@@ -41,7 +41,7 @@ export async function poolViewRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       const { principal } = request;
       const siteWide = principal.roles.some((r) => r.organizationId === null);
       const ids = siteWide ? null : principal.roles.map((r) => r.organizationId).filter((id): id is string => id !== null);
-      const [organizations, paused] = await Promise.all([listOrganizations(deps.pool, ids), reconciliationPaused(deps.pool)]);
+      const [organizations, paused] = await Promise.all([listOrganizations(deps.pool, ids), isPaused(deps.pool)]);
       return {
         username: principal.username,
         site: { actions: allowedActions(principal, null), paused },
