@@ -4,5 +4,5 @@ export { evaluatePreset, toCoreSnapshot, needsWrites, type PresetView, type Eval
 export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress, type HealthCheck } from './health.js';
 export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } from './build-results.js';
 export { presetStatus, type PresetStatus } from './preset-status.js';
-export { createRegistry, registerPoolMetrics, registerQueueMetrics, registerWorkerMetrics } from './metrics.js';
+export { createRegistry, POOL_SAMPLES, registerPoolMetrics, registerQueueMetrics, registerWorkerMetrics } from './metrics.js';
 export { screenPresets, type Screening } from './screen.js';
