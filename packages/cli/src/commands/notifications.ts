@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { NOTIFICATION_KINDS } from '@warmpool/bus';
+import { NOTIFICATION_KINDS } from '@warmpool/contracts';
 import {
   finishSecretRotation,
   findUserId,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { NOTIFICATION_KINDS } from '@warmpool/bus';
+import { NOTIFICATION_KINDS } from '@warmpool/contracts';
 import { listKindSettings, listNotificationPreferences, PREFERENCE_CHANNELS, setKindDisabled, setNotificationPreference, setUserEmail, type PreferenceChannel } from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
 import { authorize, errorSchema } from './common.js';
