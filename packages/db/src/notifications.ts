@@ -20,6 +20,8 @@ export type InboxItem = {
   createdAt: string;
   deliveredAt: string | null;
   readAt: string | null;
+  /** The e-mail of this notice to its recipient; null when none was due (SMTP not configured). */
+  email: { status: DeliveryStatus; attempts: number; lastError: string | null } | null;
 };
 
 export type InboxPage = { items: InboxItem[]; nextCursor: string | null };
@@ -66,6 +68,7 @@ type InboxRow = {
   delivered_at: Date | null;
   read_at: Date | null;
   cursor_at: string;
+  email: { status: DeliveryStatus; attempts: number; lastError: string | null } | null;
 };
 
 /**
@@ -80,8 +83,10 @@ export async function listNotifications(pool: pg.Pool, userId: string, options: 
   // One row more than asked tells whether another page exists.
   const { rows } = await pool.query<InboxRow>(
     `SELECT id, kind, title, body, labels, links, delivery_status, attempts, last_error, created_at, delivered_at, read_at,
-            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
-     FROM notifications
+            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at,
+            (SELECT json_build_object('status', s.status, 'attempts', s.attempts, 'lastError', s.last_error)
+             FROM notification_sends s WHERE s.notification_id = n.id AND s.channel = 'email') AS email
+     FROM notifications n
      WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
      ORDER BY created_at DESC, id DESC
      LIMIT $4`,
@@ -103,6 +108,7 @@ export async function listNotifications(pool: pg.Pool, userId: string, options: 
       createdAt: r.created_at.toISOString(),
       deliveredAt: r.delivered_at?.toISOString() ?? null,
       readAt: r.read_at?.toISOString() ?? null,
+      email: r.email,
     })),
     nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null,
   };

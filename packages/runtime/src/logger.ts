@@ -32,6 +32,8 @@ export const REDACT_PATHS = [
   '*.redisUrl',
   'webhookUrl',
   '*.webhookUrl',
+  'chatUrl',
+  '*.chatUrl',
 ];
 
 /** The one logger factory: JSON lines, a `service` field, secrets redacted. */

@@ -23,11 +23,14 @@ export async function post(url: string, body: string, headers: Record<string, st
   throw isPermanentStatus(response.status) ? new PermanentDeliveryError(error) : new Error(error);
 }
 
-/** The URL without query string or credentials, for logs: receivers sometimes put tokens there. */
-export function safeTarget(url: string): string {
+/**
+ * The URL without query string or credentials, for logs: receivers sometimes put tokens there. `hostOnly` drops the
+ * path too, for URLs whose path is the secret (chat incoming webhooks).
+ */
+export function safeTarget(url: string, hostOnly = false): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
+    return `${u.protocol}//${u.host}${hostOnly ? '/…' : u.pathname}`;
   } catch {
     return '(invalid url)';
   }

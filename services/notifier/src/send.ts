@@ -35,7 +35,7 @@ export async function performSend(deps: SendDeps, job: Pick<Job, 'id' | 'data' |
   const attempt = { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? deps.defaultAttempts, log, record: (o: AttemptOutcome) => recordSendAttempt(deps.pool, sendId, o) };
   if (send.channel === 'chat') {
     const body = JSON.stringify(renderChat(send.message));
-    return runAttempt({ ...attempt, channel: 'chat', target: safeTarget(target), perform: () => post(target, body, { 'content-type': 'application/json', 'user-agent': 'warmpool-notifier' }, deps.chatTimeoutMs) });
+    return runAttempt({ ...attempt, channel: 'chat', target: safeTarget(target, true), perform: () => post(target, body, { 'content-type': 'application/json', 'user-agent': 'warmpool-notifier' }, deps.chatTimeoutMs) });
   }
   const { sendMail } = deps;
   if (!sendMail) {

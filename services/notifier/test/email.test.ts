@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { createQueueSet, createRedis, type NotificationEvent, type QueueSet } from '@warmpool/bus';
+import { listNotifications } from '@warmpool/db';
 import { createLogger, loadConfig } from '@warmpool/runtime';
 import { deliveryCount, startNotifier, type Notifier } from '../src/index.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
@@ -235,6 +236,8 @@ test('a refusing server (421 on connect) is retried, then the e-mail is dead-let
   assert.equal(await deliveryCount('dead_letter', 'email'), before + 1);
   const { rows } = await db.pool.query(`SELECT 1 FROM notifications WHERE id = (SELECT notification_id FROM notification_sends WHERE id = $1)`, [alice.id]);
   assert.equal(rows.length, 1, 'not lost: the inbox row stays');
+  const inbox = await listNotifications(db.pool, users.alice!, { limit: 1 });
+  assert.deepEqual(inbox.items[0]!.email, { status: 'dead_letter', attempts: ATTEMPTS, lastError: alice.last_error }, 'the inbox API shows the dead letter');
 });
 
 test('a hanging server times out each attempt and is dead-lettered, while webhooks keep being delivered', async () => {
