@@ -18,6 +18,7 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
 
 const server = new SMTPServer({
   disabledCommands: ['STARTTLS', 'AUTH'],
+  disableReverseLookup: true,
   size: 5 * 1024 * 1024,
   onData(stream, session, callback) {
     simpleParser(stream)

@@ -199,7 +199,7 @@ export type RecordedEvent =
    * First time this event was seen: the inbox rows created now, the webhook delivery (to perform if pending) and
    * the e-mails and chat post still to send.
    */
-  | { duplicate: false; deliveryId: string; status: DeliveryStatus; rows: NewInboxRow[]; pendingSends: PendingSend[] }
+  | { duplicate: false; deliveryId: string; status: DeliveryStatus; rows: NewInboxRow[]; pendingSends: PendingSend[]; skippedSends: SendChannel[] }
   /** The event was processed before (redelivery): nothing was written; sends still pending are listed again. */
   | { duplicate: true; deliveryId: string; status: DeliveryStatus; pendingSends: PendingSend[] };
 
@@ -304,7 +304,8 @@ export async function recordNotificationEvent(pool: pg.Pool, event: EventToRecor
       [deliveryId, sends.map((x) => x.channel), sends.map((x) => x.notificationId), sends.map((x) => x.target), sends.map((x) => x.skip)],
     );
     const pendingSends = created.rows.filter((r) => r.status === 'pending').map((r) => ({ id: r.id, channel: r.channel }));
-    return { duplicate: false, deliveryId, status, rows, pendingSends };
+    const skippedSends = created.rows.filter((r) => r.status === 'skipped').map((r) => r.channel);
+    return { duplicate: false, deliveryId, status, rows, pendingSends, skippedSends };
   });
 }
 

@@ -103,6 +103,7 @@ export async function handleNotificationEvent(deps: EventHandlerDeps, job: Pick<
     return { kind: 'duplicate', deliveryId: recorded.deliveryId };
   }
   if (recorded.status === 'skipped') deliveriesTotal.inc({ channel: 'webhook', result: 'skipped' });
+  for (const channel of recorded.skippedSends) deliveriesTotal.inc({ channel, result: 'skipped' });
   log.info({ deliveryId: recorded.deliveryId, recipients: recorded.rows.length, status: recorded.status, sends: recorded.pendingSends.length }, 'notification recorded');
   return { kind: 'recorded', deliveryId: recorded.deliveryId, recipients: recorded.rows.length };
 }

@@ -40,6 +40,7 @@ const users: Record<string, string> = {};
 function startSmtp(): Promise<SMTPServer> {
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS'],
+    disableReverseLookup: true, // a reverse DNS lookup per connection would delay the greeting
     allowInsecureAuth: true, // loopback only
     closeTimeout: 200,
     onAuth(auth, _session, callback) {
@@ -166,6 +167,7 @@ test('each recipient gets one e-mail with the subject, plain-text and HTML bodie
   const { rows } = await db.pool.query<{ name: string }>(`SELECT name FROM presets WHERE id = $1`, [p.presetId]);
   const presetName = rows[0]!.name;
   const event = hardLimited(p.presetId);
+  const skippedBefore = await deliveryCount('skipped', 'email');
   const started = Date.now();
   await queues.notifications.add(event.type, event, { jobId: randomUUID() });
   const sends = await finishedEmails(p.presetId);
@@ -179,6 +181,7 @@ test('each recipient gets one e-mail with the subject, plain-text and HTML bodie
       ['carol', 'skipped', 0, 'no e-mail address'],
     ],
   );
+  assert.equal(await deliveryCount('skipped', 'email'), skippedBefore + 2, 'skips are counted');
   const mails = mailsTo('alice@example.com', presetName);
   assert.equal(mails.length, 1);
   const { mail, rcptTo, user } = mails[0]!;
