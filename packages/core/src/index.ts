@@ -29,3 +29,4 @@ export {
   type ManifestValidation,
 } from './manifest.js';
 export { resolveBuildParameters, matchPreset } from './parameters.js';
+export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';

@@ -1,8 +1,9 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
-import { applyBuildResult, insertOutbox, withTransaction, type Pool } from '@warmpool/db';
+import { BUILD_PRIORITY, BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { applyBuildResult, applyWorkspaceLost, insertOutbox, withTransaction, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import type { OutboxRelay } from './outbox-relay.js';
+import { buildRequested } from './reconcile.js';
 
 export type BuildResultsDeps = {
   pool: Pool;
@@ -18,6 +19,8 @@ const TRIGGER: Record<BuildResult['type'], string> = {
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
   'agent-ready': 'agent-ready',
+  'build-canceled': 'build-finished',
+  'workspace-lost': 'workspace-lost',
 };
 
 /**
@@ -32,6 +35,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     throw new UnrecoverableError(`malformed build result: ${describeIssues(parsed.error)}`);
   }
   const result = parsed.data;
+  if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
   const input = { ...result, at: new Date(result.at) };
   const applied = await withTransaction(deps.pool, async (client) => {
     const outcome = await applyBuildResult(client, input);
@@ -61,6 +65,25 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   if (applied.replacements) await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
+  return { applied: true };
+}
+
+/** A lost prebuild gets its delete build (and request, same transaction) and is replaced by the reconcile. */
+async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<BuildResult, { type: 'workspace-lost' }>, log: Logger): Promise<{ applied: boolean }> {
+  const outcome = await withTransaction(deps.pool, async (client) => {
+    const lost = await applyWorkspaceLost(client, result.workspaceId);
+    if (lost.applied) {
+      await insertOutbox(client, lost.deletes.map((b) => buildRequested(b, lost.presetId, 'prebuild-delete', BUILD_PRIORITY.delete)));
+    }
+    return lost;
+  });
+  if (!outcome.applied) {
+    log.info({ workspaceId: result.workspaceId, reason: outcome.rejected }, 'workspace-lost ignored');
+    return { applied: false };
+  }
+  log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
+  await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
+  if (outcome.presetId) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, TRIGGER[result.type]);
   return { applied: true };
 }
 

@@ -163,7 +163,8 @@ function truncate(text: string | null): string | null {
   return text === null ? null : text.slice(0, 4096);
 }
 
-function buildRequested(b: NewBuild, presetId: string, reason: 'prebuild-create' | 'prebuild-delete', priority: number): OutboxMessage {
+/** The outbox message announcing a prebuild build to provisioners. */
+export function buildRequested(b: NewBuild, presetId: string | null, reason: 'prebuild-create' | 'prebuild-delete', priority: number): OutboxMessage {
   // Outbox keys become BullMQ job ids, which may not contain ':' (BullMQ 6 rejects them).
   const idempotencyKey = `build-${b.buildId}`;
   const payload = BuildRequested.parse({
