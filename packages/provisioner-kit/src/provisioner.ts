@@ -56,10 +56,14 @@ export type ProvisionerOptions = {
   reporter?: ReporterOptions;
   /** Connection name prefix, for `CLIENT LIST`. */
   name?: string;
+  /** False: consume only after `run()` (e.g. once a start-up reconcile is done). Default true. */
+  autorun?: boolean;
 };
 
 export type Provisioner = {
   worker: Worker;
+  /** Starts consuming when created with `autorun: false`. */
+  run: () => void;
   /** Publishes results that are not the answer to a request (e.g. `workspace-lost`). */
   report: (result: BuildResult) => Promise<void>;
   /** True while a build of the workspace is running here (its resources are expected to change). */
@@ -191,6 +195,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     connection: workerConnection,
     prefix: queuePrefix(options.queuePrefix),
     concurrency: options.concurrency,
+    autorun: options.autorun ?? true,
   });
   worker.on('error', (err) => logger.error({ err }, 'provisioner worker error'));
   worker.on('failed', (job, err) => {
@@ -224,6 +229,9 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
 
   return {
     worker,
+    run: () => {
+      if (!worker.isRunning()) void worker.run().catch((err: unknown) => logger.error({ err }, 'provisioner worker stopped'));
+    },
     report: (result) => reporter.report(result),
     isBusy: (workspaceId) => lanes.has(workspaceId),
     health,
