@@ -50,8 +50,9 @@ LEFT JOIN LATERAL (
   FROM (
     SELECT (EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id)
             AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)) AS ready,
-           ((p.ttl_seconds > 0 AND now() - w.created_at > make_interval(secs => p.ttl_seconds))
-            OR (p.invalidated_at IS NOT NULL AND w.created_at <= p.invalidated_at)) AS expired
+           -- COALESCE: with no TTL and no invalidation both terms are NULL, and NOT NULL would drop every row.
+           COALESCE((p.ttl_seconds > 0 AND now() - w.created_at > make_interval(secs => p.ttl_seconds))
+                    OR (p.invalidated_at IS NOT NULL AND w.created_at <= p.invalidated_at), false) AS expired
     FROM workspaces w
     CROSS JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
     WHERE w.preset_id = p.id AND w.owner_id = $1 AND NOT w.deleted AND b.transition = 'start' AND b.job_status = 'succeeded'

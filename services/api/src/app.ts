@@ -5,7 +5,7 @@ import type { QueueSet } from '@warmpool/bus';
 import { findPrincipalByTokenHash, hashToken, type Pool, type Principal } from '@warmpool/db';
 import type { OutboxRelay } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
-import { ApiError, installErrorHandler } from './errors.js';
+import { ApiError, frameworkError, installErrorHandler } from './errors.js';
 import { unstorableText } from './text.js';
 import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard, sessionToken } from './admin.js';
 import { templateRoutes } from './routes/templates.js';
@@ -71,6 +71,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.maxBodyBytes,
     genReqId: () => crypto.randomUUID(),
+    frameworkErrors: frameworkError,
     // Unknown fields are rejected, not silently dropped; every problem is reported at once.
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: false } },
   });
