@@ -1,16 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type Docker from 'dockerode';
 import { createQueueSet, createRedis, enqueueReconcile, type QueueSet } from '@warmpool/bus';
-import { validateManifest, type Manifest } from '@warmpool/core';
-import { claimPrebuild, ensureUser, importTemplateVersion, SYSTEM_USER_ID, withTransaction } from '@warmpool/db';
+import { claimPrebuild, ensureUser, withTransaction } from '@warmpool/db';
 import { LABEL, loadDockerOptions, startDockerProvisioner, type DockerProvisioner } from '@warmpool/provisioner-docker';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { createLogger } from '@warmpool/runtime';
 import { cleanupInstance, docker, ensureTestImage, instanceContainers, testInstance } from '../support/docker.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
-import { seedOrganization, seedTemplate } from '../support/seed.js';
+import { poolHelpers, POOL_TIMEOUT_MS as TIMEOUT } from '../support/docker-pool.js';
 import { waitFor } from '../support/wait.js';
 
 // The whole loop on a real Docker Engine: reconciler (with its results worker) + the Docker provisioner, real
@@ -25,7 +23,6 @@ const redis = createRedis(REDIS_URL, { role: 'producer' });
 const instance = testInstance();
 const logger = createLogger('test', { level: process.env.WARMPOOL_TEST_LOG ?? 'silent' });
 let config: ReturnType<typeof testConfig>;
-const TIMEOUT = 30_000;
 
 before(async () => {
   image = await ensureTestImage();
@@ -46,68 +43,7 @@ after(async () => {
   await db.drop();
 });
 
-const workspaceBlock = (overrides: Record<string, unknown> = {}) => ({
-  image,
-  command: ['sh', '-c', 'touch /tmp/ready; exec sleep 3600'],
-  env: { REGION: '${region}' },
-  labels: { team: 'e2e' },
-  resources: { memory: '64m', cpus: 0.5 },
-  healthcheck: { command: ['test', '-f', '/tmp/ready'], interval_seconds: 0.2, retries: 3 },
-  claim_hook: { command: ['sh', '-c', 'echo "$WARMPOOL_OWNER_NAME $WARMPOOL_OWNER_ID" > /tmp/owner'] },
-  ...overrides,
-});
-
-/** Imports (and activates) a version through the same validation and storage as the API. */
-async function importVersion(templateId: string, name: string, instances: number, workspace: Record<string, unknown>): Promise<string> {
-  const validation = validateManifest({
-    name,
-    parameters: [{ name: 'region', default: 'eu' }],
-    presets: [{ name: 'dev', parameters: { region: 'eu' }, prebuilds: { instances } }],
-    workspace,
-  });
-  assert.equal(validation.ok, true, JSON.stringify(validation));
-  const manifest = (validation as { value: Manifest }).value;
-  const imported = await withTransaction(db.pool, (client) => importTemplateVersion(client, { templateId, manifest, createdBy: null, activate: true }));
-  for (const presetId of imported.affectedPresetIds) await enqueueReconcile(queues.reconcile, presetId, 'test');
-  return imported.presetIds[0]!;
-}
-
-async function newTemplate(): Promise<string> {
-  return seedTemplate(db.pool, await seedOrganization(db.pool));
-}
-
-/** Running, healthy containers of a preset (by label). */
-async function healthy(presetId: string): Promise<Docker.ContainerInfo[]> {
-  const list = await docker.listContainers({ filters: { label: [`${LABEL.instance}=${instance}`, `${LABEL.preset}=${presetId}`] } });
-  return list.filter((c) => c.State === 'running' && /\(healthy\)/.test(c.Status));
-}
-
-async function eligible(presetId: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ id: string }>(
-    `SELECT w.id FROM workspaces w
-     CROSS JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-     WHERE w.preset_id = $1 AND NOT w.deleted AND w.owner_id = $2 AND b.transition = 'start' AND b.job_status = 'succeeded'
-       AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id) AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)
-     ORDER BY w.id`,
-    [presetId, SYSTEM_USER_ID],
-  );
-  return rows.map((r) => r.id);
-}
-
-/** Waits until the preset has exactly `n` eligible prebuilds and exactly `n` healthy containers, the same ones. */
-async function converged(presetId: string, n: number, what: string, claimed: string[] = []): Promise<string[]> {
-  const prebuild = (c: Docker.ContainerInfo) => !claimed.includes(c.Labels[LABEL.workspace]!);
-  return waitFor(
-    async () => {
-      const ids = await eligible(presetId);
-      const containers = (await healthy(presetId)).filter(prebuild);
-      const all = (await docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`, `${LABEL.preset}=${presetId}`] } })).filter(prebuild);
-      const same = JSON.stringify(containers.map((c) => c.Labels[LABEL.workspace]).sort()) === JSON.stringify(ids);
-      return ids.length === n && containers.length === n && all.length === n && same ? ids : undefined;
-    },
-    { timeoutMs: TIMEOUT, what },
-  );
-}
+const { workspaceBlock, importVersion, newTemplate, healthy, eligible, converged } = poolHelpers(() => ({ db, queues, instance, image }));
 
 test('a preset of 3 converges to exactly 3 healthy labelled containers; a claim keeps its container and runs the hook', async () => {
   const templateId = await newTemplate();

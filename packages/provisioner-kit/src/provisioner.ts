@@ -56,6 +56,11 @@ export type ProvisionerOptions = {
   reporter?: ReporterOptions;
   /** Connection name prefix, for `CLIENT LIST`. */
   name?: string;
+  /**
+   * How long a build's job lock lives without renewal (default 30 s): after a crash, its request is redelivered
+   * within about this time, to whichever provisioner runs then.
+   */
+  lockDurationMs?: number;
   /** False: consume only after `run()` (e.g. once a start-up reconcile is done). Default true. */
   autorun?: boolean;
 };
@@ -196,6 +201,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     prefix: queuePrefix(options.queuePrefix),
     concurrency: options.concurrency,
     autorun: options.autorun ?? true,
+    ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs } : {}),
   });
   worker.on('error', (err) => logger.error({ err }, 'provisioner worker error'));
   worker.on('failed', (job, err) => {

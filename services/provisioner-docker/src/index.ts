@@ -76,6 +76,7 @@ export async function startDockerProvisioner(input: { config: Config; options: D
     queuePrefix: config.queuePrefix,
     logger,
     concurrency: options.concurrency,
+    lockDurationMs: options.lockMs,
     name: 'docker',
     autorun: false,
     backend: createDockerBackend({
