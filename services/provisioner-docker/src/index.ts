@@ -109,3 +109,4 @@ export async function startDockerProvisioner(input: { config: Config; options: D
     })());
   return { kit, docker, startup, health, close };
 }
+export { ensureBusyboxImage, removeInstance } from './local-image.js';
