@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type Docker from 'dockerode';
 import { enqueueReconcile, type QueueSet } from '@warmpool/bus';
 import { validateManifest, type Manifest } from '@warmpool/core';
-import { importTemplateVersion, SYSTEM_USER_ID, withTransaction } from '@warmpool/db';
+import { importTemplateVersion, withTransaction } from '@warmpool/db';
 import { LABEL } from '@warmpool/provisioner-docker';
 import { docker } from './docker.js';
 import type { TestDatabase } from './env.js';
@@ -54,14 +54,7 @@ export function poolHelpers(context: () => { db: TestDatabase; queues: QueueSet;
   }
 
   async function eligible(presetId: string): Promise<string[]> {
-    const { rows } = await context().db.pool.query<{ id: string }>(
-      `SELECT w.id FROM workspaces w
-       CROSS JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-       WHERE w.preset_id = $1 AND NOT w.deleted AND w.owner_id = $2 AND b.transition = 'start' AND b.job_status = 'succeeded'
-         AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id) AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)
-       ORDER BY w.id`,
-      [presetId, SYSTEM_USER_ID],
-    );
+    const { rows } = await context().db.pool.query<{ id: string }>('SELECT id FROM running_prebuilds WHERE preset_id = $1 AND eligible ORDER BY id', [presetId]);
     return rows.map((r) => r.id);
   }
 

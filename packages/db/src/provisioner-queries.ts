@@ -47,12 +47,10 @@ export type WorkspaceLiveness = {
 export async function loadLiveWorkspaces(db: pg.Pool | pg.ClientBase, ids: readonly string[]): Promise<WorkspaceLiveness[]> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<WorkspaceLiveness>(
-    `SELECT i.id, (w.id IS NOT NULL AND NOT w.deleted) AS live, COALESCE(w.owner_id = $2, false) AS prebuild,
-            b.id AS "latestBuildId", b.transition AS "latestTransition", b.job_status AS "latestStatus"
+    `SELECT i.id, (l.id IS NOT NULL AND NOT l.deleted) AS live, COALESCE(l.owner_id = $2, false) AS prebuild,
+            l.build_id AS "latestBuildId", l.transition AS "latestTransition", l.job_status AS "latestStatus"
      FROM unnest($1::uuid[]) AS i(id)
-     LEFT JOIN workspaces w ON w.id = i.id
-     LEFT JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = i.id
-                        ORDER BY build_number DESC LIMIT 1) b ON true`,
+     LEFT JOIN workspace_latest_builds l ON l.id = i.id`,
     [ids, SYSTEM_USER_ID],
   );
   return rows;

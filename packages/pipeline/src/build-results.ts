@@ -1,9 +1,8 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BUILD_PRIORITY, BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
-import { applyBuildResult, applyWorkspaceLost, insertOutbox, withTransaction, type Pool } from '@warmpool/db';
+import { BuildResult, describeIssues, enqueueReconcile, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
-import type { OutboxRelay } from './outbox-relay.js';
-import { buildRequested } from './reconcile.js';
+import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
 
 export type BuildResultsDeps = {
   pool: Pool;
@@ -37,10 +36,10 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const result = parsed.data;
   if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
   const input = { ...result, at: new Date(result.at) };
-  const applied = await withTransaction(deps.pool, async (client) => {
+  const applied = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
     const outcome = await applyBuildResult(client, input);
     if (outcome.applied && outcome.replacements && outcome.presetId) {
-      const event = NotificationEvent.parse({
+      const message = notificationMessage({
         type: 'resource-replacements',
         presetId: outcome.presetId,
         workspaceId: outcome.workspaceId,
@@ -49,7 +48,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
         claimantId: outcome.initiatorId,
         replacements: outcome.replacements,
       });
-      await insertOutbox(client, [{ queue: QUEUES.notifications, name: event.type, payload: event, idempotencyKey: `replacements-${result.buildId}` }]);
+      await insertOutbox(client, [message]);
     }
     return outcome;
   });
@@ -62,27 +61,19 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     return { applied: false };
   }
   if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
-  if (applied.replacements) await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { applied: true };
 }
 
-/** A lost prebuild gets its delete build (and request, same transaction) and is replaced by the reconcile. */
+/** A lost prebuild gets its delete build and request (one transaction) and is replaced by the reconcile. */
 async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<BuildResult, { type: 'workspace-lost' }>, log: Logger): Promise<{ applied: boolean }> {
-  const outcome = await withTransaction(deps.pool, async (client) => {
-    const lost = await applyWorkspaceLost(client, result.workspaceId);
-    if (lost.applied) {
-      await insertOutbox(client, lost.deletes.map((b) => buildRequested(b, lost.presetId, 'prebuild-delete', BUILD_PRIORITY.delete)));
-    }
-    return lost;
-  });
+  const outcome = await withOutboxTransaction({ ...deps, logger: log }, (client) => applyWorkspaceLost(client, result.workspaceId));
   if (!outcome.applied) {
     log.info({ workspaceId: result.workspaceId, reason: outcome.rejected }, 'workspace-lost ignored');
     return { applied: false };
   }
   log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
-  await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   if (outcome.presetId) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, TRIGGER[result.type]);
   return { applied: true };
 }
