@@ -90,3 +90,26 @@ test('SIGKILL mid-build, then restart: exactly the desired containers, orphans r
   assert.deepEqual(mine.map((c) => c.Labels[LABEL.workspace]).sort(), ids, 'no duplicate or orphan container');
   assert.equal((await docker.getContainer(strangerName).inspect()).State.Running, true, 'an unlabelled container is never touched');
 });
+
+test('pending prebuild builds of a version that became inactive are canceled, never built, never failures', async () => {
+  // No provisioner runs: v1's builds wait in the queue while v2 becomes active.
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.all([...children].map((child) => once(child, 'exit')));
+  const templateId = await newTemplate();
+  const v1 = await importVersion(templateId, 'v1', 3, workspaceBlock());
+  await waitFor(async () => (await db.pool.query(`SELECT count(*)::int AS n FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE w.preset_id = $1`, [v1])).rows[0].n === 3, {
+    timeoutMs: POOL_TIMEOUT_MS,
+    what: 'v1 builds requested',
+  });
+  const v2 = await importVersion(templateId, 'v2', 2, workspaceBlock());
+  startProvisionerProcess();
+  await converged(v2, 2, 'v2 converged');
+  const { rows } = await db.pool.query<{ job_status: string; deleted: boolean }>(
+    `SELECT b.job_status, w.deleted FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE w.preset_id = $1`,
+    [v1],
+  );
+  assert.deepEqual(rows.map((r) => [r.job_status, r.deleted]), [['canceled', true], ['canceled', true], ['canceled', true]]);
+  assert.equal((await instanceContainers(instance)).filter((c) => c.Labels[LABEL.preset] === v1).length, 0, 'nothing was built for v1');
+  const failed = await db.pool.query(`SELECT count(*)::int AS n FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [v1]);
+  assert.equal(failed.rows[0]?.n ?? 0, 0);
+});

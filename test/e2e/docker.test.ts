@@ -45,9 +45,15 @@ after(async () => {
 
 const { workspaceBlock, importVersion, newTemplate, healthy, eligible, converged } = poolHelpers(() => ({ db, queues, instance, image }));
 
-test('a preset of 3 converges to exactly 3 healthy labelled containers; a claim keeps its container and runs the hook', async () => {
-  const templateId = await newTemplate();
-  const presetId = await importVersion(templateId, 'v1', 3, workspaceBlock());
+// One pool walks through the scenarios in order (node runs a file's tests one after the other).
+let templateId: string;
+let presetId: string;
+let claimed: { workspaceId: string; buildId: string };
+let v2: string;
+
+test('a preset of 3 converges to exactly 3 healthy labelled containers', async () => {
+  templateId = await newTemplate();
+  presetId = await importVersion(templateId, 'v1', 3, workspaceBlock());
   const ids = await converged(presetId, 3, '3 healthy containers');
   const info = await docker.getContainer(`warmpool-${ids[0]}`).inspect();
   assert.equal(info.Config.Labels[LABEL.workspace], ids[0]);
@@ -58,10 +64,14 @@ test('a preset of 3 converges to exactly 3 healthy labelled containers; a claim 
   assert.ok(info.Config.Env.includes('REGION=eu'), 'build parameters substituted');
   assert.equal(info.HostConfig.Memory, 64 * 1024 * 1024);
   assert.ok(info.Mounts.some((m) => m.Name === `warmpool-${ids[0]}` && m.Destination === '/workspace'));
+});
+
+test('a claim keeps its container, runs the hook, and the pool refills', async () => {
 
   const user = (await ensureUser(db.pool, 'alice'))!;
-  const claimed = await withTransaction(db.pool, (client) => claimPrebuild(client, { presetId, userId: user, name: 'alice-dev', priority: 1 }));
-  assert.ok(claimed);
+  const claim = await withTransaction(db.pool, (client) => claimPrebuild(client, { presetId, userId: user, name: 'alice-dev', priority: 1 }));
+  assert.ok(claim);
+  claimed = claim;
   await enqueueReconcile(queues.reconcile, presetId, 'claim');
   const before = await docker.getContainer(`warmpool-${claimed.workspaceId}`).inspect();
   await waitFor(async () => (await db.pool.query(`SELECT job_status FROM builds WHERE id = $1`, [claimed.buildId])).rows[0]?.job_status === 'succeeded', {
@@ -85,21 +95,26 @@ test('a preset of 3 converges to exactly 3 healthy labelled containers; a claim 
   // The pool refills to 3 prebuilds beside the claimed workspace.
   const refilled = await converged(presetId, 3, 'refilled after claim', [claimed.workspaceId]);
   assert.ok(!refilled.includes(claimed.workspaceId));
+});
 
-  // Drift: a killed and a removed prebuild container are reported, stop being eligible, and are replaced.
-  const [killed, removed] = refilled;
+test('drift: a killed and a removed prebuild container are reported, stop being eligible, and are replaced', async (t) => {
+  const [killed, removed] = await eligible(presetId);
+  const t0 = Date.now();
   await docker.getContainer(`warmpool-${killed}`).kill();
   await docker.getContainer(`warmpool-${removed}`).remove({ force: true });
   const healed = await converged(presetId, 3, 'healed after kill and rm -f', [claimed.workspaceId]);
+  t.diagnostic(`healed in ${Date.now() - t0} ms`);
   assert.ok(!healed.includes(killed!) && !healed.includes(removed!), 'replaced by new workspaces');
-  const gone = await db.pool.query(`SELECT count(*)::int AS n FROM workspaces WHERE id = ANY($1) AND deleted`, [[killed, removed]]);
-  assert.equal(gone.rows[0].n, 2, 'the lost workspaces were deleted');
+  const gone = `SELECT count(*)::int AS n FROM workspaces WHERE id = ANY($1) AND deleted`;
+  await waitFor(async () => (await db.pool.query(gone, [[killed, removed]])).rows[0].n === 2, { timeoutMs: TIMEOUT, what: 'lost workspaces deleted' });
 
   // The claimed workspace was never touched.
   assert.equal((await docker.getContainer(`warmpool-${claimed.workspaceId}`).inspect()).State.Running, true);
 
-  // A new active version replaces every prebuild container.
-  const v2 = await importVersion(templateId, 'v2', 2, workspaceBlock({ labels: { team: 'e2e', generation: '2' } }));
+});
+
+test('a new active version and TTL expiry replace the containers', async () => {
+  v2 = await importVersion(templateId, 'v2', 2, workspaceBlock({ labels: { team: 'e2e', generation: '2' } }));
   await converged(v2, 2, 'v2 containers');
   await waitFor(async () => (await healthy(presetId)).length === 1 && (await eligible(presetId)).length === 0, { timeoutMs: TIMEOUT, what: 'v1 prebuilds gone' });
   const v2Containers = await healthy(v2);

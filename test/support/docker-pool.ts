@@ -9,7 +9,8 @@ import type { TestDatabase } from './env.js';
 import { seedOrganization, seedTemplate } from './seed.js';
 import { waitFor } from './wait.js';
 
-export const POOL_TIMEOUT_MS = 30_000;
+// Generous: on a loaded 2-core machine one create + start alone can take seconds.
+export const POOL_TIMEOUT_MS = 60_000;
 
 /**
  * Helpers for tests of pools on the Docker provisioner: import versions with a workspace block, and wait until a

@@ -113,6 +113,10 @@ export function createDockerBackend(deps: DockerBackendDeps): ProvisionerBackend
       } catch (err) {
         return failed(engineMessage(err), isRetryable(err));
       }
+      if (request.reason === 'prebuild-create' && !target.active) {
+        // Cancellation by pull: a prebuild of a version that stopped being active would be deleted at once.
+        return { kind: 'canceled', reason: 'the template version is no longer active' };
+      }
       const found = specOf(target);
       if ('problem' in found) return failed(found.problem, false);
       return request.reason === 'claim' ? claim(ctx, target, found.spec) : start(ctx, target, found.spec);
