@@ -12,7 +12,7 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
+import { storedDesiredInstances } from '@warmpool/core';
 import { createPool, loadPoolRows, migrate, recreateDatabase, type Pool, type PoolRow } from '@warmpool/db';
 
 const { values: args } = parseArgs({
@@ -122,7 +122,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
   const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status'];
   const body = rows.map((r) => [
     r.label,
-    String(desiredInstancesAt({ instances: r.instances, timezone: r.timezone, schedules: r.schedules as ScheduleEntry[] }, now)),
+    String(storedDesiredInstances(r, now)),
     String(r.running),
     String(r.eligible),
     String(r.starting),
