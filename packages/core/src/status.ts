@@ -16,6 +16,8 @@ export type PresetStatus = {
   eligible: number;
   starting: number;
   expired: number;
+  /** Failed builds within the backoff lookback that keep the preset backing off (0 when it is not). */
+  failed: number;
   status: PresetStatusName;
   backoffUntil: string | null;
   nextScheduleChange: { at: string; instances: number } | null;
@@ -40,6 +42,7 @@ export function presetStatus(record: PresetRecord, now: Date, settings: Evaluati
     eligible: state.eligible,
     starting: state.starting,
     expired: state.expired,
+    failed: view.snapshot.backoff?.failures ?? 0,
     status: record.preset.status,
     backoffUntil: until && until >= now ? until.toISOString() : null,
     nextScheduleChange: change ? { at: change.at.toISOString(), instances: change.instances } : null,

@@ -75,3 +75,15 @@ export {
   WorkspaceNameTakenError,
   type WorkspaceRow,
 } from './workspaces.js';
+export {
+  listOrganizations,
+  latestPresetBuilds,
+  presetReplacements,
+  recordPoolSamples,
+  presetHistory,
+  type OrganizationRow,
+  type PresetBuild,
+  type ReplacementNotice,
+  type PoolSample,
+  type PoolHistory,
+} from './pool-views.js';

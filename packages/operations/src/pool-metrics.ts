@@ -1,13 +1,17 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { storedDesiredInstances } from '@warmpool/core';
-import { isPaused, loadPoolRows, type Pool } from '@warmpool/db';
+import { isPaused, loadPoolRows, recordPoolSamples, type PoolSample, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 
 const PRESET_LABELS = ['organization_name', 'template_name', 'preset_name'] as const;
 
+/** Pool history kept for the console: one sample per preset and bucket, pruned after `keepMs`. */
+export const POOL_SAMPLES = { bucketMs: 5 * 60_000, keepMs: 8 * 86_400_000 };
+
 /**
  * SPEC §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
- * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`.
+ * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`. Each refresh also
+ * records the active presets' desired and eligible counts as the console's pool history (`pool_samples`).
  */
 export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logger, refreshMs: number) {
   const labelNames = [...PRESET_LABELS];
@@ -29,6 +33,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
   const refresh = async () => {
     const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
     const now = new Date();
+    const samples: PoolSample[] = [];
     for (const metric of [created, failed, claimed, replacements, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
     for (const row of rows) {
       const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
@@ -37,7 +42,9 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       if (row.claimed) claimed.inc(labels, row.claimed);
       if (row.replacements) replacements.inc(labels, row.replacements);
       if (!row.active) continue;
-      desired.set(labels, storedDesiredInstances(row, now));
+      const desiredNow = storedDesiredInstances(row, now);
+      desired.set(labels, desiredNow);
+      samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
       running.set(labels, row.running);
       eligible.set(labels, row.eligible);
       hardLimited.set(labels, row.status === 'hard_limited' ? 1 : 0);
@@ -45,6 +52,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
     }
     paused.set(isPausedNow ? 1 : 0);
     lastUpdated.set(Math.floor(now.getTime() / 1000));
+    await recordPoolSamples(pool, samples, now, POOL_SAMPLES.bucketMs, POOL_SAMPLES.keepMs);
   };
 
   let timer: NodeJS.Timeout | undefined;
