@@ -1,4 +1,4 @@
-export { OutboxRelay } from './outbox-relay.js';
+export { OutboxRelay, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
 export { reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
 export { evaluatePreset, toCoreSnapshot, needsWrites, type PresetView, type EvaluationSettings } from './preset-view.js';
 export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress, type HealthCheck } from './health.js';

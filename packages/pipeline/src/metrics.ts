@@ -88,7 +88,6 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
 
 /** Waiting/active/delayed/failed jobs per queue, read from Redis at scrape time. */
 export function registerQueueMetrics(registry: Registry, queues: QueueSet): void {
-  const list = Object.values(queues).filter((q): q is QueueSet['reconcile'] => typeof q === 'object' && q !== null && 'getJobCounts' in q);
   new Gauge({
     name: 'warmpool_queue_jobs',
     help: 'Jobs per queue and state.',
@@ -96,7 +95,7 @@ export function registerQueueMetrics(registry: Registry, queues: QueueSet): void
     registers: [registry],
     async collect() {
       this.reset();
-      for (const queue of list) {
+      for (const queue of queues.all) {
         const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'failed');
         for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
       }

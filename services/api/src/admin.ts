@@ -6,7 +6,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Queue } from 'bullmq';
 import type { Principal } from '@warmpool/db';
 import type { ApiDeps } from './app.js';
 import { ApiError } from './errors.js';
@@ -86,7 +85,7 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
   });
 
   const views = offlineViews();
-  const queues = Object.values(deps.queues).filter((q): q is Queue => typeof q === 'object' && q !== null && 'getJobCounts' in q);
+  const queues = deps.queues.all;
   for (const mode of ['full', 'read-only'] as const) {
     const serverAdapter = new FastifyAdapter();
     const base = mode === 'full' ? ADMIN_BASE : `${ADMIN_BASE}-read-only`;
