@@ -133,6 +133,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
     `Warmpool demo — ${Math.round((Date.now() - started) / 1000)} s — API ${API_URL} — Bull Board ${API_URL}/admin/queues — logs .demo-logs/`,
+    `Pools console: ${API_URL}/console/ (sign in with the token in .demo-logs/token)`,
     '',
     line(head),
     line(widths.map((w) => '─'.repeat(w))),
