@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import Docker from 'dockerode';
-import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
+import { storedDesiredInstances } from '@warmpool/core';
 import { createPool, loadPoolRows, migrate, recreateDatabase, type Pool, type PoolRow } from '@warmpool/db';
 import { ensureBusyboxImage, removeInstance } from '@warmpool/provisioner-docker';
 
@@ -154,7 +154,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
   const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status'];
   const body = rows.map((r) => [
     r.label,
-    String(desiredInstancesAt({ instances: r.instances, timezone: r.timezone, schedules: r.schedules as ScheduleEntry[] }, now)),
+    String(storedDesiredInstances(r, now)),
     String(r.running),
     String(r.eligible),
     String(r.starting),
@@ -165,6 +165,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
     `Warmpool demo — ${Math.round((Date.now() - started) / 1000)} s — API ${API_URL} — Bull Board ${API_URL}/admin/queues — logs .demo-logs/`,
+    `Pools console: ${API_URL}/console/ (sign in with the token in .demo-logs/token)`,
     '',
     line(head),
     line(widths.map((w) => '─'.repeat(w))),

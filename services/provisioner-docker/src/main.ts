@@ -1,5 +1,4 @@
-import { healthPortFromEnv, startHealthServer } from '@warmpool/pipeline';
-import { createLogger, loadConfig, onShutdown } from '@warmpool/runtime';
+import { createLogger, healthPortFromEnv, loadConfig, onShutdown, startHealthServer } from '@warmpool/runtime';
 import { loadDockerOptions, startDockerProvisioner } from './index.js';
 
 const logger = createLogger('provisioner-docker');
