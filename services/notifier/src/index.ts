@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, QUEUES, queuePrefix } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { createRegistry, startHealthServer, withTimeout } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './retry-delay.js';
 import { deliverWebhook } from './deliver.js';
@@ -10,6 +9,7 @@ import { handleNotificationEvent } from './events.js';
 import { createMailer, type SendMail } from './mailer.js';
 import { deliveriesTotal } from './metrics.js';
 import { performSend } from './send.js';
+import { createRegistry, startHealthServer, withTimeout } from '@warmpool/runtime';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
 export { sign, signatureHeaders, signingKey, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from './signing.js';
