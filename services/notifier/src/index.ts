@@ -20,7 +20,7 @@ export { handleNotificationEvent, deliveryJobId, type WebhookPayload, type Event
 export { deliverWebhook } from './deliver.js';
 export { performSend, sendJobId } from './send.js';
 export { renderEmail, renderChat, type EmailContent } from './formats.js';
-export { createMailer, type Mail, type SendMail } from './mailer.js';
+export { createMailer, checkSmtp, type Mail, type SendMail } from './mailer.js';
 
 /** Slow receivers must not hold up others: at least this many deliveries run at once (SPEC §9). */
 const MIN_DELIVERY_CONCURRENCY = 10;

@@ -3,6 +3,34 @@ import type { SmtpConfig } from '@warmpool/runtime';
 import { PermanentDeliveryError } from './http-post.js';
 import type { EmailContent } from './formats.js';
 
+function createTransport(smtp: SmtpConfig) {
+  return nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.tls === 'tls',
+    requireTLS: smtp.tls === 'starttls',
+    ignoreTLS: smtp.tls === 'none',
+    ...(smtp.auth ? { auth: smtp.auth } : {}),
+    connectionTimeout: smtp.timeoutMs,
+    greetingTimeout: smtp.timeoutMs,
+    socketTimeout: smtp.timeoutMs,
+    dnsTimeout: smtp.timeoutMs,
+  });
+}
+
+/** Connects, negotiates TLS and authenticates once, for a start-up diagnosis; null when it worked, else the reason. */
+export async function checkSmtp(smtp: SmtpConfig): Promise<string | null> {
+  const transport = createTransport(smtp);
+  try {
+    await transport.verify();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    transport.close();
+  }
+}
+
 export type Mail = EmailContent & { to: string; kind: string; messageId: string };
 export type SendMail = (mail: Mail) => Promise<void>;
 
@@ -13,18 +41,7 @@ export type SendMail = (mail: Mail) => Promise<void>;
  */
 export function createMailer(smtp: SmtpConfig): SendMail {
   return async (mail) => {
-    const transport = nodemailer.createTransport({
-      host: smtp.host,
-      port: smtp.port,
-      secure: smtp.tls === 'tls',
-      requireTLS: smtp.tls === 'starttls',
-      ignoreTLS: smtp.tls === 'none',
-      ...(smtp.auth ? { auth: smtp.auth } : {}),
-      connectionTimeout: smtp.timeoutMs,
-      greetingTimeout: smtp.timeoutMs,
-      socketTimeout: smtp.timeoutMs,
-      dnsTimeout: smtp.timeoutMs,
-    });
+    const transport = createTransport(smtp);
     try {
       await transport.sendMail({
         from: smtp.from,
