@@ -42,3 +42,4 @@ export {
   type PresetView,
 } from './evaluate.js';
 export { presetStatus, type PresetStatus } from './status.js';
+export { unstorableText } from './text.js';
