@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { OutboxRelay, reconcilePreset, type ReconcileDeps, type ReconcileSettings } from '@warmpool/pipeline';
+import { inflightCreates } from '@warmpool/db';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets, seedVersion, setPaused } from '../support/seed.js';
@@ -178,8 +179,8 @@ test('paused reconciliation does nothing', async () => {
 
 test('the global in-flight cap limits creates and arms a retry', async () => {
   const [p] = await seedPresets(db.pool, [{ instances: 5 }]);
-  const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM builds WHERE reason = 'prebuild-create' AND job_status IN ('pending','running')`);
-  const o = await reconcilePreset(deps({ maxInflightPrebuildBuilds: rows[0]!.n + 2 }), p!.presetId);
+  const busy = await inflightCreates(db.pool);
+  const o = await reconcilePreset(deps({ maxInflightPrebuildBuilds: busy + 2, capSharing: 'fifo' }), p!.presetId);
   assert.equal(o.kind === 'executed' && o.created, 2);
   assert.equal(o.kind === 'executed' && o.capped, true);
   assert.ok(o.kind === 'executed' && o.wakeAt && o.wakeAt.getTime() - Date.now() < 2_500);

@@ -5,7 +5,6 @@ export { insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, requ
 export { loadPresetSnapshot, loadPresetSnapshots, POPULATION_LIMIT, type PresetSnapshotRow } from './snapshot.js';
 export {
   lockPreset,
-  reserveInflightSlots,
   insertDeleteBuilds,
   insertPrebuilds,
   insertFailedPrebuild,
@@ -13,10 +12,10 @@ export {
   setScheduleError,
   presetsNeedingAttention,
   prebuildName,
-  INFLIGHT_CAP_LOCK_KEY,
   type NewBuild,
   type PrebuildTarget,
 } from './reconcile-queries.js';
+export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
 export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
 export {
   listNotifications,

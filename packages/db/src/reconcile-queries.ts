@@ -7,23 +7,10 @@ import { SYSTEM_USER_ID } from './constants.js';
  * client; none commits.
  */
 
-// Arbitrary constant shared by every reconciler: serialises the in-flight cap check of prebuild creates.
-export const INFLIGHT_CAP_LOCK_KEY = 7_270_002;
-
 /** Per-preset mutual exclusion: a row lock held until commit, released by PostgreSQL if the holder dies. */
 export async function lockPreset(client: pg.ClientBase, presetId: string): Promise<boolean> {
   const { rowCount } = await client.query('SELECT id FROM presets WHERE id = $1 FOR UPDATE', [presetId]);
   return (rowCount ?? 0) > 0;
-}
-
-/** Takes the global cap lock (until commit) and returns how many more prebuild creates may start now. */
-export async function reserveInflightSlots(client: pg.ClientBase, cap: number): Promise<number> {
-  await client.query('SELECT pg_advisory_xact_lock($1)', [INFLIGHT_CAP_LOCK_KEY]);
-  // A separate statement: under READ COMMITTED it sees every create committed before we got the lock.
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM builds WHERE reason = 'prebuild-create' AND job_status IN ('pending', 'running')`,
-  );
-  return Math.max(0, cap - (rows[0]?.n ?? 0));
 }
 
 export type NewBuild = {
@@ -109,14 +96,43 @@ async function insertPrebuildWorkspaces(client: pg.ClientBase, target: PrebuildT
   );
 }
 
-/** Inserts `count` prebuild workspaces, each with a pending build #1 (`start`, reason prebuild-create). */
+// One statement: the workspaces, their pending build #1, the builds' in-flight slots and the preset's counter.
+const INSERT_PREBUILDS_SQL = `
+WITH w AS (
+  INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
+  SELECT id, $2, $3, $4, $5, $6, name FROM unnest($1::uuid[], $7::text[]) AS x(id, name)
+  RETURNING id
+),
+b AS (
+  INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason, job_status, parameters)
+  SELECT bid, ws, 1, $4, 'start', $6, 'prebuild-create', 'pending', $9::jsonb FROM unnest($8::uuid[], $1::uuid[]) AS x(bid, ws)
+  RETURNING id
+),
+s AS (
+  UPDATE inflight_slots SET build_id = x.bid FROM unnest($10::int[], $8::uuid[]) AS x(slot, bid)
+  WHERE inflight_slots.slot = x.slot AND inflight_slots.build_id IS NULL
+  RETURNING 1
+),
+c AS (
+  INSERT INTO preset_counters (preset_id, name, value) VALUES ($5, 'created', cardinality($1::uuid[]))
+  ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + EXCLUDED.value
+)
+SELECT (SELECT count(*) FROM b)::int AS builds, (SELECT count(*) FROM s)::int AS slots`;
+
+/**
+ * Inserts one prebuild workspace with a pending build #1 (`start`, reason prebuild-create) per slot, each build
+ * holding its slot (claimed by claimInflightSlots in the same transaction), in one round trip. Without slots
+ * (`count` only), the builds hold none: fixtures and tools that bypass the cap.
+ */
 export async function insertPrebuilds(
   client: pg.ClientBase,
   target: PrebuildTarget,
   count: number,
   parameters: Record<string, string>,
+  slots: readonly number[] = [],
 ): Promise<NewBuild[]> {
   if (count <= 0) return [];
+  if (slots.length > 0 && slots.length !== count) throw new Error(`insertPrebuilds: ${count} prebuilds but ${slots.length} slots`);
   const builds: NewBuild[] = Array.from({ length: count }, () => ({
     buildId: randomUUID(),
     workspaceId: randomUUID(),
@@ -125,13 +141,21 @@ export async function insertPrebuilds(
     transition: 'start',
     parameters,
   }));
-  await insertPrebuildWorkspaces(client, target, builds.map((b) => b.workspaceId));
-  await insertBuilds(client, builds, 'prebuild-create');
-  await client.query(
-    `INSERT INTO preset_counters (preset_id, name, value) VALUES ($1, 'created', $2)
-     ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + EXCLUDED.value`,
-    [target.presetId, count],
-  );
+  const workspaceIds = builds.map((b) => b.workspaceId);
+  const { rows } = await client.query<{ builds: number; slots: number }>(INSERT_PREBUILDS_SQL, [
+    workspaceIds,
+    target.organizationId,
+    target.templateId,
+    target.templateVersionId,
+    target.presetId,
+    SYSTEM_USER_ID,
+    workspaceIds.map(() => prebuildName()),
+    builds.map((b) => b.buildId),
+    JSON.stringify(parameters),
+    slots,
+  ]);
+  // A slot not held by this transaction would break the cap: abort (the caller's transaction rolls back).
+  if (rows[0]?.slots !== slots.length) throw new Error(`insertPrebuilds: ${slots.length} slots claimed but ${rows[0]?.slots ?? 0} assigned`);
   return builds;
 }
 

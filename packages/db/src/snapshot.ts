@@ -28,6 +28,8 @@ export type PresetSnapshotRow = {
     organizationName: string;
   };
   paused: boolean;
+  /** The preset has a demand row: it waited for in-flight cap slots (cleared once it wants no creates). */
+  waiting: boolean;
   /** Running prebuilds, oldest first. */
   running: { id: string; createdAt: Date; ready: boolean; invalidated: boolean }[];
   inProgress: { transition: 'start' | 'stop' | 'delete'; count: number }[];
@@ -80,6 +82,7 @@ SELECT json_build_object(
       'usingActiveVersion', using_active_version, 'organizationId', organization_id,
       'organizationName', organization_name) FROM p),
   'paused', COALESCE((SELECT value = 'true'::jsonb FROM settings WHERE key = 'reconciliation_paused'), false),
+  'waiting', EXISTS (SELECT 1 FROM prebuild_demand WHERE preset_id = $1),
   'running', (SELECT COALESCE(json_agg(json_build_object(
         'id', l.workspace_id,
         'createdAt', l.workspace_created_at,
@@ -158,6 +161,7 @@ function toSnapshotRow(raw: Json): PresetSnapshotRow | null {
       organizationName: String(p.organizationName),
     },
     paused: Boolean(raw.paused),
+    waiting: Boolean(raw.waiting),
     running: (raw.running as Json[]).map((r) => ({
       id: String(r.id),
       createdAt: date(r.createdAt),

@@ -2,6 +2,7 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bu
 import { BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { applyBuildResult, insertOutbox, withTransaction, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
+import { handOffFreeSlots } from './cap-sharing.js';
 import type { OutboxRelay } from './outbox-relay.js';
 
 export type BuildResultsDeps = {
@@ -60,6 +61,8 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
   if (applied.replacements) await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
+  // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
+  if (applied.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed')) await handOffFreeSlots(deps.pool, deps.queues, log);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { applied: true };
 }

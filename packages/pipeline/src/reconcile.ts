@@ -1,13 +1,15 @@
 import { nextWakeAt, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
 import { armWakeUp, BUILD_PRIORITY, BuildRequested, NotificationEvent, QUEUES, type QueueSet } from '@warmpool/bus';
 import {
+  claimInflightSlots,
+  clearPrebuildDemand,
+  ensureInflightSlots,
   insertDeleteBuilds,
   insertFailedPrebuild,
   insertOutbox,
   insertPrebuilds,
   loadPresetSnapshot,
   lockPreset,
-  reserveInflightSlots,
   setScheduleError,
   transitionPresetStatus,
   withTransaction,
@@ -19,9 +21,14 @@ import {
 } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import type { OutboxRelay } from './outbox-relay.js';
+import { handOffFreeSlots } from './cap-sharing.js';
 import { evaluatePreset, needsWrites, type EvaluationSettings, type PresetView } from './preset-view.js';
 
-export type ReconcileSettings = EvaluationSettings & { maxInflightPrebuildBuilds: number };
+export type ReconcileSettings = EvaluationSettings & {
+  maxInflightPrebuildBuilds: number;
+  /** How creates share the in-flight cap when it binds: max-min fair between presets (default) or first come first served. */
+  capSharing?: 'fair' | 'fifo';
+};
 
 export type ReconcileDeps = {
   pool: Pool;
@@ -37,8 +44,20 @@ export type ReconcileOutcome =
   | { kind: 'noop'; view: PresetView; wakeAt: Date | null }
   | { kind: 'executed'; view: PresetView; created: number; deleted: number; failedRequests: number; capped: boolean; wakeAt: Date | null };
 
-/** When the in-flight cap held creates back, try again this soon (builds finishing also trigger a reconcile). */
-const CAPPED_RETRY_MS = 2_000;
+/**
+ * When the in-flight cap held creates back, try again this soon. With fair sharing, a freed slot hands itself to
+ * the presets next in line at once (handOffFreeSlots), so the retry is only a safety net and must not turn
+ * thousands of waiting presets into a polling load; first come first served relies on it (2 s).
+ */
+const CAPPED_RETRY_MS = { fair: 15_000, fifo: 2_000 } as const;
+
+// Slot rows are added up to the cap once per pool and cap (idempotent; another process may have done it).
+const slotsEnsured = new WeakMap<Pool, number>();
+async function ensureSlots(pool: Pool, cap: number): Promise<void> {
+  if (slotsEnsured.get(pool) === cap) return;
+  await ensureInflightSlots(pool, cap);
+  slotsEnsured.set(pool, cap);
+}
 
 /**
  * Reconciles one preset (SPEC §4, §6.2). The common no-op case is one SQL statement and no transaction;
@@ -61,10 +80,12 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
   const view = evaluatePreset(row, clock(), deps.settings);
   await recordScheduleProblem(deps, row, view);
   if (!needsWrites(view)) {
+    if (row.waiting) await clearPrebuildDemand(deps.pool, presetId);
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
     return { kind: 'noop', view, wakeAt };
   }
 
+  await ensureSlots(deps.pool, deps.settings.maxInflightPrebuildBuilds);
   const result = await withTransaction(deps.pool, async (client) => {
     if (!(await lockPreset(client, presetId))) return null;
     const fresh = await loadPresetSnapshot(client, presetId);
@@ -75,6 +96,8 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
   if (!result) return { kind: 'missing' };
   // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
   await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
+  // This preset may have left free slots to presets ahead of it in fair order: wake them now.
+  if (result.capped && sharing(deps.settings) === 'fair') await handOffFreeSlots(deps.pool, deps.queues, log);
   const wakeAt = await armNextWakeUp(deps, presetId, result.view, clock(), result.capped);
   log.info(
     { created: result.created, deleted: result.deleted, failedRequests: result.failedRequests, capped: result.capped, desired: result.view.desiredNow },
@@ -94,7 +117,7 @@ async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow
 async function armNextWakeUp(deps: ReconcileDeps, presetId: string, view: PresetView, now: Date, capped: boolean): Promise<Date | null> {
   let at = nextWakeAt(view.snapshot, { now, backoffIntervalMs: deps.settings.backoffIntervalMs });
   let trigger = 'timer';
-  const retryAt = new Date(now.getTime() + CAPPED_RETRY_MS);
+  const retryAt = new Date(now.getTime() + CAPPED_RETRY_MS[sharing(deps.settings)]);
   if (capped && (!at || at > retryAt)) {
     at = retryAt;
     trigger = 'inflight-cap';
@@ -132,9 +155,16 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   messages.push(...deletes.map((b) => buildRequested(b, presetId, 'prebuild-delete', BUILD_PRIORITY.delete)));
 
   const wanted = view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
+  if (wanted === 0 && row.waiting) await clearPrebuildDemand(client, presetId);
   if (wanted > 0) {
-    const slots = await reserveInflightSlots(client, settings.maxInflightPrebuildBuilds);
-    const count = Math.min(wanted, slots);
+    const slots = await claimInflightSlots(client, {
+      presetId,
+      cap: settings.maxInflightPrebuildBuilds,
+      wanted,
+      level: Math.max(0, view.desiredNow - wanted),
+      fair: sharing(settings) === 'fair',
+    });
+    const count = slots.length;
     outcome.capped = count < wanted;
     if (outcome.capped) log.info({ wanted, allowed: count }, 'in-flight prebuild build cap reached');
     if (count > 0) {
@@ -142,7 +172,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
       const declarations = Array.isArray(row.preset.declarations) ? (row.preset.declarations as ParameterDeclaration[]) : [];
       const resolved = resolveBuildParameters(declarations, row.preset.parameters);
       if (resolved.ok) {
-        const builds = await insertPrebuilds(client, target, count, resolved.parameters);
+        const builds = await insertPrebuilds(client, target, count, resolved.parameters, slots);
         outcome.created = builds.length;
         messages.push(...builds.map((b) => buildRequested(b, presetId, 'prebuild-create', BUILD_PRIORITY.create)));
       } else {
@@ -157,6 +187,10 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   }
   await insertOutbox(client, messages);
   return outcome;
+}
+
+function sharing(settings: ReconcileSettings): 'fair' | 'fifo' {
+  return settings.capSharing ?? 'fair';
 }
 
 function truncate(text: string | null): string | null {

@@ -43,6 +43,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     backoffLookbackMs: config.backoffLookbackMs,
     failureHardLimit: config.failureHardLimit,
     maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds,
+    capSharing: config.inflightCapSharing,
   };
 
   const registry = createRegistry('reconciler');
