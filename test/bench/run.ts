@@ -15,11 +15,14 @@ import { startScheduler } from '@warmpool/scheduler';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { countingPool, testConfig } from '../support/pipeline.js';
 import { claimBench } from './claim.js';
+import { stormBench } from './storm.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const logger = createLogger('bench', { level: 'silent' });
+// The reconcile worker runs this many jobs at once (two batches); the no-op baseline worker gets the same.
+const RECONCILE_CONCURRENCY = Math.max(CONCURRENCY, 2 * testConfig('postgres://x', 'x').reconcileBatchSize);
 const figures: Figure[] = [];
 const log = (msg: string) => console.error(`[bench] ${msg}`);
 
@@ -60,7 +63,7 @@ async function baseline(n: number): Promise<number> {
   const env = await setup();
   const connection = createRedis(REDIS_URL, { role: 'worker' });
   let done = 0;
-  const worker = new Worker(QUEUES.reconcile, async () => undefined, { connection, prefix: queuePrefix(env.prefix.prefix), concurrency: CONCURRENCY });
+  const worker = new Worker(QUEUES.reconcile, async () => undefined, { connection, prefix: queuePrefix(env.prefix.prefix), concurrency: RECONCILE_CONCURRENCY });
   worker.on('completed', () => void done++);
   const ids = Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
   const t0 = performance.now();
@@ -75,7 +78,7 @@ async function baseline(n: number): Promise<number> {
 
 async function throughput(n: number): Promise<void> {
   const base = await baseline(n);
-  figures.push({ name: `no-op BullMQ worker, ${n} jobs`, value: Math.round(base), unit: 'jobs/s', note: `concurrency ${CONCURRENCY}` });
+  figures.push({ name: `no-op BullMQ worker, ${n} jobs`, value: Math.round(base), unit: 'jobs/s', note: `concurrency ${RECONCILE_CONCURRENCY}` });
 
   const env = await setup();
   const ids = await seedBulk(env.db.pool, { count: n, instances: 2, running: 2, tag: `noop${n}` });
@@ -195,22 +198,37 @@ async function timerLag(): Promise<void> {
   await teardown(env, reconciler);
 }
 
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
+const want = (section: string) => !ONLY || ONLY.has(section);
 const started = Date.now();
 log(`sizes ${SIZES.join(', ')}, worker concurrency ${CONCURRENCY}, ${os.cpus().length} cores`);
 for (const n of SIZES) {
+  if (!want('throughput')) break;
   log(`throughput with ${n} presets`);
   await throughput(n);
 }
-log('SQL round trips');
-await sqlPerNoop();
-log('refill latency');
-await refill(1, 10);
-await refill(100, 100);
-log('timer lag');
-await timerLag();
-log('claim latency through the API');
-await claimBench(figures);
+if (want('sql')) {
+  log('SQL round trips');
+  await sqlPerNoop();
+}
+if (want('refill')) {
+  log('refill latency');
+  await refill(1, 10);
+  await refill(100, 100);
+}
+if (want('lag')) {
+  log('timer lag');
+  await timerLag();
+}
+if (want('storm')) {
+  log('cap storm (fair sharing, then first come first served)');
+  await stormBench(figures);
+}
+if (want('claims')) {
+  log('claim latency through the API');
+  await claimBench(figures);
+}
 printTable(figures);
-const file = writeResults(figures, { sizes: SIZES, concurrency: CONCURRENCY, cores: os.cpus().length, seconds: Math.round((Date.now() - started) / 1000) });
+const file = writeResults(figures, { sizes: SIZES, concurrency: CONCURRENCY, cores: os.cpus().length, seconds: Math.round((Date.now() - started) / 1000), load: os.loadavg() });
 console.log(`results written to ${file}`);
 process.exit(0);

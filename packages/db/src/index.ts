@@ -5,6 +5,9 @@ export { insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, requ
 export { loadPresetSnapshot, loadPresetSnapshots, POPULATION_LIMIT, type PresetSnapshotRow } from './snapshot.js';
 export {
   lockPreset,
+  lockFreePresets,
+  insertPrebuildsBatch,
+  type PrebuildBatchItem,
   insertDeleteBuilds,
   insertPrebuilds,
   insertFailedPrebuild,
@@ -15,7 +18,7 @@ export {
   type NewBuild,
   type PrebuildTarget,
 } from './reconcile-queries.js';
-export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
+export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, registerPrebuildDemand, claimSlotsForBatch, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
 export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
 export {
   listNotifications,

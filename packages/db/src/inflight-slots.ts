@@ -90,9 +90,38 @@ export async function claimInflightSlots(client: pg.ClientBase, request: SlotReq
   return rows.map((r) => r.slot);
 }
 
-/** Forgets a preset's demand (it no longer wants creates); a no-op when it has none. */
-export async function clearPrebuildDemand(db: pg.Pool | pg.ClientBase, presetId: string): Promise<void> {
-  await db.query('DELETE FROM prebuild_demand WHERE preset_id = $1', [presetId]);
+/** Records presets as waiting for slots (a batch that could not serve them all), so fair sharing sees them all at once. */
+export async function registerPrebuildDemand(client: pg.ClientBase, demand: readonly { presetId: string; level: number; wanted: number }[]): Promise<void> {
+  if (demand.length === 0) return;
+  await client.query(
+    `INSERT INTO prebuild_demand (preset_id, level, wanted)
+     SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[])
+     ON CONFLICT (preset_id) DO UPDATE SET level = EXCLUDED.level, wanted = EXCLUDED.wanted, updated_at = now(),
+       since = CASE WHEN prebuild_demand.updated_at > now() - $4 * interval '1 millisecond' THEN prebuild_demand.since ELSE now() END`,
+    [demand.map((d) => d.presetId), demand.map((d) => d.level), demand.map((d) => d.wanted), DEMAND_FRESH_MS],
+  );
+}
+
+/** Forgets presets' demand (they no longer want creates); a no-op for those without. */
+export async function clearPrebuildDemand(db: pg.Pool | pg.ClientBase, presetIds: readonly string[]): Promise<void> {
+  if (presetIds.length === 0) return;
+  await db.query('DELETE FROM prebuild_demand WHERE preset_id = ANY($1::uuid[])', [presetIds]);
+}
+
+/**
+ * Claims exactly `count` free slots for a batch of presets, or none: when presets wait for slots (fair sharing
+ * applies) or fewer are free, the batch's creates go through the per-preset path instead.
+ */
+export async function claimSlotsForBatch(client: pg.ClientBase, cap: number, count: number): Promise<number[] | null> {
+  const { rows } = await client.query<{ slot: number }>(
+    `SELECT slot FROM inflight_slots
+     WHERE build_id IS NULL
+       AND slot <= $1::int - (SELECT count(*) FROM inflight_slots WHERE slot > $1::int AND build_id IS NOT NULL)::int
+       AND NOT EXISTS (SELECT 1 FROM prebuild_demand WHERE updated_at > now() - $3 * interval '1 millisecond')
+     ORDER BY slot LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    [cap, count, DEMAND_FRESH_MS],
+  );
+  return rows.length === count ? rows.map((r) => r.slot) : null;
 }
 
 /**

@@ -1,5 +1,6 @@
 export { OutboxRelay } from './outbox-relay.js';
 export { reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
+export { reconcilePresets, ReconcileBatcher } from './reconcile-batch.js';
 export { evaluatePreset, toCoreSnapshot, needsWrites, type PresetView, type EvaluationSettings } from './preset-view.js';
 export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress, type HealthCheck } from './health.js';
 export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } from './build-results.js';

@@ -1,5 +1,5 @@
 import { nextWakeAt, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
-import { armWakeUp, BUILD_PRIORITY, BuildRequested, NotificationEvent, QUEUES, type QueueSet } from '@warmpool/bus';
+import { armWakeUps, BUILD_PRIORITY, BuildRequested, NotificationEvent, QUEUES, type QueueSet } from '@warmpool/bus';
 import {
   claimInflightSlots,
   clearPrebuildDemand,
@@ -53,7 +53,7 @@ const CAPPED_RETRY_MS = { fair: 15_000, fifo: 2_000 } as const;
 
 // Slot rows are added up to the cap once per pool and cap (idempotent; another process may have done it).
 const slotsEnsured = new WeakMap<Pool, number>();
-async function ensureSlots(pool: Pool, cap: number): Promise<void> {
+export async function ensureSlots(pool: Pool, cap: number): Promise<void> {
   if (slotsEnsured.get(pool) === cap) return;
   await ensureInflightSlots(pool, cap);
   slotsEnsured.set(pool, cap);
@@ -80,7 +80,7 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
   const view = evaluatePreset(row, clock(), deps.settings);
   await recordScheduleProblem(deps, row, view);
   if (!needsWrites(view)) {
-    if (row.waiting) await clearPrebuildDemand(deps.pool, presetId);
+    if (row.waiting) await clearPrebuildDemand(deps.pool, [presetId]);
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
     return { kind: 'noop', view, wakeAt };
   }
@@ -107,24 +107,41 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
 }
 
 /** Shows unusable stored schedules to operators (status) and logs them; only writes when it changed. */
-async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
+export async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
   if (view.scheduleProblem === row.preset.scheduleError) return;
   if (view.scheduleProblem) deps.logger.error({ problem: view.scheduleProblem }, 'stored schedules are unusable; using the base instance count');
   await setScheduleError(deps.pool, row.preset.id, view.scheduleProblem);
 }
 
-/** Arms the exact timer at which the plan can next change (schedule boundary, TTL expiry, backoff end). */
-async function armNextWakeUp(deps: ReconcileDeps, presetId: string, view: PresetView, now: Date, capped: boolean): Promise<Date | null> {
-  let at = nextWakeAt(view.snapshot, { now, backoffIntervalMs: deps.settings.backoffIntervalMs });
-  let trigger = 'timer';
-  const retryAt = new Date(now.getTime() + CAPPED_RETRY_MS[sharing(deps.settings)]);
-  if (capped && (!at || at > retryAt)) {
-    at = retryAt;
-    trigger = 'inflight-cap';
+/** The exact instant at which the plan can next change (schedule boundary, TTL expiry, backoff end), or the capped retry. */
+export function nextWakeUp(settings: ReconcileSettings, view: PresetView, now: Date, capped: boolean): { at: Date; trigger: string } | null {
+  const at = nextWakeAt(view.snapshot, { now, backoffIntervalMs: settings.backoffIntervalMs });
+  const retryAt = new Date(now.getTime() + CAPPED_RETRY_MS[sharing(settings)]);
+  if (capped && (!at || at > retryAt)) return { at: retryAt, trigger: 'inflight-cap' };
+  return at ? { at, trigger: 'timer' } : null;
+}
+
+// Wake-ups this process armed, by queue prefix and preset: re-arming the same future instant is skipped (it costs
+// a Redis round trip and changes nothing: the job id is fixed). The scheduler's tick re-arms independently, so a
+// wake-up lost with Redis data is still restored within one interval.
+const armed = new Map<string, number>();
+const ARMED_MEMORY = 100_000;
+
+/** Arms the wake-ups (one Redis call for all), skipping those this process already armed. */
+export async function armNextWakeUps(deps: ReconcileDeps, wakeUps: readonly { presetId: string; at: Date; trigger: string }[], now: Date): Promise<void> {
+  const fresh = wakeUps.filter((w) => armed.get(`${deps.queues.prefix}|${w.presetId}`) !== w.at.getTime());
+  if (fresh.length === 0) return;
+  for (const trigger of new Set(fresh.map((w) => w.trigger))) {
+    await armWakeUps(deps.queues.reconcile, fresh.filter((w) => w.trigger === trigger), trigger, now.getTime());
   }
-  if (!at) return null;
-  await armWakeUp(deps.queues.reconcile, presetId, at, trigger, now.getTime());
-  return at;
+  if (armed.size > ARMED_MEMORY) armed.clear();
+  for (const w of fresh) armed.set(`${deps.queues.prefix}|${w.presetId}`, w.at.getTime());
+}
+
+async function armNextWakeUp(deps: ReconcileDeps, presetId: string, view: PresetView, now: Date, capped: boolean): Promise<Date | null> {
+  const wake = nextWakeUp(deps.settings, view, now, capped);
+  if (wake) await armNextWakeUps(deps, [{ presetId, ...wake }], now);
+  return wake?.at ?? null;
 }
 
 type Execution = { created: number; deleted: number; failedRequests: number; capped: boolean };
@@ -155,7 +172,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   messages.push(...deletes.map((b) => buildRequested(b, presetId, 'prebuild-delete', BUILD_PRIORITY.delete)));
 
   const wanted = view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
-  if (wanted === 0 && row.waiting) await clearPrebuildDemand(client, presetId);
+  if (wanted === 0 && row.waiting) await clearPrebuildDemand(client, [presetId]);
   if (wanted > 0) {
     const slots = await claimInflightSlots(client, {
       presetId,
@@ -189,7 +206,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   return outcome;
 }
 
-function sharing(settings: ReconcileSettings): 'fair' | 'fifo' {
+export function sharing(settings: ReconcileSettings): 'fair' | 'fifo' {
   return settings.capSharing ?? 'fair';
 }
 
@@ -197,7 +214,7 @@ function truncate(text: string | null): string | null {
   return text === null ? null : text.slice(0, 4096);
 }
 
-function buildRequested(b: NewBuild, presetId: string, reason: 'prebuild-create' | 'prebuild-delete', priority: number): OutboxMessage {
+export function buildRequested(b: NewBuild, presetId: string, reason: 'prebuild-create' | 'prebuild-delete', priority: number): OutboxMessage {
   // Outbox keys become BullMQ job ids, which may not contain ':' (BullMQ 6 rejects them).
   const idempotencyKey = `build-${b.buildId}`;
   const payload = BuildRequested.parse({
