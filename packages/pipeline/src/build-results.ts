@@ -14,8 +14,9 @@ export type BuildResultsDeps = {
   onCreation?: (type: 'prebuild' | 'regular', seconds: number) => void;
 };
 
-const TRIGGER: Record<BuildResult['type'], string> = {
-  'build-started': 'build-started',
+// A build that starts changes no plan (pending and running both count as in progress): no reconcile.
+const TRIGGER: Record<BuildResult['type'], string | null> = {
+  'build-started': null,
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
   'agent-ready': 'agent-ready',
@@ -60,7 +61,8 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   }
   if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
   if (applied.replacements) await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
-  if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
+  const trigger = TRIGGER[result.type];
+  if (applied.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, applied.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
   if (applied.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed')) await handOffFreeSlots(deps.pool, deps.queues, log);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');

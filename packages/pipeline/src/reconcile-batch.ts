@@ -1,6 +1,7 @@
 import { resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
 import { BUILD_PRIORITY } from '@warmpool/bus';
 import {
+  claimInflightSlots,
   claimSlotsForBatch,
   clearPrebuildDemand,
   insertDeleteBuilds,
@@ -10,13 +11,15 @@ import {
   loadPresetSnapshots,
   lockFreePresets,
   withTransaction,
+  type NewBuild,
   type OutboxMessage,
   type PoolClient,
   type PrebuildBatchItem,
   type PresetSnapshotRow,
 } from '@warmpool/db';
+import { handOffFreeSlots } from './cap-sharing.js';
 import { evaluatePreset, needsWrites, type PresetView } from './preset-view.js';
-import { armNextWakeUps, buildRequested, ensureSlots, nextWakeUp, reconcilePreset, sharing, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
+import { armNextWakeUps, buildRequested, createsWanted, ensureSlots, fairLevel, nextWakeUp, reconcilePreset, sharing, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
 
 /**
  * Reconciles many presets with the SQL of one: one snapshot statement for all of them, and one transaction for
@@ -61,8 +64,10 @@ export async function reconcilePresets(deps: ReconcileDeps, presetIds: readonly 
     for (const id of writers) if (!done.has(id)) single.push(id);
     if (done.size > 0) await deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will retry'));
     const at = clock();
+    // Capped presets may have left free slots to presets ahead of them in fair order: wake those now.
+    if (sharing(deps.settings) === 'fair' && [...done.values()].some((o) => o.capped)) await handOffFreeSlots(deps.pool, deps.queues, deps.logger);
     for (const [id, outcome] of done) {
-      const wake = nextWakeUp(deps.settings, outcome.view, at, false);
+      const wake = nextWakeUp(deps.settings, outcome.view, at, outcome.capped);
       if (wake) wakeUps.push({ presetId: id, ...wake });
       outcomes.set(id, { ...outcome, wakeAt: wake?.at ?? null });
     }
@@ -153,8 +158,8 @@ function resolveParameters(row: PresetSnapshotRow) {
 }
 
 /**
- * The batch transaction. Returns the presets it reconciled; the rest (held by another reconciler, no longer
- * batchable under the lock, or creates the cap or fair sharing must decide) are left to the per-preset path.
+ * The batch transaction. Returns the presets it reconciled; the rest (held by another reconciler, or no longer
+ * batchable under the lock) are left to the per-preset path.
  */
 async function executeBatch(client: PoolClient, deps: ReconcileDeps, ids: string[], clock: () => Date): Promise<Map<string, Executed>> {
   const locked = await lockFreePresets(client, ids);
@@ -164,46 +169,54 @@ async function executeBatch(client: PoolClient, deps: ReconcileDeps, ids: string
     .filter((row) => !row.paused)
     .map((row) => ({ row, view: evaluatePreset(row, now, deps.settings) }))
     .filter(({ row, view }) => needsWrites(view) && batchable(row, view));
-  const wanted = (view: PresetView) => view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
-  const totalWanted = plans.reduce((n, p) => n + wanted(p.view), 0);
-  let slots: number[] | null = [];
-  if (totalWanted > 0) slots = await claimSlotsForBatch(client, deps.settings.maxInflightPrebuildBuilds, totalWanted);
-  // Without slots for every create, the creating presets take the per-preset path, where fair sharing decides;
-  // they are all registered as waiting first, so the shares are computed among all of them.
-  const chosen = slots ? plans : plans.filter((p) => wanted(p.view) === 0);
-  if (!slots && sharing(deps.settings) === 'fair') {
-    await registerPrebuildDemand(
-      client,
-      plans.filter((p) => wanted(p.view) > 0).map((p) => ({ presetId: p.row.preset.id, level: Math.max(0, p.view.desiredNow - wanted(p.view)), wanted: wanted(p.view) })),
-    );
-  }
 
-  const deleteIds = chosen.flatMap((p) => p.view.writes.flatMap((a) => (a.type === 'delete' ? a.ids : [])));
+  const deleteIds = plans.flatMap((p) => p.view.writes.flatMap((a) => (a.type === 'delete' ? a.ids : [])));
   const deletes = await insertDeleteBuilds(client, deleteIds);
-  const presetOfWorkspace = new Map(chosen.flatMap((p) => p.row.running.map((r) => [r.id, p.row.preset.id] as const)));
+  const presetOfWorkspace = new Map(plans.flatMap((p) => p.row.running.map((r) => [r.id, p.row.preset.id] as const)));
   const messages: OutboxMessage[] = deletes.map((b) => buildRequested(b, presetOfWorkspace.get(b.workspaceId)!, 'prebuild-delete', BUILD_PRIORITY.delete));
 
-  let next = 0;
-  const items: PrebuildBatchItem[] = chosen.map(({ row, view }) => {
-    const count = wanted(view);
+  const creators = plans.filter((p) => createsWanted(p.view) > 0);
+  const items = creators.map(({ row, view }): PrebuildBatchItem & { wanted: number; level: number } => {
     const resolved = resolveParameters(row);
     return {
       target: { presetId: row.preset.id, organizationId: row.preset.organizationId, templateId: row.preset.templateId, templateVersionId: row.preset.templateVersionId },
-      count,
+      count: 0,
+      wanted: createsWanted(view),
+      level: fairLevel(view),
       parameters: resolved.ok ? resolved.parameters : {},
-      slots: (slots ?? []).slice(next, (next += count)),
     };
   });
-  const created = await insertPrebuildsBatch(client, items);
+  const total = items.reduce((n, i) => n + i.wanted, 0);
+  const slots = total > 0 ? await claimSlotsForBatch(client, deps.settings.maxInflightPrebuildBuilds, total) : [];
+  let created: NewBuild[][];
+  if (slots) {
+    // Slots for every create and nobody waiting: the whole batch in one statement.
+    let next = 0;
+    for (const item of items) Object.assign(item, { count: item.wanted, slots: slots.slice(next, (next += item.wanted)) });
+    created = await insertPrebuildsBatch(client, items);
+  } else {
+    // The cap binds. Fair sharing: register every creator as waiting, then let each claim its share in fair order
+    // (fewest prebuilds first), inserting its prebuilds before the next claims (slots are assigned only then).
+    const fair = sharing(deps.settings) === 'fair';
+    if (fair) await registerPrebuildDemand(client, items.map((i) => ({ presetId: i.target.presetId, level: i.level, wanted: i.wanted })));
+    const byPreset = new Map<string, NewBuild[]>();
+    for (const item of fair ? [...items].sort((a, b) => a.level - b.level) : items) {
+      const got = await claimInflightSlots(client, { presetId: item.target.presetId, cap: deps.settings.maxInflightPrebuildBuilds, wanted: item.wanted, level: item.level, fair });
+      Object.assign(item, { count: got.length, slots: got });
+      byPreset.set(item.target.presetId, got.length > 0 ? ((await insertPrebuildsBatch(client, [item]))[0] ?? []) : []);
+    }
+    created = items.map((i) => byPreset.get(i.target.presetId) ?? []);
+  }
   created.forEach((builds, i) => messages.push(...builds.map((b) => buildRequested(b, items[i]!.target.presetId, 'prebuild-create', BUILD_PRIORITY.create))));
   await insertOutbox(client, messages);
 
   const deletedBy = new Map<string, number>();
   for (const b of deletes) deletedBy.set(presetOfWorkspace.get(b.workspaceId)!, (deletedBy.get(presetOfWorkspace.get(b.workspaceId)!) ?? 0) + 1);
+  const createdBy = new Map(items.map((i, k) => [i.target.presetId, { created: created[k]!.length, capped: created[k]!.length < i.wanted }]));
   return new Map(
-    chosen.map(({ row, view }, i): [string, Executed] => [
-      row.preset.id,
-      { kind: 'executed', view, created: created[i]!.length, deleted: deletedBy.get(row.preset.id) ?? 0, failedRequests: 0, capped: false, wakeAt: null },
-    ]),
+    plans.map(({ row, view }): [string, Executed] => {
+      const c = createdBy.get(row.preset.id) ?? { created: 0, capped: false };
+      return [row.preset.id, { kind: 'executed', view, created: c.created, deleted: deletedBy.get(row.preset.id) ?? 0, failedRequests: 0, capped: c.capped, wakeAt: null }];
+    }),
   );
 }

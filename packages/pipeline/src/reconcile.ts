@@ -171,14 +171,14 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   outcome.deleted = deletes.length;
   messages.push(...deletes.map((b) => buildRequested(b, presetId, 'prebuild-delete', BUILD_PRIORITY.delete)));
 
-  const wanted = view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
+  const wanted = createsWanted(view);
   if (wanted === 0 && row.waiting) await clearPrebuildDemand(client, [presetId]);
   if (wanted > 0) {
     const slots = await claimInflightSlots(client, {
       presetId,
       cap: settings.maxInflightPrebuildBuilds,
       wanted,
-      level: Math.max(0, view.desiredNow - wanted),
+      level: fairLevel(view),
       fair: sharing(settings) === 'fair',
     });
     const count = slots.length;
@@ -204,6 +204,16 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   }
   await insertOutbox(client, messages);
   return outcome;
+}
+
+/** Prebuilds the plan wants created now. */
+export function createsWanted(view: PresetView): number {
+  return view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
+}
+
+/** A preset's position in max-min fair sharing: how many prebuilds it has, ready or coming. */
+export function fairLevel(view: PresetView): number {
+  return Math.max(0, view.desiredNow - createsWanted(view));
 }
 
 export function sharing(settings: ReconcileSettings): 'fair' | 'fifo' {
