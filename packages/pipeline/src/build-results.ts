@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { applyBuildResult, insertOutbox, withTransaction, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
@@ -79,7 +79,7 @@ export function createBuildResultsWorker(
       const log = deps.logger.child({ queue: QUEUES.buildResults, jobId: job.id, buildId: (job.data as { buildId?: unknown })?.buildId });
       return handleBuildResult(deps, job.data, log);
     },
-    { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency },
+    { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency, ...WORKER_TIMING.buildResults },
   );
   worker.on('error', (err) => deps.logger.error({ err }, 'build results worker error'));
   // Malformed payloads are logged by the handler; this catches results that ran out of retries (an

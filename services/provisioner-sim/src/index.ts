@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { BuildRequested, BuildResult, createQueueSet, createRedis, describeIssues, QUEUES, queuePrefix } from '@warmpool/bus';
+import { BuildRequested, BuildResult, createQueueSet, createRedis, describeIssues, QUEUES, WORKER_TIMING, queuePrefix } from '@warmpool/bus';
 import type { Config, Logger } from '@warmpool/runtime';
 import { createRandom, type SimOptions } from './options.js';
 import { decideOutcome, OutcomeMemory } from './outcome.js';
@@ -82,6 +82,7 @@ export function startProvisionerSim(options: { config: Config; sim: SimOptions; 
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: sim.concurrency,
+    ...WORKER_TIMING.buildRequests,
   });
   worker.on('error', (err) => logger.error({ err }, 'simulator worker error'));
   worker.on('failed', (job, err) => {

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, createRegistry, OutboxRelay, ReconcileBatcher, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
@@ -77,6 +77,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: Math.max(config.workerConcurrency, 2 * config.reconcileBatchSize),
+    ...WORKER_TIMING.reconcile,
   });
   worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
   worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));
