@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claimInflightSlots, ensureInflightSlots, inflightCreates, insertPrebuilds, withTransaction, type PoolClient } from '@warmpool/db';
-import { reconcilePreset, type ReconcileSettings } from '@warmpool/pipeline';
+import { reconcilePreset, type ReconcileSettings } from '@warmpool/operations';
 import { seedPresets, type SeededPreset } from '../support/seed.js';
 import { completePendingBuilds, prebuildCounts } from '../support/fake-provisioner.js';
 import { useReconcileEnv } from '../support/pipeline.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconcilePresets, ReconcileBatcher, type ReconcileSettings } from '@warmpool/pipeline';
+import { reconcilePresets, ReconcileBatcher, type ReconcileSettings } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { seedPresets, setPaused } from '../support/seed.js';
 import { completePendingBuilds, prebuildCounts } from '../support/fake-provisioner.js';

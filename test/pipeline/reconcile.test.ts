@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconcilePreset, type ReconcileSettings } from '@warmpool/pipeline';
+import { reconcilePreset, type ReconcileSettings } from '@warmpool/operations';
 import { inflightCreates } from '@warmpool/db';
 import { seedPresets, seedVersion, setPaused } from '../support/seed.js';
 import { completePendingBuilds, failPendingBuilds, prebuildCounts } from '../support/fake-provisioner.js';

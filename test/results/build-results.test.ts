@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { SYSTEM_USER_ID } from '@warmpool/db';
-import { handleBuildResult, OutboxRelay } from '@warmpool/pipeline';
+import { handleBuildResult, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';

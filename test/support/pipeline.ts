@@ -1,7 +1,7 @@
 import { after, before } from 'node:test';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import type { Pool, PoolClient } from '@warmpool/db';
-import { OutboxRelay, type ReconcileDeps, type ReconcileSettings } from '@warmpool/pipeline';
+import { OutboxRelay, type ReconcileDeps, type ReconcileSettings } from '@warmpool/operations';
 import { createLogger, loadConfig, type Config } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from './env.js';
 

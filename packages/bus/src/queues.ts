@@ -1,23 +1,4 @@
-/** Every BullMQ queue Warmpool uses. One place, so producers and consumers agree. */
-export const QUEUES = {
-  /** Per-preset reconcile jobs (dedup id = preset id), plus delayed wake-ups. */
-  reconcile: 'reconcile',
-  /** Cluster-wide periodic tick (one job scheduler). */
-  schedulerTick: 'scheduler-tick',
-  /** build-requested events for provisioners; priorities: human > delete > create. */
-  buildRequests: 'build-requests',
-  /** build-started / build-succeeded / build-failed / agent-ready reported by provisioners. */
-  buildResults: 'build-results',
-  /** Domain events for the notifier: preset-hard-limited, preset-validation-failed, resource-replacements. */
-  notifications: 'notifications',
-  /** One job per (notification, webhook) delivery attempt series. */
-  webhookDeliveries: 'webhook-deliveries',
-} as const;
-
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
-
-/** BullMQ priorities: lower runs first. */
-export const BUILD_PRIORITY = { human: 1, delete: 2, create: 3 } as const;
+import type { QueueKey } from '@warmpool/contracts';
 
 /**
  * Queue prefix wrapped in a Redis Cluster hash tag so every key of every queue lands in one slot.
@@ -37,7 +18,7 @@ export function queuePrefix(name = 'warmpool'): string {
  * re-plan under the preset lock, results and notifications are idempotent by build id or event key, a build
  * request redelivered keeps its job id. maxStalledCount 2: a job is failed only if it stalls three times.
  */
-export const WORKER_TIMING: Record<keyof typeof QUEUES, { lockDuration: number; stalledInterval: number; maxStalledCount: number }> = {
+export const WORKER_TIMING: Record<QueueKey, { lockDuration: number; stalledInterval: number; maxStalledCount: number }> = {
   // Short jobs (a batch of reconciles, one result): back within ~4 s of a worker's death. A renewal every 1.5 s
   // tolerates an event loop stalled for up to ~1.5 s (GC, CPU starvation) before a false stall.
   reconcile: { lockDuration: 3_000, stalledInterval: 1_000, maxStalledCount: 2 },

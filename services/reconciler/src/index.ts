@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, createRegistry, OutboxRelay, ReconcileBatcher, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
+import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
+import { createRegistry, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -61,7 +62,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       log().error({ problem: describeIssues(parsed.error) }, 'malformed reconcile job rejected');
       throw new UnrecoverableError(`malformed reconcile job: ${describeIssues(parsed.error)}`);
     }
-    if (job.name !== 'reconcile' && job.name !== 'wake') {
+    if (job.name !== JOB_NAMES.reconcile && job.name !== JOB_NAMES.wake) {
       log().error({ name: job.name }, 'unknown job name rejected');
       throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
     }

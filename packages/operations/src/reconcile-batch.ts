@@ -1,6 +1,7 @@
-import { resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
+import { evaluatePreset, needsReconcile, reconcileNeeds, resolveBuildParameters, type ParameterDeclaration, type PresetView } from '@warmpool/core';
 import { BUILD_PRIORITY } from '@warmpool/bus';
 import {
+  buildRequestedMessage,
   claimInflightSlots,
   claimSlotsForBatch,
   clearPrebuildDemand,
@@ -10,7 +11,6 @@ import {
   registerPrebuildDemand,
   loadPresetSnapshots,
   lockFreePresets,
-  withTransaction,
   type NewBuild,
   type OutboxMessage,
   type PoolClient,
@@ -18,8 +18,8 @@ import {
   type PresetSnapshotRow,
 } from '@warmpool/db';
 import { handOffFreeSlots } from './cap-sharing.js';
-import { evaluatePreset, needsWrites, type PresetView } from './preset-view.js';
-import { armNextWakeUps, buildRequested, createsWanted, ensureSlots, fairLevel, nextWakeUp, reconcilePreset, sharing, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
+import { withOutboxTransaction } from './outbox-relay.js';
+import { armNextWakeUps, createsWanted, ensureSlots, fairLevel, nextWakeUp, reconcilePreset, sharing, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
 
 /**
  * Reconciles many presets with the SQL of one: one snapshot statement for all of them, and one transaction for
@@ -46,7 +46,7 @@ export async function reconcilePresets(deps: ReconcileDeps, presetIds: readonly 
   const noops: { row: PresetSnapshotRow; view: PresetView }[] = [];
   for (const row of rows.values()) {
     const view = evaluatePreset(row, now, deps.settings);
-    if (!needsWrites(view) && view.scheduleProblem === row.preset.scheduleError) noops.push({ row, view });
+    if (!needsReconcile(view, row.preset.scheduleError)) noops.push({ row, view });
     else if (batchable(row, view)) writers.push(row.preset.id);
     else single.push(row.preset.id);
   }
@@ -60,9 +60,8 @@ export async function reconcilePresets(deps: ReconcileDeps, presetIds: readonly 
 
   if (writers.length > 0) {
     await ensureSlots(deps.pool, deps.settings.maxInflightPrebuildBuilds);
-    const done = await withTransaction(deps.pool, (client) => executeBatch(client, deps, writers, clock));
+    const done = await withOutboxTransaction(deps, (client) => executeBatch(client, deps, writers, clock));
     for (const id of writers) if (!done.has(id)) single.push(id);
-    if (done.size > 0) await deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will retry'));
     const at = clock();
     // Capped presets may have left free slots to presets ahead of them in fair order: wake those now.
     if (sharing(deps.settings) === 'fair' && [...done.values()].some((o) => o.capped)) await handOffFreeSlots(deps.pool, deps.queues, deps.logger);
@@ -168,12 +167,12 @@ async function executeBatch(client: PoolClient, deps: ReconcileDeps, ids: string
   const plans = fresh
     .filter((row) => !row.paused)
     .map((row) => ({ row, view: evaluatePreset(row, now, deps.settings) }))
-    .filter(({ row, view }) => needsWrites(view) && batchable(row, view));
+    .filter(({ row, view }) => reconcileNeeds(view, row.preset.scheduleError).writes && batchable(row, view));
 
   const deleteIds = plans.flatMap((p) => p.view.writes.flatMap((a) => (a.type === 'delete' ? a.ids : [])));
   const deletes = await insertDeleteBuilds(client, deleteIds);
   const presetOfWorkspace = new Map(plans.flatMap((p) => p.row.running.map((r) => [r.id, p.row.preset.id] as const)));
-  const messages: OutboxMessage[] = deletes.map((b) => buildRequested(b, presetOfWorkspace.get(b.workspaceId)!, 'prebuild-delete', BUILD_PRIORITY.delete));
+  const messages: OutboxMessage[] = deletes.map((b) => buildRequestedMessage({ ...b, presetId: presetOfWorkspace.get(b.workspaceId)!, reason: 'prebuild-delete' }, BUILD_PRIORITY.delete));
 
   const creators = plans.filter((p) => createsWanted(p.view) > 0);
   const items = creators.map(({ row, view }): PrebuildBatchItem & { wanted: number; level: number } => {
@@ -207,7 +206,7 @@ async function executeBatch(client: PoolClient, deps: ReconcileDeps, ids: string
     }
     created = items.map((i) => byPreset.get(i.target.presetId) ?? []);
   }
-  created.forEach((builds, i) => messages.push(...builds.map((b) => buildRequested(b, items[i]!.target.presetId, 'prebuild-create', BUILD_PRIORITY.create))));
+  created.forEach((builds, i) => messages.push(...builds.map((b) => buildRequestedMessage({ ...b, presetId: items[i]!.target.presetId, reason: 'prebuild-create' }, BUILD_PRIORITY.create))));
   await insertOutbox(client, messages);
 
   const deletedBy = new Map<string, number>();

@@ -1,6 +1,7 @@
-import { nextWakeAt, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
-import { armWakeUps, BUILD_PRIORITY, BuildRequested, NotificationEvent, QUEUES, type QueueSet } from '@warmpool/bus';
+import { evaluatePreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
+import { armWakeUps, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
 import {
+  buildRequestedMessage,
   claimInflightSlots,
   clearPrebuildDemand,
   ensureInflightSlots,
@@ -10,19 +11,17 @@ import {
   insertPrebuilds,
   loadPresetSnapshot,
   lockPreset,
+  notificationMessage,
   setScheduleError,
   transitionPresetStatus,
-  withTransaction,
-  type NewBuild,
   type OutboxMessage,
   type Pool,
   type PoolClient,
   type PresetSnapshotRow,
 } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
-import type { OutboxRelay } from './outbox-relay.js';
 import { handOffFreeSlots } from './cap-sharing.js';
-import { evaluatePreset, needsWrites, type EvaluationSettings, type PresetView } from './preset-view.js';
+import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
 
 export type ReconcileSettings = EvaluationSettings & {
   maxInflightPrebuildBuilds: number;
@@ -78,15 +77,19 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     return { kind: 'paused' };
   }
   const view = evaluatePreset(row, clock(), deps.settings);
-  await recordScheduleProblem(deps, row, view);
-  if (!needsWrites(view)) {
+  // The same rule as the tick's screening (core needsReconcile): pool writes need the lock, a changed schedule
+  // problem alone is one conditional update.
+  const needs = reconcileNeeds(view, row.preset.scheduleError);
+  if (needs.scheduleProblem) await recordScheduleProblem(deps, row, view);
+  if (!needs.writes) {
     if (row.waiting) await clearPrebuildDemand(deps.pool, [presetId]);
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
     return { kind: 'noop', view, wakeAt };
   }
 
   await ensureSlots(deps.pool, deps.settings.maxInflightPrebuildBuilds);
-  const result = await withTransaction(deps.pool, async (client) => {
+  // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
+  const result = await withOutboxTransaction(deps, async (client) => {
     if (!(await lockPreset(client, presetId))) return null;
     const fresh = await loadPresetSnapshot(client, presetId);
     if (!fresh || fresh.paused) return null;
@@ -94,8 +97,6 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     return { view: lockedView, ...(await execute(client, fresh, lockedView, deps.settings, log)) };
   });
   if (!result) return { kind: 'missing' };
-  // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
-  await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   // This preset may have left free slots to presets ahead of it in fair order: wake them now.
   if (result.capped && sharing(deps.settings) === 'fair') await handOffFreeSlots(deps.pool, deps.queues, log);
   const wakeAt = await armNextWakeUp(deps, presetId, result.view, clock(), result.capped);
@@ -108,7 +109,6 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
 
 /** Shows unusable stored schedules to operators (status) and logs them; only writes when it changed. */
 export async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
-  if (view.scheduleProblem === row.preset.scheduleError) return;
   if (view.scheduleProblem) deps.logger.error({ problem: view.scheduleProblem }, 'stored schedules are unusable; using the base instance count');
   await setScheduleError(deps.pool, row.preset.id, view.scheduleProblem);
 }
@@ -127,7 +127,7 @@ export function nextWakeUp(settings: ReconcileSettings, view: PresetView, now: D
 const armed = new Map<string, number>();
 const ARMED_MEMORY = 100_000;
 
-/** Arms the wake-ups (one Redis call for all), skipping those this process already armed. */
+/** Arms the wake-ups (one Redis call per trigger), skipping those this process already armed. */
 export async function armNextWakeUps(deps: ReconcileDeps, wakeUps: readonly { presetId: string; at: Date; trigger: string }[], now: Date): Promise<void> {
   const fresh = wakeUps.filter((w) => armed.get(`${deps.queues.prefix}|${w.presetId}`) !== w.at.getTime());
   if (fresh.length === 0) return;
@@ -156,7 +156,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
     const at = await transitionPresetStatus(client, presetId, 'hard_limited', `the newest ${newest.length} builds failed`);
     if (at) {
       log.warn({ failures: newest.length }, 'failure limit reached; preset is hard-limited');
-      messages.push(notification({
+      messages.push(notificationMessage({
         type: 'preset-hard-limited',
         presetId,
         transitionAt: at.toISOString(),
@@ -169,7 +169,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   const deleteIds = view.writes.flatMap((a) => (a.type === 'delete' ? a.ids : []));
   const deletes = await insertDeleteBuilds(client, deleteIds);
   outcome.deleted = deletes.length;
-  messages.push(...deletes.map((b) => buildRequested(b, presetId, 'prebuild-delete', BUILD_PRIORITY.delete)));
+  messages.push(...deletes.map((b) => buildRequestedMessage({ ...b, presetId, reason: 'prebuild-delete' }, BUILD_PRIORITY.delete)));
 
   const wanted = createsWanted(view);
   if (wanted === 0 && row.waiting) await clearPrebuildDemand(client, [presetId]);
@@ -191,14 +191,14 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
       if (resolved.ok) {
         const builds = await insertPrebuilds(client, target, count, resolved.parameters, slots);
         outcome.created = builds.length;
-        messages.push(...builds.map((b) => buildRequested(b, presetId, 'prebuild-create', BUILD_PRIORITY.create)));
+        messages.push(...builds.map((b) => buildRequestedMessage({ ...b, presetId, reason: 'prebuild-create' }, BUILD_PRIORITY.create)));
       } else {
         // Can never succeed: record one failed request (backoff applies) and stop creating.
         await insertFailedPrebuild(client, target, row.preset.parameters, resolved.error);
         outcome.failedRequests = 1;
         const at = await transitionPresetStatus(client, presetId, 'validation_failed', resolved.error);
         log.error({ error: resolved.error }, 'build parameters are invalid; preset marked validation_failed');
-        if (at) messages.push(notification({ type: 'preset-validation-failed', presetId, transitionAt: at.toISOString(), error: truncate(resolved.error) ?? '' }));
+        if (at) messages.push(notificationMessage({ type: 'preset-validation-failed', presetId, transitionAt: at.toISOString(), error: truncate(resolved.error) ?? '' }));
       }
     }
   }
@@ -222,28 +222,4 @@ export function sharing(settings: ReconcileSettings): 'fair' | 'fifo' {
 
 function truncate(text: string | null): string | null {
   return text === null ? null : text.slice(0, 4096);
-}
-
-export function buildRequested(b: NewBuild, presetId: string, reason: 'prebuild-create' | 'prebuild-delete', priority: number): OutboxMessage {
-  // Outbox keys become BullMQ job ids, which may not contain ':' (BullMQ 6 rejects them).
-  const idempotencyKey = `build-${b.buildId}`;
-  const payload = BuildRequested.parse({
-    buildId: b.buildId,
-    workspaceId: b.workspaceId,
-    transition: b.transition,
-    templateVersionId: b.templateVersionId,
-    presetId,
-    parameters: b.parameters,
-    reason,
-    idempotencyKey,
-  });
-  return { queue: QUEUES.buildRequests, name: 'build-requested', payload, idempotencyKey, priority };
-}
-
-function notification(event: NotificationEvent): OutboxMessage {
-  const payload = NotificationEvent.parse(event);
-  // One event per status transition; the transition instant (epoch ms, no ':' for BullMQ job ids) identifies it.
-  const at = 'transitionAt' in payload ? new Date(payload.transitionAt).getTime() : 0;
-  const key = `${payload.type}-${payload.presetId}-${at}`;
-  return { queue: QUEUES.notifications, name: payload.type, payload, idempotencyKey: key };
 }
