@@ -52,8 +52,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   registerQueueMetrics(registry, queues);
 
   // Jobs running at the same time are reconciled as batches: one snapshot query and (for plain creates and
-  // deletes) one transaction per batch. Two batches in flight: one runs while the next fills.
-  const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 2 });
+  // deletes) one transaction per batch. Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
+  const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
   const processor = async (job: Job) => {
     const parsed = ReconcileJob.safeParse(job.data);
     const log = () => logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
@@ -77,7 +77,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const worker = new Worker(QUEUES.reconcile, processor, {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
-    concurrency: Math.max(config.workerConcurrency, 2 * config.reconcileBatchSize),
+    concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
     ...WORKER_TIMING.reconcile,
   });
   worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
