@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures Warmpool against the real Redis and PostgreSQL, each run in its own database and
  * queue prefix. Prints a table and writes .bench-results/bench-<time>.json. See docs/BENCHMARKS.md.
- * Options (env): BENCH_SIZES=1000,10000  BENCH_CONCURRENCY=16
+ * Options (env): BENCH_SIZES=1000,10000  BENCH_CONCURRENCY=16  BENCH_DOCKER=0 (skip the Docker cold start)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
@@ -18,6 +18,7 @@ import { countingPool, testConfig } from '../support/pipeline.js';
 import { claimBench } from './claim.js';
 import { stormBench } from './storm.js';
 import { boundaryBench } from './boundary.js';
+import { dockerBench } from './docker.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -249,6 +250,10 @@ if (want('boundary')) {
 if (want('claims')) {
   log('claim latency through the API');
   await claimBench(figures);
+}
+if (want('docker') && process.env.BENCH_DOCKER !== '0') {
+  log('cold start on the Docker provisioner');
+  await dockerBench(figures);
 }
 printTable(figures);
 const file = writeResults(figures, { sizes: SIZES, concurrency: CONCURRENCY, cores: os.cpus().length, seconds: Math.round((Date.now() - started) / 1000), load: os.loadavg() });

@@ -42,3 +42,4 @@ export {
   type PresetView,
 } from './evaluate.js';
 export { presetStatus, type PresetStatus } from './status.js';
+export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';

@@ -21,6 +21,8 @@ export {
 } from './reconcile-queries.js';
 export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, registerPrebuildDemand, claimSlotsForBatch, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
 export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
+export { applyWorkspaceLost, type LostOutcome } from './workspace-lost.js';
+export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';
 export {
   listNotifications,
   markNotificationRead,

@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { BuildResult, describeIssues, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
-import { applyBuildResult, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
+import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
@@ -20,6 +20,8 @@ const TRIGGER: Record<BuildResult['type'], string | null> = {
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
   'agent-ready': 'agent-ready',
+  'build-canceled': 'build-finished',
+  'workspace-lost': 'workspace-lost',
 };
 
 /**
@@ -34,6 +36,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     throw new UnrecoverableError(`malformed build result: ${describeIssues(parsed.error)}`);
   }
   const result = parsed.data;
+  if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
   const input = { ...result, at: new Date(result.at) };
   const applied = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
     const outcome = await applyBuildResult(client, input);
@@ -63,8 +66,21 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const trigger = TRIGGER[result.type];
   if (applied.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, applied.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
-  if (applied.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed')) await handOffFreeSlots(deps.pool, deps.queues, log);
+  if (applied.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed' || result.type === 'build-canceled')) await handOffFreeSlots(deps.pool, deps.queues, log);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
+  return { applied: true };
+}
+
+/** A lost prebuild gets its delete build and request (one transaction) and is replaced by the reconcile. */
+async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<BuildResult, { type: 'workspace-lost' }>, log: Logger): Promise<{ applied: boolean }> {
+  const outcome = await withOutboxTransaction({ ...deps, logger: log }, (client) => applyWorkspaceLost(client, result.workspaceId));
+  if (!outcome.applied) {
+    log.info({ workspaceId: result.workspaceId, reason: outcome.rejected }, 'workspace-lost ignored');
+    return { applied: false };
+  }
+  log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
+  const trigger = TRIGGER[result.type];
+  if (outcome.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, trigger);
   return { applied: true };
 }
 
