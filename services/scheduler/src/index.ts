@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
@@ -75,6 +75,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: 1,
+    ...WORKER_TIMING.schedulerTick,
   });
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.schedulerTick, jobId: job?.id, err }, 'tick failed'));
   worker.on('error', (err) => logger.error({ err }, 'scheduler worker error'));
