@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, QUEUES, queuePrefix } from '@warmpool/bus';
+import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './retry-delay.js';
@@ -89,7 +89,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
         },
         job,
       ),
-    { connection: eventsConnection, prefix, concurrency: config.workerConcurrency },
+    { connection: eventsConnection, prefix, concurrency: config.workerConcurrency, ...WORKER_TIMING.notifications },
   );
   eventsWorker.on('failed', (job, err) => eventsLog.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
   eventsWorker.on('error', (err) => eventsLog.error({ err }, 'notification worker error'));
@@ -103,6 +103,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
       connection: deliveryConnection,
       prefix,
       concurrency: deliveryConcurrency,
+      ...WORKER_TIMING.webhookDeliveries,
       settings: retrySettings,
     },
   );
@@ -123,6 +124,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
     connection: sendConnection,
     prefix,
     concurrency: deliveryConcurrency,
+    ...WORKER_TIMING.notificationSends,
     settings: retrySettings,
   });
   sendWorker.on('error', (err) => sendLog.error({ err }, 'send worker error'));
