@@ -16,7 +16,7 @@ import { waitFor } from '../../../test/support/wait.js';
 
 const SECRET = 'test-webhook-secret-0123456789';
 const ATTEMPTS = 3;
-const TIMEOUT_MS = 300;
+const TIMEOUT_MS = 1_000; // generous: a loaded 2-core machine can take a few hundred ms for a loopback POST
 
 type Received = { path: string; headers: IncomingHttpHeaders; body: string };
 
