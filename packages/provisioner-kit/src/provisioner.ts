@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { BuildRequested, createQueueSet, createRedis, describeIssues, QUEUES, queuePrefix, type BuildResult } from '@warmpool/bus';
+import { BuildRequested, createQueueSet, createRedis, describeIssues, QUEUES, WORKER_TIMING, queuePrefix, type BuildResult } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 import { Reporter, type ReporterOptions } from './reporter.js';
 
@@ -204,6 +204,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     prefix: queuePrefix(options.queuePrefix),
     concurrency: options.concurrency,
     autorun: options.autorun ?? true,
+    ...WORKER_TIMING.buildRequests,
     ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs } : {}),
   });
   worker.on('error', (err) => logger.error({ err }, 'provisioner worker error'));
