@@ -6,6 +6,7 @@ import {
   createFreshWorkspace,
   getWorkspace,
   loadClaimTarget,
+  type ClaimTarget,
   requestWorkspaceDelete,
   SYSTEM_USER_ID,
   updateWorkspaceLifecycle,
@@ -15,6 +16,7 @@ import {
 import { withOutboxTransaction } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization } from '../authz.js';
+import { cacheFor } from '../cache.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, orgParam, uuidParam } from './common.js';
 
@@ -82,50 +84,67 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      const template = await loadClaimTarget(deps.pool, organizationId, body.template_id);
-      if (!template) throw notFound('template (with an active version)');
-      if (template.deprecated) {
-        throw new ApiError(409, 'template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
-      }
-      const { presets } = template;
-      let preset = body.preset_id ? presets.find((p) => p.id === body.preset_id) : matchPreset(presets, body.parameters ?? {});
-      if (body.preset_id && !preset) throw new ApiError(400, 'validation_failed', 'the preset does not belong to the active version of this template', [{ path: 'body.preset_id', message: 'unknown preset for this template' }]);
-      preset = preset ?? null;
-      const resolved = resolveBuildParameters(template.declarations, { ...(body.parameters ?? {}), ...(preset?.parameters ?? {}) });
-      if (!resolved.ok) throw new ApiError(400, 'validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
+      // The template's active version and its presets, cached per replica (the claim re-checks the version in SQL).
+      const targets = cacheFor<ClaimTarget>(deps.pool, 'claim-targets', deps.config.apiCacheMs);
+      const targetKey = `${organizationId}/${body.template_id}`;
+      const resolveTarget = async (template: ClaimTarget | undefined) => {
+        if (!template) throw notFound('template (with an active version)');
+        if (template.deprecated) throw new ApiError(409, 'template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
+        const { presets } = template;
+        const preset = (body.preset_id ? presets.find((p) => p.id === body.preset_id) : matchPreset(presets, body.parameters ?? {})) ?? null;
+        if (body.preset_id && !preset) throw new ApiError(400, 'validation_failed', 'the preset does not belong to the active version of this template', [{ path: 'body.preset_id', message: 'unknown preset for this template' }]);
+        const resolved = resolveBuildParameters(template.declarations, { ...(body.parameters ?? {}), ...(preset?.parameters ?? {}) });
+        if (!resolved.ok) throw new ApiError(400, 'validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
+        return { template, preset, parameters: resolved.parameters };
+      };
+      let target = await resolveTarget(await targets.get(targetKey, () => loadClaimTarget(deps.pool, organizationId, body.template_id)));
 
       const started = performance.now();
-      // The build request is committed in the outbox; publishing it must not delay the answer (background flush).
-      const result = await withOutboxTransaction(deps, async (client) => {
-        if (preset) {
-          const claim = await claimPrebuild(client, { presetId: preset.id, userId: principal.userId, name: body.name, priority: BUILD_PRIORITY.human });
-          if (claim) return { claimed: true, ...claim };
-        }
-        const fresh = await createFreshWorkspace(client, {
-          organizationId,
-          templateId: template.id,
-          templateVersionId: template.activeVersionId,
-          presetId: preset?.id ?? null,
-          userId: principal.userId,
-          name: body.name,
-          parameters: resolved.parameters,
-          priority: BUILD_PRIORITY.human,
-        });
-        return { claimed: false, ...fresh };
-      }, { background: true }).catch((err: unknown) => {
+      const nameTaken = (err: unknown) => {
         if (err instanceof WorkspaceNameTakenError) throw new ApiError(409, 'conflict', err.message);
         throw err;
-      });
-      if (result.claimed && preset) {
+      };
+      let claimed: Extract<Awaited<ReturnType<typeof claimPrebuild>>, { outcome: 'claimed' }> | undefined;
+      if (target.preset) {
+        const claim = (preset: { id: string }, template: ClaimTarget) =>
+          claimPrebuild(deps.pool, { presetId: preset.id, userId: principal.userId, name: body.name, priority: BUILD_PRIORITY.human, templateId: template.id, versionId: template.activeVersionId }).catch(nameTaken);
+        let outcome = await claim(target.preset, target.template);
+        if (outcome.outcome === 'stale') {
+          // The cached version is no longer active (or the template was retired): decide again on fresh data.
+          targets.delete(targetKey);
+          target = await resolveTarget(await targets.get(targetKey, () => loadClaimTarget(deps.pool, organizationId, body.template_id)));
+          outcome = target.preset ? await claim(target.preset, target.template) : { outcome: 'none' };
+        }
+        if (outcome.outcome === 'claimed') claimed = outcome;
+      }
+      const { template, preset } = target;
+      if (claimed && preset) {
         deps.metrics.claimDuration.observe(
           { organization_name: request.params.org, template_name: template.name, preset_name: preset.name },
           (performance.now() - started) / 1000,
         );
-        // Refill at once (SPEC §5): the claimed prebuild left the pool. Not awaited: the answer need not wait.
+        // The build request is committed in the outbox; publishing it and the refill (SPEC §5) must not delay the answer.
+        void deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
         void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
+        return reply.status(201).send({ claimed: true, preset_id: preset.id, build_id: claimed.buildId, workspace: view(claimed.workspace) });
       }
-      const workspace = await getWorkspace(deps.pool, result.workspaceId);
-      return reply.status(201).send({ claimed: result.claimed, preset_id: preset?.id ?? null, build_id: result.buildId, workspace: view(workspace!) });
+      const fresh = await withOutboxTransaction(
+        deps,
+        (client) =>
+          createFreshWorkspace(client, {
+            organizationId,
+            templateId: template.id,
+            templateVersionId: template.activeVersionId,
+            presetId: preset?.id ?? null,
+            userId: principal.userId,
+            name: body.name,
+            parameters: target.parameters,
+            priority: BUILD_PRIORITY.human,
+          }),
+        { background: true },
+      ).catch(nameTaken);
+      const workspace = await getWorkspace(deps.pool, fresh.workspaceId);
+      return reply.status(201).send({ claimed: false, preset_id: preset?.id ?? null, build_id: fresh.buildId, workspace: view(workspace!) });
     },
   );
 
