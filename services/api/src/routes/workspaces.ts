@@ -1,19 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { matchPreset, resolveBuildParameters } from '@warmpool/core';
-import { BUILD_PRIORITY, enqueueReconcile } from '@warmpool/bus';
 import {
-  claimPrebuild,
-  createFreshWorkspace,
   getWorkspace,
-  loadClaimTarget,
-  type ClaimTarget,
-  requestWorkspaceDelete,
   SYSTEM_USER_ID,
+  type ClaimTarget,
   updateWorkspaceLifecycle,
-  WorkspaceNameTakenError,
   type WorkspaceRow,
 } from '@warmpool/db';
-import { withOutboxTransaction } from '@warmpool/operations';
+import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization } from '../authz.js';
 import { cacheFor } from '../cache.js';
@@ -84,67 +77,23 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      // The template's active version and its presets, cached per replica (the claim re-checks the version in SQL).
-      const targets = cacheFor<ClaimTarget>(deps.pool, 'claim-targets', deps.config.apiCacheMs);
-      const targetKey = `${organizationId}/${body.template_id}`;
-      const resolveTarget = async (template: ClaimTarget | undefined) => {
-        if (!template) throw notFound('template (with an active version)');
-        if (template.deprecated) throw new ApiError(409, 'template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
-        const { presets } = template;
-        const preset = (body.preset_id ? presets.find((p) => p.id === body.preset_id) : matchPreset(presets, body.parameters ?? {})) ?? null;
-        if (body.preset_id && !preset) throw new ApiError(400, 'validation_failed', 'the preset does not belong to the active version of this template', [{ path: 'body.preset_id', message: 'unknown preset for this template' }]);
-        const resolved = resolveBuildParameters(template.declarations, { ...(body.parameters ?? {}), ...(preset?.parameters ?? {}) });
-        if (!resolved.ok) throw new ApiError(400, 'validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
-        return { template, preset, parameters: resolved.parameters };
-      };
-      let target = await resolveTarget(await targets.get(targetKey, () => loadClaimTarget(deps.pool, organizationId, body.template_id)));
-
-      const started = performance.now();
-      const nameTaken = (err: unknown) => {
-        if (err instanceof WorkspaceNameTakenError) throw new ApiError(409, 'conflict', err.message);
-        throw err;
-      };
-      let claimed: Extract<Awaited<ReturnType<typeof claimPrebuild>>, { outcome: 'claimed' }> | undefined;
-      if (target.preset) {
-        const claim = (preset: { id: string }, template: ClaimTarget) =>
-          claimPrebuild(deps.pool, { presetId: preset.id, userId: principal.userId, name: body.name, priority: BUILD_PRIORITY.human, templateId: template.id, versionId: template.activeVersionId }).catch(nameTaken);
-        let outcome = await claim(target.preset, target.template);
-        if (outcome.outcome === 'stale') {
-          // The cached version is no longer active (or the template was retired): decide again on fresh data.
-          targets.delete(targetKey);
-          target = await resolveTarget(await targets.get(targetKey, () => loadClaimTarget(deps.pool, organizationId, body.template_id)));
-          outcome = target.preset ? await claim(target.preset, target.template) : { outcome: 'none' };
-        }
-        if (outcome.outcome === 'claimed') claimed = outcome;
-      }
-      const { template, preset } = target;
-      if (claimed && preset) {
+      // The template's active version and presets are cached per replica (the claim re-checks the version in SQL).
+      const claimTargets = cacheFor<ClaimTarget>(deps.pool, 'claim-targets', deps.config.apiCacheMs);
+      const result = await createWorkspace({ ...deps, claimTargets }, {
+        organizationId,
+        templateId: body.template_id,
+        userId: principal.userId,
+        name: body.name,
+        presetId: body.preset_id,
+        parameters: body.parameters,
+      });
+      if (result.claim) {
         deps.metrics.claimDuration.observe(
-          { organization_name: request.params.org, template_name: template.name, preset_name: preset.name },
-          (performance.now() - started) / 1000,
+          { organization_name: request.params.org, template_name: result.claim.templateName, preset_name: result.claim.presetName },
+          result.claim.seconds,
         );
-        // The build request is committed in the outbox; publishing it and the refill (SPEC §5) must not delay the answer.
-        void deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
-        void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
-        return reply.status(201).send({ claimed: true, preset_id: preset.id, build_id: claimed.buildId, workspace: view(claimed.workspace) });
       }
-      const fresh = await withOutboxTransaction(
-        deps,
-        (client) =>
-          createFreshWorkspace(client, {
-            organizationId,
-            templateId: template.id,
-            templateVersionId: template.activeVersionId,
-            presetId: preset?.id ?? null,
-            userId: principal.userId,
-            name: body.name,
-            parameters: target.parameters,
-            priority: BUILD_PRIORITY.human,
-          }),
-        { background: true },
-      ).catch(nameTaken);
-      const workspace = await getWorkspace(deps.pool, fresh.workspaceId);
-      return reply.status(201).send({ claimed: false, preset_id: preset?.id ?? null, build_id: fresh.buildId, workspace: view(workspace!) });
+      return reply.status(201).send({ claimed: result.claimed, preset_id: result.presetId, build_id: result.buildId, workspace: view(result.workspace) });
     },
   );
 
@@ -169,16 +118,14 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     async (request, reply) => {
       const { principal } = request;
       await visibleWorkspace(principal, request.params.id);
-      const buildId = await withOutboxTransaction(deps, async (client) => {
-        const ws = await getWorkspace(client, request.params.id, { forUpdate: true });
-        if (!ws || ws.deleted) throw notFound('workspace');
-        const target = { organizationId: ws.organization_id, ownerId: ws.owner_id };
-        const allowed = can(principal, 'workspace.delete', target) || (ws.owner_id === SYSTEM_USER_ID && can(principal, 'prebuilt_workspace.delete', target));
-        if (!allowed) throw forbidden('delete this workspace');
-        if (ws.latest_build?.transition === 'delete' && ['pending', 'running', 'succeeded'].includes(ws.latest_build.job_status)) {
-          throw new ApiError(409, 'conflict', 'the workspace is already being deleted');
-        }
-        return requestWorkspaceDelete(client, ws, principal.userId, BUILD_PRIORITY.human);
+      const buildId = await deleteWorkspace(deps, {
+        workspaceId: request.params.id,
+        initiatorId: principal.userId,
+        authorize: (ws) => {
+          const target = { organizationId: ws.organization_id, ownerId: ws.owner_id };
+          const allowed = can(principal, 'workspace.delete', target) || (ws.owner_id === SYSTEM_USER_ID && can(principal, 'prebuilt_workspace.delete', target));
+          if (!allowed) throw forbidden('delete this workspace');
+        },
       });
       return reply.status(202).send({ build_id: buildId });
     },

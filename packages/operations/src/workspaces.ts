@@ -1,0 +1,129 @@
+import { matchPreset, resolveBuildParameters } from '@warmpool/core';
+import { BUILD_PRIORITY, DomainError, enqueueReconcile, type QueueSet } from '@warmpool/bus';
+import {
+  claimPrebuild,
+  createFreshWorkspace,
+  getWorkspace,
+  loadClaimTarget,
+  requestWorkspaceDelete,
+  type ClaimTarget,
+  type WorkspaceRow,
+} from '@warmpool/db';
+import { withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
+
+/** A cache of claim targets by key (the API keeps one per replica, time-bounded); absent = always load. */
+export type ClaimTargetCache = {
+  get: (key: string, load: () => Promise<ClaimTarget | undefined>) => Promise<ClaimTarget | undefined>;
+  delete: (key: string) => void;
+};
+
+export type WorkspaceDeps = OutboxDeps & { queues: QueueSet; claimTargets?: ClaimTargetCache };
+
+export type CreateWorkspaceInput = {
+  organizationId: string;
+  templateId: string;
+  userId: string;
+  name: string;
+  presetId?: string | undefined;
+  parameters?: Record<string, string> | undefined;
+};
+
+export type CreateWorkspaceResult = {
+  claimed: boolean;
+  presetId: string | null;
+  buildId: string;
+  workspace: WorkspaceRow;
+  /** Set for claims: what the claim histogram is labelled with, and how long the claim transaction took. */
+  claim?: { templateName: string; presetName: string; seconds: number };
+};
+
+type Preset = ClaimTarget['presets'][number];
+
+/** The preset named by id (it must belong to the active version) or matched by parameters (§5), or null. */
+function choosePreset(target: ClaimTarget, input: CreateWorkspaceInput): Preset | null {
+  if (!input.presetId) return matchPreset(target.presets, input.parameters ?? {});
+  const preset = target.presets.find((p) => p.id === input.presetId);
+  if (!preset) {
+    throw new DomainError('validation_failed', 'the preset does not belong to the active version of this template', [
+      { path: 'body.preset_id', message: 'unknown preset for this template' },
+    ]);
+  }
+  return preset;
+}
+
+/** The template's active version, its presets and the chosen preset with resolved parameters; throws for bad input. */
+async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, fresh: boolean) {
+  const key = `${input.organizationId}/${input.templateId}`;
+  const load = () => loadClaimTarget(deps.pool, input.organizationId, input.templateId);
+  if (fresh) deps.claimTargets?.delete(key);
+  const target = deps.claimTargets ? await deps.claimTargets.get(key, load) : await load();
+  if (!target) throw new DomainError('not_found', 'template (with an active version) not found');
+  if (target.deprecated) throw new DomainError('template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
+  const preset = choosePreset(target, input);
+  const resolved = resolveBuildParameters(target.declarations, { ...(input.parameters ?? {}), ...(preset?.parameters ?? {}) });
+  if (!resolved.ok) throw new DomainError('validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
+  return { target, preset, parameters: resolved.parameters };
+}
+
+/**
+ * Creates a workspace claim-first (§5). With a preset, one statement claims the oldest eligible prebuild and answers
+ * with the claimed row (claim_prebuild: the round trip of the claim is the only one when the template is cached); it
+ * re-checks that the (possibly cached) version is still active, and on 'stale' the target is reloaded and the claim
+ * tried once more. Without an eligible prebuild, a fresh workspace and build are created in one transaction. After a
+ * claim the preset is reconciled at once (its pool lost one) and the build request relayed, both in the background.
+ */
+export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspaceInput): Promise<CreateWorkspaceResult> {
+  let { target, preset, parameters } = await resolveTarget(deps, input, false);
+  const started = performance.now();
+  if (preset) {
+    const claim = (p: Preset, t: ClaimTarget) =>
+      claimPrebuild(deps.pool, { presetId: p.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human, templateId: t.id, versionId: t.activeVersionId });
+    let outcome = await claim(preset, target);
+    if (outcome.outcome === 'stale') {
+      ({ target, preset, parameters } = await resolveTarget(deps, input, true));
+      outcome = preset ? await claim(preset, target) : { outcome: 'none' };
+    }
+    if (outcome.outcome === 'claimed' && preset) {
+      const seconds = (performance.now() - started) / 1000;
+      void deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
+      void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => deps.logger.warn({ err }, 'claim reconcile not enqueued; the tick will'));
+      return { claimed: true, presetId: preset.id, buildId: outcome.buildId, workspace: outcome.workspace, claim: { templateName: target.name, presetName: preset.name, seconds } };
+    }
+  }
+  const fresh = await withOutboxTransaction(
+    deps,
+    (client) =>
+      createFreshWorkspace(client, {
+        organizationId: input.organizationId,
+        templateId: target.id,
+        templateVersionId: target.activeVersionId,
+        presetId: preset?.id ?? null,
+        userId: input.userId,
+        name: input.name,
+        parameters,
+        priority: BUILD_PRIORITY.human,
+      }),
+    { background: true },
+  );
+  const workspace = (await getWorkspace(deps.pool, fresh.workspaceId))!;
+  return { claimed: false, presetId: preset?.id ?? null, buildId: fresh.buildId, workspace };
+}
+
+/**
+ * Requests deletion of a workspace (§4.4, §7): locks it, lets `authorize` decide on the locked row (it throws to
+ * refuse), refuses a second delete, and writes the delete build with its request. Returns the build id.
+ */
+export async function deleteWorkspace(
+  deps: OutboxDeps,
+  input: { workspaceId: string; initiatorId: string; authorize: (workspace: WorkspaceRow) => void },
+): Promise<string> {
+  return withOutboxTransaction(deps, async (client) => {
+    const ws = await getWorkspace(client, input.workspaceId, { forUpdate: true });
+    if (!ws || ws.deleted) throw new DomainError('not_found', 'workspace not found');
+    input.authorize(ws);
+    if (ws.latest_build?.transition === 'delete' && ['pending', 'running', 'succeeded'].includes(ws.latest_build.job_status)) {
+      throw new DomainError('conflict', 'the workspace is already being deleted');
+    }
+    return requestWorkspaceDelete(client, ws, input.initiatorId, BUILD_PRIORITY.human);
+  });
+}
