@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createQueueSet, createRedis, enqueueReconcile, type QueueSet } from '@warmpool/bus';
-import { claimPrebuild, ensureUser, withTransaction } from '@warmpool/db';
+import { claimPrebuild, ensureUser } from '@warmpool/db';
 import { LABEL, loadDockerOptions, startDockerProvisioner, type DockerProvisioner } from '@warmpool/provisioner-docker';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { createLogger } from '@warmpool/runtime';
@@ -69,8 +69,9 @@ test('a preset of 3 converges to exactly 3 healthy labelled containers', async (
 test('a claim keeps its container, runs the hook, and the pool refills', async () => {
 
   const user = (await ensureUser(db.pool, 'alice'))!;
-  const claim = await withTransaction(db.pool, (client) => claimPrebuild(client, { presetId, userId: user, name: 'alice-dev', priority: 1 }));
-  assert.ok(claim);
+  const { rows: version } = await db.pool.query<{ id: string }>('SELECT template_version_id AS id FROM presets WHERE id = $1', [presetId]);
+  const claim = await claimPrebuild(db.pool, { presetId, userId: user, name: 'alice-dev', priority: 1, templateId, versionId: version[0]!.id });
+  assert.ok(claim.outcome === 'claimed');
   claimed = claim;
   await enqueueReconcile(queues.reconcile, presetId, 'claim');
   const before = await docker.getContainer(`warmpool-${claimed.workspaceId}`).inspect();
