@@ -3,8 +3,9 @@
 //
 //   WARMPOOL_WEBHOOK_SECRET=... PORT=9000 node examples/webhook-receiver.mjs
 //
-// Verifies the HMAC signature and the timestamp (rejecting replays), then prints each message ONCE as one JSON
-// line on stdout: retries of a delivery that already arrived are acknowledged but not printed again.
+// Verifies the Standard Webhooks signature and timestamp (rejecting replays), then prints each message ONCE as one
+// JSON line on stdout: retries of a delivery that already arrived (same webhook-id) are acknowledged but not printed
+// again. With a library the check is one call: `new Webhook(secret).verify(body, headers)` (npm standardwebhooks).
 // Diagnostics go to stderr, so stdout carries only messages.
 import { createServer } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -29,14 +30,22 @@ if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) {
 const seen = new Map();
 const rememberMs = 24 * 3600 * 1000;
 
+// whsec_<base64> secrets are the decoded bytes; any other secret is used as its UTF-8 bytes.
+const KEY = SECRET.startsWith('whsec_') ? Buffer.from(SECRET.slice('whsec_'.length), 'base64') : Buffer.from(SECRET, 'utf8');
+
 function verify(headers, body) {
-  const timestamp = Number(headers['x-warmpool-timestamp']);
-  if (!Number.isInteger(timestamp)) return 'missing or malformed X-Warmpool-Timestamp';
+  const id = headers['webhook-id'];
+  if (!id) return 'missing webhook-id';
+  const timestamp = Number(headers['webhook-timestamp']);
+  if (!Number.isInteger(timestamp)) return 'missing or malformed webhook-timestamp';
   if (Math.abs(Date.now() / 1000 - timestamp) > REPLAY_WINDOW_SECONDS) return 'timestamp outside the 5 minute window (replay?)';
-  const expected = Buffer.from(`v1=${createHmac('sha256', SECRET).update(`${timestamp}.${body}`).digest('hex')}`);
-  const given = String(headers['x-warmpool-signature'] ?? '')
-    .split(',')
-    .map((s) => Buffer.from(s.trim()));
+  const expected = Buffer.from(createHmac('sha256', KEY).update(`${id}.${timestamp}.${body}`).digest('base64'));
+  // Space-separated `v1,<base64>` entries: one per active secret during a rollover; one match suffices.
+  const given = String(headers['webhook-signature'] ?? '')
+    .split(' ')
+    .map((entry) => entry.split(','))
+    .filter(([version]) => version === 'v1')
+    .map(([, signature]) => Buffer.from(signature ?? ''));
   return given.some((g) => g.length === expected.length && timingSafeEqual(g, expected)) ? null : 'signature mismatch';
 }
 
@@ -70,7 +79,7 @@ const server = createServer((req, res) => {
       console.error('rejected: body is not JSON');
       return answer(res, 400, 'body is not JSON\n');
     }
-    const id = typeof message?.id === 'string' ? message.id : req.headers['x-warmpool-delivery'];
+    const id = req.headers['webhook-id'];
     const now = Date.now();
     for (const [key, at] of seen) if (now - at > rememberMs) seen.delete(key);
     if (id && seen.has(id)) return answer(res, 200, 'duplicate ignored\n');

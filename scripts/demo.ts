@@ -3,7 +3,7 @@
  *
  * Creates (or with --keep reuses) the `warmpool_demo` database and queue prefix, migrates, bootstraps an
  * organization with an owner token, imports examples/*.json, starts every service as its own process (two
- * reconciler replicas), the simulated provisioner and a webhook receiver, then prints each preset's counts every
+ * reconciler replicas), the simulated provisioner, a webhook receiver and a local SMTP sink, then prints each preset's counts every
  * second. After a few seconds it claims a workspace through the API to show the refill. Ctrl-C stops everything
  * gracefully. `--duration <s>` stops by itself (used by the smoke test). `--provisioner docker` runs real
  * containers on the local Docker Engine (examples/docker/*.json, image built locally from busybox) instead of
@@ -47,6 +47,7 @@ const PREFIX = 'warmpool-demo';
 const API_URL = `http://127.0.0.1:${args.port}`;
 const WEBHOOK_PORT = 9787;
 const WEBHOOK_SECRET = 'demo-webhook-secret-not-for-production';
+const SMTP_PORT = 9788;
 
 const env = {
   ...process.env,
@@ -57,6 +58,11 @@ const env = {
   WARMPOOL_PUBLIC_URL: API_URL,
   WARMPOOL_WEBHOOK_URL: `http://127.0.0.1:${WEBHOOK_PORT}/hooks`,
   WARMPOOL_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  // E-mail goes to examples/smtp-sink.mjs on loopback (plain SMTP is only acceptable there).
+  WARMPOOL_SMTP_HOST: '127.0.0.1',
+  WARMPOOL_SMTP_PORT: String(SMTP_PORT),
+  WARMPOOL_SMTP_TLS: 'none',
+  WARMPOOL_SMTP_FROM: 'Warmpool demo <warmpool@localhost>',
   // Short intervals so the demo shows backoff and the failure limit within a minute.
   WARMPOOL_BACKOFF_INTERVAL_MS: '3000',
   WARMPOOL_RECONCILE_INTERVAL_MS: '5000',
@@ -171,7 +177,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
     line(widths.map((w) => '─'.repeat(w))),
     ...body.map(line),
     '',
-    ...notes.slice(-8),
+    ...notes.slice(-10),
     '',
     'Ctrl-C stops every service gracefully.',
   ].join('\n');
@@ -185,8 +191,8 @@ async function main(): Promise<void> {
   await migrate(pool);
   const notes: string[] = [];
   await runCli(['org', 'create', 'acme']);
-  const token = (await runCli(['token', 'create', '--user', 'demo-owner', '--role', 'owner', '--quiet'])).split('\n').pop()!;
-  await runCli(['token', 'create', '--user', 'acme-template-admin', '--role', 'template-admin', '--org', 'acme', '--quiet']);
+  const token = (await runCli(['token', 'create', '--user', 'demo-owner', '--role', 'owner', '--email', 'demo-owner@example.com', '--quiet'])).split('\n').pop()!;
+  await runCli(['token', 'create', '--user', 'acme-template-admin', '--role', 'template-admin', '--org', 'acme', '--email', 'acme-admin@example.com', '--quiet']);
   notes.push(`owner token for the API: ${token.slice(0, 10)}… (full token in .demo-logs/token)`);
   writeFileSync(path.join(LOG_DIR, 'token'), `${token}\n`, { mode: 0o600 });
   const examples = DOCKER
@@ -198,22 +204,26 @@ async function main(): Promise<void> {
     notes.push(`imported ${file} as acme/${template}`);
   }
 
-  // The example receiver prints each verified webhook message once, as a JSON line.
+  // The example receiver prints each verified webhook message once, as a JSON line; the SMTP sink each e-mail.
   const receiver = startProcess('webhook-receiver', ['examples/webhook-receiver.mjs'], { PORT: String(WEBHOOK_PORT) }, true);
-  let buffered = '';
-  receiver.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      try {
-        const msg = JSON.parse(line) as { message?: { title?: string }; title?: string };
-        notes.push(`webhook received (signature verified): ${msg.message?.title ?? msg.title ?? line.slice(0, 120)}`);
-      } catch {
-        notes.push(`webhook: ${line.slice(0, 120)}`);
+  onJsonLines(receiver, 'webhook', (msg: { message?: { title?: string } }) => `webhook received (signature verified): ${msg.message?.title}`);
+  const sink = startProcess('smtp-sink', ['examples/smtp-sink.mjs'], { PORT: String(SMTP_PORT) }, true);
+  onJsonLines(sink, 'e-mail', (mail: { to?: string[]; subject?: string }) => `e-mail received at the local SMTP sink by ${mail.to?.join(', ')}: ${mail.subject}`);
+  function onJsonLines<T>(child: ChildProcess, what: string, describe: (value: T) => string): void {
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          notes.push(describe(JSON.parse(line) as T));
+        } catch {
+          notes.push(`${what}: ${line.slice(0, 120)}`);
+        }
       }
-    }
-  });
+    });
+  }
   startProcess('api', ['services/api']);
   startProcess('scheduler', ['services/scheduler']);
   startProcess('reconciler-1', ['services/reconciler']);

@@ -148,6 +148,20 @@ const ROUTES: Route[] = [
   { name: 'inbox', read: true, request: () => ({ method: 'GET', path: '/api/v1/users/me/notifications' }), expect: row(200, 200, 200, 200, 200, 200, 200) },
   // A notification is only ever its recipient's.
   { name: 'mark read', request: (f) => ({ method: 'POST', path: `/api/v1/users/me/notifications/${f.notificationId}/read` }), expect: row(404, 404, 404, 404, 200, 404) },
+  // Preferences and the e-mail address are always the caller's own; the site-wide switch is the owners'.
+  { name: 'notification preferences', read: true, request: () => ({ method: 'GET', path: '/api/v1/users/me/notification-preferences' }), expect: row(200, 200, 200, 200, 200, 200, 200) },
+  {
+    name: 'set a notification preference',
+    request: () => ({ method: 'PUT', path: '/api/v1/users/me/notification-preferences/resource-replacements/email', body: { enabled: false } }),
+    expect: row(200, 200, 200, 200, 200, 200, 200),
+  },
+  { name: 'set own e-mail', request: () => ({ method: 'PUT', path: '/api/v1/users/me/email', body: { email: 'me@example.com' } }), expect: row(200, 200, 200, 200, 200, 200, 200) },
+  { name: 'notification kinds', read: true, request: () => ({ method: 'GET', path: '/api/v1/notification-kinds' }), expect: row(200, 200, 200, 200, 200, 200, 200) },
+  {
+    name: 'switch a kind site-wide',
+    request: () => ({ method: 'PUT', path: '/api/v1/notification-kinds/resource-replacements', body: { disabled: false } }),
+    expect: row(200, 403, 403, 403, 403, 403, 403),
+  },
 ];
 
 test('every route × every role answers as the permission table says', async () => {

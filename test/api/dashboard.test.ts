@@ -41,7 +41,7 @@ test('owners get the full board; site template admins a read-only one; others 40
   const queues = await get('/admin/queues/api/queues', bearer(owner));
   assert.equal(queues.status, 200);
   const names = ((await queues.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-  assert.deepEqual(names, ['build-requests', 'build-results', 'notifications', 'reconcile', 'scheduler-tick', 'webhook-deliveries']);
+  assert.deepEqual(names, ['build-requests', 'build-results', 'notification-sends', 'notifications', 'reconcile', 'scheduler-tick', 'webhook-deliveries']);
 
   const redirected = await get('/admin/queues/', bearer(siteTemplateAdmin));
   assert.equal(redirected.status, 302);

@@ -54,6 +54,11 @@ test('the document lists every API route under /api/v1 and nothing else (health 
     '/api/v1/users',
     '/api/v1/tokens',
     '/api/v1/users/me/notifications',
+    '/api/v1/users/me/notification-preferences',
+    '/api/v1/users/me/notification-preferences/{kind}/{channel}',
+    '/api/v1/users/me/email',
+    '/api/v1/notification-kinds',
+    '/api/v1/notification-kinds/{kind}',
   ]) {
     assert.ok(paths.includes(expected), `missing ${expected}`);
   }

@@ -13,6 +13,7 @@ const DEFAULTS: Record<QueueKey, DefaultJobOptions> = {
   buildResults: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 10, backoff: { type: 'exponential', delay: 500 } },
   notifications: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
   webhookDeliveries: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 30 * DAY_S } },
+  notificationSends: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 30 * DAY_S } },
 };
 
 export type QueueSet = { [K in QueueKey]: Queue } & {

@@ -30,4 +30,6 @@ export const WORKER_TIMING: Record<QueueKey, { lockDuration: number; stalledInte
   // Webhook posts wait up to WARMPOOL_WEBHOOK_TIMEOUT_MS (5 s by default) while renewing.
   notifications: { lockDuration: 5_000, stalledInterval: 2_000, maxStalledCount: 2 },
   webhookDeliveries: { lockDuration: 5_000, stalledInterval: 2_000, maxStalledCount: 2 },
+  // E-mails and chat posts: SMTP attempts last up to WARMPOOL_SMTP_TIMEOUT_MS (10 s by default) while renewing.
+  notificationSends: { lockDuration: 5_000, stalledInterval: 2_000, maxStalledCount: 2 },
 };

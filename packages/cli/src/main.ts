@@ -7,6 +7,7 @@ import { ConfigError } from '@warmpool/runtime';
 import { withDatabase } from './context.js';
 import { checkTokenRequest, createTokenFor, ensureOrganization, parseExpiryDays, parseRole } from './commands/bootstrap.js';
 import { importManifestFile, readManifestFile } from './commands/import.js';
+import { finishRotation, kindSettings, parseChannel, parseKind, parseOnOff, rotateSecret, setChatWebhook, setSiteWide, setUserPreference, userPreferences } from './commands/notifications.js';
 import { collectStatus, previewPreset, renderStatus, setPaused } from './commands/status.js';
 import { formatTable, printJson, UsageError } from './output.js';
 
@@ -38,6 +39,74 @@ org
     }),
   );
 
+org
+  .command('rotate-secret <name>')
+  .description('start a webhook secret rollover (the current secret keeps signing as the previous one); prints the new secret once')
+  .option('--secret <secret>', 'the new secret (default: a generated whsec_ secret)')
+  .option('--finish', 'end the rollover: drop the previous secret')
+  .action((name: string, opts: { secret?: string; finish?: boolean }) =>
+    withDatabase(async (pool) => {
+      await migrate(pool);
+      if (opts.finish) {
+        await finishRotation(pool, name);
+        console.log(`organization ${name}: only the current secret signs now`);
+        return;
+      }
+      const secret = await rotateSecret(pool, name, opts.secret);
+      console.error(`organization ${name}: requests are signed with the new and the previous secret; store the new one now, it is not shown again:`);
+      console.log(secret);
+    }),
+  );
+
+org
+  .command('chat-webhook <name> <url>')
+  .description('set the Slack-compatible incoming webhook of an organization ("none" removes it)')
+  .action((name: string, url: string) =>
+    withDatabase(async (pool) => {
+      await migrate(pool);
+      await setChatWebhook(pool, name, url === 'none' ? null : url);
+      console.log(url === 'none' ? `organization ${name}: no chat posts` : `organization ${name}: notices are posted to its chat webhook`);
+    }),
+  );
+
+const notices = program.command('notifications').description('notification preferences (per user) and site-wide switches');
+notices
+  .command('list')
+  .description("a user's choice per kind and channel, and the site-wide switches")
+  .requiredOption('--user <name>', 'user name')
+  .option('--json', 'machine-readable output')
+  .action((opts: { user: string; json?: boolean }) =>
+    withDatabase(async (pool) => {
+      const [preferences, site] = await Promise.all([userPreferences(pool, opts.user), kindSettings(pool)]);
+      if (opts.json) return printJson({ preferences, site });
+      const disabled = new Set(site.filter((k) => k.disabled).map((k) => k.kind));
+      console.log(formatTable(['KIND', 'CHANNEL', 'USER', 'SITE-WIDE'], preferences.map((p) => [p.kind, p.channel, p.enabled ? 'on' : 'off', disabled.has(p.kind) ? 'disabled' : 'on'])));
+    }),
+  );
+notices
+  .command('set <kind> <channel> <state>')
+  .description('turn a kind of notice on or off for one channel (email, webhook) of a user; the inbox always keeps it')
+  .requiredOption('--user <name>', 'user name')
+  .action((kind: string, channel: string, state: string, opts: { user: string }) =>
+    withDatabase(async (pool) => {
+      const enabled = parseOnOff(state);
+      await setUserPreference(pool, opts.user, parseKind(kind), parseChannel(channel), enabled);
+      console.log(`${opts.user}: ${kind} by ${channel} ${enabled ? 'on' : 'off'}`);
+    }),
+  );
+for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+  notices
+    .command(`${name} <kind>`)
+    .description(`${name} a kind of notice site-wide (disabled kinds stay in inboxes, every channel is recorded as skipped)`)
+    .action((kind: string) =>
+      withDatabase(async (pool) => {
+        await migrate(pool);
+        await setSiteWide(pool, parseKind(kind), disabled);
+        console.log(`${kind} ${disabled ? 'disabled' : 'enabled'} site-wide`);
+      }),
+    );
+}
+
 const token = program.command('token').description('API tokens');
 token
   .command('create')
@@ -46,9 +115,10 @@ token
   .addOption(new Option('--role <role>', 'role to grant').choices([...ROLES]).makeOptionMandatory())
   .option('--org <name>', 'organization of the role (required for org-admin and member; omit for site-wide)')
   .option('--name <name>', 'token name', 'cli')
+  .option('--email <address>', "the user's e-mail address (where notices are mailed)")
   .option('--expires-in-days <days>', 'token lifetime (default: no expiry)')
   .option('--quiet', 'print only the token')
-  .action((opts: { user: string; role: string; org?: string; name: string; expiresInDays?: string; quiet?: boolean }) =>
+  .action((opts: { user: string; role: string; org?: string; name: string; email?: string; expiresInDays?: string; quiet?: boolean }) =>
     withDatabase(async (pool) => {
       const expiresInDays = parseExpiryDays(opts.expiresInDays);
       const request = {
@@ -56,6 +126,7 @@ token
         role: parseRole(opts.role),
         name: opts.name,
         ...(opts.org ? { org: opts.org } : {}),
+        ...(opts.email !== undefined ? { email: opts.email } : {}),
         ...(expiresInDays !== undefined ? { expiresInDays } : {}),
       };
       checkTokenRequest(request); // before touching the database

@@ -1,39 +1,23 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
+import { cliTestBed, runCli } from './run-cli.js';
 
-let db: TestDatabase;
-let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
+const bed = cliTestBed();
+const { warmpool } = bed;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'warmpool-cli-'));
 
-before(async () => {
-  db = await createTestDatabase();
-  prefix = await createTestQueuePrefix();
-});
-after(async () => {
-  await prefix.cleanup();
-  await db.drop();
-});
 
-function warmpool(...args: string[]) {
-  const res = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/cli/src/main.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: prefix.prefix, LOG_LEVEL: 'silent' },
-    encoding: 'utf8',
-  });
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
-}
-const count = async (table: string) => (await db.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+const count = async (table: string) => (await bed.db.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
 
 test('org, token, import --activate, status and preview work end to end', async () => {
   assert.equal(warmpool('org', 'create', 'acme').code, 0);
   const token = warmpool('token', 'create', '--user', 'ops', '--role', 'owner', '--quiet');
   assert.equal(token.code, 0, token.stderr);
   assert.match(token.stdout.trim(), /^wp_[A-Za-z0-9_-]{43}$/);
-  const stored = await db.pool.query('SELECT token_hash FROM api_tokens');
+  const stored = await bed.db.pool.query('SELECT token_hash FROM api_tokens');
   assert.equal(stored.rows.length, 1);
   assert.ok(!JSON.stringify(stored.rows).includes(token.stdout.trim()), 'only a hash is stored');
 
@@ -80,13 +64,10 @@ test('an invalid manifest is refused with every offending path, exit code 2, and
 
 test('pause and resume flip the site-wide flag; bad configuration names the variable', async () => {
   assert.deepEqual(JSON.parse(warmpool('pause', '--json').stdout), { paused: true });
-  assert.equal((await db.pool.query(`SELECT value FROM settings WHERE key = 'reconciliation_paused'`)).rows[0].value, true);
+  assert.equal((await bed.db.pool.query(`SELECT value FROM settings WHERE key = 'reconciliation_paused'`)).rows[0].value, true);
   assert.equal(warmpool('resume').code, 0);
-  assert.equal((await db.pool.query(`SELECT value FROM settings WHERE key = 'reconciliation_paused'`)).rows[0].value, false);
-  const res = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/cli/src/main.ts', 'status'], {
-    env: { ...process.env, DATABASE_URL: 'mysql://nope', LOG_LEVEL: 'silent' },
-    encoding: 'utf8',
-  });
-  assert.equal(res.status, 2);
+  assert.equal((await bed.db.pool.query(`SELECT value FROM settings WHERE key = 'reconciliation_paused'`)).rows[0].value, false);
+  const res = runCli({ databaseUrl: 'mysql://nope', queuePrefix: bed.prefix.prefix }, ['status']);
+  assert.equal(res.code, 2);
   assert.match(res.stderr, /DATABASE_URL/);
 });

@@ -1,9 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { startApi, type Api } from '@warmpool/api';
 import { createLogger } from '@warmpool/runtime';
-import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
+import { createTestDatabase, createTestQueuePrefix, type TestDatabase } from '../../../test/support/env.js';
+import { runCli } from './run-cli.js';
 import { testConfig } from '../../../test/support/pipeline.js';
 import { createTokenFor, parseExpiryDays, parseRole } from '../src/commands/bootstrap.js';
 import { UsageError } from '../src/output.js';
@@ -33,11 +33,7 @@ function warmpool(...args: string[]) {
 }
 
 function warmpoolWith(env: Record<string, string>, ...args: string[]) {
-  const res = spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'packages/cli/src/main.ts', ...args], {
-    env: { ...process.env, DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: prefix.prefix, LOG_LEVEL: 'silent', ...env },
-    encoding: 'utf8',
-  });
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+  return runCli({ databaseUrl: db.url, queuePrefix: prefix.prefix }, args, env);
 }
 
 async function get(path: string, token: string) {

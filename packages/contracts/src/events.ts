@@ -90,6 +90,13 @@ export const NotificationEvent = z.discriminatedUnion('type', [
 ]);
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
 
+/** The kinds of notice (= event types): what preferences and the site-wide switch are keyed by. */
+export const NOTIFICATION_KINDS = NotificationEvent.options.map((o) => o.shape.type.value);
+export type NotificationKind = NotificationEvent['type'];
+
+/** A notice to one channel after the event was recorded: one e-mail per recipient or one chat post per event. */
+export const NotificationSendJob = z.strictObject({ sendId: uuid });
+
 /** Formats a zod error as `path: reason` lines, for logs of rejected payloads. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');

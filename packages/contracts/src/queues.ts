@@ -12,6 +12,8 @@ export const QUEUES = {
   notifications: 'notifications',
   /** One job per (notification, webhook) delivery attempt series. */
   webhookDeliveries: 'webhook-deliveries',
+  /** One job per e-mail (per recipient) or chat post (per event), retried and dead-lettered on its own. */
+  notificationSends: 'notification-sends',
 } as const;
 
 export type QueueKey = keyof typeof QUEUES;

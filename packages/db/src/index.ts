@@ -33,6 +33,12 @@ export {
   recordNotificationEvent,
   loadDelivery,
   recordDeliveryAttempt,
+  loadSend,
+  recordSendAttempt,
+  type SendChannel,
+  type PendingSend,
+  type AttemptOutcome,
+  type SendToPerform,
   type InboxItem,
   type InboxPage,
   type DeliveryStatus,
@@ -45,6 +51,19 @@ export {
   type EventToRecord,
   type DeliveryToSend,
 } from './notifications.js';
+export {
+  listNotificationPreferences,
+  setNotificationPreference,
+  listKindSettings,
+  setKindDisabled,
+  rotateOrganizationSecret,
+  finishSecretRotation,
+  setOrganizationChatWebhook,
+  PREFERENCE_CHANNELS,
+  type PreferenceChannel,
+  type NotificationPreference,
+  type KindSetting,
+} from './notification-settings.js';
 export {
   importTemplateVersion,
   activateVersion,
@@ -68,7 +87,7 @@ export { bumpPresetCounter, type PresetCounter } from './counters.js';
 export { loadPoolRows, type PoolRow } from './pool-metrics.js';
 export { createApiToken, hashToken } from './auth.js';
 export { USERNAME_PATTERN, TEMPLATE_NAME_PATTERN } from './auth.js';
-export { ensureUser, grantRole, userExists, userRoleScopes, findPrincipalByTokenHash, type RoleName, type Principal } from './users.js';
+export { ensureUser, grantRole, findUserId, setUserEmail, userExists, userRoleScopes, findPrincipalByTokenHash, type RoleName, type Principal } from './users.js';
 export {
   getWorkspace,
   claimPrebuild,

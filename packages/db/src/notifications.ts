@@ -20,6 +20,8 @@ export type InboxItem = {
   createdAt: string;
   deliveredAt: string | null;
   readAt: string | null;
+  /** The e-mail of this notice to its recipient; null when none was due (SMTP not configured). */
+  email: { status: DeliveryStatus; attempts: number; lastError: string | null } | null;
 };
 
 export type InboxPage = { items: InboxItem[]; nextCursor: string | null };
@@ -66,6 +68,7 @@ type InboxRow = {
   delivered_at: Date | null;
   read_at: Date | null;
   cursor_at: string;
+  email: { status: DeliveryStatus; attempts: number; lastError: string | null } | null;
 };
 
 /**
@@ -80,8 +83,10 @@ export async function listNotifications(pool: pg.Pool, userId: string, options: 
   // One row more than asked tells whether another page exists.
   const { rows } = await pool.query<InboxRow>(
     `SELECT id, kind, title, body, labels, links, delivery_status, attempts, last_error, created_at, delivered_at, read_at,
-            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
-     FROM notifications
+            to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at,
+            (SELECT json_build_object('status', s.status, 'attempts', s.attempts, 'lastError', s.last_error)
+             FROM notification_sends s WHERE s.notification_id = n.id AND s.channel = 'email') AS email
+     FROM notifications n
      WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
      ORDER BY created_at DESC, id DESC
      LIMIT $4`,
@@ -103,6 +108,7 @@ export async function listNotifications(pool: pg.Pool, userId: string, options: 
       createdAt: r.created_at.toISOString(),
       deliveredAt: r.delivered_at?.toISOString() ?? null,
       readAt: r.read_at?.toISOString() ?? null,
+      email: r.email,
     })),
     nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_at, last.id) : null,
   };
@@ -126,6 +132,7 @@ export type NotificationContext = {
   organizationId: string;
   organizationName: string;
   organizationWebhookUrl: string | null;
+  organizationChatUrl: string | null;
   workspaceName: string | null;
   claimantUsername: string | null;
 };
@@ -138,7 +145,7 @@ export async function loadNotificationContext(
 ): Promise<NotificationContext | undefined> {
   const { rows } = await db.query<NotificationContext>(
     `SELECT p.id AS "presetId", p.name AS "presetName", v.name AS "versionName", t.name AS "templateName",
-            o.id AS "organizationId", o.name AS "organizationName", o.webhook_url AS "organizationWebhookUrl",
+            o.id AS "organizationId", o.name AS "organizationName", o.webhook_url AS "organizationWebhookUrl", o.chat_webhook_url AS "organizationChatUrl",
             w.name AS "workspaceName", c.username AS "claimantUsername"
      FROM presets p
      JOIN template_versions v ON v.id = p.template_version_id
@@ -152,18 +159,27 @@ export async function loadNotificationContext(
   return rows[0];
 }
 
-export type Recipient = { userId: string; username: string; email: string | null };
+export type Recipient = {
+  userId: string;
+  username: string;
+  email: string | null;
+  /** The user turned this kind off for e-mail / for the webhook (the inbox keeps it regardless). */
+  emailOff: boolean;
+  webhookOff: boolean;
+};
 
-/** Owners, site template admins and the organization's template admins (never the system user). */
-export async function findRecipients(db: pg.Pool | pg.PoolClient, organizationId: string): Promise<Recipient[]> {
+/** Owners, site template admins and the organization's template admins (never the system user), with their choices for `kind`. */
+export async function findRecipients(db: pg.Pool | pg.PoolClient, organizationId: string, kind: string): Promise<Recipient[]> {
   const { rows } = await db.query<Recipient>(
-    `SELECT DISTINCT u.id AS "userId", u.username, u.email
+    `SELECT u.id AS "userId", u.username, u.email,
+            EXISTS (SELECT 1 FROM notification_preferences p WHERE p.user_id = u.id AND p.kind = $2 AND p.channel = 'email' AND NOT p.enabled) AS "emailOff",
+            EXISTS (SELECT 1 FROM notification_preferences p WHERE p.user_id = u.id AND p.kind = $2 AND p.channel = 'webhook' AND NOT p.enabled) AS "webhookOff"
      FROM users u
-     JOIN role_assignments r ON r.user_id = u.id
      WHERE NOT u.is_system
-       AND (r.role = 'owner' OR (r.role = 'template-admin' AND (r.organization_id IS NULL OR r.organization_id = $1)))
+       AND EXISTS (SELECT 1 FROM role_assignments r WHERE r.user_id = u.id
+                   AND (r.role = 'owner' OR (r.role = 'template-admin' AND (r.organization_id IS NULL OR r.organization_id = $1))))
      ORDER BY u.username`,
-    [organizationId],
+    [organizationId, kind],
   );
   return rows;
 }
@@ -179,10 +195,16 @@ export type RenderedMessage = {
 export type NewInboxRow = { notificationId: string; userId: string; username: string; email: string | null };
 
 export type RecordedEvent =
-  /** First time this event was seen: the rows created now and the delivery to perform (if status pending). */
-  | { duplicate: false; deliveryId: string; status: DeliveryStatus; rows: NewInboxRow[] }
-  /** The event was processed before (redelivery): nothing was written. */
-  | { duplicate: true; deliveryId: string; status: DeliveryStatus };
+  /**
+   * First time this event was seen: the inbox rows created now, the webhook delivery (to perform if pending) and
+   * the e-mails and chat post still to send.
+   */
+  | { duplicate: false; deliveryId: string; status: DeliveryStatus; rows: NewInboxRow[]; pendingSends: PendingSend[]; skippedSends: SendChannel[] }
+  /** The event was processed before (redelivery): nothing was written; sends still pending are listed again. */
+  | { duplicate: true; deliveryId: string; status: DeliveryStatus; pendingSends: PendingSend[] };
+
+export type SendChannel = 'email' | 'chat';
+export type PendingSend = { id: string; channel: SendChannel };
 
 export type EventToRecord = {
   eventKey: string;
@@ -194,9 +216,15 @@ export type EventToRecord = {
   recipients: Recipient[];
   /** Webhook URL (organization's, else global), or null = nothing to post. */
   url: string | null;
-  /** Builds the webhook body once the delivery id and the newly created rows are known. */
+  /** SMTP is configured: each new inbox row gets an e-mail (sent, or skipped with the reason). */
+  email: boolean;
+  /** The organization's chat webhook, or null = no chat post. */
+  chatUrl: string | null;
+  /** Builds the webhook body once the delivery id and the rows it carries (recipients who want webhooks) are known. */
   buildPayload: (deliveryId: string, rows: NewInboxRow[]) => unknown;
 };
+
+const SITE_DISABLED = 'kind disabled site-wide by an owner';
 
 /**
  * Records one notification event in one transaction: the delivery row (claiming `eventKey`), one inbox row
@@ -212,13 +240,21 @@ export async function recordNotificationEvent(pool: pg.Pool, event: EventToRecor
     );
     const deliveryId = claimed.rows[0]?.id;
     if (!deliveryId) {
-      const { rows } = await client.query<{ id: string; status: DeliveryStatus }>(`SELECT id, status FROM notification_deliveries WHERE event_key = $1`, [event.eventKey]);
+      const { rows } = await client.query<{ id: string; status: DeliveryStatus; pending: PendingSend[] }>(
+        `SELECT d.id, d.status,
+                COALESCE((SELECT json_agg(json_build_object('id', s.id, 'channel', s.channel) ORDER BY s.id) FROM notification_sends s
+                          WHERE s.delivery_id = d.id AND s.status = 'pending'), '[]') AS pending
+         FROM notification_deliveries d WHERE d.event_key = $1`,
+        [event.eventKey],
+      );
       const existing = rows[0];
       if (!existing) throw new Error(`notification delivery for ${event.eventKey} vanished`);
-      return { duplicate: true, deliveryId: existing.id, status: existing.status };
+      return { duplicate: true, deliveryId: existing.id, status: existing.status, pendingSends: existing.pending };
     }
+    const siteDisabled = (await client.query(`SELECT 1 FROM notification_kind_settings WHERE kind = $1 AND disabled`, [event.message.kind])).rowCount === 1;
     const byUser = new Map(event.recipients.map((r) => [r.userId, r]));
     const { message } = event;
+    // The inbox always keeps the notice, whatever the channel choices.
     const inserted = await client.query<{ id: string; user_id: string }>(
       `INSERT INTO notifications (user_id, kind, title, body, labels, links, dedup_key, delivery_id)
        SELECT u, $2, $3, $4, $5, $6, $7, $8 FROM unnest($1::uuid[]) AS u
@@ -229,17 +265,47 @@ export async function recordNotificationEvent(pool: pg.Pool, event: EventToRecor
     const rows: NewInboxRow[] = inserted.rows
       .map((r) => ({ notificationId: r.id, userId: r.user_id, username: byUser.get(r.user_id)?.username ?? '', email: byUser.get(r.user_id)?.email ?? null }))
       .sort((a, b) => a.username.localeCompare(b.username));
-    // Nothing new for anyone (all deduplicated today) or nowhere to post: the delivery is skipped.
-    const reason = rows.length === 0 ? 'no new recipients (identical message already sent today)' : event.url === null ? 'no webhook URL configured' : null;
+    const webhookRows = rows.filter((r) => !byUser.get(r.userId)?.webhookOff);
+    const noneNew = rows.length === 0 ? 'no new recipients (identical message already sent today)' : null;
+    const reason =
+      (siteDisabled ? SITE_DISABLED : null) ??
+      noneNew ??
+      (webhookRows.length === 0 ? 'every recipient turned webhooks off for this kind' : null) ??
+      (event.url === null ? 'no webhook URL configured' : null);
     const status: DeliveryStatus = reason === null ? 'pending' : 'skipped';
     await client.query(`UPDATE notification_deliveries SET payload = $2, status = $3, last_error = $4 WHERE id = $1`, [
       deliveryId,
-      JSON.stringify(event.buildPayload(deliveryId, rows)),
+      JSON.stringify(event.buildPayload(deliveryId, webhookRows)),
       status,
       reason,
     ]);
-    if (status === 'skipped') await client.query(`UPDATE notifications SET delivery_status = 'skipped', last_error = $2 WHERE delivery_id = $1`, [deliveryId, reason]);
-    return { duplicate: false, deliveryId, status, rows };
+    // Rows the webhook does not carry are skipped now; the others follow the delivery's outcome.
+    const carried = status === 'pending' ? webhookRows.map((r) => r.notificationId) : [];
+    await client.query(
+      `UPDATE notifications SET delivery_status = 'skipped', last_error = COALESCE($3, 'webhook turned off by the recipient for this kind')
+       WHERE delivery_id = $1 AND NOT (id = ANY($2::uuid[]))`,
+      [deliveryId, carried, reason],
+    );
+
+    const sends: { channel: SendChannel; notificationId: string | null; target: string | null; skip: string | null }[] = [];
+    if (event.email) {
+      for (const row of rows) {
+        const recipient = byUser.get(row.userId);
+        const skip = siteDisabled ? SITE_DISABLED : recipient?.emailOff ? 'e-mail turned off by the recipient for this kind' : row.email ? null : 'no e-mail address';
+        sends.push({ channel: 'email', notificationId: row.notificationId, target: row.email, skip });
+      }
+    }
+    if (event.chatUrl !== null) sends.push({ channel: 'chat', notificationId: null, target: event.chatUrl, skip: siteDisabled ? SITE_DISABLED : noneNew });
+    const created = await client.query<{ id: string; channel: SendChannel; status: DeliveryStatus }>(
+      `INSERT INTO notification_sends (delivery_id, channel, notification_id, target, status, last_error)
+       SELECT $1, s.channel, s.notification_id, s.target, CASE WHEN s.skip IS NULL THEN 'pending' ELSE 'skipped' END, s.skip
+       FROM unnest($2::text[], $3::uuid[], $4::text[], $5::text[]) AS s(channel, notification_id, target, skip)
+       RETURNING id, channel, status`,
+      [deliveryId, sends.map((x) => x.channel), sends.map((x) => x.notificationId), sends.map((x) => x.target), sends.map((x) => x.skip)],
+    );
+    const pendingSends = created.rows.filter((r) => r.status === 'pending').map((r) => ({ id: r.id, channel: r.channel }));
+    const skippedSends = created.rows.filter((r) => r.status === 'skipped').map((r) => r.channel);
+    return { duplicate: false, deliveryId, status, rows, pendingSends, skippedSends };
   });
 }
 
@@ -250,13 +316,13 @@ export type DeliveryToSend = {
   payload: unknown;
   status: DeliveryStatus;
   attempts: number;
-  /** The organization's own signing secret, if it has one. */
-  organizationSecret: string | null;
+  /** The organization's own active signing secrets, current first (two during a rollover); empty = use the global ones. */
+  organizationSecrets: string[];
 };
 
 export async function loadDelivery(pool: pg.Pool, deliveryId: string): Promise<DeliveryToSend | undefined> {
   const { rows } = await pool.query<DeliveryToSend>(
-    `SELECT d.id, d.kind, d.url, d.payload, d.status, d.attempts, o.webhook_secret AS "organizationSecret"
+    `SELECT d.id, d.kind, d.url, d.payload, d.status, d.attempts, array_remove(ARRAY[o.webhook_secret, o.webhook_secret_previous], NULL) AS "organizationSecrets"
      FROM notification_deliveries d LEFT JOIN organizations o ON o.id = d.organization_id
      WHERE d.id = $1`,
     [deliveryId],
@@ -268,22 +334,49 @@ export async function loadDelivery(pool: pg.Pool, deliveryId: string): Promise<D
  * Stores the outcome of one attempt on the delivery and on every inbox row it carried. A final status
  * ('delivered', 'dead_letter', 'skipped') is only written while the delivery is still pending.
  */
-export async function recordDeliveryAttempt(pool: pg.Pool, deliveryId: string, outcome: { status: DeliveryStatus; attempts: number; error: string | null }): Promise<void> {
+export async function recordDeliveryAttempt(pool: pg.Pool, deliveryId: string, outcome: AttemptOutcome): Promise<void> {
   await withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(
-      `UPDATE notification_deliveries
-       SET status = $2, attempts = GREATEST(attempts, $3), last_error = $4,
-           delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
-       WHERE id = $1 AND status = 'pending'`,
-      [deliveryId, outcome.status, outcome.attempts, outcome.error],
-    );
+    const values = [deliveryId, outcome.status, outcome.attempts, outcome.error];
+    const { rowCount } = await client.query(`UPDATE notification_deliveries SET ${outcomeSet('status')} WHERE id = $1 AND status = 'pending'`, values);
     if (!rowCount) return;
-    await client.query(
-      `UPDATE notifications
-       SET delivery_status = $2, attempts = GREATEST(attempts, $3), last_error = $4,
-           delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END
-       WHERE delivery_id = $1`,
-      [deliveryId, outcome.status, outcome.attempts, outcome.error],
-    );
+    await client.query(`UPDATE notifications SET ${outcomeSet('delivery_status')} WHERE delivery_id = $1 AND delivery_status = 'pending'`, values);
   });
+}
+
+export type AttemptOutcome = { status: DeliveryStatus; attempts: number; error: string | null };
+
+/** The SET list storing an attempt's outcome ($2 status, $3 attempts so far, $4 error), for any delivery-like table. */
+const outcomeSet = (statusColumn: string) =>
+  `${statusColumn} = $2, attempts = GREATEST(attempts, $3), last_error = $4, delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END`;
+
+export type SendToPerform = {
+  id: string;
+  channel: SendChannel;
+  kind: string;
+  /** E-mail address or chat webhook URL. */
+  target: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  message: Omit<RenderedMessage, 'kind'>;
+  /** The recipient (e-mail only). */
+  username: string | null;
+};
+
+/** One e-mail or chat post with the message it carries (from the event's stored webhook body). */
+export async function loadSend(pool: pg.Pool, sendId: string): Promise<SendToPerform | undefined> {
+  const { rows } = await pool.query<SendToPerform>(
+    `SELECT s.id, s.channel, d.kind, s.target, s.status, s.attempts, d.payload->'message' AS message, u.username
+     FROM notification_sends s
+     JOIN notification_deliveries d ON d.id = s.delivery_id
+     LEFT JOIN notifications n ON n.id = s.notification_id
+     LEFT JOIN users u ON u.id = n.user_id
+     WHERE s.id = $1`,
+    [sendId],
+  );
+  return rows[0];
+}
+
+/** Stores the outcome of one attempt of an e-mail or chat post; a final status only while it is still pending. */
+export async function recordSendAttempt(pool: pg.Pool, sendId: string, outcome: AttemptOutcome): Promise<void> {
+  await pool.query(`UPDATE notification_sends SET ${outcomeSet('status')} WHERE id = $1 AND status = 'pending'`, [sendId, outcome.status, outcome.attempts, outcome.error]);
 }

@@ -67,3 +67,15 @@ export async function findPrincipalByTokenHash(db: pg.Pool, tokenHash: Buffer): 
   if (row.stale) void db.query('UPDATE api_tokens SET last_used_at = now() WHERE id = $1', [row.token_id]).catch(() => undefined);
   return { userId: row.user_id, username: row.username, roles: row.roles };
 }
+
+/** The id of a (non-system) user by name, or undefined. */
+export async function findUserId(db: pg.Pool | pg.ClientBase, username: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE username = $1 AND NOT is_system', [username]);
+  return rows[0]?.id;
+}
+
+/** Sets (or with null clears) a user's e-mail address, where notices are mailed. False for unknown or system users. */
+export async function setUserEmail(db: pg.Pool | pg.ClientBase, userId: string, email: string | null): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE users SET email = $2 WHERE id = $1 AND NOT is_system', [userId, email]);
+  return (rowCount ?? 0) > 0;
+}

@@ -1,6 +1,21 @@
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+// A webhook signing secret: the Standard Webhooks form `whsec_<base64 of 24-64 bytes>`, or any other text of 16+ characters.
+export const WebhookSecret = z.string().superRefine((value, ctx) => {
+  if (!value.startsWith('whsec_')) {
+    if (value.length < 16) ctx.addIssue({ code: 'custom', message: 'must be at least 16 characters (or whsec_<base64>)' });
+    return;
+  }
+  const encoded = value.slice('whsec_'.length);
+  const bytes = Buffer.from(encoded, 'base64').length;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || bytes < 24 || bytes > 64) ctx.addIssue({ code: 'custom', message: 'whsec_ secrets must be base64 of 24 to 64 bytes' });
+});
+
+// `addr@host` or `Display Name <addr@host>`.
+const mailbox = z.string().regex(/^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address like warmpool@example.com or "Warmpool <warmpool@example.com>"');
+const SMTP_DEFAULT_PORT = { tls: 465, starttls: 587, none: 25 } as const;
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -25,13 +40,44 @@ const EnvSchema = z.object({
   WARMPOOL_PUBLIC_URL: z.url().default('http://127.0.0.1:8080'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WARMPOOL_WEBHOOK_URL: z.url().optional(),
-  WARMPOOL_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  WARMPOOL_WEBHOOK_SECRET: WebhookSecret.optional(),
+  WARMPOOL_WEBHOOK_SECRET_PREVIOUS: WebhookSecret.optional(),
   WARMPOOL_WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(5_000),
   WARMPOOL_WEBHOOK_ATTEMPTS: int(1, 50).default(6),
   WARMPOOL_BULL_BOARD: bool.default(true),
   WARMPOOL_METRICS_REFRESH_MS: int(500, 3_600_000).default(10_000),
   WARMPOOL_REPUBLISH_PENDING_AFTER_MS: int(1_000, 86_400_000).default(120_000),
-});
+  WARMPOOL_SMTP_HOST: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,253}$/, 'must be a host name or IP address').optional(),
+  WARMPOOL_SMTP_PORT: int(1, 65_535).optional(),
+  WARMPOOL_SMTP_TLS: z.enum(['starttls', 'tls', 'none']).default('starttls'),
+  WARMPOOL_SMTP_USER: z.string().optional(),
+  WARMPOOL_SMTP_PASSWORD: z.string().optional(),
+  WARMPOOL_SMTP_FROM: mailbox.optional(),
+  WARMPOOL_SMTP_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  WARMPOOL_SMTP_ATTEMPTS: int(1, 50).default(6),
+})
+  // Rules between variables: each issue names the variable to fix.
+  .superRefine((e, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (e.WARMPOOL_WEBHOOK_SECRET_PREVIOUS && !e.WARMPOOL_WEBHOOK_SECRET) issue('WARMPOOL_WEBHOOK_SECRET_PREVIOUS', 'needs WARMPOOL_WEBHOOK_SECRET (the new secret) as well');
+    if (e.WARMPOOL_SMTP_HOST && !e.WARMPOOL_SMTP_FROM) issue('WARMPOOL_SMTP_FROM', 'required when WARMPOOL_SMTP_HOST is set');
+    if (!e.WARMPOOL_SMTP_USER !== !e.WARMPOOL_SMTP_PASSWORD) issue(e.WARMPOOL_SMTP_USER ? 'WARMPOOL_SMTP_PASSWORD' : 'WARMPOOL_SMTP_USER', 'WARMPOOL_SMTP_USER and WARMPOOL_SMTP_PASSWORD go together');
+    if (e.WARMPOOL_SMTP_USER && e.WARMPOOL_SMTP_TLS === 'none' && !isLoopback(e.WARMPOOL_SMTP_HOST)) issue('WARMPOOL_SMTP_TLS', 'none would send the password in clear text; use starttls or tls');
+  });
+
+const isLoopback = (host: string | undefined) => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host ?? '');
+
+/** SMTP settings; absent when WARMPOOL_SMTP_HOST is unset (no e-mail is sent). */
+export type SmtpConfig = {
+  host: string;
+  port: number;
+  /** tls: TLS from the first byte (usually 465); starttls: upgrade required (usually 587); none: plain (local relays). */
+  tls: 'starttls' | 'tls' | 'none';
+  auth: { user: string; pass: string } | undefined;
+  from: string;
+  timeoutMs: number;
+  attempts: number;
+};
 
 export type Config = {
   databaseUrl: string;
@@ -55,13 +101,15 @@ export type Config = {
   publicUrl: string;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   webhookUrl: string | undefined;
-  webhookSecret: string | undefined;
+  /** Active global signing secrets, current first (two during a rollover); empty = none configured. */
+  webhookSecrets: string[];
   webhookTimeoutMs: number;
   webhookAttempts: number;
   bullBoard: boolean;
   metricsRefreshMs: number;
   /** A build still pending this long after its request was published gets the request published again. */
   republishPendingAfterMs: number;
+  smtp: SmtpConfig | undefined;
 };
 
 export class ConfigError extends Error {
@@ -96,12 +144,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.WARMPOOL_PUBLIC_URL,
     logLevel: e.LOG_LEVEL,
     webhookUrl: e.WARMPOOL_WEBHOOK_URL,
-    webhookSecret: e.WARMPOOL_WEBHOOK_SECRET,
+    webhookSecrets: [e.WARMPOOL_WEBHOOK_SECRET, e.WARMPOOL_WEBHOOK_SECRET_PREVIOUS].filter((v): v is string => v !== undefined),
     webhookTimeoutMs: e.WARMPOOL_WEBHOOK_TIMEOUT_MS,
     webhookAttempts: e.WARMPOOL_WEBHOOK_ATTEMPTS,
     bullBoard: e.WARMPOOL_BULL_BOARD,
     metricsRefreshMs: e.WARMPOOL_METRICS_REFRESH_MS,
     republishPendingAfterMs: e.WARMPOOL_REPUBLISH_PENDING_AFTER_MS,
+    smtp: e.WARMPOOL_SMTP_HOST
+      ? {
+          host: e.WARMPOOL_SMTP_HOST,
+          port: e.WARMPOOL_SMTP_PORT ?? SMTP_DEFAULT_PORT[e.WARMPOOL_SMTP_TLS],
+          tls: e.WARMPOOL_SMTP_TLS,
+          auth: e.WARMPOOL_SMTP_USER && e.WARMPOOL_SMTP_PASSWORD ? { user: e.WARMPOOL_SMTP_USER, pass: e.WARMPOOL_SMTP_PASSWORD } : undefined,
+          from: e.WARMPOOL_SMTP_FROM ?? '',
+          timeoutMs: e.WARMPOOL_SMTP_TIMEOUT_MS,
+          attempts: e.WARMPOOL_SMTP_ATTEMPTS,
+        }
+      : undefined,
   };
 }
 

@@ -16,6 +16,7 @@ import { templateRoutes } from './routes/templates.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { prebuildRoutes } from './routes/prebuilds.js';
 import { userRoutes } from './routes/users.js';
+import { notificationRoutes } from './routes/notifications.js';
 import type { ApiMetrics } from './metrics.js';
 
 export type ApiDeps = {
@@ -152,6 +153,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     await workspaceRoutes(api, deps);
     await prebuildRoutes(api, deps);
     await userRoutes(api, deps);
+    await notificationRoutes(api, deps);
     await poolViewRoutes(api, deps);
   }, { prefix: '/api/v1' });
   return app;

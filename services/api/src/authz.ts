@@ -14,6 +14,7 @@ export const ACTIONS = [
   'reconciliation.pause',
   'token.create',
   'user.manage',
+  'notification.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -25,7 +26,7 @@ type Role = Principal['roles'][number]['role'];
 const PERMISSIONS: Record<Role, ReadonlySet<Action>> = {
   owner: new Set<Action>([
     'template.read', 'template.write', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuilt_workspace.delete',
-    'prebuild.status.read', 'prebuild.operate', 'reconciliation.pause', 'token.create', 'user.manage',
+    'prebuild.status.read', 'prebuild.operate', 'reconciliation.pause', 'token.create', 'user.manage', 'notification.manage',
   ]),
   'template-admin': new Set<Action>(['template.read', 'template.write', 'workspace.create', 'prebuilt_workspace.delete', 'prebuild.status.read', 'prebuild.operate']),
   'org-admin': new Set<Action>(['template.read', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuild.status.read', 'token.create', 'user.manage']),

@@ -1,10 +1,11 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import { describeIssues, NotificationEvent } from '@warmpool/bus';
-import { findRecipients, loadNotificationContext, recordNotificationEvent, type NewInboxRow, type Pool, type RenderedMessage } from '@warmpool/db';
+import { findRecipients, loadNotificationContext, recordNotificationEvent, type NewInboxRow, type PendingSend, type Pool, type RenderedMessage } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { dailyDedupKey } from './dedup.js';
 import { eventKey, renderMessage } from './messages.js';
 import { deliveriesTotal } from './metrics.js';
+import { sendJobId } from './send.js';
 
 export type EventHandlerDeps = {
   pool: Pool;
@@ -14,6 +15,11 @@ export type EventHandlerDeps = {
   /** Global webhook URL, used for organizations without their own. */
   webhookUrl: string | undefined;
   webhookAttempts: number;
+  /** The e-mail and chat queue; absent = neither channel (tests of the webhook alone). */
+  sends?: Queue;
+  /** SMTP is configured: every new inbox row gets an e-mail. */
+  email?: boolean;
+  emailAttempts?: number;
   now?: () => Date;
 };
 
@@ -34,6 +40,17 @@ export const deliveryJobId = (deliveryId: string) => `delivery-${deliveryId}`;
 
 export async function enqueueDelivery(deliveries: Queue, deliveryId: string, attempts: number): Promise<void> {
   await deliveries.add('deliver', { deliveryId }, { jobId: deliveryJobId(deliveryId), attempts, backoff: { type: 'webhook' } });
+}
+
+async function enqueueSends(deps: EventHandlerDeps, sends: PendingSend[]): Promise<void> {
+  if (!deps.sends || sends.length === 0) return;
+  await deps.sends.addBulk(
+    sends.map((s) => ({
+      name: s.channel,
+      data: { sendId: s.id },
+      opts: { jobId: sendJobId(s.id), attempts: s.channel === 'email' ? (deps.emailAttempts ?? deps.webhookAttempts) : deps.webhookAttempts, backoff: { type: 'webhook' } },
+    })),
+  );
 }
 
 /**
@@ -58,7 +75,7 @@ export async function handleNotificationEvent(deps: EventHandlerDeps, job: Pick<
   }
   const now = deps.now?.() ?? new Date();
   const message = renderMessage(event, context, deps.publicUrl);
-  const recipients = await findRecipients(deps.pool, context.organizationId);
+  const recipients = await findRecipients(deps.pool, context.organizationId, event.type);
   const { kind: _kind, ...messageBody } = message;
   const recorded = await recordNotificationEvent(deps.pool, {
     eventKey: eventKey(event),
@@ -68,6 +85,8 @@ export async function handleNotificationEvent(deps: EventHandlerDeps, job: Pick<
     dedupKey: dailyDedupKey(message, now),
     recipients,
     url: context.organizationWebhookUrl ?? deps.webhookUrl ?? null,
+    email: Boolean(deps.sends && deps.email),
+    chatUrl: deps.sends ? context.organizationChatUrl : null,
     buildPayload: (deliveryId: string, rows: NewInboxRow[]): WebhookPayload => ({
       id: deliveryId,
       type: event.type,
@@ -78,11 +97,13 @@ export async function handleNotificationEvent(deps: EventHandlerDeps, job: Pick<
     }),
   });
   if (recorded.status === 'pending') await enqueueDelivery(deps.deliveries, recorded.deliveryId, deps.webhookAttempts);
+  await enqueueSends(deps, recorded.pendingSends);
   if (recorded.duplicate) {
     log.info({ deliveryId: recorded.deliveryId, status: recorded.status }, 'notification event already processed');
     return { kind: 'duplicate', deliveryId: recorded.deliveryId };
   }
-  if (recorded.status === 'skipped') deliveriesTotal.inc({ result: 'skipped' });
-  log.info({ deliveryId: recorded.deliveryId, recipients: recorded.rows.length, status: recorded.status }, 'notification recorded');
+  if (recorded.status === 'skipped') deliveriesTotal.inc({ channel: 'webhook', result: 'skipped' });
+  for (const channel of recorded.skippedSends) deliveriesTotal.inc({ channel, result: 'skipped' });
+  log.info({ deliveryId: recorded.deliveryId, recipients: recorded.rows.length, status: recorded.status, sends: recorded.pendingSends.length }, 'notification recorded');
   return { kind: 'recorded', deliveryId: recorded.deliveryId, recipients: recorded.rows.length };
 }

@@ -2,21 +2,25 @@ import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-
 import type { Config, Logger } from '@warmpool/runtime';
-import { webhookBackoffMs } from './backoff.js';
+import { webhookBackoffMs } from './retry-delay.js';
 import { deliverWebhook } from './deliver.js';
 import { handleNotificationEvent } from './events.js';
+import { createMailer, type SendMail } from './mailer.js';
 import { deliveriesTotal } from './metrics.js';
+import { performSend } from './send.js';
 import { createRegistry, startHealthServer, withTimeout } from '@warmpool/runtime';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
-export { sign, verify, SIGNATURE_HEADER, TIMESTAMP_HEADER, REPLAY_WINDOW_SECONDS, type Verification } from './signing.js';
-export { webhookBackoffMs } from './backoff.js';
+export { sign, signatureHeaders, signingKey, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from './signing.js';
+export { webhookBackoffMs } from './retry-delay.js';
 export { dailyDedupKey } from './dedup.js';
 export { notifierRegistry, deliveriesTotal, deliveryCount, type DeliveryResult } from './metrics.js';
 export { handleNotificationEvent, deliveryJobId, type WebhookPayload, type EventOutcome } from './events.js';
 export { deliverWebhook } from './deliver.js';
+export { performSend, sendJobId } from './send.js';
+export { renderEmail, renderChat, type EmailContent } from './formats.js';
+export { createMailer, checkSmtp, type Mail, type SendMail } from './mailer.js';
 
 /** Slow receivers must not hold up others: at least this many deliveries run at once (SPEC §9). */
 const MIN_DELIVERY_CONCURRENCY = 10;
@@ -34,11 +38,14 @@ export type NotifierOptions = {
   backoffMaxMs?: number;
   /** Clock for the per-UTC-day deduplication (tests). */
   now?: () => Date;
+  /** Replaces the SMTP mailer built from `config.smtp` (tests). */
+  sendMail?: SendMail;
 };
 
 export type Notifier = {
   eventsWorker: Worker;
   deliveryWorker: Worker;
+  sendWorker: Worker;
   healthServer: Server | undefined;
   isHealthy: () => Promise<boolean>;
   close: () => Promise<void>;
@@ -52,14 +59,16 @@ export type Notifier = {
 export async function startNotifier(options: NotifierOptions): Promise<Notifier> {
   const { config, logger } = options;
   const deliveryConcurrency = Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + deliveryConcurrency + 2, applicationName: 'warmpool-notifier' });
+  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 2 * deliveryConcurrency + 2, applicationName: 'warmpool-notifier' });
   const producer = createRedis(config.redisUrl, { role: 'producer', name: 'notifier-producer' });
   const eventsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-events' });
   const deliveryConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-deliveries' });
+  const sendConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-sends' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const prefix = queuePrefix(config.queuePrefix);
   const baseMs = options.backoffBaseMs ?? 1_000;
   const maxMs = options.backoffMaxMs ?? 10 * 60_000;
+  const retrySettings = { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) };
 
   const eventsLog = logger.child({ queue: QUEUES.notifications });
   const eventsWorker = new Worker(
@@ -73,6 +82,9 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
           publicUrl: config.publicUrl,
           webhookUrl: config.webhookUrl,
           webhookAttempts: config.webhookAttempts,
+          sends: queues.notificationSends,
+          email: config.smtp !== undefined,
+          emailAttempts: config.smtp?.attempts ?? config.webhookAttempts,
           ...(options.now ? { now: options.now } : {}),
         },
         job,
@@ -86,22 +98,40 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   const deliveryWorker = new Worker(
     QUEUES.webhookDeliveries,
     async (job: Job) =>
-      deliverWebhook({ pool, logger: deliveryLog, webhookSecret: config.webhookSecret, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts }, job),
+      deliverWebhook({ pool, logger: deliveryLog, webhookSecrets: config.webhookSecrets, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts }, job),
     {
       connection: deliveryConnection,
       prefix,
       concurrency: deliveryConcurrency,
       ...WORKER_TIMING.webhookDeliveries,
-      settings: { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) },
+      settings: retrySettings,
     },
   );
   deliveryWorker.on('error', (err) => deliveryLog.error({ err }, 'delivery worker error'));
 
+  // E-mails and chat posts: their own worker, so a hanging SMTP server never delays webhooks (nor the reverse).
+  const sendLog = logger.child({ queue: QUEUES.notificationSends });
+  const sendMail = options.sendMail ?? (config.smtp ? createMailer(config.smtp) : undefined);
+  const sendDeps = {
+    pool,
+    logger: sendLog,
+    sendMail,
+    messageIdDomain: new URL(config.publicUrl).hostname,
+    chatTimeoutMs: config.webhookTimeoutMs,
+    defaultAttempts: config.webhookAttempts,
+  };
+  const sendWorker = new Worker(QUEUES.notificationSends, async (job: Job) => performSend(sendDeps, job), {
+    connection: sendConnection,
+    prefix,
+    concurrency: deliveryConcurrency,
+    ...WORKER_TIMING.notificationSends,
+    settings: retrySettings,
+  });
+  sendWorker.on('error', (err) => sendLog.error({ err }, 'send worker error'));
+
   const isHealthy = async () =>
-    eventsWorker.isRunning() &&
-    deliveryWorker.isRunning() &&
-    eventsConnection.status === 'ready' &&
-    deliveryConnection.status === 'ready' &&
+    [eventsWorker, deliveryWorker, sendWorker].every((w) => w.isRunning()) &&
+    [eventsConnection, deliveryConnection, sendConnection].every((c) => c.status === 'ready') &&
     (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
   let healthServer: Server | undefined;
   if (options.healthPort !== undefined) {
@@ -114,10 +144,10 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   const close = () =>
     (closed ??= (async () => {
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
-      await Promise.all([eventsWorker.close(), deliveryWorker.close()]); // lets active jobs finish
+      await Promise.all([eventsWorker.close(), deliveryWorker.close(), sendWorker.close()]); // lets active jobs finish
       await queues.close();
-      await Promise.all([producer, eventsConnection, deliveryConnection].map((c) => c.quit().catch(() => undefined)));
+      await Promise.all([producer, eventsConnection, deliveryConnection, sendConnection].map((c) => c.quit().catch(() => undefined)));
       if (!options.pool) await pool.end();
     })());
-  return { eventsWorker, deliveryWorker, healthServer, isHealthy, close };
+  return { eventsWorker, deliveryWorker, sendWorker, healthServer, isHealthy, close };
 }

@@ -87,3 +87,11 @@ export function renderMessage(event: NotificationEvent, context: NotificationCon
 
 /** Identifies the event itself (stable across redelivery): one processing per transition or claim build. */
 export const eventKey = notificationEventKey;
+
+/** The closing line of every e-mail: why the recipient gets it and how to stop this kind. */
+export function emailFooter(kind: string): string {
+  return [
+    'You receive this because you administer templates or the Warmpool site.',
+    `To stop e-mails of this kind: warmpool notifications set ${kind} email off (or PUT /api/v1/users/me/notification-preferences).`,
+  ].join('\n');
+}

@@ -1,30 +1,37 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /**
- * Webhook signing (documented in docs/WEBHOOKS.md): `X-Warmpool-Signature: v1=<hex HMAC-SHA256(secret,
- * "<timestamp>.<body>")>` with `X-Warmpool-Timestamp: <unix seconds>`. Signing the timestamp with the body lets
- * receivers reject replays of an old, validly signed request.
+ * Standard Webhooks signing (the standardwebhooks.com convention, documented in docs/WEBHOOKS.md):
+ * `webhook-signature: v1,<base64 HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<body>")>`. Receivers verify
+ * with any Standard Webhooks library in one call. During a secret rollover one signature per active secret is sent,
+ * space-separated, so receivers holding either secret accept the request.
  */
 
-export const SIGNATURE_HEADER = 'x-warmpool-signature';
-export const TIMESTAMP_HEADER = 'x-warmpool-timestamp';
-/** Receivers reject requests whose timestamp is further than this from their clock. */
-export const REPLAY_WINDOW_SECONDS = 300;
+export const WEBHOOK_ID_HEADER = 'webhook-id';
+export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
+export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
 
-export function sign(secret: string, timestamp: number, body: string): string {
-  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+const SECRET_PREFIX = 'whsec_';
+
+/**
+ * The HMAC key of a secret: `whsec_<base64>` secrets (the Standard Webhooks form) are the decoded bytes; any other
+ * secret is used as its UTF-8 bytes (receivers pass it "raw", e.g. `new Webhook(secret, { format: 'raw' })`).
+ */
+export function signingKey(secret: string): Buffer {
+  return secret.startsWith(SECRET_PREFIX) ? Buffer.from(secret.slice(SECRET_PREFIX.length), 'base64') : Buffer.from(secret, 'utf8');
 }
 
-export type Verification = { ok: true } | { ok: false; reason: string };
+/** The `webhook-signature` value: one `v1,<base64>` per active secret (current first), space-separated. */
+export function sign(secrets: readonly string[], id: string, timestampSeconds: number, body: string): string {
+  return secrets.map((secret) => `v1,${createHmac('sha256', signingKey(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`).join(' ');
+}
 
-/** What a receiver does; used by our tests, mirrored by examples/webhook-receiver.mjs. */
-export function verify(secret: string, headers: { timestamp: string | undefined; signature: string | undefined }, body: string, nowSeconds = Math.floor(Date.now() / 1000)): Verification {
-  const timestamp = Number(headers.timestamp);
-  if (!headers.timestamp || !Number.isInteger(timestamp)) return { ok: false, reason: 'missing or malformed timestamp' };
-  if (Math.abs(nowSeconds - timestamp) > REPLAY_WINDOW_SECONDS) return { ok: false, reason: 'timestamp outside the replay window' };
-  const expected = Buffer.from(sign(secret, timestamp, body));
-  // A header may carry several comma-separated signatures (e.g. during secret rotation); one match suffices.
-  const candidates = (headers.signature ?? '').split(',').map((s) => Buffer.from(s.trim()));
-  const match = candidates.some((c) => c.length === expected.length && timingSafeEqual(c, expected));
-  return match ? { ok: true } : { ok: false, reason: 'signature mismatch' };
+/** The three Standard Webhooks headers of one attempt (a retry gets a fresh timestamp and signature, the same id). */
+export function signatureHeaders(secrets: readonly string[], id: string, body: string, nowMs = Date.now()): Record<string, string> {
+  const timestamp = Math.floor(nowMs / 1000);
+  return {
+    [WEBHOOK_ID_HEADER]: id,
+    [WEBHOOK_TIMESTAMP_HEADER]: String(timestamp),
+    [WEBHOOK_SIGNATURE_HEADER]: sign(secrets, id, timestamp, body),
+  };
 }

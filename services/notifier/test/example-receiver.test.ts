@@ -1,50 +1,27 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { createLogger, loadConfig } from '@warmpool/runtime';
-import { sign, startNotifier, type Notifier } from '../src/index.js';
+import { signatureHeaders, startNotifier, type Notifier } from '../src/index.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
 import { seedPresets } from '../../../test/support/seed.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { exampleProcess } from './example-process.js';
 
 // The shipped example receiver (examples/webhook-receiver.mjs), run as its own process.
-const RECEIVER = fileURLToPath(new URL('../../../examples/webhook-receiver.mjs', import.meta.url));
 const SECRET = 'example-receiver-secret-42';
-
-let child: ChildProcess;
-let url: string;
-const stdoutLines: string[] = [];
-let stderr = '';
-
-before(async () => {
-  child = spawn(process.execPath, [RECEIVER], { env: { ...process.env, PORT: '0', WARMPOOL_WEBHOOK_SECRET: SECRET }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let partial = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString('utf8')).split('\n');
-    partial = parts.pop() ?? '';
-    stdoutLines.push(...parts);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const port = await waitFor(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1], { what: 'receiver listening' });
-  url = `http://127.0.0.1:${port}/`;
-});
-
-after(() => {
-  child?.kill('SIGTERM');
-});
+const receiver = exampleProcess('webhook-receiver.mjs', { WARMPOOL_WEBHOOK_SECRET: SECRET });
+const stdoutLines = receiver.lines;
+const url = () => `http://127.0.0.1:${receiver.port()}/`;
 
 async function postSigned(body: string, options: { timestamp?: number; secret?: string } = {}): Promise<number> {
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const response = await fetch(url, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', 'x-warmpool-timestamp': String(timestamp), 'x-warmpool-signature': sign(options.secret ?? SECRET, timestamp, body) },
-  });
+  // The same body is the same delivery (a retry), as the notifier's webhook-id is per delivery.
+  const id = createHash('sha256').update(body).digest('hex').slice(0, 32);
+  const headers = signatureHeaders([options.secret ?? SECRET], id, body, (options.timestamp ?? Math.floor(Date.now() / 1000)) * 1000);
+  const response = await fetch(url(), { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   await response.arrayBuffer();
   return response.status;
 }
@@ -59,8 +36,8 @@ test('the example receiver prints a verified message once and rejects bad signat
   assert.equal(await postSigned('not json'), 400);
   await waitFor(() => stdoutLines.length > printedBefore, { what: 'printed line' });
   assert.deepEqual(stdoutLines.slice(printedBefore), [body], 'printed once, as one line');
-  assert.match(stderr, /rejected: signature mismatch/);
-  assert.match(stderr, /rejected: timestamp outside/);
+  assert.match(receiver.stderr(), /rejected: signature mismatch/);
+  assert.match(receiver.stderr(), /rejected: timestamp outside/);
 });
 
 test('end to end: a failure-limit event reaches the example receiver signed, printed once despite a duplicate event', async () => {
@@ -74,7 +51,7 @@ test('end to end: a failure-limit event reaches the example receiver signed, pri
     await db.pool.query(`INSERT INTO users (username) VALUES ('root') RETURNING id`).then(({ rows }) =>
       db.pool.query(`INSERT INTO role_assignments (user_id, role) VALUES ($1, 'owner')`, [rows[0]!.id]),
     );
-    const config = loadConfig({ DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: queuePrefix.prefix, WARMPOOL_WEBHOOK_URL: url, WARMPOOL_WEBHOOK_SECRET: SECRET });
+    const config = loadConfig({ DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: queuePrefix.prefix, WARMPOOL_WEBHOOK_URL: url(), WARMPOOL_WEBHOOK_SECRET: SECRET });
     notifier = await startNotifier({ config, logger: createLogger('notifier-test', { level: 'silent' }), pool: db.pool, healthPort: 0 });
     producer = createRedis(REDIS_URL, { role: 'producer' });
     queues = createQueueSet(producer, queuePrefix.prefix);
@@ -99,7 +76,7 @@ test('end to end: a failure-limit event reaches the example receiver signed, pri
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(metrics, /warmpool_notification_deliveries_total\{result="delivered"[^}]*\} [1-9]/);
+    assert.match(metrics, /warmpool_notification_deliveries_total\{channel="webhook",result="delivered"[^}]*\} [1-9]/);
   } finally {
     await notifier?.close();
     await queues?.close();

@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { createQueueSet, createRedis, type NotificationEvent, type QueueSet } from '@warmpool/bus';
 import type { DeliveryStatus } from '@warmpool/db';
 import { createLogger, loadConfig } from '@warmpool/runtime';
-import { deliveryCount, startNotifier, verify, type Notifier, type WebhookPayload } from '../src/index.js';
+import { Webhook } from 'standardwebhooks';
+import { deliveryCount, startNotifier, type Notifier, type WebhookPayload } from '../src/index.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
 import { seedPresets } from '../../../test/support/seed.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -41,7 +42,7 @@ function startReceiver(): Promise<Server> {
     req.on('end', () => {
       const path = req.url ?? '';
       received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      const id = String(req.headers['x-warmpool-delivery']);
+      const id = String(req.headers['webhook-id']);
       if (path === '/hang') {
         hanging.add(() => res.destroy());
         return;
@@ -113,7 +114,7 @@ async function inboxRows(presetId: string) {
   return rows;
 }
 
-const postsFor = (deliveryId: string) => received.filter((r) => r.headers['x-warmpool-delivery'] === deliveryId);
+const postsFor = (deliveryId: string) => received.filter((r) => r.headers['webhook-id'] === deliveryId);
 
 before(async () => {
   db = await createTestDatabase();
@@ -179,11 +180,15 @@ test('recipients are owners, site template admins and template admins of the pre
   assert.equal(posts.length, 1);
   const post = posts[0]!;
   assert.equal(post.path, '/ok');
-  const headers = { timestamp: post.headers['x-warmpool-timestamp'] as string, signature: post.headers['x-warmpool-signature'] as string };
-  assert.deepEqual(verify(SECRET, headers, post.body), { ok: true });
-  assert.equal(verify('another-secret-of-enough-length', headers, post.body).ok, false);
-  assert.equal(verify(SECRET, headers, post.body.replace('quota', 'QUOTA')).ok, false);
-  assert.equal(verify(SECRET, headers, post.body, Number(headers.timestamp) + 301).ok, false, 'replays older than 5 minutes are rejected');
+  // Verified the way a receiver does, with the Standard Webhooks library.
+  const headers = post.headers as Record<string, string>;
+  assert.equal(headers['webhook-id'], delivery.id);
+  assert.deepEqual(new Webhook(SECRET, { format: 'raw' }).verify(post.body, headers), JSON.parse(post.body));
+  assert.throws(() => new Webhook('another-secret-of-enough-length', { format: 'raw' }).verify(post.body, headers), /No matching signature/);
+  assert.throws(() => new Webhook(SECRET, { format: 'raw' }).verify(post.body.replace('quota', 'QUOTA'), headers), /No matching signature/);
+  const replay = { ...headers, 'webhook-timestamp': String(Number(headers['webhook-timestamp']) - 301) };
+  assert.throws(() => new Webhook(SECRET, { format: 'raw' }).verify(post.body, replay), /too old/, 'replays older than 5 minutes are rejected');
+  const signature = headers['webhook-signature']!;
 
   const payload = JSON.parse(post.body) as WebhookPayload;
   assert.equal(payload.id, delivery.id);
@@ -196,7 +201,7 @@ test('recipients are owners, site template admins and template admins of the pre
   assert.match(payload.message.body, /quota exceeded/);
   assert.deepEqual(Object.keys(payload.message.labels).sort(), ['organization', 'preset', 'template', 'version']);
   assert.deepEqual(payload.message.links, [{ label: 'Preset status', url: `https://warmpool.example.com/api/v1/presets/${a.presetId}/status` }]);
-  assert.ok(!logLines.some((l) => l.includes(SECRET) || l.includes(headers.signature)), 'secrets and signatures never logged');
+  assert.ok(!logLines.some((l) => l.includes(SECRET) || l.includes(signature.slice(3))), 'secrets and signatures never logged');
 });
 
 test('a receiver failing once gets the delivery retried, then it is delivered', async () => {
@@ -343,4 +348,103 @@ test('an organization without its own webhook URL uses the global one', async ()
   const delivery = await finishedDelivery(p.presetId);
   assert.equal(delivery.status, 'delivered');
   assert.equal(postsFor(delivery.id)[0]!.path, '/ok');
+});
+
+test('an organization rolling its secret over gets both signatures; receivers with either secret verify', async () => {
+  const p = await presetWithReceiver('/ok');
+  const fresh = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
+  const old = 'the-old-org-secret-0123';
+  await db.pool.query(`UPDATE organizations SET webhook_secret = $2, webhook_secret_previous = $3 WHERE id = $1`, [p.organizationId, fresh, old]);
+  await emit(hardLimited(p.presetId));
+  const delivery = await finishedDelivery(p.presetId);
+  assert.equal(delivery.status, 'delivered');
+  const post = postsFor(delivery.id)[0]!;
+  const headers = post.headers as Record<string, string>;
+  assert.equal(headers['webhook-signature']!.split(' ').length, 2);
+  assert.ok(new Webhook(fresh).verify(post.body, headers));
+  assert.ok(new Webhook(old, { format: 'raw' }).verify(post.body, headers));
+  assert.throws(() => new Webhook(SECRET, { format: 'raw' }).verify(post.body, headers), /No matching signature/, 'the global secret is not used');
+});
+
+test('an organization with a chat webhook gets one Slack-compatible post (text plus blocks) per event', async () => {
+  const p = await presetWithReceiver('/ok');
+  const chatPath = `/chat-${randomUUID().slice(0, 8)}`;
+  await db.pool.query(`UPDATE organizations SET chat_webhook_url = $2 WHERE id = $1`, [p.organizationId, `${baseUrl}${chatPath}`]);
+  const event = hardLimited(p.presetId);
+  await emit(event);
+  await emit(event); // a duplicate event posts nothing more
+  const chat = await waitFor(async () => {
+    const { rows } = await db.pool.query<{ status: string; attempts: number }>(
+      `SELECT s.status, s.attempts FROM notification_sends s JOIN notification_deliveries d ON d.id = s.delivery_id WHERE d.preset_id = $1 AND s.channel = 'chat' AND s.status <> 'pending'`,
+      [p.presetId],
+    );
+    return rows[0];
+  });
+  assert.deepEqual(chat, { status: 'delivered', attempts: 1 });
+  const posts = received.filter((r) => r.path === chatPath);
+  assert.equal(posts.length, 1);
+  assert.equal(posts[0]!.headers['content-type'], 'application/json');
+  const body = JSON.parse(posts[0]!.body) as { text: string; blocks: { type: string; text?: { type: string; text: string }; elements?: { type: string; url?: string; text: unknown }[] }[] };
+  assert.match(body.text, /^Prebuilds stopped: .* reached its failure limit$/);
+  assert.deepEqual(body.blocks.map((b) => b.type), ['header', 'section', 'context', 'actions']);
+  assert.equal(body.blocks[0]!.text!.text, body.text);
+  assert.equal(body.blocks[1]!.text!.type, 'mrkdwn');
+  assert.match(body.blocks[1]!.text!.text, /quota exceeded/);
+  assert.equal(body.blocks[3]!.elements![0]!.url, `https://warmpool.example.com/api/v1/presets/${p.presetId}/status`);
+});
+
+test('preferences: a user who turned webhooks off is left out of the post; when nobody wants it, the webhook is skipped; the inbox keeps it', async () => {
+  const p = await presetWithReceiver('/ok');
+  const admin = await addUser(`c-admin-${randomUUID().slice(0, 6)}`, [{ role: 'template-admin', organizationId: p.organizationId }]);
+  await db.pool.query(`INSERT INTO notification_preferences (user_id, kind, channel, enabled) VALUES ($1, 'preset-hard-limited', 'webhook', false)`, [users.siteAdmin]);
+  try {
+    await emit(hardLimited(p.presetId));
+    const delivery = await finishedDelivery(p.presetId);
+    assert.equal(delivery.status, 'delivered');
+    const payload = JSON.parse(postsFor(delivery.id)[0]!.body) as WebhookPayload;
+    assert.deepEqual(payload.recipients.map((r) => r.userId).sort(), [users.owner, admin].sort(), 'the site admin opted out');
+    const rows = await inboxRows(p.presetId);
+    assert.equal(rows.length, 3, 'the inbox keeps it for everyone');
+    assert.deepEqual(rows.find((r) => r.username === 'b-site-template-admin'), {
+      username: 'b-site-template-admin',
+      delivery_status: 'skipped',
+      attempts: 0,
+      last_error: 'webhook turned off by the recipient for this kind',
+    });
+
+    // Everybody opted out: nothing to post.
+    const q = await presetWithReceiver('/ok');
+    await db.pool.query(
+      `INSERT INTO notification_preferences (user_id, kind, channel, enabled) SELECT u, 'preset-hard-limited', 'webhook', false FROM unnest($1::uuid[]) AS u ON CONFLICT DO NOTHING`,
+      [[users.owner, admin]],
+    );
+    await emit(hardLimited(q.presetId));
+    const skipped = await finishedDelivery(q.presetId);
+    assert.equal(skipped.status, 'skipped');
+    assert.equal(skipped.last_error, 'every recipient turned webhooks off for this kind');
+    assert.equal(postsFor(skipped.id).length, 0);
+  } finally {
+    await db.pool.query(`DELETE FROM notification_preferences`);
+  }
+});
+
+test('a kind an owner disabled site-wide is recorded as skipped on every channel, and still reaches inboxes', async () => {
+  const p = await presetWithReceiver('/ok');
+  await db.pool.query(`UPDATE organizations SET chat_webhook_url = $2 WHERE id = $1`, [p.organizationId, `${baseUrl}/chat-disabled`]);
+  await db.pool.query(`INSERT INTO notification_kind_settings (kind, disabled) VALUES ('preset-hard-limited', true)`);
+  try {
+    await emit(hardLimited(p.presetId));
+    const delivery = await finishedDelivery(p.presetId);
+    assert.equal(delivery.status, 'skipped');
+    assert.equal(delivery.last_error, 'kind disabled site-wide by an owner');
+    assert.equal(postsFor(delivery.id).length, 0);
+    const rows = await inboxRows(p.presetId);
+    assert.ok(rows.length >= 2);
+    assert.ok(rows.every((r) => r.delivery_status === 'skipped' && r.last_error === 'kind disabled site-wide by an owner'));
+    const { rows: sends } = await db.pool.query<{ channel: string; status: string; last_error: string }>(`SELECT channel, status, last_error FROM notification_sends WHERE delivery_id = $1`, [delivery.id]);
+    assert.deepEqual(sends, [{ channel: 'chat', status: 'skipped', last_error: 'kind disabled site-wide by an owner' }]);
+    assert.equal(received.filter((r) => r.path === '/chat-disabled').length, 0);
+  } finally {
+    await db.pool.query(`DELETE FROM notification_kind_settings`);
+  }
 });

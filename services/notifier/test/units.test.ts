@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NotificationContext } from '@warmpool/db';
-import { dailyDedupKey, describeReplacements, eventKey, renderMessage, sign, verify, webhookBackoffMs } from '../src/index.js';
+import { Webhook } from 'standardwebhooks';
+import { createServer, type AddressInfo } from 'node:net';
+import { createMailer, dailyDedupKey, describeReplacements, eventKey, renderChat, renderEmail, renderMessage, sign, signatureHeaders, webhookBackoffMs } from '../src/index.js';
 
 const context: NotificationContext = {
   presetId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c01',
@@ -11,21 +13,28 @@ const context: NotificationContext = {
   organizationId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c02',
   organizationName: 'acme',
   organizationWebhookUrl: null,
+  organizationChatUrl: null,
   workspaceName: 'alice-dev',
   claimantUsername: 'alice',
 };
 
-test('signatures verify over timestamp and body; tampering, wrong secrets and stale timestamps fail', () => {
+test('Standard Webhooks signatures verify with the standardwebhooks library, for whsec_ and raw secrets, with both secrets of a rollover', () => {
   const body = '{"id":"x"}';
-  const signature = sign('s3cret-s3cret-s3cret', 1_700_000_000, body);
-  assert.match(signature, /^v1=[0-9a-f]{64}$/);
-  const headers = { timestamp: '1700000000', signature };
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, body, 1_700_000_100), { ok: true });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', { ...headers, signature: `v1=dead, ${signature}` }, body, 1_700_000_100), { ok: true });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, `${body} `, 1_700_000_100), { ok: false, reason: 'signature mismatch' });
-  assert.deepEqual(verify('other-secret-other', headers, body, 1_700_000_100), { ok: false, reason: 'signature mismatch' });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', headers, body, 1_700_000_301), { ok: false, reason: 'timestamp outside the replay window' });
-  assert.deepEqual(verify('s3cret-s3cret-s3cret', { timestamp: undefined, signature }, body, 1_700_000_000), { ok: false, reason: 'missing or malformed timestamp' });
+  const fresh = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+  const old = 's3cret-s3cret-s3cret';
+  const headers = signatureHeaders([fresh, old], 'msg_1', body);
+  assert.equal(headers['webhook-id'], 'msg_1');
+  assert.match(headers['webhook-signature']!, /^v1,[A-Za-z0-9+/]{43}= v1,[A-Za-z0-9+/]{43}=$/);
+  assert.deepEqual(new Webhook(fresh).verify(body, headers), { id: 'x' }, 'receiver holding the new secret');
+  assert.deepEqual(new Webhook(old, { format: 'raw' }).verify(body, headers), { id: 'x' }, 'receiver still holding the old secret');
+  assert.throws(() => new Webhook('other-secret-other', { format: 'raw' }).verify(body, headers), /No matching signature/);
+  assert.throws(() => new Webhook(fresh).verify(`${body} `, headers), /No matching signature/);
+  assert.throws(() => new Webhook(fresh).verify(body, { ...headers, 'webhook-id': 'msg_2' }), /No matching signature/, 'the id is signed');
+  const stale = signatureHeaders([fresh], 'msg_1', body, Date.now() - 301_000);
+  assert.throws(() => new Webhook(fresh).verify(body, stale), /too old/);
+  // Our signature equals the library's own for the same input.
+  const at = new Date(Number(headers['webhook-timestamp']) * 1000);
+  assert.equal(sign([fresh], 'msg_1', Number(headers['webhook-timestamp']), body), new Webhook(fresh).sign('msg_1', at, body));
 });
 
 test('webhook backoff doubles per attempt with jitter between half and all of the step, capped', () => {
@@ -71,4 +80,41 @@ test('messages carry no per-event values, so dedup keys match for identical mess
   // The same transition written with another offset is the same event.
   assert.equal(eventKey(event('2026-01-01T03:00:00+02:00')), eventKey(event('2026-01-01T01:00:00Z')));
   assert.notEqual(eventKey(event('2026-01-01T01:00:00Z')), eventKey(event('2026-01-01T02:00:00Z')));
+});
+
+test('e-mail text and HTML come from the same message; HTML escapes it; chat bodies escape mrkdwn and respect Slack limits', () => {
+  const message = {
+    title: 'Prebuilds stopped: <acme> & "web"',
+    body: 'line one <b>\nline two & more',
+    labels: { organization: 'acme', template: 'web', version: 'v1', preset: 'p', replaced_resources: 'x' },
+    links: [{ label: 'Preset status', url: 'https://w.example.com/api/v1/presets/1/status?a=1&b=2' }],
+  };
+  const email = renderEmail('preset-hard-limited', message);
+  assert.equal(email.subject, message.title);
+  assert.ok(email.text.startsWith('line one <b>\nline two & more\n\nPreset status: https://w.example.com/api/v1/presets/1/status?a=1&b=2\n'));
+  assert.match(email.text, /warmpool notifications set preset-hard-limited email off/);
+  assert.match(email.html, /<h2[^>]*>Prebuilds stopped: &lt;acme&gt; &amp; &quot;web&quot;<\/h2>/);
+  assert.match(email.html, /<p[^>]*>line one &lt;b&gt;<\/p>\n<p[^>]*>line two &amp; more<\/p>/);
+  assert.match(email.html, /<a href="https:\/\/w\.example\.com\/api\/v1\/presets\/1\/status\?a=1&amp;b=2">Preset status<\/a>/);
+
+  const chat = renderChat({ ...message, title: 'x'.repeat(200), body: `${'y'.repeat(3100)} <&>` });
+  assert.equal(chat.text.length, 200, 'the fallback text is whole');
+  const [header, section, context, actions] = chat.blocks as { text?: { text: string }; elements?: { text: unknown }[] }[];
+  assert.equal(header!.text!.text.length, 150);
+  assert.equal(section!.text!.text.length, 3000);
+  assert.match(renderChat(message).blocks.map((b) => JSON.stringify(b)).join(), /line one &lt;b&gt;\\nline two &amp; more/);
+  assert.deepEqual(context!.elements![0]!.text, '*organization:* acme  ·  *template:* web  ·  *version:* v1  ·  *preset:* p');
+  assert.equal(actions!.elements!.length, 1);
+});
+
+test('a mailer pointed at a closed port fails with a retryable connection error', async () => {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+  const { port } = closed.address() as AddressInfo;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const send = createMailer({ host: '127.0.0.1', port, tls: 'none', auth: undefined, from: 'w@example.com', timeoutMs: 2_000, attempts: 1 });
+  await assert.rejects(
+    send({ to: 'a@example.com', subject: 's', text: 't', html: '<p>t</p>', kind: 'preset-hard-limited', messageId: '<1@example.com>' }),
+    (err: Error) => err.constructor === Error && /ECONNREFUSED|ECONNECTION/.test(err.message),
+  );
 });

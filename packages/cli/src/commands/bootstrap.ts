@@ -5,6 +5,7 @@ import {
   ensureOrganization as upsertOrganization,
   findOrganizationId,
   InvalidOrganizationNameError,
+  setUserEmail,
   USERNAME_PATTERN,
   withTransaction,
   type Pool,
@@ -33,7 +34,7 @@ export async function findOrganization(pool: Pool, name: string): Promise<string
 
 const USERNAME = new RegExp(USERNAME_PATTERN);
 
-export type TokenRequest = { user: string; role: Role; org?: string; name: string; expiresInDays?: number };
+export type TokenRequest = { user: string; role: Role; org?: string; name: string; expiresInDays?: number; email?: string };
 
 /** The checks that need no database: a bad request fails before anything is opened or written. */
 export function checkTokenRequest(options: TokenRequest): void {
@@ -42,7 +43,11 @@ export function checkTokenRequest(options: TokenRequest): void {
   const scope = roleScopeProblem(options.role, Boolean(options.org));
   if (scope === 'needs-organization') throw new UsageError(`--org is required for role ${options.role}`);
   if (scope === 'site-wide-only') throw new UsageError('owner is a site-wide role: omit --org');
+  if (options.email !== undefined && !EMAIL.test(options.email)) throw new UsageError(`--email ${JSON.stringify(options.email)}: not an e-mail address`);
 }
+
+/** Where notices are mailed: one address, no display name. */
+export const EMAIL = /^[^\s<>@,;]+@[^\s<>@,;]+\.[^\s<>@,;]+$/;
 
 /**
  * Bootstrap: creates the user if needed, grants the role (site-wide for owner and site template admins, else in
@@ -57,6 +62,7 @@ export async function createTokenFor(pool: Pool, options: TokenRequest): Promise
     const userId = await grantUserRole(client, { username: options.user, role: options.role, organizationId }).catch((err: unknown) => {
       throw err instanceof DomainError ? new UsageError(err.message) : err;
     });
+    if (options.email !== undefined) await setUserEmail(client, userId, options.email);
     return createApiToken(client, userId, options.name, expiresAt);
   });
 }

@@ -169,6 +169,10 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
             createdAt: { type: 'string' },
             deliveredAt: { type: ['string', 'null'] },
             readAt: { type: ['string', 'null'] },
+            email: {
+              type: ['object', 'null'],
+              properties: { status: { type: 'string' }, attempts: { type: 'integer' }, lastError: { type: ['string', 'null'] } },
+            },
           },
         },
       },
