@@ -21,7 +21,8 @@ const who = {} as Record<Actor, { userId: string; token: string }>;
 const manifest = JSON.parse(readFileSync('examples/web-app.json', 'utf8')) as Record<string, unknown>;
 
 before(async () => {
-  env = await startTestApi();
+  // No principal cache: tokens are expired and roles changed directly in SQL, and every answer must reflect it at once.
+  env = await startTestApi({ WARMPOOL_API_CACHE_MS: '0' });
   call = client(env.api.url);
   orgA = await seedOrganization(env.db.pool, 'org-a');
   const orgB = await seedOrganization(env.db.pool, 'org-b');

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createQueueSet, createRedis, enqueueReconcile, type QueueSet } from '@warmpool/bus';
-import { claimPrebuild, ensureUser, withTransaction } from '@warmpool/db';
+import { claimPrebuild, ensureUser } from '@warmpool/db';
 import { LABEL, loadDockerOptions, startDockerProvisioner, type DockerProvisioner } from '@warmpool/provisioner-docker';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { createLogger } from '@warmpool/runtime';
@@ -69,8 +69,9 @@ test('a preset of 3 converges to exactly 3 healthy labelled containers', async (
 test('a claim keeps its container, runs the hook, and the pool refills', async () => {
 
   const user = (await ensureUser(db.pool, 'alice'))!;
-  const claim = await withTransaction(db.pool, (client) => claimPrebuild(client, { presetId, userId: user, name: 'alice-dev', priority: 1 }));
-  assert.ok(claim);
+  const { rows: version } = await db.pool.query<{ id: string }>('SELECT template_version_id AS id FROM presets WHERE id = $1', [presetId]);
+  const claim = await claimPrebuild(db.pool, { presetId, userId: user, name: 'alice-dev', priority: 1, templateId, versionId: version[0]!.id });
+  assert.ok(claim.outcome === 'claimed');
   claimed = claim;
   await enqueueReconcile(queues.reconcile, presetId, 'claim');
   const before = await docker.getContainer(`warmpool-${claimed.workspaceId}`).inspect();
@@ -120,19 +121,21 @@ test('a new active version and TTL expiry replace the containers', async () => {
   const v2Containers = await healthy(v2);
   assert.ok(v2Containers.every((c) => c.Labels.generation === '2'));
 
-  // TTL expiry (shortened in the database: the manifest only allows ≥ 1 h) replaces them too.
-  // Once the current prebuilds are older than 5 s, a 4 s TTL expires them but leaves replacements time to get ready.
+  // TTL expiry (shortened in the database: the manifest only allows ≥ 1 h) replaces them too. The TTL stays short
+  // only until the reconciler has asked to delete the old prebuilds, so slow replacements cannot expire in turn.
   const first = v2Containers.map((c) => c.Labels[LABEL.workspace]);
   const age = `SELECT min(extract(epoch FROM now() - created_at))::float AS s FROM workspaces WHERE id = ANY($1)`;
-  await waitFor(async () => (await db.pool.query<{ s: number }>(age, [first])).rows[0]!.s > 5, { timeoutMs: TIMEOUT, intervalMs: 200, what: 'prebuilds 5 s old' });
-  await db.pool.query('UPDATE presets SET ttl_seconds = 4 WHERE id = $1', [v2]);
+  await waitFor(async () => (await db.pool.query<{ s: number }>(age, [first])).rows[0]!.s > 2, { timeoutMs: TIMEOUT, intervalMs: 200, what: 'prebuilds 2 s old' });
+  await db.pool.query('UPDATE presets SET ttl_seconds = 1 WHERE id = $1', [v2]);
+  const deleting = `SELECT count(*)::int AS n FROM workspace_latest_builds WHERE id = ANY($1) AND (deleted OR transition = 'delete')`;
   await waitFor(async () => {
     await enqueueReconcile(queues.reconcile, v2, 'test');
-    const now = await eligible(v2);
-    return now.length > 0 && now.every((id) => !first.includes(id));
-  }, { timeoutMs: TIMEOUT, intervalMs: 500, what: 'expired prebuilds replaced' });
+    return (await db.pool.query<{ n: number }>(deleting, [first])).rows[0]!.n === first.length;
+  }, { timeoutMs: TIMEOUT, intervalMs: 500, what: 'expired prebuilds being deleted' });
   await db.pool.query('UPDATE presets SET ttl_seconds = NULL WHERE id = $1', [v2]);
-  await converged(v2, 2, 'v2 after ttl');
+  await enqueueReconcile(queues.reconcile, v2, 'test');
+  const replaced = await converged(v2, 2, 'v2 after ttl');
+  assert.ok(replaced.every((id) => !first.includes(id)), 'new containers replaced the expired ones');
 });
 
 test('a missing image ends in the failure limit with one notification and leaves no container', async () => {

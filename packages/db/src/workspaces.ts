@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { DomainError } from '@warmpool/contracts';
 import { SYSTEM_USER_ID } from './constants.js';
+import { buildRequestKey, JOB_NAMES, QUEUES } from '@warmpool/contracts';
 import { buildRequestedMessage } from './outbox.js';
 
 /** Writes behind workspace creation, claims and deletion. Each takes a transaction's client; none commits. */
@@ -83,62 +84,37 @@ export async function requestBuild(client: pg.ClientBase, build: BuildToRequest)
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
 /**
- * Claims one eligible prebuild of the preset for `userId` (SPEC §5), or returns undefined when none is
- * eligible. The workspace row is locked with SKIP LOCKED, so concurrent claimers never wait on each other
- * and never get the same workspace; a second statement (a fresh snapshot, under the lock) re-checks the owner
- * and the latest build while handing the workspace over, so a claim and a reconciler delete of the same
- * prebuild can never both succeed. The preset row is never locked here: the reconciler locks preset then
- * workspaces, and the opposite order could deadlock. Five round trips with BEGIN and COMMIT.
+ * Claims one eligible prebuild of the preset for `userId` (SPEC §5) in ONE round trip (the claim_prebuild function of
+ * migration 010): the workspace row is locked with SKIP LOCKED, so concurrent claimers never wait on each other and
+ * never get the same workspace; a second statement (a fresh snapshot, under the lock) re-checks the owner and the
+ * latest build while handing the workspace over, so a claim and a reconciler delete of the same prebuild can never
+ * both succeed; the claim build, its outbox event and the claim counter follow in the same implicit transaction.
+ * The preset row is never locked here (the reconciler locks preset then workspaces). `templateId`/`versionId` are the
+ * caller's (possibly cached) active version: 'stale' when that is no longer true. The workspace is the claim's own
+ * row, so the answer needs no re-read.
  */
 export async function claimPrebuild(
-  client: pg.ClientBase,
-  input: { presetId: string; userId: string; name: string; priority: number },
-): Promise<{ workspaceId: string; buildId: string } | undefined> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const { rows } = await client.query<{ id: string }>(
-      // Only the workspace row is locked (FOR UPDATE OF w): locking through the view would lock the preset too.
-      // The owner test on w itself is re-evaluated on the newest row version when the lock is taken.
-      `SELECT w.id FROM workspaces w
-       JOIN running_prebuilds r ON r.id = w.id
-       WHERE r.preset_id = $1 AND r.eligible AND w.owner_id = $2 AND NOT w.deleted
-       ORDER BY r.created_at, r.id
-       LIMIT 1
-       FOR UPDATE OF w SKIP LOCKED`,
-      [input.presetId, SYSTEM_USER_ID],
-    );
-    const id = rows[0]?.id;
-    if (!id) return undefined;
-    let claimed;
-    try {
-      claimed = await client.query<{ template_version_id: string; build_number: number; parameters: Record<string, string> }>(
-        `UPDATE workspaces w SET owner_id = $3, name = $4, last_used_at = now(), claimed_at = now()
-         FROM prebuild_workspaces b
-         WHERE w.id = $1 AND b.id = w.id AND w.owner_id = $2 AND NOT w.deleted AND b.running
-         RETURNING w.template_version_id, b.build_number, b.build_parameters AS parameters`,
-        [id, SYSTEM_USER_ID, input.userId, input.name],
-      );
-    } catch (err) {
-      // The whole request fails (the transaction rolls back): no claim happens under a conflicting name.
-      if (isUniqueViolation(err)) throw new WorkspaceNameTakenError(`you already have a workspace named ${JSON.stringify(input.name)}`);
-      throw err;
-    }
-    const ws = claimed.rows[0];
-    if (!ws) continue; // deleted or taken between the scan and the lock: try the next prebuild
-    const buildId = await requestBuild(client, {
-      workspaceId: id,
-      buildNumber: ws.build_number + 1,
-      templateVersionId: ws.template_version_id,
-      transition: 'start',
-      initiatorId: input.userId,
-      reason: 'claim',
-      parameters: ws.parameters ?? {},
-      presetId: input.presetId,
-      priority: input.priority,
-      countClaim: true,
-    });
-    return { workspaceId: id, buildId };
+  db: pg.Pool | pg.ClientBase,
+  input: { presetId: string; userId: string; name: string; priority: number; templateId: string; versionId: string },
+): Promise<{ outcome: 'claimed'; workspaceId: string; buildId: string; workspace: WorkspaceRow } | { outcome: 'none' | 'stale' }> {
+  const buildId = randomUUID();
+  let rows: { outcome: 'claimed' | 'none' | 'stale'; workspace: Record<string, unknown> | null }[];
+  try {
+    ({ rows } = await db.query(`SELECT outcome, workspace FROM claim_prebuild($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+      input.presetId, SYSTEM_USER_ID, input.userId, input.name, input.templateId, input.versionId,
+      buildId, buildRequestKey(buildId), input.priority, QUEUES.buildRequests, JOB_NAMES.buildRequested,
+    ]));
+  } catch (err) {
+    // The whole statement fails (nothing is written): no claim happens under a conflicting name.
+    if (isUniqueViolation(err)) throw new WorkspaceNameTakenError(`you already have a workspace named ${JSON.stringify(input.name)}`);
+    throw err;
   }
-  return undefined;
+  const row = rows[0];
+  if (!row || row.outcome !== 'claimed' || !row.workspace) return { outcome: row?.outcome === 'stale' ? 'stale' : 'none' };
+  const w = row.workspace;
+  const date = (v: unknown) => (v === null || v === undefined ? null : new Date(String(v)));
+  const workspace = { ...w, created_at: date(w.created_at)!, last_used_at: date(w.last_used_at), claimed_at: date(w.claimed_at) } as WorkspaceRow;
+  return { outcome: 'claimed', workspaceId: workspace.id, buildId, workspace };
 }
 
 /** A fresh workspace and its first build, when no prebuild could be claimed. */

@@ -11,7 +11,13 @@ import {
 } from '@warmpool/db';
 import { withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
 
-export type WorkspaceDeps = OutboxDeps & { queues: QueueSet };
+/** A cache of claim targets by key (the API keeps one per replica, time-bounded); absent = always load. */
+export type ClaimTargetCache = {
+  get: (key: string, load: () => Promise<ClaimTarget | undefined>) => Promise<ClaimTarget | undefined>;
+  delete: (key: string) => void;
+};
+
+export type WorkspaceDeps = OutboxDeps & { queues: QueueSet; claimTargets?: ClaimTargetCache };
 
 export type CreateWorkspaceInput = {
   organizationId: string;
@@ -45,53 +51,62 @@ function choosePreset(target: ClaimTarget, input: CreateWorkspaceInput): Preset 
   return preset;
 }
 
-/**
- * Creates a workspace claim-first (§5): with a preset, one transaction claims the oldest eligible prebuild, else a
- * fresh workspace and build are created. After a claim the preset is reconciled at once (its pool lost one), without
- * delaying the answer; the build request is relayed after the commit, also in the background.
- */
-export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspaceInput): Promise<CreateWorkspaceResult> {
-  const target = await loadClaimTarget(deps.pool, input.organizationId, input.templateId);
+/** The template's active version, its presets and the chosen preset with resolved parameters; throws for bad input. */
+async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, fresh: boolean) {
+  const key = `${input.organizationId}/${input.templateId}`;
+  const load = () => loadClaimTarget(deps.pool, input.organizationId, input.templateId);
+  if (fresh) deps.claimTargets?.delete(key);
+  const target = deps.claimTargets ? await deps.claimTargets.get(key, load) : await load();
   if (!target) throw new DomainError('not_found', 'template (with an active version) not found');
   if (target.deprecated) throw new DomainError('template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
   const preset = choosePreset(target, input);
   const resolved = resolveBuildParameters(target.declarations, { ...(input.parameters ?? {}), ...(preset?.parameters ?? {}) });
   if (!resolved.ok) throw new DomainError('validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
+  return { target, preset, parameters: resolved.parameters };
+}
 
+/**
+ * Creates a workspace claim-first (§5). With a preset, one statement claims the oldest eligible prebuild and answers
+ * with the claimed row (claim_prebuild: the round trip of the claim is the only one when the template is cached); it
+ * re-checks that the (possibly cached) version is still active, and on 'stale' the target is reloaded and the claim
+ * tried once more. Without an eligible prebuild, a fresh workspace and build are created in one transaction. After a
+ * claim the preset is reconciled at once (its pool lost one) and the build request relayed, both in the background.
+ */
+export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspaceInput): Promise<CreateWorkspaceResult> {
+  let { target, preset, parameters } = await resolveTarget(deps, input, false);
   const started = performance.now();
-  const result = await withOutboxTransaction(
+  if (preset) {
+    const claim = (p: Preset, t: ClaimTarget) =>
+      claimPrebuild(deps.pool, { presetId: p.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human, templateId: t.id, versionId: t.activeVersionId });
+    let outcome = await claim(preset, target);
+    if (outcome.outcome === 'stale') {
+      ({ target, preset, parameters } = await resolveTarget(deps, input, true));
+      outcome = preset ? await claim(preset, target) : { outcome: 'none' };
+    }
+    if (outcome.outcome === 'claimed' && preset) {
+      const seconds = (performance.now() - started) / 1000;
+      void deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
+      void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => deps.logger.warn({ err }, 'claim reconcile not enqueued; the tick will'));
+      return { claimed: true, presetId: preset.id, buildId: outcome.buildId, workspace: outcome.workspace, claim: { templateName: target.name, presetName: preset.name, seconds } };
+    }
+  }
+  const fresh = await withOutboxTransaction(
     deps,
-    async (client) => {
-      if (preset) {
-        const claim = await claimPrebuild(client, { presetId: preset.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human });
-        if (claim) return { claimed: true, ...claim };
-      }
-      const fresh = await createFreshWorkspace(client, {
+    (client) =>
+      createFreshWorkspace(client, {
         organizationId: input.organizationId,
         templateId: target.id,
         templateVersionId: target.activeVersionId,
         presetId: preset?.id ?? null,
         userId: input.userId,
         name: input.name,
-        parameters: resolved.parameters,
+        parameters,
         priority: BUILD_PRIORITY.human,
-      });
-      return { claimed: false, ...fresh };
-    },
+      }),
     { background: true },
   );
-  const seconds = (performance.now() - started) / 1000;
-  if (result.claimed && preset) {
-    void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => deps.logger.warn({ err }, 'claim reconcile not enqueued; the tick will'));
-  }
-  const workspace = (await getWorkspace(deps.pool, result.workspaceId))!;
-  return {
-    claimed: result.claimed,
-    presetId: preset?.id ?? null,
-    buildId: result.buildId,
-    workspace,
-    ...(result.claimed && preset ? { claim: { templateName: target.name, presetName: preset.name, seconds } } : {}),
-  };
+  const workspace = (await getWorkspace(deps.pool, fresh.workspaceId))!;
+  return { claimed: false, presetId: preset?.id ?? null, buildId: fresh.buildId, workspace };
 }
 
 /**

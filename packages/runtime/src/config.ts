@@ -33,6 +33,7 @@ const EnvSchema = z.object({
   WARMPOOL_INFLIGHT_CAP_SHARING: z.enum(['fair', 'fifo']).default('fair'),
   WARMPOOL_WORKER_CONCURRENCY: int(1, 1_000).default(8),
   WARMPOOL_RECONCILE_BATCH_SIZE: int(1, 1_000).default(64),
+  WARMPOOL_API_CACHE_MS: int(0, 60_000).default(5_000),
   WARMPOOL_HTTP_PORT: int(0, 65_535).default(8080),
   WARMPOOL_HTTP_HOST: z.string().default('127.0.0.1'),
   WARMPOOL_MAX_BODY_BYTES: int(1_024, 64 * 1024 * 1024).default(1024 * 1024),
@@ -92,6 +93,8 @@ export type Config = {
   workerConcurrency: number;
   /** Presets reconciled together (one snapshot query, one transaction for plain creates and deletes). */
   reconcileBatchSize: number;
+  /** How long an API replica caches token principals, organization ids and active template versions (0 = never). */
+  apiCacheMs: number;
   httpPort: number;
   httpHost: string;
   maxBodyBytes: number;
@@ -134,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     inflightCapSharing: e.WARMPOOL_INFLIGHT_CAP_SHARING,
     workerConcurrency: e.WARMPOOL_WORKER_CONCURRENCY,
     reconcileBatchSize: e.WARMPOOL_RECONCILE_BATCH_SIZE,
+    apiCacheMs: e.WARMPOOL_API_CACHE_MS,
     httpPort: e.WARMPOOL_HTTP_PORT,
     httpHost: e.WARMPOOL_HTTP_HOST,
     maxBodyBytes: e.WARMPOOL_MAX_BODY_BYTES,

@@ -6,6 +6,7 @@ import type { QueueSet } from '@warmpool/bus';
 import { findPrincipalByTokenHash, hashToken, ping, type Pool, type Principal } from '@warmpool/db';
 import type { OutboxRelay } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
+import { cacheFor } from './cache.js';
 import { ApiError, frameworkError, installErrorHandler } from './errors.js';
 import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard } from './admin.js';
 import { consoleRoutes, isConsolePath } from './console.js';
@@ -41,8 +42,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const TOKEN_SHAPE = /^wp_[A-Za-z0-9_-]{20,100}$/;
 
+// Principals by token hash for WARMPOOL_API_CACHE_MS: a revoked or expired token, or a changed role, takes effect
+// on every replica within that bound, and authentication costs no round trip on a hit.
 function principalFor(deps: ApiDeps, token: string): Promise<Principal | undefined> {
-  return TOKEN_SHAPE.test(token) ? findPrincipalByTokenHash(deps.pool, hashToken(token)) : Promise.resolve(undefined);
+  if (!TOKEN_SHAPE.test(token)) return Promise.resolve(undefined);
+  const hash = hashToken(token);
+  return cacheFor<Principal>(deps.pool, 'principals', deps.config.apiCacheMs).get(hash.toString('hex'), () => findPrincipalByTokenHash(deps.pool, hash));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { findOrganizationId, findPreset as loadPreset, findTemplate as loadTemplate, type PresetRow, type Principal, type TemplateRow } from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
+import { cacheFor } from '../cache.js';
 import { can, rolesAllowedTo, seesOrganization, type Action } from '../authz.js';
 import { ApiError, notFound } from '../errors.js';
 
@@ -27,7 +28,7 @@ export function authorize(principal: Principal, action: Action, target: { organi
 
 /** An organization by name, visible to the principal; other organizations answer 404. */
 export async function findOrganization(deps: ApiDeps, principal: Principal, name: string): Promise<string> {
-  const id = await findOrganizationId(deps.pool, name);
+  const id = await cacheFor<string>(deps.pool, 'organizations', deps.config.apiCacheMs).get(name, () => findOrganizationId(deps.pool, name));
   if (!id || !seesOrganization(principal, id)) throw notFound('organization');
   return id;
 }

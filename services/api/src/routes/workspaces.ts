@@ -2,12 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import {
   getWorkspace,
   SYSTEM_USER_ID,
+  type ClaimTarget,
   updateWorkspaceLifecycle,
   type WorkspaceRow,
 } from '@warmpool/db';
 import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization } from '../authz.js';
+import { cacheFor } from '../cache.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, orgParam, uuidParam } from './common.js';
 
@@ -75,7 +77,9 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      const result = await createWorkspace(deps, {
+      // The template's active version and presets are cached per replica (the claim re-checks the version in SQL).
+      const claimTargets = cacheFor<ClaimTarget>(deps.pool, 'claim-targets', deps.config.apiCacheMs);
+      const result = await createWorkspace({ ...deps, claimTargets }, {
         organizationId,
         templateId: body.template_id,
         userId: principal.userId,
