@@ -223,7 +223,9 @@ test('a bearer header (from a proxy) works without the login page', async () => 
 test('keyboard only: skip link first, a confirmation opens with Enter, takes focus and closes with Escape', async () => {
   const { context, page } = await signIn('template-admin');
   await page.goto(`${env.api.url}/console/presets/${acme.warm}`);
-  await page.getByTestId('preset-status').waitFor();
+  await page.getByTestId('preset-status').waitFor().catch(async (err: Error) => {
+    throw new Error(`${err.message}; the page shows: ${await page.textContent('body')}`);
+  });
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent), 'Skip to content');
   await page.getByRole('button', { name: 'Resume preset' }).focus();

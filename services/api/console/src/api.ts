@@ -35,16 +35,18 @@ export function whenSignedOut(handler: (reason: string) => void): void {
 
 /** The header that lets this page's calls use the HttpOnly session cookie (the server refuses it otherwise). */
 const HEADERS = { 'x-warmpool-console': '1' };
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export async function request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const url = path.startsWith('/console/') ? path : `/api/v1${path}`;
-  const init: RequestInit = { method, credentials: 'same-origin', headers: body === undefined ? HEADERS : { ...HEADERS, 'content-type': 'application/json' } };
+  // A request that hangs must not stop the polling loop that awaits it.
+  const init: RequestInit = { method, credentials: 'same-origin', headers: body === undefined ? HEADERS : { ...HEADERS, 'content-type': 'application/json' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
   if (body !== undefined) init.body = JSON.stringify(body);
   let res: Response;
   try {
     res = await fetch(url, init);
   } catch {
-    throw new HttpError(0, 'network', 'The server did not answer; retrying.');
+    throw new HttpError(0, 'network', 'The server did not answer in time; retrying.');
   }
   if (res.status === 204) return undefined as T;
   const data = (await res.json().catch(() => undefined)) as { error?: string; message?: string } | undefined;
