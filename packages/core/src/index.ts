@@ -11,7 +11,7 @@ export {
   rangesOverlap,
   TimezoneError,
 } from './schedule.js';
-export { planPreset, gateActions, nextWakeAt, isActivePreset, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
+export { planPreset, gateActions, nextWakeAt, AUTOSCALED_RECHECK_MS, isActivePreset, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
 export { computeBackoff, failureLimitReached, backoffWindow, type PopulationBuild } from './backoff.js';
 export {
   validateManifest,
@@ -30,3 +30,4 @@ export {
   type ManifestValidation,
 } from './manifest.js';
 export { resolveBuildParameters, matchPreset } from './parameters.js';
+export * from './sizing/index.js';
