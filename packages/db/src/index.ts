@@ -54,3 +54,13 @@ export {
   type WorkspaceRow,
   type Principal,
 } from './workspaces.js';
+export {
+  loadDemandSummaries,
+  loadDemandTrace,
+  pruneDemand,
+  setAutoscalingError,
+  DEMAND_RETENTION_MS,
+  DEMAND_HISTORY_DAYS,
+  type DemandSummary,
+  type DemandTraceEvent,
+} from './demand.js';

@@ -47,13 +47,16 @@ type BuildToRequest = {
   parameters: Record<string, string>;
   presetId: string | null;
   priority: number;
-  /** A claim also counts towards the preset's claimed counter. */
-  countClaim?: boolean;
+  /**
+   * A workspace request the preset applied to: 'hit' (a claim) or 'miss' (nothing eligible, a fresh build). It is
+   * recorded in demand_events and counted (claimed / missed) in the same statement: no extra round trip.
+   */
+  demand?: 'hit' | 'miss';
 };
 
 /**
- * Inserts a pending build and its build-requested event (outbox), and for claims bumps the preset's claim
- * counter, in one statement in the caller's transaction.
+ * Inserts a pending build and its build-requested event (outbox), and for requests a preset applied to records
+ * the demand event and bumps the claimed/missed counter, in one statement in the caller's transaction.
  */
 export async function requestBuild(client: pg.ClientBase, build: BuildToRequest): Promise<string> {
   const buildId = randomUUID();
@@ -74,13 +77,16 @@ export async function requestBuild(client: pg.ClientBase, build: BuildToRequest)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
      o AS (
        INSERT INTO outbox (queue, name, payload, idempotency_key, priority)
-       VALUES ('build-requests', 'build-requested', $9, $10, $11))
+       VALUES ('build-requests', 'build-requested', $9, $10, $11)),
+     d AS (
+       INSERT INTO demand_events (preset_id, build_id, hit)
+       SELECT $12::uuid, $1, $13::text = 'hit' WHERE $13::text IS NOT NULL AND $12::uuid IS NOT NULL)
      INSERT INTO preset_counters (preset_id, name, value)
-     SELECT $12::uuid, 'claimed', 1 WHERE $13::bool AND $12::uuid IS NOT NULL
+     SELECT $12::uuid, CASE WHEN $13::text = 'hit' THEN 'claimed' ELSE 'missed' END, 1 WHERE $13::text IS NOT NULL AND $12::uuid IS NOT NULL
      ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + 1`,
     [
       buildId, build.workspaceId, build.buildNumber, build.templateVersionId, build.transition, build.initiatorId, build.reason,
-      JSON.stringify(build.parameters), JSON.stringify(payload), idempotencyKey, build.priority, build.presetId, build.countClaim ?? false,
+      JSON.stringify(build.parameters), JSON.stringify(payload), idempotencyKey, build.priority, build.presetId, build.demand ?? null,
     ],
   );
   return buildId;
@@ -144,7 +150,7 @@ export async function claimPrebuild(
       parameters: ws.parameters ?? {},
       presetId: input.presetId,
       priority: input.priority,
-      countClaim: true,
+      demand: 'hit',
     });
     return { workspaceId: id, buildId };
   }
@@ -186,6 +192,8 @@ export async function createFreshWorkspace(
     parameters: input.parameters,
     presetId: input.presetId,
     priority: input.priority,
+    // A fresh workspace for a request a preset applied to is a miss of that preset's pool.
+    demand: input.presetId ? 'miss' : undefined,
   });
   return { workspaceId, buildId };
 }

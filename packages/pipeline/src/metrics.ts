@@ -29,7 +29,10 @@ type PoolRow = {
   created: number;
   failed: number;
   claimed: number;
+  missed: number;
   replacements: number;
+  requests_24h: number;
+  hits_24h: number;
 };
 
 // One statement per refresh for every preset: gauges for active presets, counters from preset_counters
@@ -39,7 +42,8 @@ SELECT o.name AS organization_name, t.name AS template_name, p.name AS preset_na
        p.schedules, p.status, (t.active_version_id = p.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active,
        COALESCE(r.running, 0)::int AS running, COALESCE(r.eligible, 0)::int AS eligible,
        COALESCE(c.created, 0)::int AS created, COALESCE(c.failed, 0)::int AS failed,
-       COALESCE(c.claimed, 0)::int AS claimed, COALESCE(c.replacements, 0)::int AS replacements
+       COALESCE(c.claimed, 0)::int AS claimed, COALESCE(c.missed, 0)::int AS missed, COALESCE(c.replacements, 0)::int AS replacements,
+       d.requests_24h, d.hits_24h
 FROM presets p
 JOIN template_versions v ON v.id = p.template_version_id
 JOIN templates t ON t.id = v.template_id
@@ -60,9 +64,14 @@ LEFT JOIN LATERAL (
 ) r ON true
 LEFT JOIN LATERAL (
   SELECT sum(value) FILTER (WHERE name = 'created') AS created, sum(value) FILTER (WHERE name = 'failed') AS failed,
-         sum(value) FILTER (WHERE name = 'claimed') AS claimed, sum(value) FILTER (WHERE name = 'resource_replacements') AS replacements
+         sum(value) FILTER (WHERE name = 'claimed') AS claimed, sum(value) FILTER (WHERE name = 'missed') AS missed,
+         sum(value) FILTER (WHERE name = 'resource_replacements') AS replacements
   FROM preset_counters WHERE preset_id = p.id
-) c ON true`;
+) c ON true
+LEFT JOIN LATERAL (
+  SELECT count(*)::int AS requests_24h, count(*) FILTER (WHERE hit)::int AS hits_24h
+  FROM demand_events WHERE preset_id = p.id AND requested_at > now() - interval '24 hours'
+) d ON true`;
 
 /**
  * SPEC §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
@@ -76,7 +85,9 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
   const created = counter('created_total', 'Prebuilt workspaces whose creation was requested.');
   const failed = counter('failed_total', 'Prebuilt workspace builds that failed.');
   const claimed = counter('claimed_total', 'Prebuilt workspaces claimed by users.');
+  const missed = counter('missed_total', 'Workspace requests a preset applied to that found no eligible prebuild (a fresh build).');
   const replacements = counter('resource_replacements_total', 'Claims whose build replaced resources.');
+  const hitRatio = gauge('prebuilt_workspaces_hit_ratio', 'Share of the preset\'s workspace requests in the last 24 h served by a prebuild (absent without requests).');
   const desired = gauge('prebuilt_workspaces_desired', 'Desired prebuilt workspaces now (active presets).');
   const running = gauge('prebuilt_workspaces_running', 'Running prebuilt workspaces (active presets).');
   const eligible = gauge('prebuilt_workspaces_eligible', 'Claimable prebuilt workspaces (active presets).');
@@ -91,13 +102,15 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       pool.query<{ paused: boolean }>(`SELECT value = 'true'::jsonb AS paused FROM settings WHERE key = 'reconciliation_paused'`),
     ]);
     const now = new Date();
-    for (const metric of [created, failed, claimed, replacements, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
+    for (const metric of [created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
     for (const row of rows) {
       const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
       if (row.created) created.inc(labels, row.created);
       if (row.failed) failed.inc(labels, row.failed);
       if (row.claimed) claimed.inc(labels, row.claimed);
+      if (row.missed) missed.inc(labels, row.missed);
       if (row.replacements) replacements.inc(labels, row.replacements);
+      if (row.requests_24h > 0) hitRatio.set(labels, row.hits_24h / row.requests_24h);
       if (!row.active) continue;
       desired.set(labels, desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules }, now));
       running.set(labels, row.running);

@@ -1,5 +1,5 @@
-import { backoffUntil, nextDesiredChange } from '@warmpool/core';
-import type { PresetSnapshotRow } from '@warmpool/db';
+import { backoffUntil, nextDesiredChange, type TargetSource } from '@warmpool/core';
+import type { DemandSummary, PresetSnapshotRow } from '@warmpool/db';
 import { evaluatePreset, type EvaluationSettings } from './preset-view.js';
 
 /** What operators see about one preset (SPEC §7 status), shared by the API and the CLI. */
@@ -20,10 +20,23 @@ export type PresetStatus = {
   nextScheduleChange: { at: string; instances: number } | null;
   scheduleError: string | null;
   paused: boolean;
+  /** What decided desiredNow: the schedule, an expression, the schedule after an expression failed, a forecast. */
+  targetSource: TargetSource;
+  /** Why the autoscaling policy is not used now (expression error, unusable stored policy); null when fine. */
+  autoscalingError: string | null;
+  /** Forecast requests per hour (forecast policies past their cold start), else null. */
+  forecastRate: number | null;
+  /** Share of requests the pool served with a prebuild (null without requests in the window). */
+  hitRate24h: number | null;
+  hitRate7d: number | null;
+  requests24h: number;
 };
 
-export function presetStatus(row: PresetSnapshotRow, now: Date, settings: EvaluationSettings): PresetStatus {
-  const view = evaluatePreset(row, now, settings);
+const ratio = (hits: number, requests: number) => (requests > 0 ? Math.round((hits / requests) * 10_000) / 10_000 : null);
+
+/** `demand`: the preset's demand summary (hit rates; sizing of autoscaled presets); absent means none recorded. */
+export function presetStatus(row: PresetSnapshotRow, now: Date, settings: EvaluationSettings, demand?: DemandSummary | null): PresetStatus {
+  const view = evaluatePreset(row, now, settings, demand);
   const { state } = view.plan;
   const until = backoffUntil(view.snapshot.backoff, settings.backoffIntervalMs);
   const change = nextDesiredChange(view.snapshot.preset, now);
@@ -44,5 +57,11 @@ export function presetStatus(row: PresetSnapshotRow, now: Date, settings: Evalua
     nextScheduleChange: change ? { at: change.at.toISOString(), instances: change.instances } : null,
     scheduleError: view.scheduleProblem,
     paused: row.paused,
+    targetSource: view.sizing.source,
+    autoscalingError: view.sizing.error,
+    forecastRate: view.sizing.forecastRate === null ? null : Math.round(view.sizing.forecastRate * 100) / 100,
+    hitRate24h: ratio(demand?.hits24h ?? 0, demand?.requests24h ?? 0),
+    hitRate7d: ratio(demand?.hits7d ?? 0, demand?.requests7d ?? 0),
+    requests24h: demand?.requests24h ?? 0,
   };
 }

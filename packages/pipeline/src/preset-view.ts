@@ -11,7 +11,8 @@ import {
   type PresetSnapshot,
   type ScheduleEntry,
 } from '@warmpool/core';
-import type { PresetSnapshotRow } from '@warmpool/db';
+import type { DemandSummary, PresetSnapshotRow } from '@warmpool/db';
+import { sizePreset, type SizingView } from './sizing.js';
 
 /** Settings that shape a preset's evaluation (a subset of the runtime Config). */
 export type EvaluationSettings = {
@@ -31,6 +32,8 @@ export type PresetView = {
   scheduleProblem: string | null;
   /** True when the failure limit is reached and the preset is still healthy: a transition is due. */
   hardLimitDue: boolean;
+  /** Where the desired count came from (schedule, expression, forecast). */
+  sizing: SizingView;
 };
 
 function isScheduleEntry(value: unknown): value is ScheduleEntry {
@@ -74,17 +77,26 @@ export function toCoreSnapshot(row: PresetSnapshotRow, now: Date, settings: Eval
   };
 }
 
-export function evaluatePreset(row: PresetSnapshotRow, now: Date, settings: EvaluationSettings): PresetView {
+/**
+ * `demand` is needed only by presets with an autoscaling policy (see usesDemand); without it such a preset is
+ * sized as if nothing had been requested.
+ */
+export function evaluatePreset(row: PresetSnapshotRow, now: Date, settings: EvaluationSettings, demand?: DemandSummary | null): PresetView {
   const { snapshot, scheduleProblem } = toCoreSnapshot(row, now, settings);
-  const plan = planPreset(snapshot, { now, backoffIntervalMs: settings.backoffIntervalMs });
-  const desiredNow = desiredInstancesAt(snapshot.preset, now);
+  const options = { now, backoffIntervalMs: settings.backoffIntervalMs };
+  const scheduledPlan = planPreset(snapshot, options);
+  // The policy reads the pool counts of the plan; then the plan is made again with the policy's target.
+  const sizing = sizePreset(row, scheduledPlan.state, now, demand);
+  if (sizing.autoscaled) snapshot.target = sizing.target;
+  const plan = sizing.autoscaled ? planPreset(snapshot, options) : scheduledPlan;
+  const desiredNow = snapshot.target ?? desiredInstancesAt(snapshot.preset, now);
   const hardLimitDue = row.preset.status === 'healthy' && failureLimitReached(row.population, settings.failureHardLimit);
   const writes = gateActions(plan.actions, {
     hardLimited: snapshot.hardLimited || hardLimitDue,
     validationFailed: row.preset.status === 'validation_failed',
     desiredNow,
   }).filter((a: Action) => a.type !== 'backoff' && !(a.type === 'create' && a.count <= 0) && !(a.type === 'delete' && a.ids.length === 0));
-  return { snapshot, plan, desiredNow, writes, scheduleProblem, hardLimitDue };
+  return { snapshot, plan, desiredNow, writes, scheduleProblem, hardLimitDue, sizing };
 }
 
 /** True when the reconcile must open a transaction (anything beyond backoff or nothing). */

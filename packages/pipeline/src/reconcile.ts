@@ -5,9 +5,11 @@ import {
   insertFailedPrebuild,
   insertOutbox,
   insertPrebuilds,
+  loadDemandSummaries,
   loadPresetSnapshot,
   lockPreset,
   reserveInflightSlots,
+  setAutoscalingError,
   setScheduleError,
   transitionPresetStatus,
   withTransaction,
@@ -20,6 +22,7 @@ import {
 import type { Logger } from '@warmpool/runtime';
 import type { OutboxRelay } from './outbox-relay.js';
 import { evaluatePreset, needsWrites, type EvaluationSettings, type PresetView } from './preset-view.js';
+import { usesDemand } from './sizing.js';
 
 export type ReconcileSettings = EvaluationSettings & { maxInflightPrebuildBuilds: number };
 
@@ -58,8 +61,11 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     log.debug('reconciliation paused; skipped');
     return { kind: 'paused' };
   }
-  const view = evaluatePreset(row, clock(), deps.settings);
+  // Autoscaled presets also read their demand (one more statement); demand needs no lock, so it is read once.
+  const demand = usesDemand(row) ? ((await loadDemandSummaries(deps.pool, [presetId], clock()))[0] ?? null) : null;
+  const view = evaluatePreset(row, clock(), deps.settings, demand);
   await recordScheduleProblem(deps, row, view);
+  await recordAutoscalingProblem(deps, row, view);
   if (!needsWrites(view)) {
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
     return { kind: 'noop', view, wakeAt };
@@ -69,7 +75,7 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     if (!(await lockPreset(client, presetId))) return null;
     const fresh = await loadPresetSnapshot(client, presetId);
     if (!fresh || fresh.paused) return null;
-    const lockedView = evaluatePreset(fresh, clock(), deps.settings);
+    const lockedView = evaluatePreset(fresh, clock(), deps.settings, demand);
     return { view: lockedView, ...(await execute(client, fresh, lockedView, deps.settings, log)) };
   });
   if (!result) return { kind: 'missing' };
@@ -77,7 +83,14 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
   await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   const wakeAt = await armNextWakeUp(deps, presetId, result.view, clock(), result.capped);
   log.info(
-    { created: result.created, deleted: result.deleted, failedRequests: result.failedRequests, capped: result.capped, desired: result.view.desiredNow },
+    {
+      created: result.created,
+      deleted: result.deleted,
+      failedRequests: result.failedRequests,
+      capped: result.capped,
+      desired: result.view.desiredNow,
+      targetSource: result.view.sizing.source,
+    },
     'reconciled',
   );
   return { kind: 'executed', ...result, wakeAt };
@@ -88,6 +101,18 @@ async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow
   if (view.scheduleProblem === row.preset.scheduleError) return;
   if (view.scheduleProblem) deps.logger.error({ problem: view.scheduleProblem }, 'stored schedules are unusable; using the base instance count');
   await setScheduleError(deps.pool, row.preset.id, view.scheduleProblem);
+}
+
+/**
+ * Shows an expression's run-time error (the preset then uses its schedule) or unusable stored policy data in the
+ * status, and logs it once: the column is written, and the line logged, only when the problem changes.
+ */
+async function recordAutoscalingProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
+  const error = view.sizing.error;
+  if (error === row.preset.autoscalingError) return;
+  if (!(await setAutoscalingError(deps.pool, row.preset.id, error))) return;
+  if (error) deps.logger.warn({ error, targetSource: view.sizing.source }, 'autoscaling policy failed; using the scheduled target');
+  else deps.logger.info({ targetSource: view.sizing.source }, 'autoscaling policy evaluates again');
 }
 
 /** Arms the exact timer at which the plan can next change (schedule boundary, TTL expiry, backoff end). */

@@ -1,5 +1,5 @@
 import { desiredTimeline } from '@warmpool/core';
-import { loadPresetSnapshot, type Pool } from '@warmpool/db';
+import { loadDemandSummaries, loadPresetSnapshot, type Pool } from '@warmpool/db';
 import { presetStatus, toCoreSnapshot, type PresetStatus } from '@warmpool/pipeline';
 import type { Config } from '@warmpool/runtime';
 import { formatTable, progress, UsageError } from '../output.js';
@@ -25,7 +25,8 @@ export async function collectStatus(pool: Pool, config: Config, org?: string): P
   const out: PresetStatus[] = [];
   for (const { id } of rows) {
     const row = await loadPresetSnapshot(pool, id);
-    if (row) out.push(presetStatus(row, now, settingsOf(config)));
+    const [demand] = await loadDemandSummaries(pool, [id], now);
+    if (row) out.push(presetStatus(row, now, settingsOf(config), demand));
     bar.tick();
   }
   bar.done();
@@ -35,7 +36,7 @@ export async function collectStatus(pool: Pool, config: Config, org?: string): P
 export function renderStatus(statuses: PresetStatus[]): string {
   if (statuses.length === 0) return 'no active presets';
   return formatTable(
-    ['ORG/TEMPLATE/PRESET', 'DESIRED', 'RUNNING', 'ELIGIBLE', 'STARTING', 'STATUS', 'NEXT CHANGE'],
+    ['ORG/TEMPLATE/PRESET', 'DESIRED', 'RUNNING', 'ELIGIBLE', 'STARTING', 'STATUS', 'NEXT CHANGE', 'TARGET SOURCE', 'HIT RATE 24H'],
     statuses.map((s) => [
       `${s.organization}/${s.template}/${s.preset}`,
       String(s.desiredNow),
@@ -44,6 +45,8 @@ export function renderStatus(statuses: PresetStatus[]): string {
       String(s.starting),
       s.scheduleError ? `${s.status} (schedule error)` : s.backoffUntil ? `${s.status} (backoff)` : s.status,
       s.nextScheduleChange ? `${s.nextScheduleChange.at} → ${s.nextScheduleChange.instances}` : '-',
+      s.targetSource,
+      s.hitRate24h === null ? '-' : `${Math.round(s.hitRate24h * 100)}%`,
     ]),
   );
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { desiredTimeline } from '@warmpool/core';
 import { enqueueReconcile } from '@warmpool/bus';
-import { loadPresetSnapshot, loadPresetSnapshots } from '@warmpool/db';
-import { presetStatus, toCoreSnapshot } from '@warmpool/pipeline';
+import { loadDemandSummaries, loadPresetSnapshot, loadPresetSnapshots, type PresetSnapshotRow } from '@warmpool/db';
+import { MAX_REPLAY_DAYS, presetStatus, replayPreset, ReplayInputError, toCoreSnapshot } from '@warmpool/pipeline';
 import type { ApiDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findPreset, orgParam, settingsOf, uuidParam } from './common.js';
@@ -26,12 +26,43 @@ const statusSchema = {
     nextScheduleChange: { type: ['object', 'null'], properties: { at: { type: 'string' }, instances: { type: 'integer' } } },
     scheduleError: { type: ['string', 'null'] },
     paused: { type: 'boolean' },
+    targetSource: { type: 'string', enum: ['scheduled', 'expression', 'expression_fallback', 'forecast'] },
+    autoscalingError: { type: ['string', 'null'] },
+    forecastRate: { type: ['number', 'null'] },
+    hitRate24h: { type: ['number', 'null'] },
+    hitRate7d: { type: ['number', 'null'] },
+    requests24h: { type: 'integer' },
   },
 };
 
 const MAX_PREVIEW_MS = 31 * 86_400_000;
 
+const counts = { requests: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' }, hitRate: { type: ['number', 'null'] } };
+const replaySchema = {
+  type: 'object',
+  properties: {
+    presetId: { type: 'string' },
+    policy: { type: 'string', enum: ['current', 'proposed'] },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    leadTimeSeconds: { type: 'number' },
+    recorded: { type: 'object', properties: counts },
+    totals: { type: 'object', properties: { ...counts, prebuildHours: { type: 'number' } } },
+    sources: { type: 'object', additionalProperties: { type: 'integer' } },
+    hours: {
+      type: 'array',
+      items: { type: 'object', properties: { hour: { type: 'string' }, desired: { type: 'integer' }, ...counts, prebuildHours: { type: 'number' } } },
+    },
+  },
+};
+
 export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  /** Status of loaded snapshots with their demand (hit rates, autoscaled targets): one more query for all of them. */
+  const statuses = async (rows: PresetSnapshotRow[]) => {
+    const now = new Date();
+    const demand = new Map((await loadDemandSummaries(deps.pool, rows.map((r) => r.preset.id), now)).map((d) => [d.presetId, d]));
+    return rows.map((row) => presetStatus(row, now, settingsOf(deps), demand.get(row.preset.id)));
+  };
   const reconcile = (presetId: string, trigger: string) =>
     enqueueReconcile(deps.queues.reconcile, presetId, trigger).catch((err: unknown) => deps.logger.warn({ err }, 'could not trigger a reconcile; the next tick will'));
 
@@ -43,7 +74,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
       const row = await loadPresetSnapshot(deps.pool, preset.id);
       if (!row) throw notFound('preset');
-      return presetStatus(row, new Date(), settingsOf(deps));
+      return (await statuses([row]))[0];
     },
   );
 
@@ -58,8 +89,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
          WHERE t.organization_id = $1 AND NOT t.deleted ORDER BY t.name, p.name`,
         [organizationId],
       );
-      const now = new Date();
-      return (await loadPresetSnapshots(deps.pool, rows.map((r) => r.id))).map((row) => presetStatus(row, now, settingsOf(deps)));
+      return statuses(await loadPresetSnapshots(deps.pool, rows.map((r) => r.id)));
     },
   );
 
@@ -83,6 +113,37 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       if (!row) throw notFound('preset');
       const { snapshot } = toCoreSnapshot(row, from, settingsOf(deps));
       return desiredTimeline(snapshot.preset, from, to).map((p) => ({ at: p.at.toISOString(), instances: p.instances }));
+    },
+  );
+
+  // Dry run: what the current or a proposed policy would have done with the recorded requests. Writes nothing.
+  app.post<{ Params: { id: string }; Body: { days?: number; prebuilds?: Record<string, unknown> } }>(
+    '/presets/:id/replay',
+    {
+      schema: {
+        params: uuidParam('id'),
+        body: {
+          type: 'object',
+          properties: { days: { type: 'integer', minimum: 1, maximum: MAX_REPLAY_DAYS }, prebuilds: { type: 'object' } },
+          additionalProperties: false,
+        },
+        response: { 200: replaySchema, '4xx': errorSchema },
+      },
+    },
+    async (request) => {
+      const preset = await findPreset(deps, request.principal, request.params.id);
+      authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
+      const body = request.body ?? {};
+      try {
+        const result = await replayPreset(deps.pool, preset.id, { days: body.days ?? 7, ...(body.prebuilds !== undefined ? { prebuilds: body.prebuilds } : {}) });
+        if (!result) throw notFound('preset');
+        return result;
+      } catch (err) {
+        if (err instanceof ReplayInputError) {
+          throw new ApiError(400, 'validation_failed', err.message, err.details.map((d) => ({ path: `body.${d.path}`, message: d.message })));
+        }
+        throw err;
+      }
     },
   );
 

@@ -121,11 +121,14 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         if (err instanceof WorkspaceNameTakenError) throw new ApiError(409, 'conflict', err.message);
         throw err;
       });
-      if (result.claimed && preset) {
+      if (preset) {
+        // Warm and cold requests of the preset (its demand, recorded by the same transaction) split by `type`.
         deps.metrics.claimDuration.observe(
-          { organization_name: request.params.org, template_name: template.name, preset_name: preset.name },
+          { organization_name: request.params.org, template_name: template.name, preset_name: preset.name, type: result.claimed ? 'warm' : 'cold' },
           (performance.now() - started) / 1000,
         );
+      }
+      if (result.claimed && preset) {
         // Refill at once (SPEC §5): the claimed prebuild left the pool. Not awaited: the answer need not wait.
         void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
       }
