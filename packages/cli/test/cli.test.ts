@@ -90,35 +90,3 @@ test('pause and resume flip the site-wide flag; bad configuration names the vari
   assert.equal(res.status, 2);
   assert.match(res.stderr, /DATABASE_URL/);
 });
-
-test('replay: current policy and a proposed one from a file, per hour; bad input exits 2 naming the field', async () => {
-  assert.equal(warmpool('org', 'create', 'replay-org').code, 0);
-  assert.equal(warmpool('import', 'examples/web-app.json', '--org', 'replay-org', '--template', 'replay-web', '--activate').code, 0);
-  const { rows } = await db.pool.query<{ id: string }>(`SELECT p.id FROM presets p JOIN template_versions v ON v.id = p.template_version_id JOIN templates t ON t.id = v.template_id
-     WHERE p.name = 'eu-small' AND t.name = 'replay-web'`);
-  const presetId = rows[0]!.id;
-  // Two days of one request every 15 minutes.
-  await db.pool.query(
-    `INSERT INTO demand_events (preset_id, build_id, hit, requested_at)
-     SELECT $1, gen_random_uuid(), true, date_trunc('hour', now()) - make_interval(mins => m * 15 + 1) FROM generate_series(0, 191) m`,
-    [presetId],
-  );
-  const current = warmpool('replay', presetId, '--days', '1', '--json');
-  assert.equal(current.code, 0, current.stderr);
-  const result = JSON.parse(current.stdout) as { policy: string; hours: { desired: number }[]; totals: { requests: number; hits: number } };
-  assert.deepEqual([result.policy, result.hours.length, result.totals.requests, result.totals.hits], ['current', 24, 96, 96]);
-  assert.ok(result.hours.every((h) => h.desired === 3));
-
-  const policy = path.join(tmp, 'replay-policy.yaml');
-  writeFileSync(policy, 'instances: 0\nautoscaling:\n  expression: "claims_60m >= 2 ? 2 : 1"\n');
-  const proposed = warmpool('replay', presetId, '--days', '1', '--policy', policy);
-  assert.equal(proposed.code, 0, proposed.stderr);
-  assert.match(proposed.stdout, /proposed policy/);
-  assert.match(proposed.stdout, /replayed: 96 requests/);
-
-  writeFileSync(policy, 'autoscaling:\n  expression: "claims_61m"\n');
-  const bad = warmpool('replay', presetId, '--policy', policy);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /prebuilds\.autoscaling\.expression: unknown variable or function "claims_61m"/);
-  assert.equal(warmpool('replay', presetId, '--days', '0').code, 2);
-});

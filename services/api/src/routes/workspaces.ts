@@ -1,16 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import { matchPreset, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
+import { matchPreset, resolveBuildParameters } from '@warmpool/core';
 import { BUILD_PRIORITY, enqueueReconcile } from '@warmpool/bus';
 import {
   claimPrebuild,
   createFreshWorkspace,
   getWorkspace,
+  loadClaimTarget,
   requestWorkspaceDelete,
   SYSTEM_USER_ID,
+  updateWorkspaceLifecycle,
   WorkspaceNameTakenError,
-  withTransaction,
   type WorkspaceRow,
 } from '@warmpool/db';
+import { withOutboxTransaction } from '@warmpool/pipeline';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
@@ -80,20 +82,12 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      const { rows: tpl } = await deps.pool.query<{ id: string; name: string; active_version_id: string | null; deprecated: boolean; declarations: ParameterDeclaration[] }>(
-        `SELECT t.id, t.name, t.active_version_id, t.deprecated, v.parameters AS declarations FROM templates t JOIN template_versions v ON v.id = t.active_version_id
-         WHERE t.id = $1 AND t.organization_id = $2 AND NOT t.deleted`,
-        [body.template_id, organizationId],
-      );
-      const template = tpl[0];
-      if (!template?.active_version_id) throw notFound('template (with an active version)');
+      const template = await loadClaimTarget(deps.pool, organizationId, body.template_id);
+      if (!template) throw notFound('template (with an active version)');
       if (template.deprecated) {
         throw new ApiError(409, 'template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
       }
-      const { rows: presets } = await deps.pool.query<{ id: string; name: string; parameters: Record<string, string> }>(
-        'SELECT id, name, parameters FROM presets WHERE template_version_id = $1',
-        [template.active_version_id],
-      );
+      const { presets } = template;
       let preset = body.preset_id ? presets.find((p) => p.id === body.preset_id) : matchPreset(presets, body.parameters ?? {});
       if (body.preset_id && !preset) throw new ApiError(400, 'validation_failed', 'the preset does not belong to the active version of this template', [{ path: 'body.preset_id', message: 'unknown preset for this template' }]);
       preset = preset ?? null;
@@ -101,7 +95,8 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       if (!resolved.ok) throw new ApiError(400, 'validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
 
       const started = performance.now();
-      const result = await withTransaction(deps.pool, async (client) => {
+      // The build request is committed in the outbox; publishing it must not delay the answer (background flush).
+      const result = await withOutboxTransaction(deps, async (client) => {
         if (preset) {
           const claim = await claimPrebuild(client, { presetId: preset.id, userId: principal.userId, name: body.name, priority: BUILD_PRIORITY.human });
           if (claim) return { claimed: true, ...claim };
@@ -109,7 +104,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         const fresh = await createFreshWorkspace(client, {
           organizationId,
           templateId: template.id,
-          templateVersionId: template.active_version_id!,
+          templateVersionId: template.activeVersionId,
           presetId: preset?.id ?? null,
           userId: principal.userId,
           name: body.name,
@@ -117,7 +112,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
           priority: BUILD_PRIORITY.human,
         });
         return { claimed: false, ...fresh };
-      }).catch((err: unknown) => {
+      }, { background: true }).catch((err: unknown) => {
         if (err instanceof WorkspaceNameTakenError) throw new ApiError(409, 'conflict', err.message);
         throw err;
       });
@@ -132,8 +127,6 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         // Refill at once (SPEC §5): the claimed prebuild left the pool. Not awaited: the answer need not wait.
         void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
       }
-      // The build request is committed in the outbox; publishing it must not delay the answer.
-      void deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       const workspace = await getWorkspace(deps.pool, result.workspaceId);
       return reply.status(201).send({ claimed: result.claimed, preset_id: preset?.id ?? null, build_id: result.buildId, workspace: view(workspace!) });
     },
@@ -160,7 +153,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     async (request, reply) => {
       const { principal } = request;
       await visibleWorkspace(principal, request.params.id);
-      const buildId = await withTransaction(deps.pool, async (client) => {
+      const buildId = await withOutboxTransaction(deps, async (client) => {
         const ws = await getWorkspace(client, request.params.id, { forUpdate: true });
         if (!ws || ws.deleted) throw notFound('workspace');
         const target = { organizationId: ws.organization_id, ownerId: ws.owner_id };
@@ -171,7 +164,6 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         }
         return requestWorkspaceDelete(client, ws, principal.userId, BUILD_PRIORITY.human);
       });
-      await deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       return reply.status(202).send({ build_id: buildId });
     },
   );
@@ -199,11 +191,10 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       if (ws.owner_id === SYSTEM_USER_ID) throw new ApiError(409, 'prebuild_unclaimed', 'lifecycle options cannot be set on an unclaimed prebuild');
       authorize(request.principal, 'workspace.update', { organizationId: ws.organization_id, ownerId: ws.owner_id });
       const b = request.body;
-      await deps.pool.query(
-        `UPDATE workspaces SET autostop_seconds = CASE WHEN $2 THEN $3 ELSE autostop_seconds END,
-                               dormant_after_seconds = CASE WHEN $4 THEN $5 ELSE dormant_after_seconds END WHERE id = $1`,
-        [ws.id, 'autostop_seconds' in b, b.autostop_seconds ?? null, 'dormant_after_seconds' in b, b.dormant_after_seconds ?? null],
-      );
+      await updateWorkspaceLifecycle(deps.pool, ws.id, {
+        autostopSeconds: 'autostop_seconds' in b ? (b.autostop_seconds ?? null) : undefined,
+        dormantAfterSeconds: 'dormant_after_seconds' in b ? (b.dormant_after_seconds ?? null) : undefined,
+      });
       return view((await getWorkspace(deps.pool, ws.id))!);
     },
   );
