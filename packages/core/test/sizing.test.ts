@@ -12,6 +12,7 @@ import {
   nextWakeAt,
   planPreset,
   poissonQuantile,
+  poolForRate,
   replay,
   seasonalRate,
   sizeTarget,
@@ -117,13 +118,31 @@ describe('forecast policy', () => {
     );
   });
 
-  test('is monotone in the rate: more requests in any past hour never lower the target', () => {
+  test('is monotone in the rate: a higher expected rate never gets a smaller pool, never above the bound', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 2000, noNaN: true }),
+        fc.double({ min: 0, max: 2000, noNaN: true }),
+        fc.double({ min: 0.5, max: 0.999, noNaN: true }),
+        fc.integer({ min: 1, max: 7200 }),
+        fc.integer({ min: 0, max: 100 }),
+        (a, b, q, lead, upper) => {
+          const [lo, hi] = a <= b ? [a, b] : [b, a];
+          const policy = { targetHitRate: q, min: 0 };
+          assert.ok(poolForRate(policy, lo, lead, upper) <= poolForRate(policy, hi, lead, upper));
+          assert.ok(poolForRate(policy, hi, lead, upper) <= upper);
+        },
+      ),
+    );
+  });
+
+  test('is monotone in demand: the same history scaled up never lowers the target', () => {
     const counts = fc.array(fc.nat(30), { minLength: 2 * 168, maxLength: 2 * 168 });
     fc.assert(
-      fc.property(counts, counts, fc.double({ min: 0.5, max: 0.999, noNaN: true }), fc.integer({ min: 60, max: 7200 }), (a, extra, rate, lead) => {
+      fc.property(counts, fc.integer({ min: 2, max: 5 }), fc.double({ min: 0.5, max: 0.999, noNaN: true }), fc.integer({ min: 60, max: 7200 }), (a, k, rate, lead) => {
         const policy = forecast({ targetHitRate: rate });
         const low = forecastTarget(policy, input(history(2, (i) => a[i]!), { leadTimeSeconds: lead }));
-        const high = forecastTarget(policy, input(history(2, (i) => a[i]! + extra[i]!), { leadTimeSeconds: lead }));
+        const high = forecastTarget(policy, input(history(2, (i) => a[i]! * k), { leadTimeSeconds: lead }));
         assert.ok(low.target <= high.target, `${low.target} > ${high.target}`);
       }),
       { numRuns: 60 },
@@ -152,9 +171,9 @@ describe('forecast policy', () => {
   test('sizes the busiest hour within the lead time with the Poisson quantile', () => {
     const h = history(2, () => 12); // 12 requests per hour everywhere
     assert.ok(Math.abs(seasonalRate(indexHistory(h), NOW, NOW)! - 12) < 1e-9);
-    // 10 minutes of lead at 12/h: mean 2 → 95 % quantile 5
+    // 10 minutes of lead at 12/h: mean 2 → 95 % quantile 5, plus the one a request itself needs
     const result = forecastTarget(forecast(), input(h));
-    assert.deepEqual({ ...result, rate: Math.round(result.rate!) }, { target: 5, rate: 12, coldStart: false });
+    assert.deepEqual({ ...result, rate: Math.round(result.rate!) }, { target: 6, rate: 12, coldStart: false });
   });
 
   test('weights recent weeks more (half-life two weeks)', () => {
@@ -165,18 +184,17 @@ describe('forecast policy', () => {
   });
 
   test('scales up at once and down only after the stabilization window', () => {
-    // Demand 60/h in the hour starting 10:00 UTC each week, nothing else.
-    const h = history(2, (i) => {
-      const start = Math.floor(NOW.getTime() / HOUR) * HOUR - (i + 1) * HOUR;
-      return new Date(start).getUTCHours() === 10 ? 60 : 0;
-    });
+    // Demand 60/h in the hour starting 10:00 UTC each day (today's included), nothing else.
+    const past = history(2, (i) => (new Date(Math.floor(NOW.getTime() / HOUR) * HOUR - (i + 1) * HOUR).getUTCHours() === 10 ? 60 : 0));
+    const h = { ...past, hourly: [...past.hourly, { start: new Date(Math.floor(NOW.getTime() / HOUR) * HOUR), requests: 60 }] };
     const at = (iso: string) => forecastTarget(forecast(), input(h, { now: new Date(iso) })).target;
-    assert.ok(at('2026-03-02T09:55:00Z') > 0, 'the lead time looks ahead: the pool grows before 10:00');
-    assert.ok(at('2026-03-02T09:30:00Z') === 0);
+    assert.equal(at('2026-03-02T06:30:00Z'), 0, 'no demand around: nothing warm');
+    assert.equal(at('2026-03-02T09:30:00Z'), 2, 'next to a busy hour, the sparse floor (1/h): quantile 1 plus one');
     const busy = at('2026-03-02T10:30:00Z');
     assert.ok(busy >= 10);
+    assert.equal(at('2026-03-02T09:55:00Z'), busy, 'the lead time looks ahead: the pool is full before 10:00');
     assert.equal(at('2026-03-02T11:03:00Z'), busy, 'within 5 minutes after the drop the target holds');
-    assert.equal(at('2026-03-02T11:06:00Z'), 0, 'after the window it drops');
+    assert.equal(at('2026-03-02T11:06:00Z'), 2, 'after the window it drops to the sparse floor');
   });
 });
 

@@ -7,6 +7,7 @@
 import type { ForecastPolicy } from './policy.js';
 
 export const HOUR_MS = 3_600_000;
+const SPARSE_FLOOR = 1;
 export const WEEK_MS = 168 * HOUR_MS;
 
 export const FORECAST = {
@@ -16,6 +17,8 @@ export const FORECAST = {
   weeks: 4,
   /** Less observed history than this is a cold start: the schedule decides. */
   minHistoryMs: WEEK_MS,
+  /** Hours the level correction compares with the seasonal expectation. */
+  levelHours: 24,
 } as const;
 
 /** Requests (claims + misses) recorded in one UTC hour [start, start + 1 h); hours without requests may be absent. */
@@ -96,16 +99,59 @@ export type ForecastResult = {
   coldStart: boolean;
 };
 
-/** Pool size wanted at `at` before stabilization: sized for the busiest hour within [at, at + lead time]. */
-function rawTarget(policy: ForecastPolicy, input: ForecastInput, at: number, lead: number, upper: number): { target: number; rate: number } | null {
+/**
+ * The hour's seasonal rate, raised towards the mean of it and its two neighbours by at most SPARSE_FLOOR requests
+ * per hour: sparse demand (a request every few hours) leaves many single hours at 0 in every past week, and those
+ * must not empty the pool; busy hours are left alone (their neighbours would only blur the office-hour edges).
+ */
+function smoothedRate(index: IndexedHistory, slot: number, now: Date): number | null {
+  const here = seasonalRate(index, new Date(slot), now);
+  if (here === null) return null;
+  const around = [slot - HOUR_MS, slot + HOUR_MS].map((s) => seasonalRate(index, new Date(s), now) ?? here);
+  return Math.max(here, Math.min((here + around[0]! + around[1]!) / 3, SPARSE_FLOOR));
+}
+
+/**
+ * Level correction (the level term of Holt-Winters, in its simplest form): requests of the last LEVEL_HOURS complete
+ * hours over what the seasonal rates expected for them, smoothed by one request and bounded to [0.5, 2]. A trend
+ * change or a holiday moves the forecast within a day instead of over weeks of decay. 1 when nothing is known.
+ */
+export function levelFactor(index: IndexedHistory, now: Date): number {
+  const last = floorHour(now.getTime());
+  let actual = 0;
+  let expected = 0;
+  for (let slot = last - FORECAST.levelHours * HOUR_MS; slot < last; slot += HOUR_MS) {
+    const r = seasonalRate(index, new Date(slot), new Date(slot));
+    if (r === null) continue;
+    expected += r;
+    actual += index.counts.get(slot) ?? 0;
+  }
+  return Math.min(Math.max((actual + 1) / (expected + 1), 0.5), 2);
+}
+
+/**
+ * Pool size wanted at `at` before stabilization, for the busiest hour within [at, at + lead time]. A request
+ * misses when the requests of the lead time before it have used up the pool (their replacements are still
+ * building), so the pool is one more than the Poisson quantile of the requests in a lead time.
+ */
+function rawTarget(policy: ForecastPolicy, input: ForecastInput, at: number, lead: number, upper: number, level: number): { target: number; rate: number } | null {
   let rate = 0;
   for (let slot = floorHour(at); slot <= at + lead; slot += HOUR_MS) {
-    const r = seasonalRate(input.history, new Date(slot), input.now);
+    const r = smoothedRate(input.history, slot, input.now);
     if (r === null) return null;
-    rate = Math.max(rate, r);
+    rate = Math.max(rate, r * level);
   }
-  const target = poissonQuantile((rate * lead) / HOUR_MS, policy.targetHitRate, upper);
-  return { target: Math.max(Math.min(target, upper), Math.min(policy.min, upper)), rate };
+  return { target: poolForRate(policy, rate, lead / 1000, upper), rate };
+}
+
+/**
+ * The pool for an expected `ratePerHour` of requests and a lead time: one more than the Poisson quantile of the
+ * requests in a lead time (0 without demand), within [min, upper]. Non-decreasing in the rate.
+ */
+export function poolForRate(policy: Pick<ForecastPolicy, 'targetHitRate' | 'min'>, ratePerHour: number, leadTimeSeconds: number, upper: number): number {
+  const mean = (ratePerHour * leadTimeSeconds) / 3600;
+  const target = mean > 0 ? poissonQuantile(mean, policy.targetHitRate, upper) + 1 : 0;
+  return Math.max(Math.min(target, upper), Math.min(policy.min, upper));
 }
 
 /**
@@ -125,9 +171,10 @@ export function forecastTarget(policy: ForecastPolicy, input: ForecastInput): Fo
   // The raw target changes only at hour boundaries: sample now, the window's start, and just before each boundary.
   const points = [now, now - window];
   for (let boundary = floorHour(now); boundary > now - window; boundary -= HOUR_MS) points.push(boundary - 1);
-  const current = rawTarget(policy, input, now, lead, upper);
+  const level = levelFactor(input.history, input.now);
+  const current = rawTarget(policy, input, now, lead, upper, level);
   if (!current) return cold;
   let target = current.target;
-  for (const p of points.slice(1)) target = Math.max(target, rawTarget(policy, input, p, lead, upper)?.target ?? 0);
+  for (const p of points.slice(1)) target = Math.max(target, rawTarget(policy, input, p, lead, upper, level)?.target ?? 0);
   return { target, rate: current.rate, coldStart: false };
 }

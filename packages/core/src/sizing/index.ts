@@ -16,6 +16,8 @@ export {
   poissonQuantile,
   indexHistory,
   seasonalRate,
+  levelFactor,
+  poolForRate,
   forecastTarget,
   type DemandBucket,
   type DemandHistory,

@@ -45,6 +45,7 @@ export type ReplayTotals = { requests: number; hits: number; misses: number; hit
 export type ReplayResult = { hours: ReplayHour[]; totals: ReplayTotals; sources: Partial<Record<TargetSource, number>> };
 
 const RECENT_MS = 120 * 60_000;
+const QUARTER_MS = 15 * 60_000;
 
 export function replay(input: ReplayInput): ReplayResult {
   const step = input.stepMs ?? 60_000;
@@ -61,12 +62,24 @@ export function replay(input: ReplayInput): ReplayResult {
   const sources: Partial<Record<TargetSource, number>> = {};
   let next = lowerBound(requests, from);
 
+  // Schedules change only at local hour starts, and every zone offset is a whole number of quarter hours: the
+  // scheduled count is constant within a UTC quarter hour, so it is computed once per quarter (luxon is slow).
+  let quarter = Number.NaN;
+  let scheduledInQuarter = 0;
+  const scheduledAt = (now: number, at: Date) => {
+    const q = Math.floor(now / QUARTER_MS);
+    if (q !== quarter) {
+      quarter = q;
+      scheduledInQuarter = desiredInstancesAt(input.schedule, at);
+    }
+    return scheduledInQuarter;
+  };
   const desiredAt = (now: number) => {
     const at = new Date(now);
     while (recent.length && recent[0]!.at.getTime() <= now - RECENT_MS) recent.shift();
     const result = sizeTarget({
       policy: input.policy,
-      scheduled: desiredInstancesAt(input.schedule, at),
+      scheduled: scheduledAt(now, at),
       now: at,
       timezone: input.schedule.timezone,
       pool: { running: ready, eligible: ready, starting: building.length, stopping: 0, deleting: 0, expired: 0 },
