@@ -13,6 +13,8 @@ export type PoolRow = {
   timezone: string;
   /** Raw stored JSON; the caller validates its shape. */
   schedules: unknown;
+  /** Raw stored `prebuilds.autoscaling` fragment, or null. */
+  autoscaling: unknown;
   status: 'healthy' | 'hard_limited' | 'validation_failed';
   /** Running prebuilds (view running_prebuilds). */
   running: number;
@@ -37,7 +39,7 @@ export type PoolRow = {
 const POOL_SQL = `
 SELECT p.id AS preset_id, t.id AS template_id, o.name AS organization_name, t.name AS template_name, p.name AS preset_name,
        (t.active_version_id IS NOT DISTINCT FROM p.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active,
-       p.instances, p.timezone, p.schedules, p.status,
+       p.instances, p.timezone, p.schedules, p.autoscaling, p.status,
        COALESCE(r.running, 0)::int AS running, COALESCE(r.eligible, 0)::int AS eligible,
        COALESCE(s.starting, 0)::int AS starting, COALESCE(s.failed_now, 0)::int AS failed_now,
        COALESCE(c.created, 0)::int AS created, COALESCE(c.failed, 0)::int AS failed,

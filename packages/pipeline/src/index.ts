@@ -6,5 +6,5 @@ export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } fr
 export { presetStatus, type PresetStatus } from './preset-status.js';
 export { createRegistry, POOL_SAMPLES, registerPoolMetrics, registerQueueMetrics, registerWorkerMetrics } from './metrics.js';
 export { screenPresets, type Screening } from './screen.js';
-export { sizePreset, usesDemand, type SizingView } from './sizing.js';
+export { sizePreset, sizePoolRows, usesDemand, type SizingView } from './sizing.js';
 export { replayPreset, ReplayInputError, MAX_REPLAY_DAYS, type PresetReplay, type ReplayRequest } from './replay.js';

@@ -1,8 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
 import { isPaused, loadPoolRows, recordPoolSamples, type PoolSample, type Pool } from '@warmpool/db';
 import type { QueueSet } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
+import { sizePoolRows } from './sizing.js';
 
 const PRESET_LABELS = ['organization_name', 'template_name', 'preset_name'] as const;
 
@@ -46,6 +46,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
   const refresh = async () => {
     const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
     const now = new Date();
+    const sizing = await sizePoolRows(pool, rows, now);
     const samples: PoolSample[] = [];
     for (const metric of [created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
     for (const row of rows) {
@@ -57,7 +58,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       if (row.replacements) replacements.inc(labels, row.replacements);
       if (row.requests_24h > 0) hitRatio.set(labels, row.hits_24h / row.requests_24h);
       if (!row.active) continue;
-      const desiredNow = desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules as ScheduleEntry[] }, now);
+      const desiredNow = sizing.get(row.preset_id)?.target ?? 0;
       desired.set(labels, desiredNow);
       samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
       running.set(labels, row.running);
