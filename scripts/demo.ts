@@ -207,7 +207,9 @@ async function main(): Promise<void> {
           body: JSON.stringify({ template_id: ready.template_id, name: 'alice-dev', preset_id: ready.preset_id }),
         }).catch((err: Error) => ({ ok: false, status: 0, json: async () => ({ message: err.message }) }));
         const body = (await res.json()) as { claimed?: boolean; message?: string };
-        notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
+        // The pools may converge before the api listens: try again next second.
+        if (res.status === 0) claimed = false;
+        else notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
       }
       // data-science/cpu-notebook sizes itself from demand (its expression reads the claims of the last 10 minutes):
       // a burst of three requests raises its desired count from the schedule's 2 to 4, and the status says so.
@@ -223,7 +225,9 @@ async function main(): Promise<void> {
             }).then((r) => r.ok, () => false),
           ),
         );
-        notes.push(`${results.filter(Boolean).length} requests for data-science/cpu-notebook: its pool follows demand (target source "expression": max(scheduled_target, claims_10m + misses_10m + 1))`);
+        const served = results.filter(Boolean).length;
+        if (served === 0) burst = false;
+        else notes.push(`${served} requests for data-science/cpu-notebook: its pool follows demand (target source "expression": max(scheduled_target, claims_10m + misses_10m + 1) → desired ${Math.max(2, served + 1)})`);
       }
       process.stdout.write('\x1b[2J\x1b[H' + render(rows, started, notes) + '\n');
       if (args.duration && Date.now() - started > Number(args.duration) * 1000) await shutdown(0);
