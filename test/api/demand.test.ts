@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { loadDemandTrace, pruneDemand } from '@warmpool/db';
-import { OutboxRelay, reconcilePreset, registerPoolMetrics } from '@warmpool/pipeline';
+import { OutboxRelay, reconcilePreset, registerPoolMetrics } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { REDIS_URL } from '../support/env.js';
 import { seedOrganization, seedTemplate } from '../support/seed.js';

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createQueueSet, createRedis, QUEUES, type QueueSet } from '@warmpool/bus';
 import { insertOutbox, withTransaction } from '@warmpool/db';
-import { OutboxRelay, withOutboxTransaction } from '@warmpool/pipeline';
+import { OutboxRelay, withOutboxTransaction } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { waitFor } from '../support/wait.js';

@@ -5,7 +5,7 @@ import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { SYSTEM_USER_ID } from '@warmpool/db';
-import { createBuildResultsWorker, OutboxRelay } from '@warmpool/pipeline';
+import { createBuildResultsWorker, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';

@@ -3,8 +3,9 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
-import { createRegistry, registerQueueMetrics, screenPresets, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
+import { screenPresets } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
+import { createRegistry, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseManifestText, ManifestSyntaxError } from '@warmpool/core';
 import type { Pool } from '@warmpool/db';
-import { replayPreset, ReplayInputError, type PresetReplay } from '@warmpool/pipeline';
+import { replayPreset, ReplayInputError, type PresetReplay } from '@warmpool/operations';
 import { formatTable, UsageError } from '../output.js';
 
 const percent = (rate: number | null) => (rate === null ? '-' : `${(rate * 100).toFixed(1)}%`);

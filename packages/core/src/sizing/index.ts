@@ -27,3 +27,4 @@ export {
 } from './forecast.js';
 export { sizeTarget, expressionInputs, type SizingInput, type SizingResult, type TargetSource, type DemandEvent, type PoolCounts } from './target.js';
 export { replay, toHourly, type ReplayInput, type ReplayHour, type ReplayResult, type ReplayTotals } from './replay.js';
+export { sizePreset, usesDemand, type PresetDemand, type SizingView } from './preset.js';

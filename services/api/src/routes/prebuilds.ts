@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { desiredTimeline } from '@warmpool/core';
+import { desiredTimeline, presetStatus, toCoreSnapshot } from '@warmpool/core';
 import { enqueueReconcile } from '@warmpool/bus';
 import { invalidatePreset, listActivePresetIds, loadDemandSummaries, loadPresetSnapshot, loadPresetSnapshots, resumePreset, setPaused, type PresetSnapshotRow } from '@warmpool/db';
-import { MAX_REPLAY_DAYS, presetStatus, replayPreset, ReplayInputError, toCoreSnapshot } from '@warmpool/pipeline';
+import { MAX_REPLAY_DAYS, replayPreset, ReplayInputError } from '@warmpool/operations';
+
 import type { ApiDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findPreset, orgParam, settingsOf, uuidParam } from './common.js';

@@ -1,7 +1,5 @@
-import { nextWakeAt } from '@warmpool/core';
+import { evaluatePreset, needsReconcile, nextWakeAt, usesDemand, type EvaluationSettings } from '@warmpool/core';
 import { loadDemandSummaries, loadPresetSnapshots, type Pool } from '@warmpool/db';
-import { evaluatePreset, needsWrites, type EvaluationSettings } from './preset-view.js';
-import { usesDemand } from './sizing.js';
 
 export type Screening = {
   /** Presets with something to write: they get a reconcile job. */
@@ -21,11 +19,11 @@ export async function screenPresets(pool: Pool, presetIds: readonly string[], no
   const screening: Screening = { toReconcile: [], wakeUps: [], paused: rows.some((r) => r.paused) };
   if (screening.paused) return screening;
   // Autoscaled presets of the batch are sized from their demand: one more query per batch, only when there are any.
-  const autoscaled = rows.filter(usesDemand).map((r) => r.preset.id);
+  const autoscaled = rows.filter((r) => usesDemand(r.preset.autoscaling)).map((r) => r.preset.id);
   const demand = new Map((await loadDemandSummaries(pool, autoscaled, now)).map((d) => [d.presetId, d]));
   for (const row of rows) {
     const view = evaluatePreset(row, now, settings, demand.get(row.preset.id));
-    if (needsWrites(view) || view.scheduleProblem !== row.preset.scheduleError || view.sizing.error !== row.preset.autoscalingError) {
+    if (needsReconcile(view, row.preset.scheduleError, row.preset.autoscalingError)) {
       screening.toReconcile.push(row.preset.id);
       continue;
     }

@@ -1,4 +1,4 @@
-import { nextWakeAt, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
+import { evaluatePreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, usesDemand, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
 import { armWakeUp, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
 import {
   buildRequestedMessage,
@@ -21,8 +21,6 @@ import {
 } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
-import { evaluatePreset, needsWrites, type EvaluationSettings, type PresetView } from './preset-view.js';
-import { usesDemand } from './sizing.js';
 
 export type ReconcileSettings = EvaluationSettings & { maxInflightPrebuildBuilds: number };
 
@@ -62,11 +60,14 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     return { kind: 'paused' };
   }
   // Autoscaled presets also read their demand (one more statement); demand needs no lock, so it is read once.
-  const demand = usesDemand(row) ? ((await loadDemandSummaries(deps.pool, [presetId], clock()))[0] ?? null) : null;
+  const demand = usesDemand(row.preset.autoscaling) ? ((await loadDemandSummaries(deps.pool, [presetId], clock()))[0] ?? null) : null;
   const view = evaluatePreset(row, clock(), deps.settings, demand);
-  await recordScheduleProblem(deps, row, view);
-  await recordAutoscalingProblem(deps, row, view);
-  if (!needsWrites(view)) {
+  // The same rule as the tick's screening (core needsReconcile): pool writes need the lock, a changed schedule or
+  // autoscaling problem alone is one conditional update.
+  const needs = reconcileNeeds(view, row.preset.scheduleError, row.preset.autoscalingError);
+  if (needs.scheduleProblem) await recordScheduleProblem(deps, row, view);
+  if (needs.autoscalingProblem) await recordAutoscalingProblem(deps, row, view);
+  if (!needs.writes) {
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
     return { kind: 'noop', view, wakeAt };
   }
@@ -97,7 +98,6 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
 
 /** Shows unusable stored schedules to operators (status) and logs them; only writes when it changed. */
 async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
-  if (view.scheduleProblem === row.preset.scheduleError) return;
   if (view.scheduleProblem) deps.logger.error({ problem: view.scheduleProblem }, 'stored schedules are unusable; using the base instance count');
   await setScheduleError(deps.pool, row.preset.id, view.scheduleProblem);
 }
@@ -108,7 +108,6 @@ async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow
  */
 async function recordAutoscalingProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
   const error = view.sizing.error;
-  if (error === row.preset.autoscalingError) return;
   if (!(await setAutoscalingError(deps.pool, row.preset.id, error))) return;
   if (error) deps.logger.warn({ error, targetSource: view.sizing.source }, 'autoscaling policy failed; using the scheduled target');
   else deps.logger.info({ targetSource: view.sizing.source }, 'autoscaling policy evaluates again');

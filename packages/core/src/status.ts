@@ -1,8 +1,11 @@
-import { backoffUntil, nextDesiredChange, type TargetSource } from '@warmpool/core';
-import type { DemandSummary, PresetSnapshotRow } from '@warmpool/db';
-import { evaluatePreset, type EvaluationSettings } from './preset-view.js';
+import { evaluatePreset, type EvaluationSettings } from './evaluate.js';
+import { backoffUntil, isActivePreset } from './plan.js';
+import type { PresetRecord, PresetStatusName } from './record.js';
+import { nextDesiredChange } from './schedule.js';
+import type { PresetDemand } from './sizing/preset.js';
+import type { TargetSource } from './sizing/target.js';
 
-/** What operators see about one preset (SPEC §7 status), shared by the API and the CLI. */
+/** What operators see about one preset (§7 status), shared by the API and the CLI. */
 export type PresetStatus = {
   presetId: string;
   organization: string;
@@ -17,7 +20,7 @@ export type PresetStatus = {
   expired: number;
   /** Failed builds within the backoff lookback that keep the preset backing off (0 when it is not). */
   failed: number;
-  status: 'healthy' | 'hard_limited' | 'validation_failed';
+  status: PresetStatusName;
   backoffUntil: string | null;
   nextScheduleChange: { at: string; instances: number } | null;
   scheduleError: string | null;
@@ -37,29 +40,29 @@ export type PresetStatus = {
 const ratio = (hits: number, requests: number) => (requests > 0 ? Math.round((hits / requests) * 10_000) / 10_000 : null);
 
 /** `demand`: the preset's demand summary (hit rates; sizing of autoscaled presets); absent means none recorded. */
-export function presetStatus(row: PresetSnapshotRow, now: Date, settings: EvaluationSettings, demand?: DemandSummary | null): PresetStatus {
-  const view = evaluatePreset(row, now, settings, demand);
+export function presetStatus(record: PresetRecord, now: Date, settings: EvaluationSettings, demand?: PresetDemand | null): PresetStatus {
+  const view = evaluatePreset(record, now, settings, demand);
   const { state } = view.plan;
   const until = backoffUntil(view.snapshot.backoff, settings.backoffIntervalMs);
   const change = nextDesiredChange(view.snapshot.preset, now);
   return {
-    presetId: row.preset.id,
-    organization: row.preset.organizationName,
-    template: row.preset.templateName,
-    version: row.preset.versionName,
-    preset: row.preset.name,
-    active: row.preset.usingActiveVersion && !row.preset.templateDeleted && !row.preset.templateDeprecated,
+    presetId: record.preset.id,
+    organization: record.preset.organizationName,
+    template: record.preset.templateName,
+    version: record.preset.versionName,
+    preset: record.preset.name,
+    active: isActivePreset(view.snapshot.preset),
     desiredNow: state.desired,
     running: state.actual,
     eligible: state.eligible,
     starting: state.starting,
     expired: state.expired,
     failed: view.snapshot.backoff?.failures ?? 0,
-    status: row.preset.status,
+    status: record.preset.status,
     backoffUntil: until && until >= now ? until.toISOString() : null,
     nextScheduleChange: change ? { at: change.at.toISOString(), instances: change.instances } : null,
     scheduleError: view.scheduleProblem,
-    paused: row.paused,
+    paused: record.paused,
     targetSource: view.sizing.source,
     autoscalingError: view.sizing.error,
     forecastRate: view.sizing.forecastRate === null ? null : Math.round(view.sizing.forecastRate * 100) / 100,
