@@ -100,6 +100,12 @@ const ROUTES: Route[] = [
     request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/versions/${f.nextVersionId}/activate` }),
     expect: row(200, 200, 200, 403, 403, 403),
   },
+  {
+    name: 'manifest dry run',
+    read: true,
+    request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/versions/dry-run`, body: { ...manifest, name: `dry-${unique()}` } }),
+    expect: row(200, 200, 200, 403, 403, 403),
+  },
   { name: 'deprecate template', request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/deprecate` }), expect: row(200, 200, 200, 403, 403, 403) },
   { name: 'delete template', request: (f) => ({ method: 'DELETE', path: `/api/v1/templates/${f.templateId}` }), expect: row(204, 204, 204, 403, 403, 403) },
   {

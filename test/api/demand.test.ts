@@ -186,3 +186,29 @@ test('retention: events older than 35 days are pruned', async () => {
   const { rows } = await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM demand_events WHERE preset_id = $1', [p.presetId]);
   assert.equal(rows[0]!.n, 1);
 });
+
+test('manifest dry run: which pools an activation would create, rotate (resize) or destroy; nothing stored', async () => {
+  const p = await importPreset({ expression: 'eligible' }, 2);
+  await seedEligiblePrebuild(env.db.pool, p);
+  const before = (await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM template_versions')).rows[0]!.n;
+  const manifest = {
+    name: 'v2',
+    presets: [
+      { name: 'p', prebuilds: { instances: 3, autoscaling: { target_hit_rate: 0.9 } } },
+      { name: 'fresh', prebuilds: { instances: 1 } },
+    ],
+  };
+  const res = await call('POST', `/api/v1/templates/${p.templateId}/versions/dry-run`, { token: owner.token, body: manifest });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.deepEqual(res.body.changes, [
+    { preset: 'p', change: 'rotated', desiredBefore: 2, desiredAfter: 3, resized: true, prebuildsReplaced: 1, autoscaling: 'forecast' },
+    { preset: 'fresh', change: 'created', desiredBefore: null, desiredAfter: 1, resized: false, prebuildsReplaced: 0, autoscaling: null },
+  ]);
+  const gone = await call('POST', `/api/v1/templates/${p.templateId}/versions/dry-run`, { token: owner.token, body: { name: 'v3', presets: [] } });
+  assert.deepEqual(gone.body.changes, [{ preset: 'p', change: 'destroyed', desiredBefore: 2, desiredAfter: null, resized: false, prebuildsReplaced: 1, autoscaling: null }]);
+  const bad = await call('POST', `/api/v1/templates/${p.templateId}/versions/dry-run`, { token: owner.token, body: { name: 'v4', presets: [{ name: 'p', prebuilds: { instances: 1, autoscaling: { expression: 'x' } } }] } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.details![0]!.path, 'presets[0].prebuilds.autoscaling.expression');
+  assert.equal((await call('POST', `/api/v1/templates/${p.templateId}/versions/dry-run`, { token: member.token, body: manifest })).status, 403);
+  assert.equal((await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM template_versions')).rows[0]!.n, before, 'nothing stored');
+});

@@ -111,3 +111,18 @@ export async function setAutoscalingError(db: pg.Pool | pg.ClientBase, presetId:
   const { rowCount } = await db.query('UPDATE presets SET autoscaling_error = $2 WHERE id = $1 AND autoscaling_error IS DISTINCT FROM $2', [presetId, error]);
   return (rowCount ?? 0) > 0;
 }
+
+/** The presets of a template's active version with their running prebuilds (the manifest dry run's "before"). */
+export async function loadActivePoolShapes(
+  db: pg.Pool | pg.ClientBase,
+  templateId: string,
+): Promise<{ name: string; instances: number; timezone: string; schedules: unknown; autoscaling: unknown; running: number }[]> {
+  const { rows } = await db.query<{ name: string; instances: number; timezone: string; schedules: unknown; autoscaling: unknown; running: number }>(
+    `SELECT p.name, p.instances, p.timezone, p.schedules, p.autoscaling,
+            (SELECT count(*)::int FROM running_prebuilds r WHERE r.preset_id = p.id) AS running
+     FROM templates t JOIN presets p ON p.template_version_id = t.active_version_id
+     WHERE t.id = $1 ORDER BY p.name`,
+    [templateId],
+  );
+  return rows;
+}

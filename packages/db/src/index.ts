@@ -82,6 +82,7 @@ export {
   loadDemandTrace,
   pruneDemand,
   setAutoscalingError,
+  loadActivePoolShapes,
   DEMAND_RETENTION_MS,
   DEMAND_HISTORY_DAYS,
   type DemandSummary,

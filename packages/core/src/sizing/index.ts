@@ -28,3 +28,4 @@ export {
 export { sizeTarget, expressionInputs, type SizingInput, type SizingResult, type TargetSource, type DemandEvent, type PoolCounts } from './target.js';
 export { replay, toHourly, type ReplayInput, type ReplayHour, type ReplayResult, type ReplayTotals } from './replay.js';
 export { sizePreset, usesDemand, type PresetDemand, type SizingView } from './preset.js';
+export { planManifestChanges, type PoolChange, type StoredPresetShape } from './dry-run.js';

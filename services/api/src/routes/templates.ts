@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
+import { ManifestSyntaxError, parseManifestText, planManifestChanges, validateManifest } from '@warmpool/core';
 import { enqueueReconciles } from '@warmpool/bus';
 import {
   activateVersion,
   createTemplate,
   importTemplateVersion,
+  loadActivePoolShapes,
   listTemplatePresetIds,
   listTemplates,
   listVersionPresets,
@@ -40,6 +41,25 @@ const manifestBody = {
     'application/yaml': { schema: { type: 'string', description: 'the same manifest as YAML' } },
   },
 };
+
+/** A manifest body (JSON, or YAML text) parsed and validated; 400 naming every problem. */
+function validateManifestInput(body: unknown): Extract<ReturnType<typeof validateManifest>, { ok: true }> {
+  let input: unknown = body;
+  if (typeof input === 'string') {
+    try {
+      input = parseManifestText(input);
+    } catch (err) {
+      if (err instanceof ManifestSyntaxError) throw new ApiError(400, 'invalid_manifest', err.message);
+      throw err;
+    }
+  }
+  // YAML escapes (\0) can produce text the transport check never saw.
+  const unstorable = unstorableText(input, 'manifest');
+  if (unstorable.length > 0) throw new ApiError(400, 'invalid_text', 'text must not contain NUL characters or unpaired surrogates', unstorable.map((path) => ({ path, message: 'unstorable character' })));
+  const validation = validateManifest(input);
+  if (!validation.ok) throw new ApiError(400, 'invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
+  return validation;
+}
 
 export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const reconcile = (ids: string[], trigger: string) =>
@@ -99,20 +119,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request, reply) => {
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-      let input: unknown = request.body;
-      if (typeof input === 'string') {
-        try {
-          input = parseManifestText(input);
-        } catch (err) {
-          if (err instanceof ManifestSyntaxError) throw new ApiError(400, 'invalid_manifest', err.message);
-          throw err;
-        }
-      }
-      // YAML escapes (\0) can produce text the transport check never saw.
-      const unstorable = unstorableText(input, 'manifest');
-      if (unstorable.length > 0) throw new ApiError(400, 'invalid_text', 'text must not contain NUL characters or unpaired surrogates', unstorable.map((path) => ({ path, message: 'unstorable character' })));
-      const validation = validateManifest(input);
-      if (!validation.ok) throw new ApiError(400, 'invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
+      const validation = validateManifestInput(request.body);
       const activate = String((request.query as { activate?: string }).activate) === 'true';
       const result = await withTransaction(deps.pool, (client) =>
         importTemplateVersion(client, { templateId: template.id, manifest: validation.value, createdBy: request.principal.userId, activate }),
@@ -123,6 +130,48 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       if (activate) await reconcile(result.affectedPresetIds, 'version-activated');
       const presets = await listVersionPresets(deps.pool, result.versionId);
       return reply.status(201).send({ version_id: result.versionId, name: validation.value.name, active: activate, presets, warnings: validation.warnings });
+    },
+  );
+
+  // Dry run of a whole manifest: validated like an import, then what activating it would do to each pool. Stores nothing.
+  app.post<{ Params: { id: string }; Body: unknown }>(
+    '/templates/:id/versions/dry-run',
+    {
+      schema: {
+        params: uuidParam('id'),
+        body: manifestBody,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              warnings: { type: 'array', items: { type: 'string' } },
+              changes: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    preset: { type: 'string' },
+                    change: { type: 'string', enum: ['created', 'rotated', 'destroyed'] },
+                    desiredBefore: { type: ['integer', 'null'] },
+                    desiredAfter: { type: ['integer', 'null'] },
+                    resized: { type: 'boolean' },
+                    prebuildsReplaced: { type: 'integer' },
+                    autoscaling: { type: ['string', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          '4xx': errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const template = await findTemplate(deps, request.principal, request.params.id);
+      // Those who may import may see what an import would do.
+      authorize(request.principal, 'template.write', { organizationId: template.organization_id });
+      const validation = validateManifestInput(request.body);
+      return { warnings: validation.warnings, changes: planManifestChanges(await loadActivePoolShapes(deps.pool, template.id), validation.value, new Date()) };
     },
   );
 
