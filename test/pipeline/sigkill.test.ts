@@ -36,6 +36,8 @@ function spawnReconciler(): ChildProcess {
       WARMPOOL_QUEUE_PREFIX: prefix.prefix,
       WARMPOOL_WORKER_CONCURRENCY: '8',
       WARMPOOL_MAX_INFLIGHT_PREBUILD_BUILDS: '1000',
+      // Small batches (each one transaction), so the kill lands between commits.
+      WARMPOOL_RECONCILE_BATCH_SIZE: '2',
       LOG_LEVEL: 'silent',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,12 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  claimInflightSlots,
+  ensureInflightSlots,
+  inflightCreates,
   insertDeleteBuilds,
   insertFailedPrebuild,
   insertPrebuilds,
   loadPresetSnapshot,
   presetsNeedingAttention,
-  reserveInflightSlots,
   transitionPresetStatus,
   withTransaction,
 } from '@warmpool/db';
@@ -111,17 +113,23 @@ test('delete builds are only inserted for prebuilds still owned by the system wi
   );
 });
 
-test('status transitions happen once; the in-flight cap counts pending creates', async () => {
+test('status transitions happen once; creates hold in-flight slots until their build ends', async () => {
   const [s] = await seedPresets(db.pool, [{ instances: 1 }]);
   const p = s!;
   const first = await withTransaction(db.pool, (c) => transitionPresetStatus(c, p.presetId, 'hard_limited', '3 failures'));
   const second = await withTransaction(db.pool, (c) => transitionPresetStatus(c, p.presetId, 'hard_limited', '3 failures'));
   assert.ok(first instanceof Date);
   assert.equal(second, null);
-  const before = await withTransaction(db.pool, (c) => reserveInflightSlots(c, 1000));
-  await withTransaction(db.pool, (c) => insertPrebuilds(c, target(p), 2, {}));
-  const afterCreate = await withTransaction(db.pool, (c) => reserveInflightSlots(c, 1000));
-  assert.equal(before - afterCreate, 2);
+  await ensureInflightSlots(db.pool, 1000);
+  const before = await inflightCreates(db.pool);
+  await withTransaction(db.pool, async (c) => {
+    const slots = await claimInflightSlots(c, { presetId: p.presetId, cap: 1000, wanted: 2, level: 0, fair: true });
+    assert.equal(slots.length, 2);
+    return insertPrebuilds(c, target(p), 2, {}, slots);
+  });
+  assert.equal((await inflightCreates(db.pool)) - before, 2);
+  await completePendingBuilds(db.pool, { presetId: p.presetId });
+  assert.equal(await inflightCreates(db.pool), before, 'the trigger frees the slots of ended builds');
 });
 
 test('presets needing attention: active ones and inactive ones with prebuilds left', async () => {

@@ -92,7 +92,7 @@ test('results delivered through the queue apply in order, keep accurate times, a
   const waiting = await queues.reconcile.getJobs(['wait', 'prioritized', 'active']);
   const forPreset = waiting.filter((j) => j.data.presetId === presetId);
   assert.equal(forPreset.length, 1);
-  assert.ok(['build-started', 'build-finished', 'agent-ready'].includes(forPreset[0]!.data.trigger));
+  assert.ok(['build-finished', 'agent-ready'].includes(forPreset[0]!.data.trigger));
 });
 
 test('a result delivered twice (at-least-once) is applied once; a second terminal result is rejected without retry', async () => {

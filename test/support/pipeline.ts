@@ -1,6 +1,9 @@
+import { after, before } from 'node:test';
+import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import type { Pool, PoolClient } from '@warmpool/db';
-import { loadConfig, type Config } from '@warmpool/runtime';
-import { REDIS_URL } from './env.js';
+import { OutboxRelay, type ReconcileDeps, type ReconcileSettings } from '@warmpool/operations';
+import { createLogger, loadConfig, type Config } from '@warmpool/runtime';
+import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from './env.js';
 
 /** A Config for in-process services of one test file (its own database and queue prefix). */
 export function testConfig(databaseUrl: string, queuePrefix: string, overrides: Record<string, string> = {}): Config {
@@ -37,4 +40,41 @@ export function countingPool(pool: Pool): { pool: Pool; count: () => number; res
     },
   });
   return { pool: proxy, count: () => n, reset: () => (n = 0) };
+}
+
+export type ReconcileEnv = {
+  db: TestDatabase;
+  queues: QueueSet;
+  relay: OutboxRelay;
+  /** Reconcile dependencies with the file's settings, overridden per call; `pool` defaults to the file's pool. */
+  deps: (settings?: Partial<ReconcileSettings>, pool?: Pool) => ReconcileDeps;
+};
+
+/** Registers before/after hooks giving a test file its own database, queue prefix and reconcile dependencies. */
+export function useReconcileEnv(settings: ReconcileSettings): ReconcileEnv {
+  const redis = createRedis(REDIS_URL, { role: 'producer' });
+  const logger = createLogger('test', { level: process.env.TEST_LOG ?? 'silent' });
+  let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
+  const env = {
+    deps: (overrides: Partial<ReconcileSettings> = {}, pool?: Pool): ReconcileDeps => ({
+      pool: pool ?? env.db.pool,
+      queues: env.queues,
+      relay: env.relay,
+      logger,
+      settings: { ...settings, ...overrides },
+    }),
+  } as ReconcileEnv;
+  before(async () => {
+    env.db = await createTestDatabase();
+    prefix = await createTestQueuePrefix();
+    env.queues = createQueueSet(redis, prefix.prefix);
+    env.relay = new OutboxRelay(env.db.pool, env.queues, logger);
+  });
+  after(async () => {
+    await env.queues.close();
+    await redis.quit();
+    await prefix.cleanup();
+    await env.db.drop();
+  });
+  return env;
 }

@@ -1,6 +1,6 @@
 // The contracts (queue names, priorities, payload schemas, keys) live in @warmpool/contracts; they are re-exported
 // here so that code holding a queue needs one import.
 export * from '@warmpool/contracts';
-export { queuePrefix } from './queues.js';
+export { queuePrefix, WORKER_TIMING } from './queues.js';
 export { createRedis } from './connection.js';
 export { createQueueSet, enqueueReconcile, enqueueReconciles, armWakeUp, armWakeUps, type QueueSet } from './queue-set.js';

@@ -6,7 +6,9 @@ export { buildRequestedMessage, notificationMessage, insertOutbox, lockPendingOu
 export { loadPresetSnapshot, loadPresetSnapshots, POPULATION_LIMIT, type PresetSnapshotRow } from './snapshot.js';
 export {
   lockPreset,
-  reserveInflightSlots,
+  lockFreePresets,
+  insertPrebuildsBatch,
+  type PrebuildBatchItem,
   insertDeleteBuilds,
   insertPrebuilds,
   insertFailedPrebuild,
@@ -14,10 +16,10 @@ export {
   setScheduleError,
   presetsNeedingAttention,
   prebuildName,
-  INFLIGHT_CAP_LOCK_KEY,
   type NewBuild,
   type PrebuildTarget,
 } from './reconcile-queries.js';
+export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, registerPrebuildDemand, claimSlotsForBatch, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
 export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
 export { applyWorkspaceLost, type LostOutcome } from './workspace-lost.js';
 export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';

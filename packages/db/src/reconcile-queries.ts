@@ -8,23 +8,16 @@ import { bumpPresetCounter } from './counters.js';
  * client; none commits.
  */
 
-// Arbitrary constant shared by every reconciler: serialises the in-flight cap check of prebuild creates.
-export const INFLIGHT_CAP_LOCK_KEY = 7_270_002;
-
 /** Per-preset mutual exclusion: a row lock held until commit, released by PostgreSQL if the holder dies. */
 export async function lockPreset(client: pg.ClientBase, presetId: string): Promise<boolean> {
   const { rowCount } = await client.query('SELECT id FROM presets WHERE id = $1 FOR UPDATE', [presetId]);
   return (rowCount ?? 0) > 0;
 }
 
-/** Takes the global cap lock (until commit) and returns how many more prebuild creates may start now. */
-export async function reserveInflightSlots(client: pg.ClientBase, cap: number): Promise<number> {
-  await client.query('SELECT pg_advisory_xact_lock($1)', [INFLIGHT_CAP_LOCK_KEY]);
-  // A separate statement: under READ COMMITTED it sees every create committed before we got the lock.
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM builds WHERE reason = 'prebuild-create' AND job_status IN ('pending', 'running')`,
-  );
-  return Math.max(0, cap - (rows[0]?.n ?? 0));
+/** Locks the presets nobody else holds (id order) and returns their ids; the others are left to their holders. */
+export async function lockFreePresets(client: pg.ClientBase, presetIds: readonly string[]): Promise<string[]> {
+  const { rows } = await client.query<{ id: string }>('SELECT id FROM presets WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED', [presetIds]);
+  return rows.map((r) => r.id);
 }
 
 export type NewBuild = {
@@ -107,26 +100,90 @@ async function insertPrebuildWorkspaces(client: pg.ClientBase, target: PrebuildT
   );
 }
 
-/** Inserts `count` prebuild workspaces, each with a pending build #1 (`start`, reason prebuild-create). */
+// One statement for any number of presets: the workspaces, their pending build #1, the builds' in-flight slots
+// and each preset's `created` counter.
+const INSERT_PREBUILDS_SQL = `
+WITH x AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::jsonb[], $9::int[])
+    AS x(ws, bid, preset, org, tpl, ver, name, params, slot)
+),
+w AS (
+  INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
+  SELECT ws, org, tpl, ver, preset, $10, name FROM x
+  RETURNING id
+),
+b AS (
+  INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason, job_status, parameters)
+  SELECT bid, ws, 1, ver, 'start', $10, 'prebuild-create', 'pending', params FROM x
+  RETURNING id
+),
+s AS (
+  UPDATE inflight_slots SET build_id = x.bid FROM x
+  WHERE inflight_slots.slot = x.slot AND inflight_slots.build_id IS NULL
+  RETURNING 1
+),
+c AS (
+  INSERT INTO preset_counters (preset_id, name, value) SELECT preset, 'created', count(*) FROM x GROUP BY preset
+  ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + EXCLUDED.value
+)
+SELECT (SELECT count(*) FROM b)::int AS builds, (SELECT count(*) FROM s)::int AS slots`;
+
+export type PrebuildBatchItem = {
+  target: PrebuildTarget;
+  count: number;
+  parameters: Record<string, string>;
+  /** In-flight slots claimed in this transaction, one per prebuild; empty for fixtures that bypass the cap. */
+  slots?: readonly number[];
+};
+
+/**
+ * Inserts prebuild workspaces, each with a pending build #1 (`start`, reason prebuild-create) that holds its
+ * slot, for any number of presets in one round trip. Returns the builds per item, in item order.
+ */
+export async function insertPrebuildsBatch(client: pg.ClientBase, items: readonly PrebuildBatchItem[]): Promise<NewBuild[][]> {
+  const perItem = items.map((item) => {
+    const slots = item.slots ?? [];
+    if (slots.length > 0 && slots.length !== item.count) throw new Error(`insertPrebuilds: ${item.count} prebuilds but ${slots.length} slots`);
+    return Array.from({ length: Math.max(0, item.count) }, (): NewBuild => ({
+      buildId: randomUUID(),
+      workspaceId: randomUUID(),
+      buildNumber: 1,
+      templateVersionId: item.target.templateVersionId,
+      transition: 'start',
+      parameters: item.parameters,
+    }));
+  });
+  const rows = items.flatMap((item, i) => perItem[i]!.map((b, k) => ({ item, b, slot: item.slots?.[k] ?? null })));
+  if (rows.length === 0) return perItem;
+  const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
+  const { rows: result } = await client.query<{ builds: number; slots: number }>(INSERT_PREBUILDS_SQL, [
+    col((r) => r.b.workspaceId),
+    col((r) => r.b.buildId),
+    col((r) => r.item.target.presetId),
+    col((r) => r.item.target.organizationId),
+    col((r) => r.item.target.templateId),
+    col((r) => r.item.target.templateVersionId),
+    col(() => prebuildName()),
+    col((r) => JSON.stringify(r.item.parameters)),
+    col((r) => r.slot),
+    SYSTEM_USER_ID,
+  ]);
+  const expected = rows.filter((r) => r.slot !== null).length;
+  // A slot not held by this transaction would break the cap: abort (the caller's transaction rolls back).
+  if (result[0]?.slots !== expected) throw new Error(`insertPrebuilds: ${expected} slots claimed but ${result[0]?.slots ?? 0} assigned`);
+  return perItem;
+}
+
+/** insertPrebuildsBatch for one preset. */
 export async function insertPrebuilds(
   client: pg.ClientBase,
   target: PrebuildTarget,
   count: number,
   parameters: Record<string, string>,
+  slots: readonly number[] = [],
 ): Promise<NewBuild[]> {
-  if (count <= 0) return [];
-  const builds: NewBuild[] = Array.from({ length: count }, () => ({
-    buildId: randomUUID(),
-    workspaceId: randomUUID(),
-    buildNumber: 1,
-    templateVersionId: target.templateVersionId,
-    transition: 'start',
-    parameters,
-  }));
-  await insertPrebuildWorkspaces(client, target, builds.map((b) => b.workspaceId));
-  await insertBuilds(client, builds, 'prebuild-create');
-  await bumpPresetCounter(client, target.presetId, 'created', count);
-  return builds;
+  const [builds] = await insertPrebuildsBatch(client, [{ target, count, parameters, slots }]);
+  return builds ?? [];
 }
 
 /**

@@ -2,8 +2,9 @@ import type pg from 'pg';
 import type { PresetRecord } from '@warmpool/core';
 import { SYSTEM_USER_ID } from './constants.js';
 
-/** Everything the reconciler needs about one preset, loaded by ONE statement (see SNAPSHOT_SQL): the core's PresetRecord. */
-export type PresetSnapshotRow = PresetRecord;
+/** Everything the reconciler needs about one preset, loaded by ONE statement (see SNAPSHOT_SQL): the core's PresetRecord,
+ * plus whether the preset waits for in-flight cap slots (a demand row, cleared once it wants no creates). */
+export type PresetSnapshotRow = PresetRecord & { waiting: boolean };
 
 /** Backoff windows and failure limits never need more history than this. */
 export const POPULATION_LIMIT = 200;
@@ -42,6 +43,7 @@ SELECT json_build_object(
       'usingActiveVersion', using_active_version, 'organizationId', organization_id,
       'organizationName', organization_name) FROM p),
   'paused', reconciliation_paused(),
+  'waiting', EXISTS (SELECT 1 FROM prebuild_demand WHERE preset_id = $1),
   'running', (SELECT COALESCE(json_agg(json_build_object(
         'id', l.workspace_id,
         'createdAt', l.workspace_created_at,
@@ -121,6 +123,7 @@ function toSnapshotRow(raw: Json): PresetSnapshotRow | null {
       organizationName: String(p.organizationName),
     },
     paused: Boolean(raw.paused),
+    waiting: Boolean(raw.waiting),
     running: (raw.running as Json[]).map((r) => ({
       id: String(r.id),
       createdAt: date(r.createdAt),

@@ -1,7 +1,8 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { BuildResult, describeIssues, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
+import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
 
 export type BuildResultsDeps = {
@@ -13,8 +14,9 @@ export type BuildResultsDeps = {
   onCreation?: (type: 'prebuild' | 'regular', seconds: number) => void;
 };
 
-const TRIGGER: Record<BuildResult['type'], string> = {
-  'build-started': 'build-started',
+// A build that starts changes no plan (pending and running both count as in progress): no reconcile.
+const TRIGGER: Record<BuildResult['type'], string | null> = {
+  'build-started': null,
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
   'agent-ready': 'agent-ready',
@@ -61,7 +63,10 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     return { applied: false };
   }
   if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
-  if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
+  const trigger = TRIGGER[result.type];
+  if (applied.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, applied.presetId, trigger);
+  // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
+  if (applied.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed' || result.type === 'build-canceled')) await handOffFreeSlots(deps.pool, deps.queues, log);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { applied: true };
 }
@@ -74,7 +79,8 @@ async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<Build
     return { applied: false };
   }
   log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
-  if (outcome.presetId) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, TRIGGER[result.type]);
+  const trigger = TRIGGER[result.type];
+  if (outcome.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, trigger);
   return { applied: true };
 }
 
@@ -88,7 +94,7 @@ export function createBuildResultsWorker(
       const log = deps.logger.child({ queue: QUEUES.buildResults, jobId: job.id, buildId: (job.data as { buildId?: unknown })?.buildId });
       return handleBuildResult(deps, job.data, log);
     },
-    { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency },
+    { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency, ...WORKER_TIMING.buildResults },
   );
   worker.on('error', (err) => deps.logger.error({ err }, 'build results worker error'));
   // Malformed payloads are logged by the handler; this catches results that ran out of retries (an

@@ -1,7 +1,10 @@
 import { evaluatePreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, usesDemand, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
-import { armWakeUp, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
+import { armWakeUps, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
 import {
   buildRequestedMessage,
+  claimInflightSlots,
+  clearPrebuildDemand,
+  ensureInflightSlots,
   insertDeleteBuilds,
   insertFailedPrebuild,
   insertOutbox,
@@ -10,7 +13,6 @@ import {
   loadPresetSnapshot,
   lockPreset,
   notificationMessage,
-  reserveInflightSlots,
   setAutoscalingError,
   setScheduleError,
   transitionPresetStatus,
@@ -20,9 +22,14 @@ import {
   type PresetSnapshotRow,
 } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
+import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
 
-export type ReconcileSettings = EvaluationSettings & { maxInflightPrebuildBuilds: number };
+export type ReconcileSettings = EvaluationSettings & {
+  maxInflightPrebuildBuilds: number;
+  /** How creates share the in-flight cap when it binds: max-min fair between presets (default) or first come first served. */
+  capSharing?: 'fair' | 'fifo';
+};
 
 export type ReconcileDeps = {
   pool: Pool;
@@ -38,8 +45,20 @@ export type ReconcileOutcome =
   | { kind: 'noop'; view: PresetView; wakeAt: Date | null }
   | { kind: 'executed'; view: PresetView; created: number; deleted: number; failedRequests: number; capped: boolean; wakeAt: Date | null };
 
-/** When the in-flight cap held creates back, try again this soon (builds finishing also trigger a reconcile). */
-const CAPPED_RETRY_MS = 2_000;
+/**
+ * When the in-flight cap held creates back, try again this soon. With fair sharing, a freed slot hands itself to
+ * the presets next in line at once (handOffFreeSlots), so the retry is only a safety net and must not turn
+ * thousands of waiting presets into a polling load; first come first served relies on it (2 s).
+ */
+const CAPPED_RETRY_MS = { fair: 15_000, fifo: 2_000 } as const;
+
+// Slot rows are added up to the cap once per pool and cap (idempotent; another process may have done it).
+const slotsEnsured = new WeakMap<Pool, number>();
+export async function ensureSlots(pool: Pool, cap: number): Promise<void> {
+  if (slotsEnsured.get(pool) === cap) return;
+  await ensureInflightSlots(pool, cap);
+  slotsEnsured.set(pool, cap);
+}
 
 /**
  * Reconciles one preset (SPEC §4, §6.2). The common no-op case is one SQL statement and no transaction;
@@ -68,10 +87,12 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
   if (needs.scheduleProblem) await recordScheduleProblem(deps, row, view);
   if (needs.autoscalingProblem) await recordAutoscalingProblem(deps, row, view);
   if (!needs.writes) {
+    if (row.waiting) await clearPrebuildDemand(deps.pool, [presetId]);
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
     return { kind: 'noop', view, wakeAt };
   }
 
+  await ensureSlots(deps.pool, deps.settings.maxInflightPrebuildBuilds);
   // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
   const result = await withOutboxTransaction(deps, async (client) => {
     if (!(await lockPreset(client, presetId))) return null;
@@ -81,6 +102,8 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     return { view: lockedView, ...(await execute(client, fresh, lockedView, deps.settings, log)) };
   });
   if (!result) return { kind: 'missing' };
+  // This preset may have left free slots to presets ahead of it in fair order: wake them now.
+  if (result.capped && sharing(deps.settings) === 'fair') await handOffFreeSlots(deps.pool, deps.queues, log);
   const wakeAt = await armNextWakeUp(deps, presetId, result.view, clock(), result.capped);
   log.info(
     {
@@ -97,7 +120,7 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
 }
 
 /** Shows unusable stored schedules to operators (status) and logs them; only writes when it changed. */
-async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
+export async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
   if (view.scheduleProblem) deps.logger.error({ problem: view.scheduleProblem }, 'stored schedules are unusable; using the base instance count');
   await setScheduleError(deps.pool, row.preset.id, view.scheduleProblem);
 }
@@ -113,18 +136,35 @@ async function recordAutoscalingProblem(deps: ReconcileDeps, row: PresetSnapshot
   else deps.logger.info({ targetSource: view.sizing.source }, 'autoscaling policy evaluates again');
 }
 
-/** Arms the exact timer at which the plan can next change (schedule boundary, TTL expiry, backoff end). */
-async function armNextWakeUp(deps: ReconcileDeps, presetId: string, view: PresetView, now: Date, capped: boolean): Promise<Date | null> {
-  let at = nextWakeAt(view.snapshot, { now, backoffIntervalMs: deps.settings.backoffIntervalMs });
-  let trigger = 'timer';
-  const retryAt = new Date(now.getTime() + CAPPED_RETRY_MS);
-  if (capped && (!at || at > retryAt)) {
-    at = retryAt;
-    trigger = 'inflight-cap';
+/** The exact instant at which the plan can next change (schedule boundary, TTL expiry, backoff end), or the capped retry. */
+export function nextWakeUp(settings: ReconcileSettings, view: PresetView, now: Date, capped: boolean): { at: Date; trigger: string } | null {
+  const at = nextWakeAt(view.snapshot, { now, backoffIntervalMs: settings.backoffIntervalMs });
+  const retryAt = new Date(now.getTime() + CAPPED_RETRY_MS[sharing(settings)]);
+  if (capped && (!at || at > retryAt)) return { at: retryAt, trigger: 'inflight-cap' };
+  return at ? { at, trigger: 'timer' } : null;
+}
+
+// Wake-ups this process armed, by queue prefix and preset: re-arming the same future instant is skipped (it costs
+// a Redis round trip and changes nothing: the job id is fixed). The scheduler's tick re-arms independently, so a
+// wake-up lost with Redis data is still restored within one interval.
+const armed = new Map<string, number>();
+const ARMED_MEMORY = 100_000;
+
+/** Arms the wake-ups (one Redis call per trigger), skipping those this process already armed. */
+export async function armNextWakeUps(deps: ReconcileDeps, wakeUps: readonly { presetId: string; at: Date; trigger: string }[], now: Date): Promise<void> {
+  const fresh = wakeUps.filter((w) => armed.get(`${deps.queues.prefix}|${w.presetId}`) !== w.at.getTime());
+  if (fresh.length === 0) return;
+  for (const trigger of new Set(fresh.map((w) => w.trigger))) {
+    await armWakeUps(deps.queues.reconcile, fresh.filter((w) => w.trigger === trigger), trigger, now.getTime());
   }
-  if (!at) return null;
-  await armWakeUp(deps.queues.reconcile, presetId, at, trigger, now.getTime());
-  return at;
+  if (armed.size > ARMED_MEMORY) armed.clear();
+  for (const w of fresh) armed.set(`${deps.queues.prefix}|${w.presetId}`, w.at.getTime());
+}
+
+async function armNextWakeUp(deps: ReconcileDeps, presetId: string, view: PresetView, now: Date, capped: boolean): Promise<Date | null> {
+  const wake = nextWakeUp(deps.settings, view, now, capped);
+  if (wake) await armNextWakeUps(deps, [{ presetId, ...wake }], now);
+  return wake?.at ?? null;
 }
 
 type Execution = { created: number; deleted: number; failedRequests: number; capped: boolean };
@@ -154,10 +194,17 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   outcome.deleted = deletes.length;
   messages.push(...deletes.map((b) => buildRequestedMessage({ ...b, presetId, reason: 'prebuild-delete' }, BUILD_PRIORITY.delete)));
 
-  const wanted = view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
+  const wanted = createsWanted(view);
+  if (wanted === 0 && row.waiting) await clearPrebuildDemand(client, [presetId]);
   if (wanted > 0) {
-    const slots = await reserveInflightSlots(client, settings.maxInflightPrebuildBuilds);
-    const count = Math.min(wanted, slots);
+    const slots = await claimInflightSlots(client, {
+      presetId,
+      cap: settings.maxInflightPrebuildBuilds,
+      wanted,
+      level: fairLevel(view),
+      fair: sharing(settings) === 'fair',
+    });
+    const count = slots.length;
     outcome.capped = count < wanted;
     if (outcome.capped) log.info({ wanted, allowed: count }, 'in-flight prebuild build cap reached');
     if (count > 0) {
@@ -165,7 +212,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
       const declarations = Array.isArray(row.preset.declarations) ? (row.preset.declarations as ParameterDeclaration[]) : [];
       const resolved = resolveBuildParameters(declarations, row.preset.parameters);
       if (resolved.ok) {
-        const builds = await insertPrebuilds(client, target, count, resolved.parameters);
+        const builds = await insertPrebuilds(client, target, count, resolved.parameters, slots);
         outcome.created = builds.length;
         messages.push(...builds.map((b) => buildRequestedMessage({ ...b, presetId, reason: 'prebuild-create' }, BUILD_PRIORITY.create)));
       } else {
@@ -180,6 +227,20 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   }
   await insertOutbox(client, messages);
   return outcome;
+}
+
+/** Prebuilds the plan wants created now. */
+export function createsWanted(view: PresetView): number {
+  return view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
+}
+
+/** A preset's position in max-min fair sharing: how many prebuilds it has, ready or coming. */
+export function fairLevel(view: PresetView): number {
+  return Math.max(0, view.desiredNow - createsWanted(view));
+}
+
+export function sharing(settings: ReconcileSettings): 'fair' | 'fifo' {
+  return settings.capSharing ?? 'fair';
 }
 
 function truncate(text: string | null): string | null {

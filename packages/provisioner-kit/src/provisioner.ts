@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { BuildRequested, createQueueSet, createRedis, describeIssues, QUEUES, queuePrefix, type BuildResult } from '@warmpool/bus';
+import { BuildRequested, createQueueSet, createRedis, describeIssues, QUEUES, WORKER_TIMING, queuePrefix, type BuildResult } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 import { Reporter, type ReporterOptions } from './reporter.js';
 
@@ -108,7 +108,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
   let creating = 0;
   let stalledSince: number | null = null;
 
-  const runBuild = async (request: BuildRequested, signal: AbortSignal, log: Logger): Promise<string> => {
+  const runBuild = async (request: BuildRequested, signal: AbortSignal, log: Logger, lastAttempt: boolean): Promise<string> => {
     await reporter.report({ type: 'build-started', buildId: request.buildId, at: now() });
     let outcome: BuildOutcome;
     try {
@@ -126,6 +126,8 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
         },
       });
     } catch (err) {
+      // A stop or delete that throws is tried again (the job's attempts): a failed delete would strand its workspace.
+      if (!signal.aborted && request.transition !== 'start' && !lastAttempt) throw err;
       // A backend that throws after cancellation was canceled; anything else is a failed build worth retrying.
       outcome = signal.aborted
         ? { kind: 'canceled', reason: String((signal.reason as Error | undefined)?.message ?? 'canceled') }
@@ -190,7 +192,8 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     if (gated) creating++;
     const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
     try {
-      return { result: await inLane(request, (signal) => runBuild(request, signal, log)) };
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      return { result: await inLane(request, (signal) => runBuild(request, signal, log, lastAttempt)) };
     } finally {
       if (gated) creating--;
     }
@@ -201,6 +204,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     prefix: queuePrefix(options.queuePrefix),
     concurrency: options.concurrency,
     autorun: options.autorun ?? true,
+    ...WORKER_TIMING.buildRequests,
     ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs } : {}),
   });
   worker.on('error', (err) => logger.error({ err }, 'provisioner worker error'));

@@ -15,7 +15,9 @@ const EnvSchema = z.object({
   WARMPOOL_BACKOFF_LOOKBACK_MS: int(60_000, 30 * 86_400_000).default(3_600_000),
   WARMPOOL_FAILURE_HARD_LIMIT: int(0, 1_000).default(3),
   WARMPOOL_MAX_INFLIGHT_PREBUILD_BUILDS: int(1, 100_000).default(50),
+  WARMPOOL_INFLIGHT_CAP_SHARING: z.enum(['fair', 'fifo']).default('fair'),
   WARMPOOL_WORKER_CONCURRENCY: int(1, 1_000).default(8),
+  WARMPOOL_RECONCILE_BATCH_SIZE: int(1, 1_000).default(64),
   WARMPOOL_HTTP_PORT: int(0, 65_535).default(8080),
   WARMPOOL_HTTP_HOST: z.string().default('127.0.0.1'),
   WARMPOOL_MAX_BODY_BYTES: int(1_024, 64 * 1024 * 1024).default(1024 * 1024),
@@ -39,7 +41,11 @@ export type Config = {
   backoffLookbackMs: number;
   failureHardLimit: number;
   maxInflightPrebuildBuilds: number;
+  /** How creates share the cap when it binds: max-min fair between presets, or first come first served. */
+  inflightCapSharing: 'fair' | 'fifo';
   workerConcurrency: number;
+  /** Presets reconciled together (one snapshot query, one transaction for plain creates and deletes). */
+  reconcileBatchSize: number;
   httpPort: number;
   httpHost: string;
   maxBodyBytes: number;
@@ -77,7 +83,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     backoffLookbackMs: e.WARMPOOL_BACKOFF_LOOKBACK_MS,
     failureHardLimit: e.WARMPOOL_FAILURE_HARD_LIMIT,
     maxInflightPrebuildBuilds: e.WARMPOOL_MAX_INFLIGHT_PREBUILD_BUILDS,
+    inflightCapSharing: e.WARMPOOL_INFLIGHT_CAP_SHARING,
     workerConcurrency: e.WARMPOOL_WORKER_CONCURRENCY,
+    reconcileBatchSize: e.WARMPOOL_RECONCILE_BATCH_SIZE,
     httpPort: e.WARMPOOL_HTTP_PORT,
     httpHost: e.WARMPOOL_HTTP_HOST,
     maxBodyBytes: e.WARMPOOL_MAX_BODY_BYTES,
@@ -91,4 +99,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsRefreshMs: e.WARMPOOL_METRICS_REFRESH_MS,
     republishPendingAfterMs: e.WARMPOOL_REPUBLISH_PENDING_AFTER_MS,
   };
+}
+
+/** The settings that shape a preset's evaluation (core EvaluationSettings), read from one place. */
+export function evaluationSettings(config: Config): { backoffIntervalMs: number; backoffLookbackMs: number; failureHardLimit: number } {
+  return { backoffIntervalMs: config.backoffIntervalMs, backoffLookbackMs: config.backoffLookbackMs, failureHardLimit: config.failureHardLimit };
 }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, QUEUES, queuePrefix } from '@warmpool/bus';
+import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
 
 import type { Config, Logger } from '@warmpool/runtime';
@@ -77,7 +77,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
         },
         job,
       ),
-    { connection: eventsConnection, prefix, concurrency: config.workerConcurrency },
+    { connection: eventsConnection, prefix, concurrency: config.workerConcurrency, ...WORKER_TIMING.notifications },
   );
   eventsWorker.on('failed', (job, err) => eventsLog.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
   eventsWorker.on('error', (err) => eventsLog.error({ err }, 'notification worker error'));
@@ -91,6 +91,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
       connection: deliveryConnection,
       prefix,
       concurrency: deliveryConcurrency,
+      ...WORKER_TIMING.webhookDeliveries,
       settings: { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) },
     },
   );

@@ -1,10 +1,9 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, enqueueReconcile, JOB_NAMES, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, pruneDemand, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, OutboxRelay, reconcilePreset, type ReconcileDeps } from '@warmpool/operations';
-import type { Config, Logger } from '@warmpool/runtime';
-import { createRegistry, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
+import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
+import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -39,37 +38,31 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }), { pollMs: options.relayPollMs ?? 1_000 });
-  const settings = {
-    backoffIntervalMs: config.backoffIntervalMs,
-    backoffLookbackMs: config.backoffLookbackMs,
-    failureHardLimit: config.failureHardLimit,
-    maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds,
-  };
+  const settings = { ...evaluationSettings(config), maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds, capSharing: config.inflightCapSharing };
 
   const registry = createRegistry('reconciler');
   const metrics = registerWorkerMetrics(registry);
   registerQueueMetrics(registry, queues);
 
+  // Jobs running at the same time are reconciled as batches: one snapshot query and (for plain creates and
+  // deletes) one transaction per batch. Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
+  const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
   const processor = async (job: Job) => {
     const parsed = ReconcileJob.safeParse(job.data);
-    const log = logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
+    const log = () => logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
     if (!parsed.success) {
       // Retrying a malformed payload can never help.
-      log.error({ problem: describeIssues(parsed.error) }, 'malformed reconcile job rejected');
+      log().error({ problem: describeIssues(parsed.error) }, 'malformed reconcile job rejected');
       throw new UnrecoverableError(`malformed reconcile job: ${describeIssues(parsed.error)}`);
     }
-    const { presetId, trigger } = parsed.data;
-    if (job.name === JOB_NAMES.wake) {
-      await enqueueReconcile(queues.reconcile, presetId, trigger);
-      return { enqueued: true };
-    }
-    if (job.name !== JOB_NAMES.reconcile) {
-      log.error({ name: job.name }, 'unknown job name rejected');
+    if (job.name !== JOB_NAMES.reconcile && job.name !== JOB_NAMES.wake) {
+      log().error({ name: job.name }, 'unknown job name rejected');
       throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
     }
-    const deps: ReconcileDeps = { pool, queues, relay, logger: log.child({ trigger }), settings };
+    // A wake-up is reconciled right here (batched with whatever else runs now) rather than through one more job:
+    // a schedule boundary across thousands of presets costs one job per preset. Preset row locks keep it exclusive.
     const stopTimer = metrics.reconcileDuration.startTimer();
-    const outcome = await reconcilePreset(deps, presetId, { trigger });
+    const outcome = await batcher.reconcile(parsed.data.presetId);
     stopTimer({ outcome: outcome.kind });
     return { kind: outcome.kind };
   };
@@ -77,7 +70,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const worker = new Worker(QUEUES.reconcile, processor, {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
-    concurrency: config.workerConcurrency,
+    concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
+    ...WORKER_TIMING.reconcile,
   });
   worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
   worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));

@@ -1,11 +1,10 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
-import type { Config, Logger } from '@warmpool/runtime';
-import { createRegistry, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;
@@ -53,7 +52,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'scheduler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
 
-  const settings = { backoffIntervalMs: config.backoffIntervalMs, backoffLookbackMs: config.backoffLookbackMs, failureHardLimit: config.failureHardLimit };
+  const settings = evaluationSettings(config);
   // Each tick screens presets in batches (one snapshot query per batch) and enqueues reconciles only for those with
   // work; timers due before the next-but-one tick are (re-)armed, so a lost wake-up costs at most one interval.
   const tick = async () => {
@@ -76,6 +75,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: 1,
+    ...WORKER_TIMING.schedulerTick,
   });
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.schedulerTick, jobId: job?.id, err }, 'tick failed'));
   worker.on('error', (err) => logger.error({ err }, 'scheduler worker error'));

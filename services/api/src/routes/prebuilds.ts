@@ -1,12 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import { desiredTimeline, presetStatus, toCoreSnapshot } from '@warmpool/core';
-import { enqueueReconcile } from '@warmpool/bus';
-import { invalidatePreset, listActivePresetIds, loadDemandSummaries, loadPresetSnapshot, loadPresetSnapshots, resumePreset, setPaused, type PresetSnapshotRow } from '@warmpool/db';
-import { MAX_REPLAY_DAYS, replayPreset, ReplayInputError } from '@warmpool/operations';
+import {
+  activePresetStatuses,
+  invalidatePreset,
+  MAX_REPLAY_DAYS,
+  presetStatusOf,
+  previewSchedule,
+  reconcilesThrough,
+  replayPreset,
+  ReplayInputError,
+  resumePreset,
+  setReconciliationPaused,
+} from '@warmpool/operations';
+import { evaluationSettings } from '@warmpool/runtime';
 
 import type { ApiDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
-import { authorize, errorSchema, findOrganization, findPreset, orgParam, settingsOf, uuidParam } from './common.js';
+import { authorize, errorSchema, findOrganization, findPreset, orgParam, uuidParam } from './common.js';
 
 const statusSchema = {
   type: 'object',
@@ -37,7 +46,6 @@ const statusSchema = {
   },
 };
 
-const MAX_PREVIEW_MS = 31 * 86_400_000;
 
 const counts = { requests: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' }, hitRate: { type: ['number', 'null'] } };
 const replaySchema = {
@@ -59,14 +67,8 @@ const replaySchema = {
 };
 
 export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  /** Status of loaded snapshots with their demand (hit rates, autoscaled targets): one more query for all of them. */
-  const statuses = async (rows: PresetSnapshotRow[]) => {
-    const now = new Date();
-    const demand = new Map((await loadDemandSummaries(deps.pool, rows.map((r) => r.preset.id), now)).map((d) => [d.presetId, d]));
-    return rows.map((row) => presetStatus(row, now, settingsOf(deps), demand.get(row.preset.id)));
-  };
-  const reconcile = (presetId: string, trigger: string) =>
-    enqueueReconcile(deps.queues.reconcile, presetId, trigger).catch((err: unknown) => deps.logger.warn({ err }, 'could not trigger a reconcile; the next tick will'));
+  const ops = { pool: deps.pool, reconcile: reconcilesThrough(deps.queues, deps.logger) };
+  const settings = evaluationSettings(deps.config);
 
   app.get<{ Params: { id: string } }>(
     '/presets/:id/status',
@@ -74,9 +76,9 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
-      const row = await loadPresetSnapshot(deps.pool, preset.id);
-      if (!row) throw notFound('preset');
-      return (await statuses([row]))[0];
+      const status = await presetStatusOf(deps.pool, settings, preset.id);
+      if (!status) throw notFound('preset');
+      return status;
     },
   );
 
@@ -86,8 +88,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const organizationId = await findOrganization(deps, request.principal, request.params.org);
       authorize(request.principal, 'prebuild.status.read', { organizationId });
-      const ids = await listActivePresetIds(deps.pool, { organizationId });
-      return statuses(await loadPresetSnapshots(deps.pool, ids));
+      return activePresetStatuses(deps.pool, settings, { organizationId });
     },
   );
 
@@ -105,12 +106,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
       const from = request.query.from ? new Date(request.query.from) : new Date();
       const to = request.query.to ? new Date(request.query.to) : new Date(from.getTime() + 7 * 86_400_000);
-      if (to <= from) throw new ApiError(400, 'validation_failed', '`to` must be after `from`', [{ path: 'querystring.to', message: 'must be after from' }]);
-      if (to.getTime() - from.getTime() > MAX_PREVIEW_MS) throw new ApiError(400, 'validation_failed', 'the window is at most 31 days', [{ path: 'querystring.to', message: 'window longer than 31 days' }]);
-      const row = await loadPresetSnapshot(deps.pool, preset.id);
-      if (!row) throw notFound('preset');
-      const { snapshot } = toCoreSnapshot(row, from, settingsOf(deps));
-      return desiredTimeline(snapshot.preset, from, to).map((p) => ({ at: p.at.toISOString(), instances: p.instances }));
+      return previewSchedule(deps.pool, { presetId: preset.id, from, to });
     },
   );
 
@@ -148,8 +144,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   for (const [path, paused] of [['/prebuilds/pause', true], ['/prebuilds/resume', false]] as const) {
     app.post(path, { schema: { response: { 200: { type: 'object', properties: { paused: { type: 'boolean' } } }, '4xx': errorSchema } } }, async (request) => {
       authorize(request.principal, 'reconciliation.pause', { organizationId: null });
-      await setPaused(deps.pool, paused);
-      request.log.info({ paused }, 'site-wide reconciliation pause changed');
+      await setReconciliationPaused({ pool: deps.pool, logger: request.log }, paused);
       return { paused };
     });
   }
@@ -161,8 +156,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.operate', { organizationId: preset.organization_id });
-      await resumePreset(deps.pool, preset.id);
-      await reconcile(preset.id, 'preset-resumed');
+      await resumePreset(ops, preset.id);
       return { status: 'healthy' };
     },
   );
@@ -174,8 +168,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.operate', { organizationId: preset.organization_id });
-      const invalidatedAt = await invalidatePreset(deps.pool, preset.id);
-      await reconcile(preset.id, 'preset-invalidated');
+      const invalidatedAt = await invalidatePreset(ops, preset.id);
       return { invalidated_at: invalidatedAt.toISOString() };
     },
   );

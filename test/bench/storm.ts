@@ -1,0 +1,85 @@
+/**
+ * Cap storm (`npm run bench`, section `storm`): BENCH_STORM_PRESETS presets (2,000) that each need 3 prebuilds,
+ * in-flight cap 50, simulated builds of 1 s. Measures the time until every preset has one eligible prebuild, once
+ * with max-min fair sharing and once with first come, first served (the former order), in the same run, and the
+ * most creates ever in flight (must never exceed the cap).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createQueueSet, createRedis, enqueueReconciles } from '@warmpool/bus';
+import { loadSimOptions, startProvisionerSim } from '@warmpool/provisioner-sim';
+import { startReconciler } from '@warmpool/reconciler';
+import { createLogger } from '@warmpool/runtime';
+import { createTestDatabase, createTestQueuePrefix, REDIS_URL } from '../support/env.js';
+import { testConfig } from '../support/pipeline.js';
+import { seedBulk, type Figure } from './lib.js';
+
+const PRESETS = Number(process.env.BENCH_STORM_PRESETS ?? 2000);
+const CAP = 50;
+const BUILD_MS = 1000;
+const logger = createLogger('bench', { level: 'silent' });
+
+// Presets with at least one eligible prebuild (succeeded start, every agent ready), and creates in flight.
+const PROGRESS_SQL = `
+  SELECT (SELECT count(DISTINCT w.preset_id) FROM workspaces w JOIN builds b ON b.workspace_id = w.id AND b.build_number = 1
+          WHERE b.job_status = 'succeeded' AND NOT w.deleted
+            AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)
+            AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id))::int AS served,
+         (SELECT count(*) FROM builds WHERE reason = 'prebuild-create' AND job_status IN ('pending', 'running'))::int AS inflight`;
+
+async function storm(sharing: 'fair' | 'fifo'): Promise<{ seconds: number; maxInflight: number; served: number }> {
+  const db = await createTestDatabase();
+  const prefix = await createTestQueuePrefix();
+  const redis = createRedis(REDIS_URL, { role: 'producer' });
+  const queues = createQueueSet(redis, prefix.prefix);
+  const ids = await seedBulk(db.pool, { count: PRESETS, instances: 3, running: 0, tag: `storm-${sharing}` });
+  const config = testConfig(db.url, prefix.prefix, {
+    WARMPOOL_MAX_INFLIGHT_PREBUILD_BUILDS: String(CAP),
+    WARMPOOL_INFLIGHT_CAP_SHARING: sharing,
+    WARMPOOL_WORKER_CONCURRENCY: '16',
+    WARMPOOL_RECONCILE_INTERVAL_MS: '3600000',
+  });
+  const reconciler = await startReconciler({ config, logger, pool: db.pool, relayPollMs: 1_000 });
+  const sim = startProvisionerSim({
+    config,
+    logger,
+    sim: loadSimOptions({ SIM_BUILD_MS: String(BUILD_MS), SIM_BUILD_JITTER_MS: '0', SIM_AGENT_READY_MS: '0', SIM_CONCURRENCY: String(2 * CAP), SIM_SEED: '1' }),
+  });
+  const t0 = performance.now();
+  await enqueueReconciles(queues.reconcile, ids, 'bench');
+  let maxInflight = 0;
+  let served = 0;
+  const deadline = t0 + 20 * 60_000;
+  while (served < PRESETS && performance.now() < deadline) {
+    await sleep(250);
+    const { rows } = await db.pool.query<{ served: number; inflight: number }>(PROGRESS_SQL);
+    served = rows[0]!.served;
+    maxInflight = Math.max(maxInflight, rows[0]!.inflight);
+    if (process.env.BENCH_VERBOSE) console.error(`[storm ${sharing}] +${((performance.now() - t0) / 1000).toFixed(1)} s served ${served} in flight ${rows[0]!.inflight}`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await sim.close();
+  await reconciler.close();
+  await queues.close();
+  await redis.quit();
+  await prefix.cleanup();
+  await db.drop();
+  return { seconds, maxInflight, served };
+}
+
+export async function stormBench(figures: Figure[]): Promise<void> {
+  const fair = await storm('fair');
+  const fifo = await storm('fifo');
+  const ideal = Math.ceil(PRESETS / CAP) * (BUILD_MS / 1000);
+  const note = (r: typeof fair) => `${r.served}/${PRESETS} presets served; ideal ${ideal} s (${PRESETS} builds / cap ${CAP} × ${BUILD_MS / 1000} s)`;
+  figures.push({ name: `cap storm: every preset has one prebuild, fair sharing (${PRESETS} × 3, cap ${CAP})`, value: fair.seconds, unit: 's', note: note(fair) });
+  figures.push({ name: `cap storm: the same, first come first served (former order)`, value: fifo.seconds, unit: 's', note: note(fifo) });
+  figures.push({
+    name: '  fair sharing vs first come first served',
+    value: Math.round((fair.seconds / fifo.seconds) * 100),
+    unit: '%',
+    target: '< 100%',
+    ok: fair.seconds < fifo.seconds && fair.served === PRESETS,
+  });
+  const max = Math.max(fair.maxInflight, fifo.maxInflight);
+  figures.push({ name: 'cap storm: most creates in flight (sampled every 250 ms)', value: max, unit: 'builds', target: `≤ ${CAP}`, ok: max <= CAP });
+}
