@@ -15,8 +15,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import Docker from 'dockerode';
-import { storedDesiredInstances } from '@warmpool/core';
 import { createPool, loadPoolRows, migrate, recreateDatabase, type Pool, type PoolRow } from '@warmpool/db';
+import type { SizingView } from '@warmpool/core';
+import { sizePoolRows } from '@warmpool/operations';
 import { ensureBusyboxImage, removeInstance } from '@warmpool/provisioner-docker';
 
 const { values: args } = parseArgs({
@@ -148,27 +149,32 @@ async function stopAll(): Promise<void> {
   );
 }
 
-type Row = PoolRow & { label: string };
+type Row = PoolRow & { label: string; sizing: SizingView | undefined };
 
-/** The pools of active presets, from the same views and query as the pool metrics (eligible includes the TTL). */
+/**
+ * The pools of active presets, from the same views and query as the pool metrics (eligible includes the TTL), with
+ * the desired count and its source as the metrics compute it (the schedule, or the preset's autoscaling policy).
+ */
 async function poolRows(pool: Pool): Promise<Row[]> {
-  return (await loadPoolRows(pool)).filter((r) => r.active).map((r) => ({ ...r, label: `${r.template_name}/${r.preset_name}` }));
+  const rows = (await loadPoolRows(pool)).filter((r) => r.active);
+  const sizing = await sizePoolRows(pool, rows, new Date());
+  return rows.map((r) => ({ ...r, label: `${r.template_name}/${r.preset_name}`, sizing: sizing.get(r.preset_id) }));
 }
 
 function render(rows: Row[], started: number, notes: string[]): string {
-  const now = new Date();
-  const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status'];
+  const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status', 'target source'];
   const body = rows.map((r) => [
     r.label,
-    String(storedDesiredInstances(r, now)),
+    String(r.sizing?.target ?? 0),
     String(r.running),
     String(r.eligible),
     String(r.starting),
     String(r.failed_now),
     r.status,
+    r.sizing?.source ?? '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [
     `Warmpool demo — ${Math.round((Date.now() - started) / 1000)} s — API ${API_URL} — Bull Board ${API_URL}/admin/queues — logs .demo-logs/`,
     `Pools console: ${API_URL}/console/ (sign in with the token in .demo-logs/token)`,
@@ -234,6 +240,7 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   let claimed = false;
+  let burst = false;
   const onSignal = () => void shutdown(0);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -256,6 +263,24 @@ async function main(): Promise<void> {
           return;
         }
         notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
+      }
+      // data-science/cpu-notebook sizes itself from demand (its expression reads the claims of the last 10 minutes):
+      // a burst of three requests raises its desired count from the schedule's 2 to 4, and the status says so.
+      const notebook = rows.find((r) => r.label === 'data-science/cpu-notebook' && r.eligible >= 2);
+      if (claimed && !burst && notebook) {
+        burst = true;
+        const results = await Promise.all(
+          ['bob-nb', 'carol-nb', 'dave-nb'].map((name) =>
+            fetch(`${API_URL}/api/v1/organizations/acme/workspaces`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+              body: JSON.stringify({ template_id: notebook.template_id, name, preset_id: notebook.preset_id }),
+            }).then((r) => r.ok, () => false),
+          ),
+        );
+        const served = results.filter(Boolean).length;
+        if (served === 0) burst = false;
+        else notes.push(`${served} requests for data-science/cpu-notebook: its pool follows demand (target source "expression": max(scheduled_target, claims_10m + misses_10m + 1) → desired ${Math.max(2, served + 1)})`);
       }
       process.stdout.write('\x1b[2J\x1b[H' + render(rows, started, notes) + '\n');
       if (args.duration && Date.now() - started > Number(args.duration) * 1000) await shutdown(0);

@@ -101,6 +101,12 @@ const ROUTES: Route[] = [
     request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/versions/${f.nextVersionId}/activate` }),
     expect: row(200, 200, 200, 403, 403, 403),
   },
+  {
+    name: 'manifest dry run',
+    read: true,
+    request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/versions/dry-run`, body: { ...manifest, name: `dry-${unique()}` } }),
+    expect: row(200, 200, 200, 403, 403, 403),
+  },
   { name: 'deprecate template', request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/deprecate` }), expect: row(200, 200, 200, 403, 403, 403) },
   { name: 'delete template', request: (f) => ({ method: 'DELETE', path: `/api/v1/templates/${f.templateId}` }), expect: row(204, 204, 204, 403, 403, 403) },
   {
@@ -121,6 +127,7 @@ const ROUTES: Route[] = [
   { name: 'delete prebuild', request: (f) => ({ method: 'DELETE', path: `/api/v1/workspaces/${f.prebuildId}` }), expect: row(202, 202, 202, 202, 403, 403) },
   { name: 'preset status', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/status` }), expect: row(200, 200, 200, 200, 403, 403) },
   { name: 'schedule preview', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/schedule-preview` }), expect: row(200, 200, 200, 200, 403, 403) },
+  { name: 'replay preset', read: true, request: (f) => ({ method: 'POST', path: `/api/v1/presets/${f.presetId}/replay`, body: { days: 1 } }), expect: row(200, 200, 200, 200, 403, 403) },
   { name: 'organization presets', read: true, request: () => ({ method: 'GET', path: '/api/v1/organizations/org-a/presets' }), expect: row(200, 200, 200, 200, 403, 403) },
   { name: 'resume preset', request: (f) => ({ method: 'POST', path: `/api/v1/presets/${f.presetId}/resume` }), expect: row(200, 200, 200, 403, 403, 403) },
   { name: 'invalidate preset', request: (f) => ({ method: 'POST', path: `/api/v1/presets/${f.presetId}/invalidate` }), expect: row(200, 200, 200, 403, 403, 403) },

@@ -47,6 +47,8 @@ test('the document lists every API route under /api/v1 and nothing else (health 
     '/api/v1/workspaces/{id}',
     '/api/v1/presets/{id}/status',
     '/api/v1/presets/{id}/schedule-preview',
+    '/api/v1/presets/{id}/replay',
+    '/api/v1/templates/{id}/versions/dry-run',
     '/api/v1/prebuilds/pause',
     '/api/v1/prebuilds/resume',
     '/api/v1/presets/{id}/resume',

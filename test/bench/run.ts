@@ -19,6 +19,7 @@ import { claimBench } from './claim.js';
 import { stormBench } from './storm.js';
 import { boundaryBench } from './boundary.js';
 import { dockerBench } from './docker.js';
+import { sizingBench } from './sizing.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -220,6 +221,14 @@ async function timerLag(): Promise<void> {
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 const want = (section: string) => !ONLY || ONLY.has(section);
 const started = Date.now();
+// `npm run bench -- sizing`: the pure sizing comparison alone (no database, no queues).
+if (process.argv[2] === 'sizing') {
+  log('sizing: four-week synthetic trace, static schedule vs expression vs forecast');
+  const meta = await sizingBench(figures);
+  printTable(figures);
+  console.log(`results written to ${writeResults(figures, { scenario: 'sizing', ...meta, seconds: Math.round((Date.now() - started) / 1000) })}`);
+  process.exit(0);
+}
 log(`sizes ${SIZES.join(', ')}, worker concurrency ${CONCURRENCY}, ${os.cpus().length} cores`);
 for (const n of SIZES) {
   if (!want('throughput')) break;

@@ -8,6 +8,7 @@ import { withDatabase } from './context.js';
 import { checkTokenRequest, createTokenFor, ensureOrganization, parseExpiryDays, parseRole } from './commands/bootstrap.js';
 import { importManifestFile, readManifestFile } from './commands/import.js';
 import { finishRotation, kindSettings, parseChannel, parseKind, parseOnOff, rotateSecret, setChatWebhook, setSiteWide, setUserPreference, userPreferences } from './commands/notifications.js';
+import { renderReplay, replayCommand } from './commands/replay.js';
 import { collectStatus, previewPreset, renderStatus, setPaused } from './commands/status.js';
 import { formatTable, printJson, UsageError } from './output.js';
 
@@ -180,6 +181,20 @@ program
       const points = await previewPreset(pool, config, presetId, Number(opts.days));
       if (opts.json) printJson(points);
       else console.log(formatTable(['FROM', 'DESIRED'], points.map((p) => [p.at, String(p.instances)])));
+    }),
+  );
+
+program
+  .command('replay <presetId>')
+  .description("dry run: replay the preset's recorded requests of the last days against its current or a proposed policy")
+  .option('--days <n>', 'days to replay (1-28)', '7')
+  .option('--policy <file>', 'a proposed prebuilds fragment (JSON or YAML), e.g. {"autoscaling": {"target_hit_rate": 0.95}}')
+  .option('--json', 'machine-readable output')
+  .action((presetId: string, opts: { days: string; policy?: string; json?: boolean }) =>
+    withDatabase(async (pool) => {
+      const result = await replayCommand(pool, presetId, { days: Number(opts.days), ...(opts.policy ? { policyFile: opts.policy } : {}) });
+      if (opts.json) printJson(result);
+      else console.log(renderReplay(result));
     }),
   );
 

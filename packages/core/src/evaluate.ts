@@ -2,6 +2,7 @@ import { backoffWindow, computeBackoff, failureLimitReached } from './backoff.js
 import { gateActions, planPreset } from './plan.js';
 import type { PresetRecord } from './record.js';
 import { describeScheduleProblem, desiredInstancesAt } from './schedule.js';
+import { sizePreset, type PresetDemand, type SizingView } from './sizing/preset.js';
 import type { Action, Plan, PresetSnapshot, ScheduleEntry } from './types.js';
 
 /** Settings that shape a preset's evaluation (a subset of the runtime Config). */
@@ -23,6 +24,8 @@ export type PresetView = {
   scheduleProblem: string | null;
   /** True when the failure limit is reached and the preset is still healthy: a transition is due. */
   hardLimitDue: boolean;
+  /** Where the desired count came from (schedule, expression, forecast; docs/SIZING.md). */
+  sizing: SizingView;
 };
 
 function isScheduleEntry(value: unknown): value is ScheduleEntry {
@@ -66,29 +69,47 @@ export function toCoreSnapshot(record: PresetRecord, now: Date, settings: Evalua
   };
 }
 
-export function evaluatePreset(record: PresetRecord, now: Date, settings: EvaluationSettings): PresetView {
+/**
+ * `demand` is needed only by presets with an autoscaling policy (`usesDemand`); without it such a preset is sized
+ * as if nothing had been requested. The policy reads the pool counts of the schedule's plan; the plan is then made
+ * again with the policy's target.
+ */
+export function evaluatePreset(record: PresetRecord, now: Date, settings: EvaluationSettings, demand?: PresetDemand | null): PresetView {
   const { snapshot, scheduleProblem } = toCoreSnapshot(record, now, settings);
-  const plan = planPreset(snapshot, { now, backoffIntervalMs: settings.backoffIntervalMs });
-  const desiredNow = desiredInstancesAt(snapshot.preset, now);
+  const options = { now, backoffIntervalMs: settings.backoffIntervalMs };
+  const scheduledPlan = planPreset(snapshot, options);
+  const sizing = sizePreset(record.preset, scheduledPlan.state, now, demand);
+  if (sizing.autoscaled) snapshot.target = sizing.target;
+  const plan = sizing.autoscaled ? planPreset(snapshot, options) : scheduledPlan;
+  const desiredNow = snapshot.target ?? desiredInstancesAt(snapshot.preset, now);
   const hardLimitDue = record.preset.status === 'healthy' && failureLimitReached(record.population, settings.failureHardLimit);
   const writes = gateActions(plan.actions, {
     hardLimited: snapshot.hardLimited || hardLimitDue,
     validationFailed: record.preset.status === 'validation_failed',
     desiredNow,
   }).filter((a: Action) => a.type !== 'backoff' && !(a.type === 'create' && a.count <= 0) && !(a.type === 'delete' && a.ids.length === 0));
-  return { snapshot, plan, desiredNow, writes, scheduleProblem, hardLimitDue };
+  return { snapshot, plan, desiredNow, writes, scheduleProblem, hardLimitDue, sizing };
 }
 
 /**
- * What a reconcile of this preset has to write: pool writes (builds, a status transition: under the preset lock) and
- * whether the stored schedule problem must change. The one rule behind both the tick's screening and the reconcile.
+ * What a reconcile of this preset has to write: pool writes (builds, a status transition: under the preset lock),
+ * and whether the stored schedule problem or the stored autoscaling problem must change. The one rule behind both
+ * the tick's screening and the reconcile.
  */
-export function reconcileNeeds(view: PresetView, storedScheduleError: string | null): { writes: boolean; scheduleProblem: boolean } {
-  return { writes: view.hardLimitDue || view.writes.length > 0, scheduleProblem: view.scheduleProblem !== storedScheduleError };
+export function reconcileNeeds(
+  view: PresetView,
+  storedScheduleError: string | null,
+  storedAutoscalingError: string | null,
+): { writes: boolean; scheduleProblem: boolean; autoscalingProblem: boolean } {
+  return {
+    writes: view.hardLimitDue || view.writes.length > 0,
+    scheduleProblem: view.scheduleProblem !== storedScheduleError,
+    autoscalingProblem: view.sizing.error !== storedAutoscalingError,
+  };
 }
 
 /** True when the preset needs a reconcile job (the tick enqueues one; the job returns early otherwise). */
-export function needsReconcile(view: PresetView, storedScheduleError: string | null): boolean {
-  const needs = reconcileNeeds(view, storedScheduleError);
-  return needs.writes || needs.scheduleProblem;
+export function needsReconcile(view: PresetView, storedScheduleError: string | null, storedAutoscalingError: string | null): boolean {
+  const needs = reconcileNeeds(view, storedScheduleError, storedAutoscalingError);
+  return needs.writes || needs.scheduleProblem || needs.autoscalingProblem;
 }

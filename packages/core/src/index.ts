@@ -11,7 +11,7 @@ export {
   rangesOverlap,
   TimezoneError,
 } from './schedule.js';
-export { planPreset, gateActions, nextWakeAt, isActivePreset, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
+export { planPreset, gateActions, nextWakeAt, AUTOSCALED_RECHECK_MS, isActivePreset, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
 export { computeBackoff, failureLimitReached, backoffWindow, type PopulationBuild } from './backoff.js';
 export {
   validateManifest,
@@ -30,6 +30,7 @@ export {
   type ManifestValidation,
 } from './manifest.js';
 export { resolveBuildParameters, matchPreset } from './parameters.js';
+export * from './sizing/index.js';
 export type { PresetRecord, PresetStatusName } from './record.js';
 export {
   evaluatePreset,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { CronError, parseCron } from './cron.js';
 import { isValidTimezone, rangesOverlap } from './schedule.js';
+import { checkAutoscaling, type AutoscalingManifest } from './sizing/policy.js';
 import { WorkspaceSchema, workspaceReferences } from './workspace.js';
 
 /** Size limits of one version's manifest (SPEC §2 defaults; configurable by the caller). */
@@ -59,6 +60,14 @@ const PrebuildsSchema = objectOf({
       timezone: z.string({ error: typeError('an IANA time zone name') }).refine(isValidTimezone, { message: 'must be an IANA time zone name such as Europe/Berlin' }),
       schedule: z.array(ScheduleSchema, { error: typeError('a list of schedules') }).min(1, 'must contain at least one entry'),
     })
+    .optional(),
+  // Checked by the sizing module (expression syntax and variables, bounds), each problem at its own field path.
+  autoscaling: z
+    .unknown()
+    .superRefine((raw, ctx) => {
+      for (const p of checkAutoscaling(raw).problems) ctx.addIssue({ code: 'custom', message: p.message, path: p.path === '(root)' ? [] : [p.path] });
+    })
+    .transform((raw) => raw as AutoscalingManifest)
     .optional(),
 });
 

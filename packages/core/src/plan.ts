@@ -48,7 +48,7 @@ export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan
 
   const actual = running.length;
   const expired = expiredIds.size;
-  const desired = active ? desiredInstancesAt(preset, now) : 0;
+  const desired = active ? (snapshot.target ?? desiredInstancesAt(preset, now)) : 0;
   const state = {
     actual,
     desired,
@@ -92,10 +92,14 @@ export function gateActions(actions: Action[], gates: { hardLimited: boolean; va
   });
 }
 
+/** An autoscaled target moves with demand windows and forecast hours: look again this often without events. */
+export const AUTOSCALED_RECHECK_MS = 60_000;
+
 /**
  * The earliest future instant at which the plan can change with no other event: the next desired-count change
  * (active presets only; within nextDesiredChange's 8-day horizon), the first instant a running prebuild is strictly
- * past its TTL, or the first instant after backoff ends. The plan is constant from `now` until then.
+ * past its TTL, or the first instant after backoff ends. The plan is constant from `now` until then, except for
+ * autoscaled presets (`target` set), which are re-checked every AUTOSCALED_RECHECK_MS.
  */
 export function nextWakeAt(snapshot: PresetSnapshot, options: PlanOptions): Date | null {
   const now = options.now.getTime();
@@ -103,6 +107,7 @@ export function nextWakeAt(snapshot: PresetSnapshot, options: PlanOptions): Date
   // An inactive preset wants 0 whatever its schedules say, so their boundaries change nothing for it.
   const change = isActivePreset(snapshot.preset) ? nextDesiredChange(snapshot.preset, options.now) : null;
   if (change) candidates.push(change.at.getTime());
+  if (snapshot.target !== undefined && isActivePreset(snapshot.preset)) candidates.push(now + AUTOSCALED_RECHECK_MS);
   const ttl = snapshot.preset.ttlSeconds;
   if (ttl !== null && ttl > 0) {
     for (const p of snapshot.running) {

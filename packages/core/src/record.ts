@@ -16,6 +16,10 @@ export type PresetRecord = {
     status: PresetStatusName;
     statusChangedAt: Date | null;
     scheduleError: string | null;
+    /** Raw stored `prebuilds.autoscaling` fragment (null: none); validated on evaluation (sizing/policy.ts). */
+    autoscaling: unknown;
+    /** The autoscaling problem last stored (an expression's run-time error, unusable stored policy), or null. */
+    autoscalingError: string | null;
     templateVersionId: string;
     versionName: string;
     /** Parameter declarations of the preset's version: [{ name, required, default, options }]. */

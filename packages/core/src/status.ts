@@ -2,6 +2,8 @@ import { evaluatePreset, type EvaluationSettings } from './evaluate.js';
 import { backoffUntil, isActivePreset } from './plan.js';
 import type { PresetRecord, PresetStatusName } from './record.js';
 import { nextDesiredChange } from './schedule.js';
+import type { PresetDemand } from './sizing/preset.js';
+import type { TargetSource } from './sizing/target.js';
 
 /** What operators see about one preset (§7 status), shared by the API and the CLI. */
 export type PresetStatus = {
@@ -23,10 +25,23 @@ export type PresetStatus = {
   nextScheduleChange: { at: string; instances: number } | null;
   scheduleError: string | null;
   paused: boolean;
+  /** What decided desiredNow: the schedule, an expression, the schedule after an expression failed, a forecast. */
+  targetSource: TargetSource;
+  /** Why the autoscaling policy is not used now (expression error, unusable stored policy); null when fine. */
+  autoscalingError: string | null;
+  /** Forecast requests per hour (forecast policies past their cold start), else null. */
+  forecastRate: number | null;
+  /** Share of requests the pool served with a prebuild (null without requests in the window). */
+  hitRate24h: number | null;
+  hitRate7d: number | null;
+  requests24h: number;
 };
 
-export function presetStatus(record: PresetRecord, now: Date, settings: EvaluationSettings): PresetStatus {
-  const view = evaluatePreset(record, now, settings);
+const ratio = (hits: number, requests: number) => (requests > 0 ? Math.round((hits / requests) * 10_000) / 10_000 : null);
+
+/** `demand`: the preset's demand summary (hit rates; sizing of autoscaled presets); absent means none recorded. */
+export function presetStatus(record: PresetRecord, now: Date, settings: EvaluationSettings, demand?: PresetDemand | null): PresetStatus {
+  const view = evaluatePreset(record, now, settings, demand);
   const { state } = view.plan;
   const until = backoffUntil(view.snapshot.backoff, settings.backoffIntervalMs);
   const change = nextDesiredChange(view.snapshot.preset, now);
@@ -48,5 +63,11 @@ export function presetStatus(record: PresetRecord, now: Date, settings: Evaluati
     nextScheduleChange: change ? { at: change.at.toISOString(), instances: change.instances } : null,
     scheduleError: view.scheduleProblem,
     paused: record.paused,
+    targetSource: view.sizing.source,
+    autoscalingError: view.sizing.error,
+    forecastRate: view.sizing.forecastRate === null ? null : Math.round(view.sizing.forecastRate * 100) / 100,
+    hitRate24h: ratio(demand?.hits24h ?? 0, demand?.requests24h ?? 0),
+    hitRate7d: ratio(demand?.hits7d ?? 0, demand?.requests7d ?? 0),
+    requests24h: demand?.requests24h ?? 0,
   };
 }

@@ -21,6 +21,8 @@ export type PresetSnapshot = {
   inProgress: { transition: Transition; count: number }[];
   backoff: { failures: number; newestFailureAt: Date } | null;
   hardLimited: boolean;
+  /** The desired count an autoscaling policy chose now (see sizing/target.ts); absent: the schedule decides. */
+  target?: number;
 };
 
 export type PoolState = {

@@ -9,7 +9,7 @@ function record(overrides: { preset?: Partial<PresetRecord['preset']>; running?:
   return {
     preset: {
       id: 'p1', name: 'small', instances: 2, ttlSeconds: null, timezone: '', schedules: [], parameters: {}, status: 'healthy',
-      statusChangedAt: null, scheduleError: null, templateVersionId: 'v1', versionName: 'v1', declarations: [], templateId: 't1',
+      statusChangedAt: null, scheduleError: null, autoscaling: null, autoscalingError: null, templateVersionId: 'v1', versionName: 'v1', declarations: [], templateId: 't1',
       templateName: 'web', templateDeleted: false, templateDeprecated: false, usingActiveVersion: true, organizationId: 'o1',
       organizationName: 'acme', ...overrides.preset,
     },
@@ -33,9 +33,17 @@ test('one predicate decides whether a preset needs a reconcile job', () => {
   ];
   for (const c of cases) {
     const view = evaluatePreset(c.record, NOW, SETTINGS);
-    assert.deepEqual(reconcileNeeds(view, c.record.preset.scheduleError), { writes: c.writes, scheduleProblem: c.scheduleProblem }, c.name);
-    assert.equal(needsReconcile(view, c.record.preset.scheduleError), c.writes || c.scheduleProblem, c.name);
+    assert.deepEqual(reconcileNeeds(view, c.record.preset.scheduleError, null), { writes: c.writes, scheduleProblem: c.scheduleProblem, autoscalingProblem: false }, c.name);
+    assert.equal(needsReconcile(view, c.record.preset.scheduleError, null), c.writes || c.scheduleProblem, c.name);
   }
+  // An expression that fails at run time: the schedule decides (2 = converged), but the stored problem must change.
+  const failing = record({ preset: { autoscaling: { expression: 'claims_60m / misses_60m' } } });
+  const view = evaluatePreset(failing, NOW, SETTINGS);
+  assert.deepEqual([view.sizing.source, view.desiredNow], ['expression_fallback', 2]);
+  assert.deepEqual(reconcileNeeds(view, null, null), { writes: false, scheduleProblem: false, autoscalingProblem: true });
+  assert.equal(needsReconcile(view, null, view.sizing.error), false, 'the stored problem is current');
+  // An expression that wants more: writes.
+  assert.equal(needsReconcile(evaluatePreset(record({ preset: { autoscaling: { expression: 'scheduled_target + 3' } } }), NOW, SETTINGS), null, null), true);
 });
 
 test('status reports activity with the planner rule and desired as the plan sees it', () => {

@@ -99,6 +99,17 @@ export {
   type WorkspaceRow,
 } from './workspaces.js';
 export {
+  loadDemandSummaries,
+  loadDemandTrace,
+  pruneDemand,
+  setAutoscalingError,
+  loadActivePoolShapes,
+  DEMAND_RETENTION_MS,
+  DEMAND_HISTORY_DAYS,
+  type DemandSummary,
+  type DemandTraceEvent,
+} from './demand.js';
+export {
   listOrganizations,
   latestPresetBuilds,
   presetReplacements,

@@ -13,6 +13,8 @@ export type PoolRow = {
   timezone: string;
   /** Raw stored JSON; the caller validates its shape. */
   schedules: unknown;
+  /** Raw stored `prebuilds.autoscaling` fragment, or null. */
+  autoscaling: unknown;
   status: 'healthy' | 'hard_limited' | 'validation_failed';
   /** Running prebuilds (view running_prebuilds). */
   running: number;
@@ -25,18 +27,24 @@ export type PoolRow = {
   created: number;
   failed: number;
   claimed: number;
+  /** Requests the preset applied to that found nothing eligible (issue 13). */
+  missed: number;
   replacements: number;
+  /** Requests (claims + misses) of the last 24 hours, and how many were hits (demand_events). */
+  requests_24h: number;
+  hits_24h: number;
 };
 
 // One statement per refresh for every preset (the views of migration 006 define running and eligible).
 const POOL_SQL = `
 SELECT p.id AS preset_id, t.id AS template_id, o.name AS organization_name, t.name AS template_name, p.name AS preset_name,
        (t.active_version_id IS NOT DISTINCT FROM p.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active,
-       p.instances, p.timezone, p.schedules, p.status,
+       p.instances, p.timezone, p.schedules, p.autoscaling, p.status,
        COALESCE(r.running, 0)::int AS running, COALESCE(r.eligible, 0)::int AS eligible,
        COALESCE(s.starting, 0)::int AS starting, COALESCE(s.failed_now, 0)::int AS failed_now,
        COALESCE(c.created, 0)::int AS created, COALESCE(c.failed, 0)::int AS failed,
-       COALESCE(c.claimed, 0)::int AS claimed, COALESCE(c.replacements, 0)::int AS replacements
+       COALESCE(c.claimed, 0)::int AS claimed, COALESCE(c.missed, 0)::int AS missed, COALESCE(c.replacements, 0)::int AS replacements,
+       d.requests_24h, d.hits_24h
 FROM presets p
 JOIN template_versions v ON v.id = p.template_version_id
 JOIN templates t ON t.id = v.template_id
@@ -51,9 +59,14 @@ LEFT JOIN LATERAL (
 ) s ON true
 LEFT JOIN LATERAL (
   SELECT sum(value) FILTER (WHERE name = 'created') AS created, sum(value) FILTER (WHERE name = 'failed') AS failed,
-         sum(value) FILTER (WHERE name = 'claimed') AS claimed, sum(value) FILTER (WHERE name = 'resource_replacements') AS replacements
+         sum(value) FILTER (WHERE name = 'claimed') AS claimed, sum(value) FILTER (WHERE name = 'missed') AS missed,
+         sum(value) FILTER (WHERE name = 'resource_replacements') AS replacements
   FROM preset_counters WHERE preset_id = p.id
 ) c ON true
+LEFT JOIN LATERAL (
+  SELECT count(*)::int AS requests_24h, count(*) FILTER (WHERE hit)::int AS hits_24h
+  FROM demand_events WHERE preset_id = p.id AND requested_at > now() - interval '24 hours'
+) d ON true
 ORDER BY o.name, t.name, p.name`;
 
 /** Every preset's pool in one round trip, ordered by organization, template and preset name. */

@@ -16,7 +16,7 @@ export const POPULATION_LIMIT = 200;
 const SNAPSHOT_SQL = `
 WITH p AS (
   SELECT p.id, p.name, p.instances, p.ttl_seconds, p.timezone, p.schedules, p.parameters, p.status,
-         p.status_changed_at, p.failures_reset_at, p.invalidated_at, p.schedule_error, p.template_version_id,
+         p.status_changed_at, p.failures_reset_at, p.invalidated_at, p.schedule_error, p.autoscaling, p.autoscaling_error, p.template_version_id,
          v.name AS version_name, v.parameters AS declarations,
          t.id AS template_id, t.name AS template_name, t.deleted AS template_deleted, t.deprecated AS template_deprecated,
          (t.active_version_id IS NOT DISTINCT FROM p.template_version_id) AS using_active_version,
@@ -37,7 +37,7 @@ SELECT json_build_object(
   'preset', (SELECT json_build_object(
       'id', id, 'name', name, 'instances', instances, 'ttlSeconds', ttl_seconds, 'timezone', timezone,
       'schedules', schedules, 'parameters', parameters, 'status', status, 'statusChangedAt', status_changed_at,
-      'scheduleError', schedule_error, 'templateVersionId', template_version_id, 'versionName', version_name,
+      'scheduleError', schedule_error, 'autoscaling', autoscaling, 'autoscalingError', autoscaling_error, 'templateVersionId', template_version_id, 'versionName', version_name,
       'declarations', declarations, 'templateId', template_id, 'templateName', template_name,
       'templateDeleted', template_deleted, 'templateDeprecated', template_deprecated,
       'usingActiveVersion', using_active_version, 'organizationId', organization_id,
@@ -109,6 +109,8 @@ function toSnapshotRow(raw: Json): PresetSnapshotRow | null {
       status: p.status as PresetSnapshotRow['preset']['status'],
       statusChangedAt: dateOrNull(p.statusChangedAt),
       scheduleError: (p.scheduleError as string | null) ?? null,
+      autoscaling: p.autoscaling ?? null,
+      autoscalingError: (p.autoscalingError as string | null) ?? null,
       templateVersionId: String(p.templateVersionId),
       versionName: String(p.versionName),
       declarations: p.declarations,

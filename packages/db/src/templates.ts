@@ -15,6 +15,8 @@ export type ManifestToStore = {
           instances: number;
           expiration_policy?: { ttl: number } | undefined;
           scheduling?: { timezone: string; schedule: { cron: string; instances: number }[] } | undefined;
+          /** The validated `prebuilds.autoscaling` fragment, stored as written. */
+          autoscaling?: object | undefined;
         }
       | undefined;
   }[];
@@ -48,8 +50,8 @@ export async function importTemplateVersion(
   if (!versionId) throw new VersionExistsError(`version ${JSON.stringify(manifest.name)} already exists for this template`);
   const presets = manifest.presets;
   const { rows } = await client.query<{ id: string }>(
-    `INSERT INTO presets (template_version_id, name, description, is_default, parameters, instances, ttl_seconds, timezone, schedules)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bool[], $5::jsonb[], $6::int[], $7::int[], $8::text[], $9::jsonb[])
+    `INSERT INTO presets (template_version_id, name, description, is_default, parameters, instances, ttl_seconds, timezone, schedules, autoscaling)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bool[], $5::jsonb[], $6::int[], $7::int[], $8::text[], $9::jsonb[], $10::jsonb[])
      RETURNING id`,
     [
       versionId,
@@ -61,6 +63,7 @@ export async function importTemplateVersion(
       presets.map((p) => p.prebuilds?.expiration_policy?.ttl ?? null),
       presets.map((p) => p.prebuilds?.scheduling?.timezone ?? ''),
       presets.map((p) => JSON.stringify(p.prebuilds?.scheduling?.schedule ?? [])),
+      presets.map((p) => (p.prebuilds?.autoscaling ? JSON.stringify(p.prebuilds.autoscaling) : null)),
     ],
   );
   const presetIds = rows.map((r) => r.id);

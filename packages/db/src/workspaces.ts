@@ -53,13 +53,18 @@ type BuildToRequest = {
   parameters: Record<string, string>;
   presetId: string | null;
   priority: number;
-  /** A claim also counts towards the preset's claimed counter. */
-  countClaim?: boolean;
+  /**
+   * 'miss': a workspace request the preset applied to found nothing eligible (a fresh build). It is recorded in
+   * demand_events and counted (missed) in the same statement. Hits are recorded with the claim build itself (the
+   * claim_prebuild function and the trigger of migration 011), so no caller passes them here.
+   */
+  demand?: 'miss';
 };
 
 /**
- * Inserts a pending build and its build-requested event (outbox, buildRequestedMessage), and for claims bumps the
- * preset's claim counter, in one statement in the caller's transaction.
+ * Inserts a pending build and its build-requested event (outbox, buildRequestedMessage), and for requests a preset
+ * applied to records the demand event and bumps the claimed/missed counter, in one statement in the caller's
+ * transaction.
  */
 export async function requestBuild(client: pg.ClientBase, build: BuildToRequest): Promise<string> {
   const buildId = randomUUID();
@@ -70,11 +75,15 @@ export async function requestBuild(client: pg.ClientBase, build: BuildToRequest)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
      o AS (
        INSERT INTO outbox (queue, name, payload, idempotency_key, priority)
-       VALUES ($14, $15, $9, $10, $11))
-     SELECT bump_preset_counter($12::uuid, 'claimed', 1) WHERE $13::bool AND $12::uuid IS NOT NULL`,
+       VALUES ($14, $15, $9, $10, $11)),
+     d AS (
+       INSERT INTO demand_events (preset_id, build_id, hit)
+       SELECT $12::uuid, $1, $13::text = 'hit' WHERE $13::text IS NOT NULL AND $12::uuid IS NOT NULL)
+     SELECT bump_preset_counter($12::uuid, CASE WHEN $13::text = 'hit' THEN 'claimed' ELSE 'missed' END, 1)
+     WHERE $13::text IS NOT NULL AND $12::uuid IS NOT NULL`,
     [
       buildId, build.workspaceId, build.buildNumber, build.templateVersionId, build.transition, build.initiatorId, build.reason,
-      JSON.stringify(build.parameters), JSON.stringify(message.payload), message.idempotencyKey, message.priority, build.presetId, build.countClaim ?? false,
+      JSON.stringify(build.parameters), JSON.stringify(message.payload), message.idempotencyKey, message.priority, build.presetId, build.demand ?? null,
       message.queue, message.name,
     ],
   );
@@ -152,6 +161,8 @@ export async function createFreshWorkspace(
     parameters: input.parameters,
     presetId: input.presetId,
     priority: input.priority,
+    // A fresh workspace for a request a preset applied to is a miss of that preset's pool.
+    demand: input.presetId ? 'miss' : undefined,
   });
   return { workspaceId, buildId };
 }

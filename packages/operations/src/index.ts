@@ -8,6 +8,8 @@ export { reconcilePresets, ReconcileBatcher } from './reconcile-batch.js';
 export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } from './build-results.js';
 export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
 export { screenPresets, type Screening } from './screen.js';
+export { sizePoolRows } from './sizing.js';
+export { replayPreset, ReplayInputError, MAX_REPLAY_DAYS, type PresetReplay, type ReplayRequest } from './replay.js';
 export { reconcilesThrough, type TriggerReconciles } from './reconciles.js';
 export { createWorkspace, deleteWorkspace, type WorkspaceDeps, type CreateWorkspaceInput, type CreateWorkspaceResult } from './workspaces.js';
 export { importVersion, activateVersion, retireTemplate, checkManifest, type TemplateDeps, type ImportVersionInput, type ImportVersionResult } from './templates.js';

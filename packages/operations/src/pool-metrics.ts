@@ -1,7 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { storedDesiredInstances } from '@warmpool/core';
 import { isPaused, loadPoolRows, recordPoolSamples, type PoolSample, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
+import { sizePoolRows } from './sizing.js';
+import { storedDesiredInstances } from '@warmpool/core';
 
 const PRESET_LABELS = ['organization_name', 'template_name', 'preset_name'] as const;
 
@@ -21,7 +22,9 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
   const created = counter('created_total', 'Prebuilt workspaces whose creation was requested.');
   const failed = counter('failed_total', 'Prebuilt workspace builds that failed.');
   const claimed = counter('claimed_total', 'Prebuilt workspaces claimed by users.');
+  const missed = counter('missed_total', 'Workspace requests a preset applied to that found no eligible prebuild (a fresh build).');
   const replacements = counter('resource_replacements_total', 'Claims whose build replaced resources.');
+  const hitRatio = gauge('prebuilt_workspaces_hit_ratio', 'Share of the preset\'s workspace requests in the last 24 h served by a prebuild (absent without requests).');
   const desired = gauge('prebuilt_workspaces_desired', 'Desired prebuilt workspaces now (active presets).');
   const running = gauge('prebuilt_workspaces_running', 'Running prebuilt workspaces (active presets).');
   const eligible = gauge('prebuilt_workspaces_eligible', 'Claimable prebuilt workspaces (active presets).');
@@ -33,16 +36,19 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
   const refresh = async () => {
     const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
     const now = new Date();
+    const sizing = await sizePoolRows(pool, rows, now);
     const samples: PoolSample[] = [];
-    for (const metric of [created, failed, claimed, replacements, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
+    for (const metric of [created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
     for (const row of rows) {
       const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
       if (row.created) created.inc(labels, row.created);
       if (row.failed) failed.inc(labels, row.failed);
       if (row.claimed) claimed.inc(labels, row.claimed);
+      if (row.missed) missed.inc(labels, row.missed);
       if (row.replacements) replacements.inc(labels, row.replacements);
+      if (row.requests_24h > 0) hitRatio.set(labels, row.hits_24h / row.requests_24h);
       if (!row.active) continue;
-      const desiredNow = storedDesiredInstances(row, now);
+      const desiredNow = sizing.get(row.preset_id)?.target ?? storedDesiredInstances(row, now);
       desired.set(labels, desiredNow);
       samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
       running.set(labels, row.running);

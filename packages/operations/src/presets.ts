@@ -3,6 +3,7 @@ import { DomainError } from '@warmpool/contracts';
 import {
   invalidatePreset as storeInvalidation,
   listActivePresetIds,
+  loadDemandSummaries,
   loadPresetSnapshot,
   loadPresetSnapshots,
   resumePreset as storeResume,
@@ -19,7 +20,10 @@ const STATUS_BATCH = 500;
 /** Status of one preset (§7), or undefined when there is no such preset. */
 export async function presetStatusOf(pool: Pool, settings: EvaluationSettings, presetId: string, now = new Date()): Promise<PresetStatus | undefined> {
   const record = await loadPresetSnapshot(pool, presetId);
-  return record ? presetStatus(record, now, settings) : undefined;
+  if (!record) return undefined;
+  // Demand: hit rates for every preset, the sizing of autoscaled ones (one more query).
+  const [demand] = await loadDemandSummaries(pool, [presetId], now);
+  return presetStatus(record, now, settings, demand);
 }
 
 /**
@@ -36,8 +40,10 @@ export async function activePresetStatuses(
   const now = options.now ?? new Date();
   const out: PresetStatus[] = [];
   for (let i = 0; i < ids.length; i += STATUS_BATCH) {
-    const records = await loadPresetSnapshots(pool, ids.slice(i, i + STATUS_BATCH));
-    out.push(...records.map((record) => presetStatus(record, now, settings)));
+    const batch = ids.slice(i, i + STATUS_BATCH);
+    const records = await loadPresetSnapshots(pool, batch);
+    const demand = new Map((await loadDemandSummaries(pool, batch, now)).map((d) => [d.presetId, d]));
+    out.push(...records.map((record) => presetStatus(record, now, settings, demand.get(record.preset.id))));
     options.onProgress?.(Math.min(i + STATUS_BATCH, ids.length), ids.length);
   }
   return out;

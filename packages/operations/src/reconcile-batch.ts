@@ -1,4 +1,4 @@
-import { evaluatePreset, needsReconcile, reconcileNeeds, resolveBuildParameters, type ParameterDeclaration, type PresetView } from '@warmpool/core';
+import { evaluatePreset, needsReconcile, reconcileNeeds, resolveBuildParameters, type ParameterDeclaration, type PresetView, usesDemand } from '@warmpool/core';
 import { BUILD_PRIORITY } from '@warmpool/bus';
 import {
   buildRequestedMessage,
@@ -45,8 +45,13 @@ export async function reconcilePresets(deps: ReconcileDeps, presetIds: readonly 
   const writers: string[] = [];
   const noops: { row: PresetSnapshotRow; view: PresetView }[] = [];
   for (const row of rows.values()) {
+    // Autoscaled presets need their demand: the per-preset path loads it (issue 13).
+    if (usesDemand(row.preset.autoscaling)) {
+      single.push(row.preset.id);
+      continue;
+    }
     const view = evaluatePreset(row, now, deps.settings);
-    if (!needsReconcile(view, row.preset.scheduleError)) noops.push({ row, view });
+    if (!needsReconcile(view, row.preset.scheduleError, row.preset.autoscalingError)) noops.push({ row, view });
     else if (batchable(row, view)) writers.push(row.preset.id);
     else single.push(row.preset.id);
   }
@@ -167,7 +172,7 @@ async function executeBatch(client: PoolClient, deps: ReconcileDeps, ids: string
   const plans = fresh
     .filter((row) => !row.paused)
     .map((row) => ({ row, view: evaluatePreset(row, now, deps.settings) }))
-    .filter(({ row, view }) => reconcileNeeds(view, row.preset.scheduleError).writes && batchable(row, view));
+    .filter(({ row, view }) => !usesDemand(row.preset.autoscaling) && reconcileNeeds(view, row.preset.scheduleError, row.preset.autoscalingError).writes && batchable(row, view));
 
   const deleteIds = plans.flatMap((p) => p.view.writes.flatMap((a) => (a.type === 'delete' ? a.ids : [])));
   const deletes = await insertDeleteBuilds(client, deleteIds);

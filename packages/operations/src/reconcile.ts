@@ -1,4 +1,4 @@
-import { evaluatePreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
+import { evaluatePreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, usesDemand, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
 import { armWakeUps, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
 import {
   buildRequestedMessage,
@@ -9,9 +9,11 @@ import {
   insertFailedPrebuild,
   insertOutbox,
   insertPrebuilds,
+  loadDemandSummaries,
   loadPresetSnapshot,
   lockPreset,
   notificationMessage,
+  setAutoscalingError,
   setScheduleError,
   transitionPresetStatus,
   type OutboxMessage,
@@ -76,11 +78,14 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     log.debug('reconciliation paused; skipped');
     return { kind: 'paused' };
   }
-  const view = evaluatePreset(row, clock(), deps.settings);
-  // The same rule as the tick's screening (core needsReconcile): pool writes need the lock, a changed schedule
-  // problem alone is one conditional update.
-  const needs = reconcileNeeds(view, row.preset.scheduleError);
+  // Autoscaled presets also read their demand (one more statement); demand needs no lock, so it is read once.
+  const demand = usesDemand(row.preset.autoscaling) ? ((await loadDemandSummaries(deps.pool, [presetId], clock()))[0] ?? null) : null;
+  const view = evaluatePreset(row, clock(), deps.settings, demand);
+  // The same rule as the tick's screening (core needsReconcile): pool writes need the lock, a changed schedule or
+  // autoscaling problem alone is one conditional update.
+  const needs = reconcileNeeds(view, row.preset.scheduleError, row.preset.autoscalingError);
   if (needs.scheduleProblem) await recordScheduleProblem(deps, row, view);
+  if (needs.autoscalingProblem) await recordAutoscalingProblem(deps, row, view);
   if (!needs.writes) {
     if (row.waiting) await clearPrebuildDemand(deps.pool, [presetId]);
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
@@ -93,7 +98,7 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     if (!(await lockPreset(client, presetId))) return null;
     const fresh = await loadPresetSnapshot(client, presetId);
     if (!fresh || fresh.paused) return null;
-    const lockedView = evaluatePreset(fresh, clock(), deps.settings);
+    const lockedView = evaluatePreset(fresh, clock(), deps.settings, demand);
     return { view: lockedView, ...(await execute(client, fresh, lockedView, deps.settings, log)) };
   });
   if (!result) return { kind: 'missing' };
@@ -101,7 +106,14 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
   if (result.capped && sharing(deps.settings) === 'fair') await handOffFreeSlots(deps.pool, deps.queues, log);
   const wakeAt = await armNextWakeUp(deps, presetId, result.view, clock(), result.capped);
   log.info(
-    { created: result.created, deleted: result.deleted, failedRequests: result.failedRequests, capped: result.capped, desired: result.view.desiredNow },
+    {
+      created: result.created,
+      deleted: result.deleted,
+      failedRequests: result.failedRequests,
+      capped: result.capped,
+      desired: result.view.desiredNow,
+      targetSource: result.view.sizing.source,
+    },
     'reconciled',
   );
   return { kind: 'executed', ...result, wakeAt };
@@ -111,6 +123,17 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
 export async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
   if (view.scheduleProblem) deps.logger.error({ problem: view.scheduleProblem }, 'stored schedules are unusable; using the base instance count');
   await setScheduleError(deps.pool, row.preset.id, view.scheduleProblem);
+}
+
+/**
+ * Shows an expression's run-time error (the preset then uses its schedule) or unusable stored policy data in the
+ * status, and logs it once: the column is written, and the line logged, only when the problem changes.
+ */
+async function recordAutoscalingProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
+  const error = view.sizing.error;
+  if (!(await setAutoscalingError(deps.pool, row.preset.id, error))) return;
+  if (error) deps.logger.warn({ error, targetSource: view.sizing.source }, 'autoscaling policy failed; using the scheduled target');
+  else deps.logger.info({ targetSource: view.sizing.source }, 'autoscaling policy evaluates again');
 }
 
 /** The exact instant at which the plan can next change (schedule boundary, TTL expiry, backoff end), or the capped retry. */

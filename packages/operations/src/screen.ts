@@ -1,5 +1,5 @@
-import { evaluatePreset, needsReconcile, nextWakeAt, type EvaluationSettings } from '@warmpool/core';
-import { loadPresetSnapshots, type Pool } from '@warmpool/db';
+import { evaluatePreset, needsReconcile, nextWakeAt, usesDemand, type EvaluationSettings } from '@warmpool/core';
+import { loadDemandSummaries, loadPresetSnapshots, type Pool } from '@warmpool/db';
 
 export type Screening = {
   /** Presets with something to write: they get a reconcile job. */
@@ -18,9 +18,12 @@ export async function screenPresets(pool: Pool, presetIds: readonly string[], no
   const rows = await loadPresetSnapshots(pool, presetIds);
   const screening: Screening = { toReconcile: [], wakeUps: [], paused: rows.some((r) => r.paused) };
   if (screening.paused) return screening;
+  // Autoscaled presets of the batch are sized from their demand: one more query per batch, only when there are any.
+  const autoscaled = rows.filter((r) => usesDemand(r.preset.autoscaling)).map((r) => r.preset.id);
+  const demand = new Map((await loadDemandSummaries(pool, autoscaled, now)).map((d) => [d.presetId, d]));
   for (const row of rows) {
-    const view = evaluatePreset(row, now, settings);
-    if (needsReconcile(view, row.preset.scheduleError)) {
+    const view = evaluatePreset(row, now, settings, demand.get(row.preset.id));
+    if (needsReconcile(view, row.preset.scheduleError, row.preset.autoscalingError)) {
       screening.toReconcile.push(row.preset.id);
       continue;
     }

@@ -35,6 +35,8 @@ export type CreateWorkspaceResult = {
   workspace: WorkspaceRow;
   /** Set for claims: what the claim histogram is labelled with, and how long the claim transaction took. */
   claim?: { templateName: string; presetName: string; seconds: number };
+  /** Set when a preset applied (its demand): the histogram labels, the transaction time, warm (claim) or cold. */
+  request?: { templateName: string; presetName: string; seconds: number; type: 'warm' | 'cold' };
 };
 
 type Preset = ClaimTarget['presets'][number];
@@ -87,7 +89,14 @@ export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspac
       const seconds = (performance.now() - started) / 1000;
       void deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => deps.logger.warn({ err }, 'claim reconcile not enqueued; the tick will'));
-      return { claimed: true, presetId: preset.id, buildId: outcome.buildId, workspace: outcome.workspace, claim: { templateName: target.name, presetName: preset.name, seconds } };
+      return {
+        claimed: true,
+        presetId: preset.id,
+        buildId: outcome.buildId,
+        workspace: outcome.workspace,
+        claim: { templateName: target.name, presetName: preset.name, seconds },
+        request: { templateName: target.name, presetName: preset.name, seconds, type: 'warm' },
+      };
     }
   }
   const fresh = await withOutboxTransaction(
@@ -106,7 +115,14 @@ export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspac
     { background: true },
   );
   const workspace = (await getWorkspace(deps.pool, fresh.workspaceId))!;
-  return { claimed: false, presetId: preset?.id ?? null, buildId: fresh.buildId, workspace };
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    claimed: false,
+    presetId: preset?.id ?? null,
+    buildId: fresh.buildId,
+    workspace,
+    ...(preset ? { request: { templateName: target.name, presetName: preset.name, seconds, type: 'cold' as const } } : {}),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
-import { createPool, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
+import { createPool, pruneDemand, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
@@ -81,6 +81,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   // Published outbox rows are kept a week for auditing, then pruned (any replica may do it; deletes are idempotent).
   const pruner = setInterval(() => {
     pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
+    // Demand history is kept DEMAND_RETENTION_MS (35 days), enough for the forecast's 4 weeks and 28-day replays.
+    pruneDemand(pool).catch((err: unknown) => logger.warn({ err }, 'demand history prune failed'));
   }, 3_600_000);
   pruner.unref();
   // Build requests lost by Redis (data loss on restart or failover) are published again; duplicates are ignored.

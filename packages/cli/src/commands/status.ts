@@ -21,7 +21,7 @@ export async function collectStatus(pool: Pool, config: Config, org?: string): P
 export function renderStatus(statuses: PresetStatus[]): string {
   if (statuses.length === 0) return 'no active presets';
   return formatTable(
-    ['ORG/TEMPLATE/PRESET', 'DESIRED', 'RUNNING', 'ELIGIBLE', 'STARTING', 'STATUS', 'NEXT CHANGE'],
+    ['ORG/TEMPLATE/PRESET', 'DESIRED', 'RUNNING', 'ELIGIBLE', 'STARTING', 'STATUS', 'NEXT CHANGE', 'TARGET SOURCE', 'HIT RATE 24H'],
     statuses.map((s) => [
       `${s.organization}/${s.template}/${s.preset}`,
       String(s.desiredNow),
@@ -30,6 +30,8 @@ export function renderStatus(statuses: PresetStatus[]): string {
       String(s.starting),
       s.scheduleError ? `${s.status} (schedule error)` : s.backoffUntil ? `${s.status} (backoff)` : s.status,
       s.nextScheduleChange ? `${s.nextScheduleChange.at} → ${s.nextScheduleChange.instances}` : '-',
+      s.targetSource,
+      s.hitRate24h === null ? '-' : `${Math.round(s.hitRate24h * 100)}%`,
     ]),
   );
 }

@@ -1,9 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import { activePresetStatuses, invalidatePreset, presetStatusOf, previewSchedule, reconcilesThrough, resumePreset, setReconciliationPaused } from '@warmpool/operations';
+import {
+  activePresetStatuses,
+  invalidatePreset,
+  MAX_REPLAY_DAYS,
+  presetStatusOf,
+  previewSchedule,
+  reconcilesThrough,
+  replayPreset,
+  ReplayInputError,
+  resumePreset,
+  setReconciliationPaused,
+} from '@warmpool/operations';
 import { evaluationSettings } from '@warmpool/runtime';
 
 import type { ApiDeps } from '../app.js';
-import { notFound } from '../errors.js';
+import { ApiError, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findPreset, orgParam, uuidParam } from './common.js';
 
 const statusSchema = {
@@ -26,6 +37,32 @@ const statusSchema = {
     nextScheduleChange: { type: ['object', 'null'], properties: { at: { type: 'string' }, instances: { type: 'integer' } } },
     scheduleError: { type: ['string', 'null'] },
     paused: { type: 'boolean' },
+    targetSource: { type: 'string', enum: ['scheduled', 'expression', 'expression_fallback', 'forecast'] },
+    autoscalingError: { type: ['string', 'null'] },
+    forecastRate: { type: ['number', 'null'] },
+    hitRate24h: { type: ['number', 'null'] },
+    hitRate7d: { type: ['number', 'null'] },
+    requests24h: { type: 'integer' },
+  },
+};
+
+
+const counts = { requests: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' }, hitRate: { type: ['number', 'null'] } };
+const replaySchema = {
+  type: 'object',
+  properties: {
+    presetId: { type: 'string' },
+    policy: { type: 'string', enum: ['current', 'proposed'] },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    leadTimeSeconds: { type: 'number' },
+    recorded: { type: 'object', properties: counts },
+    totals: { type: 'object', properties: { ...counts, prebuildHours: { type: 'number' } } },
+    sources: { type: 'object', additionalProperties: { type: 'integer' } },
+    hours: {
+      type: 'array',
+      items: { type: 'object', properties: { hour: { type: 'string' }, desired: { type: 'integer' }, ...counts, prebuildHours: { type: 'number' } } },
+    },
   },
 };
 
@@ -70,6 +107,37 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       const from = request.query.from ? new Date(request.query.from) : new Date();
       const to = request.query.to ? new Date(request.query.to) : new Date(from.getTime() + 7 * 86_400_000);
       return previewSchedule(deps.pool, { presetId: preset.id, from, to });
+    },
+  );
+
+  // Dry run: what the current or a proposed policy would have done with the recorded requests. Writes nothing.
+  app.post<{ Params: { id: string }; Body: { days?: number; prebuilds?: Record<string, unknown> } }>(
+    '/presets/:id/replay',
+    {
+      schema: {
+        params: uuidParam('id'),
+        body: {
+          type: 'object',
+          properties: { days: { type: 'integer', minimum: 1, maximum: MAX_REPLAY_DAYS }, prebuilds: { type: 'object' } },
+          additionalProperties: false,
+        },
+        response: { 200: replaySchema, '4xx': errorSchema },
+      },
+    },
+    async (request) => {
+      const preset = await findPreset(deps, request.principal, request.params.id);
+      authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
+      const body = request.body ?? {};
+      try {
+        const result = await replayPreset(deps.pool, preset.id, { days: body.days ?? 7, ...(body.prebuilds !== undefined ? { prebuilds: body.prebuilds } : {}) });
+        if (!result) throw notFound('preset');
+        return result;
+      } catch (err) {
+        if (err instanceof ReplayInputError) {
+          throw new ApiError(400, 'validation_failed', err.message, err.details.map((d) => ({ path: `body.${d.path}`, message: d.message })));
+        }
+        throw err;
+      }
     },
   );
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { createTemplate, listTemplates, TEMPLATE_NAME_PATTERN } from '@warmpool/db';
-import { activateVersion, importVersion, reconcilesThrough, retireTemplate } from '@warmpool/operations';
+import { planManifestChanges } from '@warmpool/core';
+import { createTemplate, listTemplates, loadActivePoolShapes, TEMPLATE_NAME_PATTERN } from '@warmpool/db';
+import { activateVersion, checkManifest, importVersion, reconcilesThrough, retireTemplate } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { ApiError } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findTemplate, orgParam, uuidParam } from './common.js';
@@ -87,6 +88,48 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       const activate = request.query.activate === 'true';
       const result = await importVersion(ops, { template: { id: template.id }, manifest: request.body, createdBy: request.principal.userId, activate });
       return reply.status(201).send({ version_id: result.versionId, name: result.versionName, active: activate, presets: result.presets, warnings: result.warnings });
+    },
+  );
+
+  // Dry run of a whole manifest: validated like an import, then what activating it would do to each pool. Stores nothing.
+  app.post<{ Params: { id: string }; Body: unknown }>(
+    '/templates/:id/versions/dry-run',
+    {
+      schema: {
+        params: uuidParam('id'),
+        body: manifestBody,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              warnings: { type: 'array', items: { type: 'string' } },
+              changes: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    preset: { type: 'string' },
+                    change: { type: 'string', enum: ['created', 'rotated', 'destroyed'] },
+                    desiredBefore: { type: ['integer', 'null'] },
+                    desiredAfter: { type: ['integer', 'null'] },
+                    resized: { type: 'boolean' },
+                    prebuildsReplaced: { type: 'integer' },
+                    autoscaling: { type: ['string', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          '4xx': errorSchema,
+        },
+      },
+    },
+    async (request) => {
+      const template = await findTemplate(deps, request.principal, request.params.id);
+      // Those who may import may see what an import would do.
+      authorize(request.principal, 'template.write', { organizationId: template.organization_id });
+      const validation = checkManifest(request.body);
+      return { warnings: validation.warnings, changes: planManifestChanges(await loadActivePoolShapes(deps.pool, template.id), validation.value, new Date()) };
     },
   );
 

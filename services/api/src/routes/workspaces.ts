@@ -87,10 +87,11 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         presetId: body.preset_id,
         parameters: body.parameters,
       });
-      if (result.claim) {
+      if (result.request) {
+        // Warm and cold requests of the preset (its demand, recorded by the same transaction) split by `type`.
         deps.metrics.claimDuration.observe(
-          { organization_name: request.params.org, template_name: result.claim.templateName, preset_name: result.claim.presetName },
-          result.claim.seconds,
+          { organization_name: request.params.org, template_name: result.request.templateName, preset_name: result.request.presetName, type: result.request.type },
+          result.request.seconds,
         );
       }
       return reply.status(201).send({ claimed: result.claimed, preset_id: result.presetId, build_id: result.buildId, workspace: view(result.workspace) });
