@@ -26,6 +26,10 @@ export const REDACT_PATHS = [
   '*.databaseUrl',
   'redisUrl',
   '*.redisUrl',
+  'redis.url',
+  '*.redis.url',
+  'redis.password',
+  '*.redis.password',
   'webhookUrl',
   '*.webhookUrl',
 ];

@@ -4,8 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
-import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
+import { createQueueSet, createRedis, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { createLogger, loadConfig } from '@warmpool/runtime';
 import { sign, startNotifier, type Notifier } from '../src/index.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
@@ -67,7 +66,7 @@ test('end to end: a failure-limit event reaches the example receiver signed, pri
   const db: TestDatabase = await createTestDatabase();
   const queuePrefix = await createTestQueuePrefix();
   let notifier: Notifier | undefined;
-  let producer: Redis | undefined;
+  let producer: RedisClient | undefined;
   let queues: QueueSet | undefined;
   try {
     const [seeded] = await seedPresets(db.pool, [{ name: 'flaky' }]);

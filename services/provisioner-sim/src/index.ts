@@ -21,8 +21,8 @@ export function startProvisionerSim(options: { config: Config; sim: SimOptions; 
   const { config, sim, logger } = options;
   const random = createRandom(sim.seed);
   const memory = new OutcomeMemory();
-  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'sim-producer' });
-  const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'sim-worker' });
+  const producer = createRedis(config.redis, { role: 'producer', name: 'sim-producer' });
+  const workerConnection = createRedis(config.redis, { role: 'worker', name: 'sim-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const abort = new AbortController();
   // Every simulated build and readiness timer listens on this signal: far more than the default 10.

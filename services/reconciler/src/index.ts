@@ -34,8 +34,8 @@ export type Reconciler = {
 export async function startReconciler(options: ReconcilerOptions): Promise<Reconciler> {
   const { config, logger } = options;
   const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 4, applicationName: 'warmpool-reconciler' });
-  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'reconciler-producer' });
-  const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-worker' });
+  const producer = createRedis(config.redis, { role: 'producer', name: 'reconciler-producer' });
+  const workerConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }), { pollMs: options.relayPollMs ?? 1_000 });
   const settings = {
@@ -100,7 +100,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   }, Math.min(config.republishPendingAfterMs, 30_000));
   republisher.unref();
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
-  const resultsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-results' });
+  const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
     pool,
     queues,

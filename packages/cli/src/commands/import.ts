@@ -69,7 +69,7 @@ export async function importManifestFile(pool: Pool, config: Config, options: { 
 
 /** Best effort: if Redis is unreachable, the scheduler's next tick reconciles these presets anyway. */
 async function reconcileNow(config: Config, presetIds: string[]): Promise<void> {
-  const redis = createRedis(config.redisUrl, { role: 'producer', name: 'warmpool-cli' });
+  const redis = createRedis(config.redis, { role: 'producer', name: 'warmpool-cli' });
   const queues = createQueueSet(redis, config.queuePrefix);
   try {
     await enqueueReconciles(queues.reconcile, presetIds, 'version-activated');
