@@ -5,6 +5,7 @@
 #   scripts/redis-cluster.sh start   # start (idempotent) and wait until every slot is served and replicas synced
 #   scripts/redis-cluster.sh nodes   # print the seed list for REDIS_CLUSTER_NODES / WARMPOOL_TEST_REDIS_URL
 #   scripts/redis-cluster.sh stop    # kill the six servers and remove their directories
+#   scripts/redis-cluster.sh start-node PORT  # start one node again on its directory (after a kill: it rejoins)
 #
 # Environment: REDIS_CLUSTER_BASE_PORT (7100), REDIS_CLUSTER_DIR (a temp dir per base port),
 # REDIS_CLUSTER_NODE_TIMEOUT_MS (2000: a short failure-detection time so failover tests stay short; see
@@ -38,6 +39,14 @@ replicas_synced() {
   [ $n -eq 3 ]
 }
 
+start_node() {
+  # The persistence and replication settings docs/OPERATIONS.md recommends, except the node timeout.
+  redis-server --port "$1" --bind 127.0.0.1 --dir "$DIR/$1" --daemonize yes \
+    --pidfile "$DIR/$1/redis.pid" --logfile "$DIR/$1/redis.log" \
+    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT" \
+    --appendonly yes --appendfsync everysec --save "" --maxmemory-policy noeviction
+}
+
 start() {
   command -v redis-server >/dev/null || { echo "redis-cluster: redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
   if cluster_ok 2>/dev/null; then echo "redis-cluster: already running on $(nodes)"; return; fi
@@ -45,11 +54,7 @@ start() {
   for p in $PORTS; do
     if up "$p"; then echo "redis-cluster: port $p is taken by a server this script did not start" >&2; exit 1; fi
     rm -rf "${DIR:?}/$p" && mkdir -p "$DIR/$p"
-    # The persistence and replication settings docs/OPERATIONS.md recommends, except the node timeout.
-    redis-server --port "$p" --bind 127.0.0.1 --dir "$DIR/$p" --daemonize yes \
-      --pidfile "$DIR/$p/redis.pid" --logfile "$DIR/$p/redis.log" \
-      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout "$NODE_TIMEOUT" \
-      --appendonly yes --appendfsync everysec --save "" --maxmemory-policy noeviction
+    start_node "$p"
   done
   for p in $PORTS; do wait_for 20 "redis on $p" up "$p"; done
   local seeds=()
@@ -74,5 +79,8 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   nodes) nodes ;;
-  *) echo "usage: $0 start|stop|nodes" >&2; exit 2 ;;
+  start-node)
+    [ -d "$DIR/${2:-none}" ] || { echo "usage: $0 start-node PORT (a port of this cluster)" >&2; exit 2; }
+    start_node "$2" && wait_for 20 "redis on $2" up "$2" ;;
+  *) echo "usage: $0 start|stop|nodes|start-node PORT" >&2; exit 2 ;;
 esac
