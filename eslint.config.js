@@ -15,6 +15,18 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // All SQL lives in packages/db (docs/ARCHITECTURE.md). Tests may query directly to arrange and assert state.
+  {
+    files: ['**/*.{ts,js,mjs}'],
+    ignores: ['packages/db/**', 'test/**', 'packages/*/test/**', 'services/*/test/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='query']", message: 'SQL belongs in packages/db: add a function there and call it.' },
+      ],
+      'no-restricted-imports': ['error', { paths: [{ name: 'pg', message: 'Only packages/db talks to PostgreSQL.' }] }],
+    },
+  },
   {
     files: ['**/*.test.ts'],
     rules: { 'no-restricted-properties': ['error', { object: 'test', property: 'only' }, { object: 'it', property: 'only' }, { object: 'describe', property: 'only' }, { object: 'test', property: 'skip' }, { object: 'it', property: 'skip' }] },

@@ -11,10 +11,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { Redis } from 'ioredis';
-import { desiredInstancesAt } from '@warmpool/core';
-import { createPool, migrate } from '@warmpool/db';
+import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
+import { createPool, loadPoolRows, migrate, recreateDatabase, type Pool, type PoolRow } from '@warmpool/db';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,12 +54,7 @@ const env = {
 };
 
 async function resetState(): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME])).rowCount;
-  if (exists && !args.keep) await admin.query(`DROP DATABASE ${DB_NAME} WITH (FORCE)`);
-  if (!exists || !args.keep) await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  await admin.end();
+  await recreateDatabase(ADMIN_URL, DB_NAME, { keep: args.keep });
   if (!args.keep) {
     const redis = new Redis(REDIS_URL);
     let cursor = '0';
@@ -116,35 +110,11 @@ async function stopAll(): Promise<void> {
   );
 }
 
-type Row = {
-  preset_id: string;
-  template_id: string;
-  label: string;
-  instances: number;
-  timezone: string;
-  schedules: { cron: string; instances: number }[];
-  status: string;
-  running: number;
-  eligible: number;
-  starting: number;
-  failed: number;
-};
+type Row = PoolRow & { label: string };
 
-async function poolRows(pool: pg.Pool): Promise<Row[]> {
-  const { rows } = await pool.query<Row>(`
-    SELECT p.id AS preset_id, t.id AS template_id, t.name || '/' || p.name AS label, p.instances, p.timezone, p.schedules, p.status,
-      count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status = 'succeeded')::int AS running,
-      count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status = 'succeeded' AND ag.ready)::int AS eligible,
-      count(*) FILTER (WHERE lb.transition = 'start' AND lb.job_status IN ('pending', 'running'))::int AS starting,
-      count(*) FILTER (WHERE lb.job_status = 'failed')::int AS failed
-    FROM presets p
-    JOIN template_versions v ON v.id = p.template_version_id
-    JOIN templates t ON t.id = v.template_id AND t.active_version_id = v.id
-    LEFT JOIN workspaces w ON w.preset_id = p.id AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
-    LEFT JOIN LATERAL (SELECT * FROM builds b WHERE b.workspace_id = w.id ORDER BY build_number DESC LIMIT 1) lb ON true
-    LEFT JOIN LATERAL (SELECT count(*) > 0 AND bool_and(a.ready) AS ready FROM agents a WHERE a.build_id = lb.id) ag ON true
-    GROUP BY p.id, t.id, t.name ORDER BY t.name, p.name`);
-  return rows;
+/** The pools of active presets, from the same views and query as the pool metrics (eligible includes the TTL). */
+async function poolRows(pool: Pool): Promise<Row[]> {
+  return (await loadPoolRows(pool)).filter((r) => r.active).map((r) => ({ ...r, label: `${r.template_name}/${r.preset_name}` }));
 }
 
 function render(rows: Row[], started: number, notes: string[]): string {
@@ -152,11 +122,11 @@ function render(rows: Row[], started: number, notes: string[]): string {
   const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status'];
   const body = rows.map((r) => [
     r.label,
-    String(desiredInstancesAt({ instances: r.instances, timezone: r.timezone, schedules: r.schedules }, now)),
+    String(desiredInstancesAt({ instances: r.instances, timezone: r.timezone, schedules: r.schedules as ScheduleEntry[] }, now)),
     String(r.running),
     String(r.eligible),
     String(r.starting),
-    String(r.failed),
+    String(r.failed_now),
     r.status,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));

@@ -72,3 +72,15 @@ test('the login form turns a token into an HttpOnly session cookie', async () =>
   assert.equal(bad.status, 401);
   assert.equal((await fetch(`${env.api.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${member}` })).status, 403);
 });
+
+test('the offline Bull Board page lives in one directory shared by every api process, not one new directory per start', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const script = "import('./services/api/src/admin.ts').then((m) => console.log(m.offlineViews()))";
+  const run = () => execFileSync(process.execPath, ['--conditions=development', '--import', 'tsx', '-e', script], { encoding: 'utf8' }).trim();
+  const first = run();
+  const second = run();
+  assert.equal(first, second, 'two processes use the same directory');
+  const { readdirSync, readFileSync } = await import('node:fs');
+  assert.ok(readdirSync(first).includes('index.ejs'));
+  assert.doesNotMatch(readFileSync(`${first}/index.ejs`, 'utf8'), /fonts\.googleapis\.com/);
+});

@@ -1,22 +1,18 @@
 import type { Pool } from '@warmpool/db';
 
 /**
- * What the chaos run measures, in SQL. A prebuild is a system-owned, not deleted workspace of a preset; it is
- * live when its latest build is a start that is pending, running or succeeded (a workspace whose latest build is a
- * delete is going away and does not count), and eligible when that start succeeded, every agent is ready, and it
- * is neither past the preset's TTL nor invalidated. The chaos presets have no schedules: desired = instances.
+ * What the chaos run measures, in SQL, over the shared views of migration 006: a prebuild (view
+ * prebuild_workspaces) is live when its latest build is a start that is pending, running or succeeded (a workspace
+ * whose latest build is a delete is going away and does not count), and eligible as the view running_prebuilds
+ * defines it (running, every agent ready, neither past the preset's TTL nor invalidated). The chaos presets have no
+ * schedules: desired = instances.
  */
 const PREBUILDS = `
-  SELECT w.id, w.preset_id, b.id AS build_id, b.transition, b.job_status, b.reason,
-         b.transition = 'start' AND b.job_status IN ('pending', 'running', 'succeeded') AS live,
-         b.transition = 'start' AND b.job_status = 'succeeded'
-           AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id)
-           AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)
-           AND NOT (COALESCE(p.ttl_seconds, 0) > 0 AND now() - w.created_at > make_interval(secs => p.ttl_seconds))
-           AND NOT (p.invalidated_at IS NOT NULL AND w.created_at <= p.invalidated_at) AS eligible
-  FROM presets p
-  JOIN workspaces w ON w.preset_id = p.id AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
-  CROSS JOIN LATERAL (SELECT id, transition, job_status, reason FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b`;
+  SELECT pw.id, pw.preset_id, pw.build_id, pw.transition, pw.job_status, pw.reason,
+         pw.transition = 'start' AND pw.job_status IN ('pending', 'running', 'succeeded') AS live,
+         COALESCE(r.eligible, false) AS eligible
+  FROM prebuild_workspaces pw
+  LEFT JOIN running_prebuilds r ON r.id = pw.id`;
 
 const COUNTS = `
   SELECT p.id, p.instances, COALESCE(c.live, 0)::int AS live, COALESCE(c.eligible, 0)::int AS eligible

@@ -38,11 +38,7 @@ after(async () => {
 
 async function eligible(presetId: string): Promise<number> {
   const { rows } = await db.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM workspaces w
-     CROSS JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-     WHERE w.preset_id = $1 AND NOT w.deleted AND w.owner_id = '00000000-0000-0000-0000-000000000001'
-       AND b.transition = 'start' AND b.job_status = 'succeeded'
-       AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id) AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)`,
+    'SELECT count(*)::int AS n FROM running_prebuilds WHERE preset_id = $1 AND eligible',
     [presetId],
   );
   return rows[0]!.n;

@@ -37,13 +37,11 @@ export async function failPendingBuilds(pool: Pool, presetId: string, error = 's
 /** Counts of a preset's prebuilds by the state of their latest build. */
 export async function prebuildCounts(pool: Pool, presetId: string): Promise<{ running: number; pending: number; failed: number; total: number }> {
   const { rows } = await pool.query<{ running: number; pending: number; failed: number; total: number }>(
-    `SELECT count(*) FILTER (WHERE b.transition = 'start' AND b.job_status = 'succeeded')::int AS running,
-            count(*) FILTER (WHERE b.job_status IN ('pending', 'running'))::int AS pending,
-            count(*) FILTER (WHERE b.job_status = 'failed')::int AS failed,
+    `SELECT count(*) FILTER (WHERE running)::int AS running,
+            count(*) FILTER (WHERE job_status IN ('pending', 'running'))::int AS pending,
+            count(*) FILTER (WHERE job_status = 'failed')::int AS failed,
             count(*)::int AS total
-     FROM workspaces w
-     CROSS JOIN LATERAL (SELECT transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-     WHERE w.preset_id = $1 AND w.owner_id = '00000000-0000-0000-0000-000000000001' AND NOT w.deleted`,
+     FROM prebuild_workspaces WHERE preset_id = $1`,
     [presetId],
   );
   return rows[0]!;

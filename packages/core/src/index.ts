@@ -21,6 +21,7 @@ export {
   DEFAULT_MANIFEST_LIMITS,
   TTL_MIN_SECONDS,
   TTL_MAX_SECONDS,
+  MAX_INSTANCES,
   type Manifest,
   type PresetManifest,
   type ParameterDeclaration,

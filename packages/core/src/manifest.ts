@@ -9,11 +9,17 @@ export const DEFAULT_MANIFEST_LIMITS = { maxPresets: 100, maxSchedulesPerPreset:
 
 export const TTL_MIN_SECONDS = 3600;
 export const TTL_MAX_SECONDS = 31_536_000;
+/** Upper bound of a preset's (or a schedule's) `instances`: far above any real pool, and inside PostgreSQL's int4. */
+export const MAX_INSTANCES = 10_000;
 
 /** "is required" for a missing field, otherwise the expected type: clearer than zod's generic wording. */
 const typeError = (expected: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${expected}`);
 const nonEmpty = z.string({ error: typeError('a non-empty string') }).min(1, 'must be a non-empty string');
-const count = z.number({ error: typeError('an integer ≥ 0') }).int('must be an integer').min(0, 'must be ≥ 0');
+const count = z
+  .number({ error: typeError('an integer ≥ 0') })
+  .int('must be an integer')
+  .min(0, 'must be ≥ 0')
+  .max(MAX_INSTANCES, `must be ≤ ${MAX_INSTANCES}`);
 /** Objects reject unknown fields; a wrong type reads "must be an object" rather than zod's generic wording. */
 const objectOf = <S extends z.ZodRawShape>(shape: S) => z.strictObject(shape, { error: typeError('an object') });
 /** `__proto__` cannot survive as a plain-object key (it would be dropped or touch the prototype): refuse it. */

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManifestSyntaxError, parseManifestText, validateManifest, type ManifestValidation } from '@warmpool/core';
+import { MAX_INSTANCES, ManifestSyntaxError, parseManifestText, validateManifest, type ManifestValidation } from '@warmpool/core';
 
 type Json = Record<string, unknown>;
 
@@ -160,6 +160,14 @@ describe('validateManifest: every error carries its path', () => {
   test('at most one default preset; default must be a boolean', () => {
     assertError(validManifest({ presets: [{ name: 'a', default: true }, { name: 'b', default: false }, { name: 'c', default: true }] }), 'presets[2].default', /one/);
     assertError(withPreset({ name: 'a', default: 'yes' }), 'presets[0].default');
+  });
+
+  test('instances are bounded in the base count and in every schedule (int4 overflow would be a 5xx)', () => {
+    assert.equal(validateManifest(withPrebuilds({ instances: MAX_INSTANCES })).ok, true);
+    assertError(withPrebuilds({ instances: MAX_INSTANCES + 1 }), 'presets[0].prebuilds.instances', /≤ 10000/);
+    assertError(withPrebuilds({ instances: 2 ** 31 }), 'presets[0].prebuilds.instances', /≤/);
+    assertError(withScheduling({ timezone: 'UTC', schedule: [{ cron: '* * * * *', instances: 2 ** 31 }] }), 'presets[0].prebuilds.scheduling.schedule[0].instances', /≤/);
+    assert.equal(validateManifest(withScheduling({ timezone: 'UTC', schedule: [{ cron: '* * * * *', instances: MAX_INSTANCES }] })).ok, true);
   });
 
   test('prebuilds.instances: required integer >= 0', () => {

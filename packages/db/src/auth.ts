@@ -16,23 +16,3 @@ export async function createApiToken(db: pg.Pool | pg.ClientBase, userId: string
 /** User names and template names, as the API and the CLI accept them (JSON-schema `pattern` strings). */
 export const USERNAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
 export const TEMPLATE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,62}$';
-
-export type RoleName = 'owner' | 'template-admin' | 'org-admin' | 'member';
-
-/**
- * The user named `username`, created if needed; undefined for the reserved system user, which never gets a role
- * or a token.
- */
-export async function ensureUser(db: pg.Pool | pg.ClientBase, username: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO users (username) VALUES ($1) ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
-     WHERE NOT users.is_system RETURNING id`,
-    [username],
-  );
-  return rows[0]?.id;
-}
-
-/** Grants a role, site-wide (organizationId null) or in one organization; granting it again changes nothing. */
-export async function grantRole(db: pg.Pool | pg.ClientBase, userId: string, role: RoleName, organizationId: string | null): Promise<void> {
-  await db.query('INSERT INTO role_assignments (user_id, role, organization_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [userId, role, organizationId]);
-}

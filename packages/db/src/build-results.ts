@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { bumpPresetCounter } from './counters.js';
 
 /** The outcome of applying one provisioner result; consumers log rejections and never retry them. */
 export type AppliedResult =
@@ -37,15 +38,6 @@ export type ResultInput =
   | { type: 'build-failed'; buildId: string; at: Date; error: string; retryable: boolean }
   | { type: 'agent-ready'; buildId: string; at: Date; agent: string };
 
-async function bumpCounter(client: pg.ClientBase, presetId: string | null, name: string, by = 1): Promise<void> {
-  if (!presetId) return;
-  await client.query(
-    `INSERT INTO preset_counters (preset_id, name, value) VALUES ($1, $2, $3)
-     ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + EXCLUDED.value`,
-    [presetId, name, by],
-  );
-}
-
 /**
  * Applies one result inside the caller's transaction, with the build row locked. Idempotent by build id: a
  * result only moves a build forward (pending → running → succeeded|failed); anything else is rejected.
@@ -83,7 +75,7 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
         `UPDATE builds SET job_status = 'failed', error = $2, retryable = $3, completed_at = $4, started_at = COALESCE(started_at, $4) WHERE id = $1`,
         [build.id, result.error, result.retryable, result.at],
       );
-      if (build.reason === 'prebuild-create') await bumpCounter(client, build.preset_id, 'failed');
+      if (build.reason === 'prebuild-create') await bumpPresetCounter(client, build.preset_id, 'failed');
       return ok();
     }
     case 'build-succeeded': {
@@ -103,7 +95,7 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
       }
       if (build.transition === 'delete') await client.query('UPDATE workspaces SET deleted = true WHERE id = $1', [build.workspace_id]);
       if (replacements && build.reason === 'claim') {
-        await bumpCounter(client, build.preset_id, 'resource_replacements');
+        await bumpPresetCounter(client, build.preset_id, 'resource_replacements');
         return ok(replacements);
       }
       if (build.transition === 'start' && build.build_number === 1) {

@@ -1,5 +1,6 @@
 export { migrate } from './migrate.js';
-export { createPool, withTransaction, type Pool, type PoolClient } from './pool.js';
+export { createPool, withTransaction, ping, type Pool, type PoolClient } from './pool.js';
+export { recreateDatabase } from './admin.js';
 export { SYSTEM_USER_ID } from './constants.js';
 export { insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, requeueStaleBuildRequests, type OutboxMessage, type PendingOutboxRow } from './outbox.js';
 export { loadPresetSnapshot, loadPresetSnapshots, POPULATION_LIMIT, type PresetSnapshotRow } from './snapshot.js';
@@ -40,17 +41,37 @@ export {
   type EventToRecord,
   type DeliveryToSend,
 } from './notifications.js';
-export { importTemplateVersion, activateVersion, VersionExistsError, type ManifestToStore } from './templates.js';
+export {
+  importTemplateVersion,
+  activateVersion,
+  VersionExistsError,
+  findTemplate,
+  createTemplate,
+  ensureTemplate,
+  listTemplates,
+  versionBelongsTo,
+  retireTemplate,
+  loadClaimTarget,
+  type ManifestToStore,
+  type TemplateRow,
+  type TemplateSummary,
+  type ClaimTarget,
+} from './templates.js';
+export { findPreset, listActivePresetIds, listVersionPresets, listTemplatePresetIds, resumePreset, invalidatePreset, type PresetRow } from './presets.js';
+export { findOrganizationId, ensureOrganization, InvalidOrganizationNameError } from './organizations.js';
+export { isPaused, setPaused } from './settings.js';
+export { bumpPresetCounter, type PresetCounter } from './counters.js';
+export { loadPoolRows, type PoolRow } from './pool-metrics.js';
 export { createApiToken, hashToken } from './auth.js';
-export { ensureUser, grantRole, USERNAME_PATTERN, TEMPLATE_NAME_PATTERN, type RoleName } from './auth.js';
+export { USERNAME_PATTERN, TEMPLATE_NAME_PATTERN } from './auth.js';
+export { ensureUser, grantRole, userExists, userRoleScopes, findPrincipalByTokenHash, ROLES, type RoleName, type Principal } from './users.js';
 export {
   getWorkspace,
   claimPrebuild,
   createFreshWorkspace,
   requestWorkspaceDelete,
   requestBuild,
-  findPrincipalByTokenHash,
+  updateWorkspaceLifecycle,
   WorkspaceNameTakenError,
   type WorkspaceRow,
-  type Principal,
 } from './workspaces.js';

@@ -34,3 +34,8 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     client.release();
   }
 }
+
+/** True when PostgreSQL answers (readiness probes). */
+export async function ping(db: pg.Pool): Promise<boolean> {
+  return db.query('SELECT 1').then(() => true, () => false);
+}

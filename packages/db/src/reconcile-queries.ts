@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SYSTEM_USER_ID } from './constants.js';
+import { bumpPresetCounter } from './counters.js';
 
 /**
  * Writes the reconciler performs inside its per-preset transaction. Each function takes the transaction's
@@ -37,7 +38,8 @@ export type NewBuild = {
 
 /**
  * Locks the given prebuilds (in id order, so two reconcilers never deadlock) and keeps those that are still
- * deletable per SPEC §4.4: owned by the system user, not deleted, latest build a succeeded `start`.
+ * deletable per SPEC §4.4: still a running prebuild (view `prebuild_workspaces`: owned by the system user, not
+ * deleted, latest build a succeeded `start`).
  * Then inserts one pending `delete` build for each. Returns the builds inserted.
  */
 export async function insertDeleteBuilds(client: pg.ClientBase, workspaceIds: readonly string[]): Promise<NewBuild[]> {
@@ -45,14 +47,10 @@ export async function insertDeleteBuilds(client: pg.ClientBase, workspaceIds: re
   await client.query('SELECT id FROM workspaces WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [workspaceIds]);
   // Re-check after the locks are held; a new statement sees any claim committed while we waited.
   const { rows } = await client.query<{ id: string; template_version_id: string; build_number: number; parameters: Record<string, string> }>(
-    `SELECT w.id, w.template_version_id, b.build_number, b.parameters
-     FROM workspaces w
-     CROSS JOIN LATERAL (SELECT build_number, transition, job_status, parameters FROM builds
-                         WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-     WHERE w.id = ANY($1::uuid[]) AND w.owner_id = $2 AND NOT w.deleted
-       AND b.transition = 'start' AND b.job_status = 'succeeded'
-     ORDER BY w.id`,
-    [workspaceIds, SYSTEM_USER_ID],
+    `SELECT id, template_version_id, build_number, build_parameters AS parameters
+     FROM prebuild_workspaces WHERE id = ANY($1::uuid[]) AND running
+     ORDER BY id`,
+    [workspaceIds],
   );
   const builds: NewBuild[] = rows.map((r) => ({
     buildId: randomUUID(),
@@ -127,11 +125,7 @@ export async function insertPrebuilds(
   }));
   await insertPrebuildWorkspaces(client, target, builds.map((b) => b.workspaceId));
   await insertBuilds(client, builds, 'prebuild-create');
-  await client.query(
-    `INSERT INTO preset_counters (preset_id, name, value) VALUES ($1, 'created', $2)
-     ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + EXCLUDED.value`,
-    [target.presetId, count],
-  );
+  await bumpPresetCounter(client, target.presetId, 'created', count);
   return builds;
 }
 
@@ -154,11 +148,7 @@ export async function insertFailedPrebuild(
      VALUES ($1, $2, 1, $3, 'start', $4, 'prebuild-create', 'failed', $5, $6, false, now())`,
     [buildId, workspaceId, target.templateVersionId, SYSTEM_USER_ID, JSON.stringify(parameters), error],
   );
-  await client.query(
-    `INSERT INTO preset_counters (preset_id, name, value) VALUES ($1, 'failed', 1)
-     ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + 1`,
-    [target.presetId],
-  );
+  await bumpPresetCounter(client, target.presetId, 'failed');
   return { workspaceId, buildId };
 }
 
@@ -195,12 +185,8 @@ export async function presetsNeedingAttention(db: pg.Pool | pg.ClientBase): Prom
      JOIN templates t ON t.active_version_id = p.template_version_id
      WHERE NOT t.deleted AND NOT t.deprecated
      UNION
-     SELECT DISTINCT w.preset_id FROM workspaces w
-     CROSS JOIN LATERAL (SELECT transition, job_status FROM builds WHERE workspace_id = w.id
-                         ORDER BY build_number DESC LIMIT 1) b
-     WHERE w.owner_id = $1 AND NOT w.deleted AND w.preset_id IS NOT NULL
-       AND (b.job_status IN ('pending', 'running') OR (b.transition = 'start' AND b.job_status = 'succeeded'))`,
-    [SYSTEM_USER_ID],
+     SELECT DISTINCT preset_id FROM prebuild_workspaces
+     WHERE preset_id IS NOT NULL AND (running OR job_status IN ('pending', 'running'))`,
   );
   return rows.map((r) => r.id);
 }

@@ -44,8 +44,9 @@ export type PresetSnapshotRow = {
 export const POPULATION_LIMIT = 200;
 
 // $1 = preset id, $2 = system user id, $3 = population limit.
-// `latest` is the latest build of every non-deleted prebuild workspace of the preset; each section of the
-// answer is a filter over it, so the whole snapshot costs one round trip and one consistent MVCC snapshot.
+// `latest` is the latest build of every prebuild of the preset (view prebuild_workspaces, migration 006); each
+// section of the answer is a filter over it, so the whole snapshot costs one round trip and one consistent MVCC
+// snapshot. Expiry is left to the core (`isExpired`, at the caller's `now`); `invalidated` comes from SQL.
 const SNAPSHOT_SQL = `
 WITH p AS (
   SELECT p.id, p.name, p.instances, p.ttl_seconds, p.timezone, p.schedules, p.parameters, p.status,
@@ -61,14 +62,10 @@ WITH p AS (
   WHERE p.id = $1
 ),
 latest AS (
-  SELECT w.id AS workspace_id, w.created_at AS workspace_created_at, b.id AS build_id, b.transition, b.job_status,
-         b.initiator_id, b.template_version_id, b.created_at, b.completed_at, b.error
-  FROM workspaces w
-  CROSS JOIN LATERAL (
-    SELECT id, transition, job_status, initiator_id, template_version_id, created_at, completed_at, error
-    FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1
-  ) b
-  WHERE w.preset_id = $1 AND w.owner_id = $2 AND NOT w.deleted
+  SELECT id AS workspace_id, created_at AS workspace_created_at, build_id, transition, job_status, initiator_id,
+         build_template_version_id AS template_version_id, build_created_at AS created_at,
+         build_completed_at AS completed_at, build_error AS error, running, ready
+  FROM prebuild_workspaces WHERE preset_id = $1
 )
 SELECT json_build_object(
   'preset', (SELECT json_build_object(
@@ -79,15 +76,14 @@ SELECT json_build_object(
       'templateDeleted', template_deleted, 'templateDeprecated', template_deprecated,
       'usingActiveVersion', using_active_version, 'organizationId', organization_id,
       'organizationName', organization_name) FROM p),
-  'paused', COALESCE((SELECT value = 'true'::jsonb FROM settings WHERE key = 'reconciliation_paused'), false),
+  'paused', reconciliation_paused(),
   'running', (SELECT COALESCE(json_agg(json_build_object(
         'id', l.workspace_id,
         'createdAt', l.workspace_created_at,
-        'ready', EXISTS (SELECT 1 FROM agents a WHERE a.build_id = l.build_id)
-                 AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = l.build_id AND NOT a.ready),
-        'invalidated', p.invalidated_at IS NOT NULL AND l.workspace_created_at <= p.invalidated_at
+        'ready', l.ready,
+        'invalidated', prebuild_invalidated(l.workspace_created_at, p.invalidated_at)
       ) ORDER BY l.workspace_created_at, l.workspace_id), '[]'::json)
-      FROM latest l, p WHERE l.transition = 'start' AND l.job_status = 'succeeded'),
+      FROM latest l, p WHERE l.running),
   'inProgress', (SELECT COALESCE(json_agg(json_build_object('transition', transition, 'count', n)), '[]'::json)
       FROM (SELECT l.transition, count(*) AS n FROM latest l, p
             WHERE l.initiator_id = $2 AND l.job_status IN ('pending', 'running') AND p.using_active_version

@@ -76,3 +76,79 @@ export async function activateVersion(client: pg.ClientBase, templateId: string,
   const old = await client.query<{ id: string }>('SELECT id FROM presets WHERE template_version_id = $1', [previous]);
   return old.rows.map((r) => r.id);
 }
+
+export type TemplateRow = { id: string; organization_id: string; name: string; active_version_id: string | null; deprecated: boolean; deleted: boolean };
+
+/** A template by id (deleted ones included: the caller decides what they mean). */
+export async function findTemplate(db: pg.Pool | pg.ClientBase, id: string): Promise<TemplateRow | undefined> {
+  const { rows } = await db.query<TemplateRow>('SELECT id, organization_id, name, active_version_id, deprecated, deleted FROM templates WHERE id = $1', [id]);
+  return rows[0];
+}
+
+export type TemplateSummary = Pick<TemplateRow, 'id' | 'name' | 'active_version_id' | 'deprecated'>;
+
+/** Creates a template; undefined when a live template of that name exists in the organization. */
+export async function createTemplate(db: pg.Pool | pg.ClientBase, organizationId: string, name: string): Promise<TemplateSummary | undefined> {
+  const { rows } = await db.query<TemplateSummary>(
+    `INSERT INTO templates (organization_id, name) VALUES ($1, $2) ON CONFLICT (organization_id, name) WHERE NOT deleted DO NOTHING
+     RETURNING id, name, active_version_id, deprecated`,
+    [organizationId, name],
+  );
+  return rows[0];
+}
+
+/** The id of the live template of that name, created if needed (CLI import). */
+export async function ensureTemplate(client: pg.ClientBase, organizationId: string, name: string): Promise<string> {
+  const { rows } = await client.query<{ id: string }>(
+    `INSERT INTO templates (organization_id, name) VALUES ($1, $2)
+     ON CONFLICT (organization_id, name) WHERE NOT deleted DO UPDATE SET updated_at = now() RETURNING id`,
+    [organizationId, name],
+  );
+  return rows[0]!.id;
+}
+
+export async function listTemplates(db: pg.Pool | pg.ClientBase, organizationId: string): Promise<TemplateSummary[]> {
+  const { rows } = await db.query<TemplateSummary>(
+    'SELECT id, name, active_version_id, deprecated FROM templates WHERE organization_id = $1 AND NOT deleted ORDER BY name',
+    [organizationId],
+  );
+  return rows;
+}
+
+export async function versionBelongsTo(db: pg.Pool | pg.ClientBase, versionId: string, templateId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM template_versions WHERE id = $1 AND template_id = $2', [versionId, templateId]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Marks the template deprecated (no new workspaces) or deleted; its pools drain on the next reconcile. */
+export async function retireTemplate(db: pg.Pool | pg.ClientBase, templateId: string, how: 'deprecated' | 'deleted'): Promise<void> {
+  const column = how === 'deprecated' ? 'deprecated' : 'deleted';
+  await db.query(`UPDATE templates SET ${column} = true, updated_at = now() WHERE id = $1`, [templateId]);
+}
+
+export type ClaimTarget = {
+  id: string;
+  name: string;
+  activeVersionId: string;
+  deprecated: boolean;
+  /** Parameter declarations of the active version. */
+  declarations: { name: string; required: boolean; default?: string | undefined; options?: string[] | undefined }[];
+  /** The presets of the active version. */
+  presets: { id: string; name: string; parameters: Record<string, string> }[];
+};
+
+/**
+ * What creating a workspace from a template needs, in one statement: the live template of the organization with
+ * its active version's declarations and presets. Undefined when there is no such template or no active version.
+ */
+export async function loadClaimTarget(db: pg.Pool | pg.ClientBase, organizationId: string, templateId: string): Promise<ClaimTarget | undefined> {
+  const { rows } = await db.query<ClaimTarget>(
+    `SELECT t.id, t.name, t.active_version_id AS "activeVersionId", t.deprecated, v.parameters AS declarations,
+            COALESCE((SELECT json_agg(json_build_object('id', p.id, 'name', p.name, 'parameters', p.parameters))
+                      FROM presets p WHERE p.template_version_id = v.id), '[]') AS presets
+     FROM templates t JOIN template_versions v ON v.id = t.active_version_id
+     WHERE t.id = $1 AND t.organization_id = $2 AND NOT t.deleted`,
+    [templateId, organizationId],
+  );
+  return rows[0];
+}

@@ -26,10 +26,9 @@ export class WorkspaceNameTakenError extends Error {
 }
 
 const WORKSPACE_SELECT = `
-  SELECT w.*, (SELECT json_build_object('id', b.id, 'build_number', b.build_number, 'transition', b.transition,
-                                        'job_status', b.job_status, 'reason', b.reason)
-               FROM builds b WHERE b.workspace_id = w.id ORDER BY b.build_number DESC LIMIT 1) AS latest_build
-  FROM workspaces w`;
+  SELECT w.*, CASE WHEN l.build_id IS NOT NULL THEN json_build_object('id', l.build_id, 'build_number', l.build_number,
+                'transition', l.transition, 'job_status', l.job_status, 'reason', l.reason) END AS latest_build
+  FROM workspaces w LEFT JOIN workspace_latest_builds l ON l.id = w.id`;
 
 export async function getWorkspace(db: pg.Pool | pg.ClientBase, id: string, options: { forUpdate?: boolean } = {}): Promise<WorkspaceRow | undefined> {
   if (options.forUpdate) await db.query('SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE', [id]);
@@ -75,9 +74,7 @@ export async function requestBuild(client: pg.ClientBase, build: BuildToRequest)
      o AS (
        INSERT INTO outbox (queue, name, payload, idempotency_key, priority)
        VALUES ('build-requests', 'build-requested', $9, $10, $11))
-     INSERT INTO preset_counters (preset_id, name, value)
-     SELECT $12::uuid, 'claimed', 1 WHERE $13::bool AND $12::uuid IS NOT NULL
-     ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + 1`,
+     SELECT bump_preset_counter($12::uuid, 'claimed', 1) WHERE $13::bool AND $12::uuid IS NOT NULL`,
     [
       buildId, build.workspaceId, build.buildNumber, build.templateVersionId, build.transition, build.initiatorId, build.reason,
       JSON.stringify(build.parameters), JSON.stringify(payload), idempotencyKey, build.priority, build.presetId, build.countClaim ?? false,
@@ -102,16 +99,12 @@ export async function claimPrebuild(
 ): Promise<{ workspaceId: string; buildId: string } | undefined> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const { rows } = await client.query<{ id: string }>(
+      // Only the workspace row is locked (FOR UPDATE OF w): locking through the view would lock the preset too.
+      // The owner test on w itself is re-evaluated on the newest row version when the lock is taken.
       `SELECT w.id FROM workspaces w
-       JOIN presets p ON p.id = w.preset_id
-       CROSS JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-       WHERE w.preset_id = $1 AND w.owner_id = $2 AND NOT w.deleted
-         AND b.transition = 'start' AND b.job_status = 'succeeded'
-         AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id)
-         AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)
-         AND NOT (COALESCE(p.ttl_seconds, 0) > 0 AND now() - w.created_at > make_interval(secs => p.ttl_seconds))
-         AND NOT (p.invalidated_at IS NOT NULL AND w.created_at <= p.invalidated_at)
-       ORDER BY w.created_at, w.id
+       JOIN running_prebuilds r ON r.id = w.id
+       WHERE r.preset_id = $1 AND r.eligible AND w.owner_id = $2 AND NOT w.deleted
+       ORDER BY r.created_at, r.id
        LIMIT 1
        FOR UPDATE OF w SKIP LOCKED`,
       [input.presetId, SYSTEM_USER_ID],
@@ -122,9 +115,9 @@ export async function claimPrebuild(
     try {
       claimed = await client.query<{ template_version_id: string; build_number: number; parameters: Record<string, string> }>(
         `UPDATE workspaces w SET owner_id = $3, name = $4, last_used_at = now(), claimed_at = now()
-         FROM (SELECT build_number, transition, job_status, parameters FROM builds WHERE workspace_id = $1 ORDER BY build_number DESC LIMIT 1) b
-         WHERE w.id = $1 AND w.owner_id = $2 AND NOT w.deleted AND b.transition = 'start' AND b.job_status = 'succeeded'
-         RETURNING w.template_version_id, b.build_number, b.parameters`,
+         FROM prebuild_workspaces b
+         WHERE w.id = $1 AND b.id = w.id AND w.owner_id = $2 AND NOT w.deleted AND b.running
+         RETURNING w.template_version_id, b.build_number, b.build_parameters AS parameters`,
         [id, SYSTEM_USER_ID, input.userId, input.name],
       );
     } catch (err) {
@@ -193,7 +186,7 @@ export async function createFreshWorkspace(
 /** Requests deletion of a locked workspace (the caller checked authorization); returns the build id. */
 export async function requestWorkspaceDelete(client: pg.ClientBase, workspace: WorkspaceRow, initiatorId: string, priority: number): Promise<string> {
   const { rows } = await client.query<{ parameters: Record<string, string> }>(
-    'SELECT parameters FROM builds WHERE workspace_id = $1 ORDER BY build_number DESC LIMIT 1',
+    'SELECT build_parameters AS parameters FROM workspace_latest_builds WHERE id = $1',
     [workspace.id],
   );
   return requestBuild(client, {
@@ -209,28 +202,15 @@ export async function requestWorkspaceDelete(client: pg.ClientBase, workspace: W
   });
 }
 
-export type Principal = {
-  userId: string;
-  username: string;
-  roles: { role: 'owner' | 'template-admin' | 'org-admin' | 'member'; organizationId: string | null }[];
-};
-
-/**
- * The principal behind a bearer token (by its hash), or undefined for unknown or expired tokens. A read only:
- * `last_used_at` is refreshed separately, at most once a minute per token, so authentication adds no write.
- */
-export async function findPrincipalByTokenHash(db: pg.Pool, tokenHash: Buffer): Promise<Principal | undefined> {
-  const { rows } = await db.query<{ token_id: string; user_id: string; username: string; stale: boolean; roles: Principal['roles'] }>(
-    `SELECT t.id AS token_id, u.id AS user_id, u.username,
-            (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
-            COALESCE((SELECT json_agg(json_build_object('role', r.role, 'organizationId', r.organization_id))
-                      FROM role_assignments r WHERE r.user_id = u.id), '[]') AS roles
-     FROM api_tokens t JOIN users u ON u.id = t.user_id AND NOT u.is_system
-     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())`,
-    [tokenHash],
+/** Sets a workspace's lifecycle options; a field left undefined keeps its value, null clears it. */
+export async function updateWorkspaceLifecycle(
+  db: pg.Pool | pg.ClientBase,
+  id: string,
+  options: { autostopSeconds?: number | null | undefined; dormantAfterSeconds?: number | null | undefined },
+): Promise<void> {
+  await db.query(
+    `UPDATE workspaces SET autostop_seconds = CASE WHEN $2 THEN $3 ELSE autostop_seconds END,
+                           dormant_after_seconds = CASE WHEN $4 THEN $5 ELSE dormant_after_seconds END WHERE id = $1`,
+    [id, options.autostopSeconds !== undefined, options.autostopSeconds ?? null, options.dormantAfterSeconds !== undefined, options.dormantAfterSeconds ?? null],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  if (row.stale) void db.query('UPDATE api_tokens SET last_used_at = now() WHERE id = $1', [row.token_id]).catch(() => undefined);
-  return { userId: row.user_id, username: row.username, roles: row.roles };
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
-import { SYSTEM_USER_ID, type Pool } from '@warmpool/db';
+import { isPaused, loadPoolRows, type Pool } from '@warmpool/db';
 import type { QueueSet } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 
@@ -15,53 +15,6 @@ export function createRegistry(service: string): Registry {
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   return registry;
 }
-
-type PoolRow = {
-  organization_name: string;
-  template_name: string;
-  preset_name: string;
-  instances: number;
-  timezone: string;
-  schedules: ScheduleEntry[];
-  status: string;
-  running: number;
-  eligible: number;
-  created: number;
-  failed: number;
-  claimed: number;
-  replacements: number;
-};
-
-// One statement per refresh for every preset: gauges for active presets, counters from preset_counters
-// (so they survive restarts of any service).
-const POOL_SQL = `
-SELECT o.name AS organization_name, t.name AS template_name, p.name AS preset_name, p.instances, p.timezone,
-       p.schedules, p.status, (t.active_version_id = p.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active,
-       COALESCE(r.running, 0)::int AS running, COALESCE(r.eligible, 0)::int AS eligible,
-       COALESCE(c.created, 0)::int AS created, COALESCE(c.failed, 0)::int AS failed,
-       COALESCE(c.claimed, 0)::int AS claimed, COALESCE(c.replacements, 0)::int AS replacements
-FROM presets p
-JOIN template_versions v ON v.id = p.template_version_id
-JOIN templates t ON t.id = v.template_id
-JOIN organizations o ON o.id = t.organization_id
-LEFT JOIN LATERAL (
-  SELECT count(*) AS running,
-         count(*) FILTER (WHERE ready AND NOT expired) AS eligible
-  FROM (
-    SELECT (EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id)
-            AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)) AS ready,
-           ((p.ttl_seconds > 0 AND now() - w.created_at > make_interval(secs => p.ttl_seconds))
-            OR (p.invalidated_at IS NOT NULL AND w.created_at <= p.invalidated_at)) AS expired
-    FROM workspaces w
-    CROSS JOIN LATERAL (SELECT id, transition, job_status FROM builds WHERE workspace_id = w.id ORDER BY build_number DESC LIMIT 1) b
-    WHERE w.preset_id = p.id AND w.owner_id = $1 AND NOT w.deleted AND b.transition = 'start' AND b.job_status = 'succeeded'
-  ) x
-) r ON true
-LEFT JOIN LATERAL (
-  SELECT sum(value) FILTER (WHERE name = 'created') AS created, sum(value) FILTER (WHERE name = 'failed') AS failed,
-         sum(value) FILTER (WHERE name = 'claimed') AS claimed, sum(value) FILTER (WHERE name = 'resource_replacements') AS replacements
-  FROM preset_counters WHERE preset_id = p.id
-) c ON true`;
 
 /**
  * SPEC §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
@@ -85,10 +38,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
   const lastUpdated = gauge('prebuilt_workspaces_metrics_last_updated', 'Unix time of the last refresh of these metrics.', []);
 
   const refresh = async () => {
-    const [{ rows }, setting] = await Promise.all([
-      pool.query<PoolRow & { active: boolean }>(POOL_SQL, [SYSTEM_USER_ID]),
-      pool.query<{ paused: boolean }>(`SELECT value = 'true'::jsonb AS paused FROM settings WHERE key = 'reconciliation_paused'`),
-    ]);
+    const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
     const now = new Date();
     for (const metric of [created, failed, claimed, replacements, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
     for (const row of rows) {
@@ -98,13 +48,13 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       if (row.claimed) claimed.inc(labels, row.claimed);
       if (row.replacements) replacements.inc(labels, row.replacements);
       if (!row.active) continue;
-      desired.set(labels, desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules }, now));
+      desired.set(labels, desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules as ScheduleEntry[] }, now));
       running.set(labels, row.running);
       eligible.set(labels, row.eligible);
       hardLimited.set(labels, row.status === 'hard_limited' ? 1 : 0);
       validationFailed.set(labels, row.status === 'validation_failed' ? 1 : 0);
     }
-    paused.set(setting.rows[0]?.paused ? 1 : 0);
+    paused.set(isPausedNow ? 1 : 0);
     lastUpdated.set(Math.floor(now.getTime() / 1000));
   };
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,15 +18,22 @@ export const SESSION_COOKIE = 'warmpool_session';
 
 /**
  * Bull Board UI's page links a web font from outside the machine; serve a copy of its template without it (the UI
- * falls back to system fonts) so the dashboard works offline and leaks nothing to third parties.
+ * falls back to system fonts) so the dashboard works offline and leaks nothing to third parties. The copy's
+ * directory is named by the UI version, not the process, so restarts and replicas share one directory instead of
+ * leaving a new one behind at every start; it is written to a private file and renamed, so a concurrent start never
+ * reads half a file.
  */
-function offlineViews(): string {
+export function offlineViews(): string {
   const require = createRequire(import.meta.url);
-  const uiDist = path.dirname(require.resolve('@bull-board/ui/package.json')) + '/dist';
-  const dir = path.join(os.tmpdir(), `warmpool-bull-board-${process.pid}`);
+  const uiRoot = path.dirname(require.resolve('@bull-board/ui/package.json'));
+  const { version } = JSON.parse(readFileSync(path.join(uiRoot, 'package.json'), 'utf8')) as { version: string };
+  const dir = path.join(os.tmpdir(), `warmpool-bull-board-${version}`);
   mkdirSync(dir, { recursive: true });
-  const template = readFileSync(path.join(uiDist, 'index.ejs'), 'utf8').replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '');
-  writeFileSync(path.join(dir, 'index.ejs'), template);
+  const template = readFileSync(path.join(uiRoot, 'dist', 'index.ejs'), 'utf8').replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '');
+  const target = path.join(dir, 'index.ejs');
+  const partial = `${target}.${process.pid}.tmp`;
+  writeFileSync(partial, template);
+  renameSync(partial, target);
   return dir;
 }
 

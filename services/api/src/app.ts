@@ -2,10 +2,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import swagger from '@fastify/swagger';
 import type { Registry } from 'prom-client';
 import type { QueueSet } from '@warmpool/bus';
-import { findPrincipalByTokenHash, hashToken, type Pool, type Principal } from '@warmpool/db';
+import { findPrincipalByTokenHash, hashToken, ping, type Pool, type Principal } from '@warmpool/db';
 import type { OutboxRelay } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
-import { ApiError, installErrorHandler } from './errors.js';
+import { ApiError, frameworkError, installErrorHandler } from './errors.js';
 import { unstorableText } from './text.js';
 import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard, sessionToken } from './admin.js';
 import { templateRoutes } from './routes/templates.js';
@@ -71,6 +71,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.maxBodyBytes,
     genReqId: () => crypto.randomUUID(),
+    frameworkErrors: frameworkError,
     // Unknown fields are rejected, not silently dropped; every problem is reported at once.
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: false } },
   });
@@ -126,7 +127,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const [db, redis] = await Promise.all([
-      deps.pool.query('SELECT 1').then(() => true, () => false),
+      ping(deps.pool),
       deps.redis.ping().then((r) => r === 'PONG', () => false),
     ]);
     return reply.status(db && redis ? 200 : 503).send({ ok: db && redis, postgres: db, redis });

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** A client-facing error: `{ error: code, message, details }` with an HTTP status. */
 export class ApiError extends Error {
@@ -17,6 +17,15 @@ export const forbidden = (action: string) => new ApiError(403, 'forbidden', `not
 
 /** PostgreSQL data exceptions caused by values: numeric out of range, untranslatable or invalid characters. */
 const INPUT_DATA_ERRORS = new Set(['22003', '22P05', '22021', '22P02']);
+
+/**
+ * Errors the router raises before any hook or handler runs (a malformed URL, a path parameter past
+ * `maxParamLength`): the same error shape as everything else, instead of fastify's own.
+ */
+export function frameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is malformed';
+  void reply.status(400).send({ error: 'bad_request', message, details: [{ path: 'url', message }] });
+}
 
 /** Maps every error to the SPEC §7 shape; client mistakes are 4xx, never 5xx. */
 export function installErrorHandler(app: FastifyInstance): void {

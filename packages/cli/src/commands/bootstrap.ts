@@ -1,8 +1,19 @@
-import { createApiToken, ensureUser, grantRole, USERNAME_PATTERN, withTransaction, type Pool } from '@warmpool/db';
+import {
+  createApiToken,
+  ensureOrganization as upsertOrganization,
+  ensureUser,
+  findOrganizationId,
+  grantRole,
+  InvalidOrganizationNameError,
+  ROLES,
+  USERNAME_PATTERN,
+  withTransaction,
+  type Pool,
+  type RoleName,
+} from '@warmpool/db';
 import { UsageError } from '../output.js';
 
-const ROLES = ['owner', 'template-admin', 'org-admin', 'member'] as const;
-export type Role = (typeof ROLES)[number];
+export type Role = RoleName;
 
 export function parseRole(value: string): Role {
   if (!(ROLES as readonly string[]).includes(value)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
@@ -10,22 +21,16 @@ export function parseRole(value: string): Role {
 }
 
 export async function ensureOrganization(pool: Pool, name: string, webhookUrl?: string): Promise<{ id: string; created: boolean }> {
-  const { rows } = await pool.query<{ id: string; created: boolean }>(
-    `INSERT INTO organizations (name, webhook_url) VALUES ($1, $2)
-     ON CONFLICT (name) DO UPDATE SET webhook_url = COALESCE(EXCLUDED.webhook_url, organizations.webhook_url)
-     RETURNING id, (xmax = 0) AS created`,
-    [name, webhookUrl ?? null],
-  ).catch((err: Error) => {
-    if (/organizations_name_check/.test(err.message)) throw new UsageError(`organization name ${JSON.stringify(name)}: use lowercase letters, digits, - and _ (max 63)`);
+  return upsertOrganization(pool, name, webhookUrl).catch((err: unknown) => {
+    if (err instanceof InvalidOrganizationNameError) throw new UsageError(err.message);
     throw err;
   });
-  return rows[0]!;
 }
 
 export async function findOrganization(pool: Pool, name: string): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>('SELECT id FROM organizations WHERE name = $1', [name]);
-  if (!rows[0]) throw new UsageError(`organization ${JSON.stringify(name)} does not exist (create it with: warmpool org create ${name})`);
-  return rows[0].id;
+  const id = await findOrganizationId(pool, name);
+  if (!id) throw new UsageError(`organization ${JSON.stringify(name)} does not exist (create it with: warmpool org create ${name})`);
+  return id;
 }
 
 const USERNAME = new RegExp(USERNAME_PATTERN);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
 import { createQueueSet, createRedis, enqueueReconciles } from '@warmpool/bus';
-import { importTemplateVersion, TEMPLATE_NAME_PATTERN, VersionExistsError, withTransaction, type Pool } from '@warmpool/db';
+import { ensureTemplate, importTemplateVersion, TEMPLATE_NAME_PATTERN, VersionExistsError, withTransaction, type Pool } from '@warmpool/db';
 import type { Config } from '@warmpool/runtime';
 import { UsageError } from '../output.js';
 import { findOrganization } from './bootstrap.js';
@@ -44,12 +44,7 @@ export async function importManifestFile(pool: Pool, config: Config, options: { 
   }
   const organizationId = await findOrganization(pool, options.org);
   const imported = await withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO templates (organization_id, name) VALUES ($1, $2)
-       ON CONFLICT (organization_id, name) WHERE NOT deleted DO UPDATE SET updated_at = now() RETURNING id`,
-      [organizationId, options.template],
-    );
-    const templateId = rows[0]!.id;
+    const templateId = await ensureTemplate(client, organizationId, options.template);
     const result = await importTemplateVersion(client, { templateId, manifest: validation.value, createdBy: null, activate: options.activate });
     return { templateId, ...result };
   }).catch((err: unknown) => {

@@ -1,5 +1,5 @@
 import { desiredTimeline } from '@warmpool/core';
-import { loadPresetSnapshot, type Pool } from '@warmpool/db';
+import { listActivePresetIds, loadPresetSnapshot, setPaused as storePaused, type Pool } from '@warmpool/db';
 import { presetStatus, toCoreSnapshot, type PresetStatus } from '@warmpool/pipeline';
 import type { Config } from '@warmpool/runtime';
 import { formatTable, progress, UsageError } from '../output.js';
@@ -12,18 +12,11 @@ const settingsOf = (config: Config) => ({
 
 /** Status of every active preset (optionally of one organization), one snapshot query per preset. */
 export async function collectStatus(pool: Pool, config: Config, org?: string): Promise<PresetStatus[]> {
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT p.id FROM presets p
-     JOIN templates t ON t.active_version_id = p.template_version_id AND NOT t.deleted
-     JOIN organizations o ON o.id = t.organization_id
-     WHERE ($1::text IS NULL OR o.name = $1)
-     ORDER BY o.name, t.name, p.name`,
-    [org ?? null],
-  );
+  const ids = await listActivePresetIds(pool, org === undefined ? {} : { organizationName: org });
   const now = new Date();
-  const bar = progress('loading presets', rows.length);
+  const bar = progress('loading presets', ids.length);
   const out: PresetStatus[] = [];
-  for (const { id } of rows) {
+  for (const id of ids) {
     const row = await loadPresetSnapshot(pool, id);
     if (row) out.push(presetStatus(row, now, settingsOf(config)));
     bar.tick();
@@ -60,5 +53,5 @@ export async function previewPreset(pool: Pool, config: Config, presetId: string
 }
 
 export async function setPaused(pool: Pool, paused: boolean): Promise<void> {
-  await pool.query(`UPDATE settings SET value = $1::jsonb WHERE key = 'reconciliation_paused'`, [JSON.stringify(paused)]);
+  await storePaused(pool, paused);
 }

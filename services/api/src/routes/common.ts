@@ -1,4 +1,4 @@
-import type { Principal } from '@warmpool/db';
+import { findOrganizationId, findPreset as loadPreset, findTemplate as loadTemplate, type PresetRow, type Principal, type TemplateRow } from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization, type Action } from '../authz.js';
 import { forbidden, notFound } from '../errors.js';
@@ -23,30 +23,19 @@ export function authorize(principal: Principal, action: Action, target: { organi
 
 /** An organization by name, visible to the principal; other organizations answer 404. */
 export async function findOrganization(deps: ApiDeps, principal: Principal, name: string): Promise<string> {
-  const { rows } = await deps.pool.query<{ id: string }>('SELECT id FROM organizations WHERE name = $1', [name]);
-  const id = rows[0]?.id;
+  const id = await findOrganizationId(deps.pool, name);
   if (!id || !seesOrganization(principal, id)) throw notFound('organization');
   return id;
 }
 
-export type TemplateRow = { id: string; organization_id: string; name: string; active_version_id: string | null; deprecated: boolean; deleted: boolean };
-
 export async function findTemplate(deps: ApiDeps, principal: Principal, id: string): Promise<TemplateRow> {
-  const { rows } = await deps.pool.query<TemplateRow>('SELECT id, organization_id, name, active_version_id, deprecated, deleted FROM templates WHERE id = $1', [id]);
-  const row = rows[0];
+  const row = await loadTemplate(deps.pool, id);
   if (!row || row.deleted || !seesOrganization(principal, row.organization_id)) throw notFound('template');
   return row;
 }
 
-export type PresetRow = { id: string; name: string; organization_id: string; template_id: string; template_version_id: string; parameters: Record<string, string> };
-
 export async function findPreset(deps: ApiDeps, principal: Principal, id: string): Promise<PresetRow> {
-  const { rows } = await deps.pool.query<PresetRow>(
-    `SELECT p.id, p.name, t.organization_id, t.id AS template_id, p.template_version_id, p.parameters
-     FROM presets p JOIN template_versions v ON v.id = p.template_version_id JOIN templates t ON t.id = v.template_id WHERE p.id = $1`,
-    [id],
-  );
-  const row = rows[0];
+  const row = await loadPreset(deps.pool, id);
   if (!row || !seesOrganization(principal, row.organization_id)) throw notFound('preset');
   return row;
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { desiredTimeline } from '@warmpool/core';
 import { enqueueReconcile } from '@warmpool/bus';
-import { loadPresetSnapshot, loadPresetSnapshots } from '@warmpool/db';
+import { invalidatePreset, listActivePresetIds, loadPresetSnapshot, loadPresetSnapshots, resumePreset, setPaused } from '@warmpool/db';
 import { presetStatus, toCoreSnapshot } from '@warmpool/pipeline';
 import type { ApiDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
@@ -53,13 +53,9 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const organizationId = await findOrganization(deps, request.principal, request.params.org);
       authorize(request.principal, 'prebuild.status.read', { organizationId });
-      const { rows } = await deps.pool.query<{ id: string }>(
-        `SELECT p.id FROM presets p JOIN templates t ON t.active_version_id = p.template_version_id
-         WHERE t.organization_id = $1 AND NOT t.deleted ORDER BY t.name, p.name`,
-        [organizationId],
-      );
+      const ids = await listActivePresetIds(deps.pool, { organizationId });
       const now = new Date();
-      return (await loadPresetSnapshots(deps.pool, rows.map((r) => r.id))).map((row) => presetStatus(row, now, settingsOf(deps)));
+      return (await loadPresetSnapshots(deps.pool, ids)).map((row) => presetStatus(row, now, settingsOf(deps)));
     },
   );
 
@@ -89,7 +85,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   for (const [path, paused] of [['/prebuilds/pause', true], ['/prebuilds/resume', false]] as const) {
     app.post(path, { schema: { response: { 200: { type: 'object', properties: { paused: { type: 'boolean' } } }, '4xx': errorSchema } } }, async (request) => {
       authorize(request.principal, 'reconciliation.pause', { organizationId: null });
-      await deps.pool.query(`UPDATE settings SET value = $1::jsonb WHERE key = 'reconciliation_paused'`, [JSON.stringify(paused)]);
+      await setPaused(deps.pool, paused);
       request.log.info({ paused }, 'site-wide reconciliation pause changed');
       return { paused };
     });
@@ -102,10 +98,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.operate', { organizationId: preset.organization_id });
-      await deps.pool.query(
-        `UPDATE presets SET status = 'healthy', status_reason = NULL, status_changed_at = now(), failures_reset_at = now() WHERE id = $1`,
-        [preset.id],
-      );
+      await resumePreset(deps.pool, preset.id);
       await reconcile(preset.id, 'preset-resumed');
       return { status: 'healthy' };
     },
@@ -118,9 +111,9 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.operate', { organizationId: preset.organization_id });
-      const { rows } = await deps.pool.query<{ invalidated_at: Date }>('UPDATE presets SET invalidated_at = now() WHERE id = $1 RETURNING invalidated_at', [preset.id]);
+      const invalidatedAt = await invalidatePreset(deps.pool, preset.id);
       await reconcile(preset.id, 'preset-invalidated');
-      return { invalidated_at: rows[0]!.invalidated_at.toISOString() };
+      return { invalidated_at: invalidatedAt.toISOString() };
     },
   );
 }

@@ -1,7 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
 import { enqueueReconciles } from '@warmpool/bus';
-import { activateVersion, importTemplateVersion, TEMPLATE_NAME_PATTERN, VersionExistsError, withTransaction } from '@warmpool/db';
+import {
+  activateVersion,
+  createTemplate,
+  importTemplateVersion,
+  listTemplatePresetIds,
+  listTemplates,
+  listVersionPresets,
+  retireTemplate,
+  TEMPLATE_NAME_PATTERN,
+  versionBelongsTo,
+  VersionExistsError,
+  withTransaction,
+} from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
 import { unstorableText } from '../text.js';
@@ -32,8 +44,6 @@ const manifestBody = {
 export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const reconcile = (ids: string[], trigger: string) =>
     enqueueReconciles(deps.queues.reconcile, ids, trigger).catch((err: unknown) => deps.logger.warn({ err }, 'could not trigger reconciles; the next tick will'));
-  const presetsOf = async (templateId: string) =>
-    (await deps.pool.query<{ id: string }>('SELECT p.id FROM presets p JOIN template_versions v ON v.id = p.template_version_id WHERE v.template_id = $1', [templateId])).rows.map((r) => r.id);
 
   app.post<{ Params: { org: string }; Body: { name: string } }>(
     '/organizations/:org/templates',
@@ -47,13 +57,9 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request, reply) => {
       const organizationId = await findOrganization(deps, request.principal, request.params.org);
       authorize(request.principal, 'template.write', { organizationId });
-      const { rows } = await deps.pool.query(
-        `INSERT INTO templates (organization_id, name) VALUES ($1, $2) ON CONFLICT (organization_id, name) WHERE NOT deleted DO NOTHING
-         RETURNING id, name, active_version_id, deprecated`,
-        [organizationId, request.body.name],
-      );
-      if (!rows[0]) throw new ApiError(409, 'conflict', `template ${JSON.stringify(request.body.name)} already exists`);
-      return reply.status(201).send(rows[0]);
+      const created = await createTemplate(deps.pool, organizationId, request.body.name);
+      if (!created) throw new ApiError(409, 'conflict', `template ${JSON.stringify(request.body.name)} already exists`);
+      return reply.status(201).send(created);
     },
   );
 
@@ -63,8 +69,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const organizationId = await findOrganization(deps, request.principal, request.params.org);
       authorize(request.principal, 'template.read', { organizationId });
-      const { rows } = await deps.pool.query('SELECT id, name, active_version_id, deprecated FROM templates WHERE organization_id = $1 AND NOT deleted ORDER BY name', [organizationId]);
-      return rows;
+      return listTemplates(deps.pool, organizationId);
     },
   );
 
@@ -116,8 +121,8 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         throw err;
       });
       if (activate) await reconcile(result.affectedPresetIds, 'version-activated');
-      const { rows } = await deps.pool.query<{ id: string; name: string }>('SELECT id, name FROM presets WHERE template_version_id = $1 ORDER BY name', [result.versionId]);
-      return reply.status(201).send({ version_id: result.versionId, name: validation.value.name, active: activate, presets: rows, warnings: validation.warnings });
+      const presets = await listVersionPresets(deps.pool, result.versionId);
+      return reply.status(201).send({ version_id: result.versionId, name: validation.value.name, active: activate, presets, warnings: validation.warnings });
     },
   );
 
@@ -128,11 +133,10 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
       const previous = await withTransaction(deps.pool, async (client) => {
-        const { rowCount } = await client.query('SELECT 1 FROM template_versions WHERE id = $1 AND template_id = $2', [request.params.versionId, template.id]);
-        if (!rowCount) throw notFound('version');
+        if (!(await versionBelongsTo(client, request.params.versionId, template.id))) throw notFound('version');
         return activateVersion(client, template.id, request.params.versionId);
       });
-      const current = (await deps.pool.query<{ id: string }>('SELECT id FROM presets WHERE template_version_id = $1', [request.params.versionId])).rows.map((r) => r.id);
+      const current = (await listVersionPresets(deps.pool, request.params.versionId)).map((p) => p.id);
       await reconcile([...current, ...previous], 'version-activated');
       return { ...template, active_version_id: request.params.versionId };
     },
@@ -144,8 +148,8 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-      await deps.pool.query('UPDATE templates SET deprecated = true, updated_at = now() WHERE id = $1', [template.id]);
-      await reconcile(await presetsOf(template.id), 'template-deprecated');
+      await retireTemplate(deps.pool, template.id, 'deprecated');
+      await reconcile(await listTemplatePresetIds(deps.pool, template.id), 'template-deprecated');
       return { ...template, deprecated: true };
     },
   );
@@ -156,8 +160,8 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request, reply) => {
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-      await deps.pool.query('UPDATE templates SET deleted = true, updated_at = now() WHERE id = $1', [template.id]);
-      await reconcile(await presetsOf(template.id), 'template-deleted');
+      await retireTemplate(deps.pool, template.id, 'deleted');
+      await reconcile(await listTemplatePresetIds(deps.pool, template.id), 'template-deleted');
       return reply.status(204).send();
     },
   );

@@ -1,5 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import { createApiToken, ensureUser, grantRole, listNotifications, markNotificationRead, NotificationQueryError, USERNAME_PATTERN, type Principal, type RoleName } from '@warmpool/db';
+import {
+  createApiToken,
+  ensureUser,
+  grantRole,
+  listNotifications,
+  markNotificationRead,
+  NotificationQueryError,
+  ROLES,
+  USERNAME_PATTERN,
+  userExists,
+  userRoleScopes,
+  type Principal,
+  type RoleName,
+} from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
 import { can } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
@@ -23,7 +36,7 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
   }));
 
   const roleProperties = {
-    role: { type: 'string', enum: ['owner', 'template-admin', 'org-admin', 'member'] },
+    role: { type: 'string', enum: [...ROLES] },
     organization: { type: 'string', minLength: 1, maxLength: 63 },
   };
   const tokenResponse = { 201: { type: 'object', properties: { token: { type: 'string' }, user_id: { type: 'string' } } }, '4xx': errorSchema };
@@ -49,14 +62,9 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
    * they manage (anyone else answers 404, like objects of other organizations).
    */
   async function managedUser(principal: Principal, userId: string, action: 'user.manage' | 'token.create'): Promise<{ organizationIds: (string | null)[] }> {
-    const { rows } = await deps.pool.query<{ organization_id: string | null; has_role: boolean }>(
-      `SELECT r.organization_id, r.id IS NOT NULL AS has_role FROM users u LEFT JOIN role_assignments r ON r.user_id = u.id
-       WHERE u.id = $1 AND NOT u.is_system`,
-      [userId],
-    );
-    const scopes = rows.filter((r) => r.has_role).map((r) => r.organization_id);
+    const scopes = await userRoleScopes(deps.pool, userId);
     const isOwner = principal.roles.some((r) => r.role === 'owner');
-    if (rows.length === 0 || (!isOwner && !scopes.some((o) => can(principal, action, { organizationId: o })))) throw notFound('user');
+    if (!scopes || (!isOwner && !scopes.some((o) => can(principal, action, { organizationId: o })))) throw notFound('user');
     return { organizationIds: scopes };
   }
 
@@ -109,8 +117,7 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     async (request, reply) => {
       const { role, organization } = request.body;
       const organizationId = await grantableScope(request.principal, role, organization);
-      const { rowCount } = await deps.pool.query('SELECT 1 FROM users WHERE id = $1 AND NOT is_system', [request.params.id]);
-      if (!rowCount) throw notFound('user');
+      if (!(await userExists(deps.pool, request.params.id))) throw notFound('user');
       await grantRole(deps.pool, request.params.id, role, organizationId);
       return reply.status(201).send({ user_id: request.params.id, role, organization_id: organizationId });
     },

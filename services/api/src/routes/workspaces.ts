@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { matchPreset, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
+import { matchPreset, resolveBuildParameters } from '@warmpool/core';
 import { BUILD_PRIORITY, enqueueReconcile } from '@warmpool/bus';
 import {
   claimPrebuild,
   createFreshWorkspace,
   getWorkspace,
+  loadClaimTarget,
   requestWorkspaceDelete,
   SYSTEM_USER_ID,
+  updateWorkspaceLifecycle,
   WorkspaceNameTakenError,
   withTransaction,
   type WorkspaceRow,
@@ -80,20 +82,12 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      const { rows: tpl } = await deps.pool.query<{ id: string; name: string; active_version_id: string | null; deprecated: boolean; declarations: ParameterDeclaration[] }>(
-        `SELECT t.id, t.name, t.active_version_id, t.deprecated, v.parameters AS declarations FROM templates t JOIN template_versions v ON v.id = t.active_version_id
-         WHERE t.id = $1 AND t.organization_id = $2 AND NOT t.deleted`,
-        [body.template_id, organizationId],
-      );
-      const template = tpl[0];
-      if (!template?.active_version_id) throw notFound('template (with an active version)');
+      const template = await loadClaimTarget(deps.pool, organizationId, body.template_id);
+      if (!template) throw notFound('template (with an active version)');
       if (template.deprecated) {
         throw new ApiError(409, 'template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
       }
-      const { rows: presets } = await deps.pool.query<{ id: string; name: string; parameters: Record<string, string> }>(
-        'SELECT id, name, parameters FROM presets WHERE template_version_id = $1',
-        [template.active_version_id],
-      );
+      const { presets } = template;
       let preset = body.preset_id ? presets.find((p) => p.id === body.preset_id) : matchPreset(presets, body.parameters ?? {});
       if (body.preset_id && !preset) throw new ApiError(400, 'validation_failed', 'the preset does not belong to the active version of this template', [{ path: 'body.preset_id', message: 'unknown preset for this template' }]);
       preset = preset ?? null;
@@ -109,7 +103,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         const fresh = await createFreshWorkspace(client, {
           organizationId,
           templateId: template.id,
-          templateVersionId: template.active_version_id!,
+          templateVersionId: template.activeVersionId,
           presetId: preset?.id ?? null,
           userId: principal.userId,
           name: body.name,
@@ -196,11 +190,10 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       if (ws.owner_id === SYSTEM_USER_ID) throw new ApiError(409, 'prebuild_unclaimed', 'lifecycle options cannot be set on an unclaimed prebuild');
       authorize(request.principal, 'workspace.update', { organizationId: ws.organization_id, ownerId: ws.owner_id });
       const b = request.body;
-      await deps.pool.query(
-        `UPDATE workspaces SET autostop_seconds = CASE WHEN $2 THEN $3 ELSE autostop_seconds END,
-                               dormant_after_seconds = CASE WHEN $4 THEN $5 ELSE dormant_after_seconds END WHERE id = $1`,
-        [ws.id, 'autostop_seconds' in b, b.autostop_seconds ?? null, 'dormant_after_seconds' in b, b.dormant_after_seconds ?? null],
-      );
+      await updateWorkspaceLifecycle(deps.pool, ws.id, {
+        autostopSeconds: 'autostop_seconds' in b ? (b.autostop_seconds ?? null) : undefined,
+        dormantAfterSeconds: 'dormant_after_seconds' in b ? (b.dormant_after_seconds ?? null) : undefined,
+      });
       return view((await getWorkspace(deps.pool, ws.id))!);
     },
   );

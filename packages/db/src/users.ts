@@ -1,0 +1,69 @@
+import type pg from 'pg';
+
+/** The roles of the permission model, in the order the CLI and the API list them (also the migration's CHECK). */
+export const ROLES = ['owner', 'template-admin', 'org-admin', 'member'] as const;
+export type RoleName = (typeof ROLES)[number];
+
+/**
+ * The user named `username`, created if needed; undefined for the reserved system user, which never gets a role
+ * or a token.
+ */
+export async function ensureUser(db: pg.Pool | pg.ClientBase, username: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO users (username) VALUES ($1) ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
+     WHERE NOT users.is_system RETURNING id`,
+    [username],
+  );
+  return rows[0]?.id;
+}
+
+/** True for an existing user other than the reserved system user. */
+export async function userExists(db: pg.Pool | pg.ClientBase, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM users WHERE id = $1 AND NOT is_system', [userId]);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * The organizations a (non-system) user holds roles in (null = a site-wide role), or undefined when there is no
+ * such user. A user without any role answers [].
+ */
+export async function userRoleScopes(db: pg.Pool | pg.ClientBase, userId: string): Promise<(string | null)[] | undefined> {
+  const { rows } = await db.query<{ organization_id: string | null; has_role: boolean }>(
+    `SELECT r.organization_id, r.id IS NOT NULL AS has_role FROM users u LEFT JOIN role_assignments r ON r.user_id = u.id
+     WHERE u.id = $1 AND NOT u.is_system`,
+    [userId],
+  );
+  if (rows.length === 0) return undefined;
+  return rows.filter((r) => r.has_role).map((r) => r.organization_id);
+}
+
+/** Grants a role, site-wide (organizationId null) or in one organization; granting it again changes nothing. */
+export async function grantRole(db: pg.Pool | pg.ClientBase, userId: string, role: RoleName, organizationId: string | null): Promise<void> {
+  await db.query('INSERT INTO role_assignments (user_id, role, organization_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [userId, role, organizationId]);
+}
+
+export type Principal = {
+  userId: string;
+  username: string;
+  roles: { role: RoleName; organizationId: string | null }[];
+};
+
+/**
+ * The principal behind a bearer token (by its hash), or undefined for unknown or expired tokens. A read only:
+ * `last_used_at` is refreshed separately, at most once a minute per token, so authentication adds no write.
+ */
+export async function findPrincipalByTokenHash(db: pg.Pool, tokenHash: Buffer): Promise<Principal | undefined> {
+  const { rows } = await db.query<{ token_id: string; user_id: string; username: string; stale: boolean; roles: Principal['roles'] }>(
+    `SELECT t.id AS token_id, u.id AS user_id, u.username,
+            (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
+            COALESCE((SELECT json_agg(json_build_object('role', r.role, 'organizationId', r.organization_id))
+                      FROM role_assignments r WHERE r.user_id = u.id), '[]') AS roles
+     FROM api_tokens t JOIN users u ON u.id = t.user_id AND NOT u.is_system
+     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())`,
+    [tokenHash],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  if (row.stale) void db.query('UPDATE api_tokens SET last_used_at = now() WHERE id = $1', [row.token_id]).catch(() => undefined);
+  return { userId: row.user_id, username: row.username, roles: row.roles };
+}

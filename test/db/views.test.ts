@@ -1,0 +1,94 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isExpired } from '@warmpool/core';
+import {
+  bumpPresetCounter,
+  insertPrebuilds,
+  isPaused,
+  loadPoolRows,
+  loadPresetSnapshot,
+  setPaused,
+  withTransaction,
+} from '@warmpool/db';
+import { presetStatus } from '@warmpool/pipeline';
+import { createTestDatabase, type TestDatabase } from '../support/env.js';
+import { seedPresets } from '../support/seed.js';
+import { completePendingBuilds } from '../support/fake-provisioner.js';
+
+// The shared SQL definitions of migration 006 (prebuild_expired, running_prebuilds, reconciliation_paused,
+// bump_preset_counter) against the rules the pure core applies to the same rows.
+
+let db: TestDatabase;
+before(async () => {
+  db = await createTestDatabase();
+});
+after(async () => {
+  await db.drop();
+});
+
+const SETTINGS = { backoffIntervalMs: 60_000, backoffLookbackMs: 3_600_000, failureHardLimit: 3 };
+
+test('SQL prebuild_expired and core isExpired agree at the TTL and invalidation boundaries', async () => {
+  const created = new Date('2026-03-01T10:00:00.000Z');
+  const cases: { ttl: number | null; atMs: number; invalidatedAt: Date | null }[] = [];
+  for (const ttl of [null, 0, 60]) {
+    for (const offset of [-1, 0, 1]) {
+      for (const invalidatedAt of [null, new Date(created.getTime() - 1), created, new Date(created.getTime() + 1)]) {
+        cases.push({ ttl, atMs: created.getTime() + (ttl ?? 60) * 1000 + offset, invalidatedAt });
+      }
+    }
+  }
+  const { rows } = await db.pool.query<{ i: number; expired: boolean }>(
+    `SELECT i, prebuild_expired($1::timestamptz, ttl, inv, at) AS expired
+     FROM unnest($2::int[], $3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS c(ttl, inv, at, i)`,
+    [created, cases.map((c) => c.ttl), cases.map((c) => c.invalidatedAt), cases.map((c) => new Date(c.atMs))],
+  );
+  for (const row of rows) {
+    const c = cases[row.i - 1]!;
+    const invalidated = c.invalidatedAt !== null && created.getTime() <= c.invalidatedAt.getTime();
+    const core = isExpired({ id: 'x', createdAt: created, ready: true, invalidated }, c.ttl, new Date(c.atMs));
+    assert.equal(row.expired, core, `ttl=${c.ttl} at=${new Date(c.atMs).toISOString()} invalidated_at=${c.invalidatedAt?.toISOString()}`);
+  }
+  assert.equal(rows.length, cases.length);
+});
+
+test('eligible is one number everywhere: pool rows (metrics, demo) equal the status the API and CLI report', async () => {
+  const [withTtl, noTtl] = await seedPresets(db.pool, [{ name: 'ttl', instances: 4, ttlSeconds: 3600 }, { name: 'forever', instances: 2, ttlSeconds: null }]);
+  for (const p of [withTtl!, noTtl!]) {
+    const target = { presetId: p.presetId, organizationId: p.organizationId, templateId: p.templateId, templateVersionId: p.versionId };
+    await withTransaction(db.pool, (c) => insertPrebuilds(c, target, p === withTtl ? 4 : 2, {}));
+  }
+  await completePendingBuilds(db.pool);
+  const running = (await loadPresetSnapshot(db.pool, withTtl!.presetId))!.running;
+  // One past its TTL, one with an agent not ready: 2 of the 4 are claimable.
+  await db.pool.query(`UPDATE workspaces SET created_at = now() - interval '2 hours' WHERE id = $1`, [running[0]!.id]);
+  await db.pool.query(`UPDATE agents SET ready = false WHERE build_id IN (SELECT build_id FROM prebuild_workspaces WHERE id = $1)`, [running[1]!.id]);
+
+  const pools = new Map((await loadPoolRows(db.pool)).map((r) => [r.preset_id, r]));
+  for (const p of [withTtl!, noTtl!]) {
+    const status = presetStatus((await loadPresetSnapshot(db.pool, p.presetId))!, new Date(), SETTINGS);
+    const row = pools.get(p.presetId)!;
+    assert.equal(row.eligible, status.eligible, `eligible of ${status.preset}`);
+    assert.equal(row.running, status.running, `running of ${status.preset}`);
+  }
+  assert.equal(pools.get(withTtl!.presetId)!.eligible, 2);
+  assert.equal(pools.get(noTtl!.presetId)!.eligible, 2, 'no TTL: nothing expires (the NULL ttl case)');
+});
+
+test('the pause flag and the preset counters have one helper each', async () => {
+  assert.equal(await isPaused(db.pool), false);
+  await setPaused(db.pool, true);
+  assert.equal(await isPaused(db.pool), true);
+  const [p] = await seedPresets(db.pool, [{ instances: 0 }]);
+  assert.equal((await loadPresetSnapshot(db.pool, p!.presetId))!.paused, true, 'the snapshot reads the same flag');
+  await setPaused(db.pool, false);
+  assert.equal(await isPaused(db.pool), false);
+
+  await withTransaction(db.pool, async (c) => {
+    await bumpPresetCounter(c, p!.presetId, 'claimed');
+    await bumpPresetCounter(c, p!.presetId, 'claimed', 2);
+    await bumpPresetCounter(c, null, 'claimed');
+  });
+  const row = (await loadPoolRows(db.pool)).find((r) => r.preset_id === p!.presetId)!;
+  assert.equal(row.claimed, 3);
+});
