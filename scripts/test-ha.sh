@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FILES=(packages/db test/bus test/pipeline test/outbox test/results test/api/api.test.ts test/ops/session-state.test.ts)
+FILES=(packages/db test/bus test/pipeline test/outbox test/results test/api/api.test.ts test/api/replicas.test.ts test/ops/session-state.test.ts)
 [ $# -gt 0 ] && FILES=("$@")
 
 bash scripts/ensure-test-tools.sh
