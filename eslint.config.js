@@ -28,6 +28,11 @@ export default tseslint.config(
     },
   },
   {
+    // The pools console runs in the browser.
+    files: ['services/api/console/src/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.test.ts'],
     rules: { 'no-restricted-properties': ['error', { object: 'test', property: 'only' }, { object: 'it', property: 'only' }, { object: 'describe', property: 'only' }, { object: 'test', property: 'skip' }, { object: 'it', property: 'skip' }] },
   },

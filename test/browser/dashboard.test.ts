@@ -1,14 +1,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync, statSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 import { createQueueSet, createRedis, enqueueReconciles, type QueueSet } from '@warmpool/bus';
 import { REDIS_URL } from '../support/env.js';
+import { launchChromium } from '../support/browser.js';
 import { seedPresets } from '../support/seed.js';
 import { startTestApi, userWithRole } from '../support/api.js';
 
-// A person's view of the queue dashboard, in headless Chromium (Debian's package, installed by .ci/run).
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// A person's view of the queue dashboard, in headless Chromium.
 let env: Awaited<ReturnType<typeof startTestApi>>;
 let browser: Browser;
 const redis = createRedis(REDIS_URL, { role: 'producer' });
@@ -16,7 +16,6 @@ let queues: QueueSet;
 let owner: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM} (apt-get install chromium)`);
   env = await startTestApi();
   queues = createQueueSet(redis, env.prefix);
   owner = (await userWithRole(env.db.pool, 'owner', null)).token;
@@ -24,10 +23,7 @@ before(async () => {
   const presets = await seedPresets(env.db.pool, [{ instances: 1 }, { instances: 2 }]);
   await enqueueReconciles(queues.reconcile, presets.map((p) => p.presetId), 'browser-test');
   await queues.buildRequests.add('build-requested', { note: 'visible in the dashboard' }, { jobId: 'build-demo', priority: 3 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

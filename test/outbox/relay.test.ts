@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
+import { createQueueSet, createRedis, QUEUES, type QueueSet } from '@warmpool/bus';
 import { insertOutbox, withTransaction } from '@warmpool/db';
-import { OutboxRelay } from '@warmpool/pipeline';
+import { OutboxRelay, withOutboxTransaction } from '@warmpool/pipeline';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { waitFor } from '../support/wait.js';
@@ -101,4 +101,42 @@ test('build requests of builds still pending long after publishing are published
   await db.pool.query(`UPDATE builds SET job_status = 'running' WHERE id = $1`, [b[0]!.id]);
   await db.pool.query(`UPDATE outbox SET published_at = now() - interval '10 minutes' WHERE idempotency_key = $1`, [key]);
   assert.equal(await requeueStaleBuildRequests(db.pool, 60_000), 0, 'started builds are left alone');
+});
+
+test('withOutboxTransaction relays what it committed, and nothing of a rolled-back transaction', async () => {
+  const relay = new OutboxRelay(db.pool, queues, logger);
+  const deps = { pool: db.pool, relay, logger };
+  await withOutboxTransaction(deps, (c) => insertOutbox(c, [message('tx-1')]));
+  assert.ok(await queues.buildRequests.getJob('tx-1'), 'published right after the commit, no flush by the caller');
+  await assert.rejects(
+    withOutboxTransaction(deps, async (c) => {
+      await insertOutbox(c, [message('tx-2')]);
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  assert.equal(await queues.buildRequests.getJob('tx-2'), undefined);
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM outbox WHERE idempotency_key = 'tx-2'`);
+  assert.equal(rows[0].n, 0);
+});
+
+test('a failed flush after the commit is logged, the result still returned and the row left for the poll', async () => {
+  const failing = { flush: () => Promise.reject(new Error('redis away')) } as unknown as OutboxRelay;
+  const warnings: unknown[] = [];
+  const spy = { ...logger, warn: (...args: unknown[]) => void warnings.push(args) } as unknown as typeof logger;
+  const result = await withOutboxTransaction({ pool: db.pool, relay: failing, logger: spy }, async (c) => {
+    await insertOutbox(c, [message('tx-3')]);
+    return 42;
+  });
+  assert.equal(result, 42);
+  assert.equal(warnings.length, 1);
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM outbox WHERE idempotency_key = 'tx-3' AND published_at IS NULL`);
+  assert.equal(rows[0].n, 1);
+});
+
+test('QueueSet lists every queue once and finds a queue by its name', () => {
+  assert.equal(queues.all.length, Object.keys(QUEUES).length);
+  for (const name of Object.values(QUEUES)) assert.equal(queues.byName(name)?.name, name);
+  assert.equal(queues.byName('no-such-queue'), undefined);
+  assert.equal(queues.byName('prefix'), undefined, 'only queues, never the other members of the set');
 });

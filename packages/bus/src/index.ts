@@ -1,4 +1,6 @@
-export { QUEUES, BUILD_PRIORITY, queuePrefix, type QueueName } from './queues.js';
-export * from './events.js';
+// The contracts (queue names, priorities, payload schemas, keys) live in @warmpool/contracts; they are re-exported
+// here so that code holding a queue needs one import.
+export * from '@warmpool/contracts';
+export { queuePrefix } from './queues.js';
 export { createRedis, type RedisClient } from './connection.js';
 export { createQueueSet, enqueueReconcile, enqueueReconciles, armWakeUp, armWakeUps, type QueueSet } from './queue-set.js';

@@ -1,11 +1,11 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
-import { QUEUES, queuePrefix } from './queues.js';
-import { ReconcileJob } from './events.js';
+import { JOB_NAMES, QUEUES, ReconcileJob, wakeJobId, type QueueKey } from '@warmpool/contracts';
+import { queuePrefix } from './queues.js';
 
 const DAY_S = 24 * 3600;
 
 // Completed jobs are kept long enough for job ids to act as idempotency keys (outbox re-publish after a crash).
-const DEFAULTS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
+const DEFAULTS: Record<QueueKey, DefaultJobOptions> = {
   reconcile: { removeOnComplete: true, removeOnFail: { count: 1_000 }, attempts: 3, backoff: { type: 'exponential', delay: 500 } },
   schedulerTick: { removeOnComplete: true, removeOnFail: { count: 100 } },
   buildRequests: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 7 * DAY_S }, attempts: 5, backoff: { type: 'exponential', delay: 1_000 } },
@@ -15,18 +15,29 @@ const DEFAULTS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
   webhookDeliveries: { removeOnComplete: { age: DAY_S, count: 100_000 }, removeOnFail: { age: 30 * DAY_S } },
 };
 
-export type QueueSet = { [K in keyof typeof QUEUES]: Queue } & { prefix: string; close: () => Promise<void> };
+export type QueueSet = { [K in QueueKey]: Queue } & {
+  prefix: string;
+  /** Every queue, in QUEUES order. */
+  all: readonly Queue[];
+  /** The queue of that name (outbox rows name their queue), or undefined. */
+  byName: (name: string) => Queue | undefined;
+  close: () => Promise<void>;
+};
 
 /** Producer handles for every queue, sharing one connection. The caller owns (and closes) `connection`. */
 export function createQueueSet(connection: ConnectionOptions, prefixName: string): QueueSet {
   const prefix = queuePrefix(prefixName);
-  const entries = (Object.keys(QUEUES) as (keyof typeof QUEUES)[]).map(
+  const entries = (Object.keys(QUEUES) as QueueKey[]).map(
     (key) => [key, new Queue(QUEUES[key], { connection, prefix, defaultJobOptions: DEFAULTS[key] })] as const,
   );
-  const queues = Object.fromEntries(entries) as { [K in keyof typeof QUEUES]: Queue };
+  const queues = Object.fromEntries(entries) as { [K in QueueKey]: Queue };
+  const all = entries.map(([, q]) => q);
+  const byName = new Map<string, Queue>(all.map((q) => [q.name, q]));
   return {
     ...queues,
     prefix,
+    all,
+    byName: (name) => byName.get(name),
     close: async () => {
       await Promise.all(entries.map(([, q]) => q.close()));
     },
@@ -45,7 +56,7 @@ export async function enqueueReconciles(queue: Queue, presetIds: readonly string
   if (presetIds.length === 0) return;
   await queue.addBulk(
     presetIds.map((presetId) => ({
-      name: 'reconcile',
+      name: JOB_NAMES.reconcile,
       data: ReconcileJob.parse({ presetId, trigger }),
       opts: { deduplication: { id: presetId, keepLastIfActive: true } },
     })),
@@ -64,11 +75,10 @@ export async function armWakeUps(queue: Queue, wakeUps: readonly { presetId: str
   if (wakeUps.length === 0) return;
   await queue.addBulk(
     wakeUps.map(({ presetId, at }) => ({
-      name: 'wake',
+      name: JOB_NAMES.wake,
       data: ReconcileJob.parse({ presetId, trigger }),
       opts: {
-        // No ":" in custom job ids: BullMQ reserves it.
-        jobId: `wake-${presetId}-${at.getTime()}`,
+        jobId: wakeJobId(presetId, at),
         delay: Math.max(0, at.getTime() - now),
         removeOnComplete: true,
         removeOnFail: true,

@@ -1,24 +1,3 @@
-/** Every BullMQ queue Warmpool uses. One place, so producers and consumers agree. */
-export const QUEUES = {
-  /** Per-preset reconcile jobs (dedup id = preset id), plus delayed wake-ups. */
-  reconcile: 'reconcile',
-  /** Cluster-wide periodic tick (one job scheduler). */
-  schedulerTick: 'scheduler-tick',
-  /** build-requested events for provisioners; priorities: human > delete > create. */
-  buildRequests: 'build-requests',
-  /** build-started / build-succeeded / build-failed / agent-ready reported by provisioners. */
-  buildResults: 'build-results',
-  /** Domain events for the notifier: preset-hard-limited, preset-validation-failed, resource-replacements. */
-  notifications: 'notifications',
-  /** One job per (notification, webhook) delivery attempt series. */
-  webhookDeliveries: 'webhook-deliveries',
-} as const;
-
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
-
-/** BullMQ priorities: lower runs first. */
-export const BUILD_PRIORITY = { human: 1, delete: 2, create: 3 } as const;
-
 /**
  * Queue prefix wrapped in a Redis Cluster hash tag so every key of every queue lands in one slot.
  * Tests and benchmarks pass their own prefix so runs never see each other's jobs.

@@ -2,7 +2,7 @@ export { migrate } from './migrate.js';
 export { createPool, withTransaction, ping, type Pool, type PoolClient } from './pool.js';
 export { recreateDatabase } from './admin.js';
 export { SYSTEM_USER_ID } from './constants.js';
-export { insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, requeueStaleBuildRequests, type OutboxMessage, type PendingOutboxRow } from './outbox.js';
+export { buildRequestedMessage, notificationMessage, insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, requeueStaleBuildRequests, type OutboxMessage, type PendingOutboxRow } from './outbox.js';
 export { loadPresetSnapshot, loadPresetSnapshots, POPULATION_LIMIT, type PresetSnapshotRow } from './snapshot.js';
 export {
   lockPreset,
@@ -64,7 +64,7 @@ export { bumpPresetCounter, type PresetCounter } from './counters.js';
 export { loadPoolRows, type PoolRow } from './pool-metrics.js';
 export { createApiToken, hashToken } from './auth.js';
 export { USERNAME_PATTERN, TEMPLATE_NAME_PATTERN } from './auth.js';
-export { ensureUser, grantRole, userExists, userRoleScopes, findPrincipalByTokenHash, ROLES, type RoleName, type Principal } from './users.js';
+export { ensureUser, grantRole, userExists, userRoleScopes, findPrincipalByTokenHash, type RoleName, type Principal } from './users.js';
 export {
   getWorkspace,
   claimPrebuild,
@@ -75,3 +75,15 @@ export {
   WorkspaceNameTakenError,
   type WorkspaceRow,
 } from './workspaces.js';
+export {
+  listOrganizations,
+  latestPresetBuilds,
+  presetReplacements,
+  recordPoolSamples,
+  presetHistory,
+  type OrganizationRow,
+  type PresetBuild,
+  type ReplacementNotice,
+  type PoolSample,
+  type PoolHistory,
+} from './pool-views.js';

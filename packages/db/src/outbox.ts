@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { BUILD_REQUEST_KEY_PREFIX, buildRequestedPayload, JOB_NAMES, notificationKey, NotificationEvent, QUEUES, type BuildToAnnounce } from '@warmpool/contracts';
 
 export type OutboxMessage = {
   queue: string;
@@ -8,6 +9,21 @@ export type OutboxMessage = {
   /** BullMQ priority (lower first); 0 = none. */
   priority?: number;
 };
+
+/**
+ * The outbox message announcing a build to provisioners: the one producer of build-requested, used by claims, user
+ * creates and deletes (requestBuild) and by the reconciler. The payload is validated here.
+ */
+export function buildRequestedMessage(build: BuildToAnnounce, priority: number): OutboxMessage {
+  const payload = buildRequestedPayload(build);
+  return { queue: QUEUES.buildRequests, name: JOB_NAMES.buildRequested, payload, idempotencyKey: payload.idempotencyKey, priority };
+}
+
+/** The outbox message of a notifier event, validated, keyed per transition or claim build (notificationKey). */
+export function notificationMessage(event: NotificationEvent): OutboxMessage {
+  const payload = NotificationEvent.parse(event);
+  return { queue: QUEUES.notifications, name: payload.type, payload, idempotencyKey: notificationKey(payload) };
+}
 
 /** Writes messages in the caller's transaction; a key already present is ignored (idempotent). */
 export async function insertOutbox(client: pg.ClientBase, messages: readonly OutboxMessage[]): Promise<void> {
@@ -68,9 +84,9 @@ export async function requeueStaleBuildRequests(pool: pg.Pool, olderThanMs: numb
   const { rowCount } = await pool.query(
     `UPDATE outbox o SET published_at = NULL
      FROM builds b
-     WHERE o.queue = 'build-requests' AND o.idempotency_key = 'build-' || b.id::text AND b.job_status = 'pending'
+     WHERE o.queue = $2 AND o.idempotency_key = $3 || b.id::text AND b.job_status = 'pending'
        AND o.published_at IS NOT NULL AND o.published_at < now() - make_interval(secs => $1::float8 / 1000)`,
-    [olderThanMs],
+    [olderThanMs, QUEUES.buildRequests, BUILD_REQUEST_KEY_PREFIX],
   );
   return rowCount ?? 0;
 }

@@ -1,8 +1,8 @@
 import type pg from 'pg';
+import type { Role } from '@warmpool/contracts';
 
-/** The roles of the permission model, in the order the CLI and the API list them (also the migration's CHECK). */
-export const ROLES = ['owner', 'template-admin', 'org-admin', 'member'] as const;
-export type RoleName = (typeof ROLES)[number];
+/** Kept for existing callers: the role type is `Role` of @warmpool/contracts. */
+export type RoleName = Role;
 
 /**
  * The user named `username`, created if needed; undefined for the reserved system user, which never gets a role

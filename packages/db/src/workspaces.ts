@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SYSTEM_USER_ID } from './constants.js';
+import { buildRequestedMessage } from './outbox.js';
 
 /** Writes behind workspace creation, claims and deletion. Each takes a transaction's client; none commits. */
 
@@ -51,33 +52,24 @@ type BuildToRequest = {
 };
 
 /**
- * Inserts a pending build and its build-requested event (outbox), and for claims bumps the preset's claim
- * counter, in one statement in the caller's transaction.
+ * Inserts a pending build and its build-requested event (outbox, buildRequestedMessage), and for claims bumps the
+ * preset's claim counter, in one statement in the caller's transaction.
  */
 export async function requestBuild(client: pg.ClientBase, build: BuildToRequest): Promise<string> {
   const buildId = randomUUID();
-  const idempotencyKey = `build-${buildId}`;
-  const payload = {
-    buildId,
-    workspaceId: build.workspaceId,
-    transition: build.transition,
-    templateVersionId: build.templateVersionId,
-    presetId: build.presetId,
-    parameters: build.parameters,
-    reason: build.reason,
-    idempotencyKey,
-  };
+  const message = buildRequestedMessage({ buildId, ...build }, build.priority);
   await client.query(
     `WITH b AS (
        INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason, parameters)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
      o AS (
        INSERT INTO outbox (queue, name, payload, idempotency_key, priority)
-       VALUES ('build-requests', 'build-requested', $9, $10, $11))
+       VALUES ($14, $15, $9, $10, $11))
      SELECT bump_preset_counter($12::uuid, 'claimed', 1) WHERE $13::bool AND $12::uuid IS NOT NULL`,
     [
       buildId, build.workspaceId, build.buildNumber, build.templateVersionId, build.transition, build.initiatorId, build.reason,
-      JSON.stringify(build.parameters), JSON.stringify(payload), idempotencyKey, build.priority, build.presetId, build.countClaim ?? false,
+      JSON.stringify(build.parameters), JSON.stringify(message.payload), message.idempotencyKey, message.priority, build.presetId, build.countClaim ?? false,
+      message.queue, message.name,
     ],
   );
   return buildId;

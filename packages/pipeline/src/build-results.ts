@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, NotificationEvent, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
-import { applyBuildResult, insertOutbox, withTransaction, type Pool } from '@warmpool/db';
+import { BuildResult, describeIssues, enqueueReconcile, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { applyBuildResult, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
-import type { OutboxRelay } from './outbox-relay.js';
+import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
 
 export type BuildResultsDeps = {
   pool: Pool;
@@ -33,10 +33,10 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   }
   const result = parsed.data;
   const input = { ...result, at: new Date(result.at) };
-  const applied = await withTransaction(deps.pool, async (client) => {
+  const applied = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
     const outcome = await applyBuildResult(client, input);
     if (outcome.applied && outcome.replacements && outcome.presetId) {
-      const event = NotificationEvent.parse({
+      const message = notificationMessage({
         type: 'resource-replacements',
         presetId: outcome.presetId,
         workspaceId: outcome.workspaceId,
@@ -45,7 +45,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
         claimantId: outcome.initiatorId,
         replacements: outcome.replacements,
       });
-      await insertOutbox(client, [{ queue: QUEUES.notifications, name: event.type, payload: event, idempotencyKey: `replacements-${result.buildId}` }]);
+      await insertOutbox(client, [message]);
     }
     return outcome;
   });
@@ -58,7 +58,6 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     return { applied: false };
   }
   if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
-  if (applied.replacements) await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { applied: true };

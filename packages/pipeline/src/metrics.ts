@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
-import { isPaused, loadPoolRows, type Pool } from '@warmpool/db';
+import { isPaused, loadPoolRows, recordPoolSamples, type PoolSample, type Pool } from '@warmpool/db';
 import type { QueueSet } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 
@@ -16,9 +16,13 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
+/** Pool history kept for the console: one sample per preset and bucket, pruned after `keepMs`. */
+export const POOL_SAMPLES = { bucketMs: 5 * 60_000, keepMs: 8 * 86_400_000 };
+
 /**
  * SPEC §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
- * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`.
+ * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`. Each refresh also
+ * records the active presets' desired and eligible counts as the console's pool history (`pool_samples`).
  */
 export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logger, refreshMs: number) {
   const labelNames = [...PRESET_LABELS];
@@ -40,6 +44,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
   const refresh = async () => {
     const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
     const now = new Date();
+    const samples: PoolSample[] = [];
     for (const metric of [created, failed, claimed, replacements, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
     for (const row of rows) {
       const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
@@ -48,7 +53,9 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       if (row.claimed) claimed.inc(labels, row.claimed);
       if (row.replacements) replacements.inc(labels, row.replacements);
       if (!row.active) continue;
-      desired.set(labels, desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules as ScheduleEntry[] }, now));
+      const desiredNow = desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules as ScheduleEntry[] }, now);
+      desired.set(labels, desiredNow);
+      samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
       running.set(labels, row.running);
       eligible.set(labels, row.eligible);
       hardLimited.set(labels, row.status === 'hard_limited' ? 1 : 0);
@@ -56,6 +63,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
     }
     paused.set(isPausedNow ? 1 : 0);
     lastUpdated.set(Math.floor(now.getTime() / 1000));
+    await recordPoolSamples(pool, samples, now, POOL_SAMPLES.bucketMs, POOL_SAMPLES.keepMs);
   };
 
   let timer: NodeJS.Timeout | undefined;
@@ -80,7 +88,6 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
 
 /** Waiting/active/delayed/failed jobs per queue, read from Redis at scrape time. */
 export function registerQueueMetrics(registry: Registry, queues: QueueSet): void {
-  const list = Object.values(queues).filter((q): q is QueueSet['reconcile'] => typeof q === 'object' && q !== null && 'getJobCounts' in q);
   new Gauge({
     name: 'warmpool_queue_jobs',
     help: 'Jobs per queue and state.',
@@ -88,7 +95,7 @@ export function registerQueueMetrics(registry: Registry, queues: QueueSet): void
     registers: [registry],
     async collect() {
       this.reset();
-      for (const queue of list) {
+      for (const queue of queues.all) {
         const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'failed');
         for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
       }

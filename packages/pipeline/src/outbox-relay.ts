@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { QueueSet } from '@warmpool/bus';
-import { lockPendingOutbox, markOutboxPublished, withTransaction, type Pool } from '@warmpool/db';
+import { lockPendingOutbox, markOutboxPublished, withTransaction, type Pool, type PoolClient } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 
 /**
@@ -68,7 +68,7 @@ export class OutboxRelay {
       if (rows.length === 0) return 0;
       const byQueue = new Map<Queue, typeof rows>();
       for (const row of rows) {
-        const queue = this.queueFor(row.queue);
+        const queue = this.queues.byName(row.queue);
         if (!queue) {
           this.logger.error({ outboxId: row.id, queue: row.queue }, 'outbox row names an unknown queue; dropped');
           continue;
@@ -88,11 +88,18 @@ export class OutboxRelay {
       return rows.length;
     });
   }
+}
 
-  private queueFor(name: string): Queue | undefined {
-    for (const value of Object.values(this.queues)) {
-      if (typeof value === 'object' && value !== null && 'name' in value && (value as Queue).name === name) return value as Queue;
-    }
-    return undefined;
-  }
+export type OutboxDeps = { pool: Pool; relay: OutboxRelay; logger: Logger };
+
+/**
+ * Runs `fn` in a transaction whose outbox rows are relayed right after the commit, so no caller has to remember the
+ * flush. A failed flush is logged and left to the relay's poll (the rows are committed). With `background`, the
+ * flush is not awaited (the claim answer must not wait for Redis).
+ */
+export async function withOutboxTransaction<T>(deps: OutboxDeps, fn: (client: PoolClient) => Promise<T>, options: { background?: boolean } = {}): Promise<T> {
+  const result = await withTransaction(deps.pool, fn);
+  const flushed = deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
+  if (!options.background) await flushed;
+  return result;
 }

@@ -15,6 +15,8 @@ export type PresetStatus = {
   eligible: number;
   starting: number;
   expired: number;
+  /** Failed builds within the backoff lookback that keep the preset backing off (0 when it is not). */
+  failed: number;
   status: 'healthy' | 'hard_limited' | 'validation_failed';
   backoffUntil: string | null;
   nextScheduleChange: { at: string; instances: number } | null;
@@ -39,6 +41,7 @@ export function presetStatus(row: PresetSnapshotRow, now: Date, settings: Evalua
     eligible: state.eligible,
     starting: state.starting,
     expired: state.expired,
+    failed: view.snapshot.backoff?.failures ?? 0,
     status: row.preset.status,
     backoffUntil: until && until >= now ? until.toISOString() : null,
     nextScheduleChange: change ? { at: change.at.toISOString(), instances: change.instances } : null,

@@ -1,24 +1,24 @@
 import { nextWakeAt, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
-import { armWakeUp, BUILD_PRIORITY, BuildRequested, NotificationEvent, QUEUES, type QueueSet } from '@warmpool/bus';
+import { armWakeUp, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
 import {
+  buildRequestedMessage,
   insertDeleteBuilds,
   insertFailedPrebuild,
   insertOutbox,
   insertPrebuilds,
   loadPresetSnapshot,
   lockPreset,
+  notificationMessage,
   reserveInflightSlots,
   setScheduleError,
   transitionPresetStatus,
-  withTransaction,
-  type NewBuild,
   type OutboxMessage,
   type Pool,
   type PoolClient,
   type PresetSnapshotRow,
 } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
-import type { OutboxRelay } from './outbox-relay.js';
+import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
 import { evaluatePreset, needsWrites, type EvaluationSettings, type PresetView } from './preset-view.js';
 
 export type ReconcileSettings = EvaluationSettings & { maxInflightPrebuildBuilds: number };
@@ -65,7 +65,8 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     return { kind: 'noop', view, wakeAt };
   }
 
-  const result = await withTransaction(deps.pool, async (client) => {
+  // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
+  const result = await withOutboxTransaction(deps, async (client) => {
     if (!(await lockPreset(client, presetId))) return null;
     const fresh = await loadPresetSnapshot(client, presetId);
     if (!fresh || fresh.paused) return null;
@@ -73,8 +74,6 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     return { view: lockedView, ...(await execute(client, fresh, lockedView, deps.settings, log)) };
   });
   if (!result) return { kind: 'missing' };
-  // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
-  await deps.relay.flush().catch((err: unknown) => log.warn({ err }, 'outbox flush failed; the relay poll will retry'));
   const wakeAt = await armNextWakeUp(deps, presetId, result.view, clock(), result.capped);
   log.info(
     { created: result.created, deleted: result.deleted, failedRequests: result.failedRequests, capped: result.capped, desired: result.view.desiredNow },
@@ -116,7 +115,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
     const at = await transitionPresetStatus(client, presetId, 'hard_limited', `the newest ${newest.length} builds failed`);
     if (at) {
       log.warn({ failures: newest.length }, 'failure limit reached; preset is hard-limited');
-      messages.push(notification({
+      messages.push(notificationMessage({
         type: 'preset-hard-limited',
         presetId,
         transitionAt: at.toISOString(),
@@ -129,7 +128,7 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
   const deleteIds = view.writes.flatMap((a) => (a.type === 'delete' ? a.ids : []));
   const deletes = await insertDeleteBuilds(client, deleteIds);
   outcome.deleted = deletes.length;
-  messages.push(...deletes.map((b) => buildRequested(b, presetId, 'prebuild-delete', BUILD_PRIORITY.delete)));
+  messages.push(...deletes.map((b) => buildRequestedMessage({ ...b, presetId, reason: 'prebuild-delete' }, BUILD_PRIORITY.delete)));
 
   const wanted = view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
   if (wanted > 0) {
@@ -144,14 +143,14 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
       if (resolved.ok) {
         const builds = await insertPrebuilds(client, target, count, resolved.parameters);
         outcome.created = builds.length;
-        messages.push(...builds.map((b) => buildRequested(b, presetId, 'prebuild-create', BUILD_PRIORITY.create)));
+        messages.push(...builds.map((b) => buildRequestedMessage({ ...b, presetId, reason: 'prebuild-create' }, BUILD_PRIORITY.create)));
       } else {
         // Can never succeed: record one failed request (backoff applies) and stop creating.
         await insertFailedPrebuild(client, target, row.preset.parameters, resolved.error);
         outcome.failedRequests = 1;
         const at = await transitionPresetStatus(client, presetId, 'validation_failed', resolved.error);
         log.error({ error: resolved.error }, 'build parameters are invalid; preset marked validation_failed');
-        if (at) messages.push(notification({ type: 'preset-validation-failed', presetId, transitionAt: at.toISOString(), error: truncate(resolved.error) ?? '' }));
+        if (at) messages.push(notificationMessage({ type: 'preset-validation-failed', presetId, transitionAt: at.toISOString(), error: truncate(resolved.error) ?? '' }));
       }
     }
   }
@@ -161,28 +160,4 @@ async function execute(client: PoolClient, row: PresetSnapshotRow, view: PresetV
 
 function truncate(text: string | null): string | null {
   return text === null ? null : text.slice(0, 4096);
-}
-
-function buildRequested(b: NewBuild, presetId: string, reason: 'prebuild-create' | 'prebuild-delete', priority: number): OutboxMessage {
-  // Outbox keys become BullMQ job ids, which may not contain ':' (BullMQ 6 rejects them).
-  const idempotencyKey = `build-${b.buildId}`;
-  const payload = BuildRequested.parse({
-    buildId: b.buildId,
-    workspaceId: b.workspaceId,
-    transition: b.transition,
-    templateVersionId: b.templateVersionId,
-    presetId,
-    parameters: b.parameters,
-    reason,
-    idempotencyKey,
-  });
-  return { queue: QUEUES.buildRequests, name: 'build-requested', payload, idempotencyKey, priority };
-}
-
-function notification(event: NotificationEvent): OutboxMessage {
-  const payload = NotificationEvent.parse(event);
-  // One event per status transition; the transition instant (epoch ms, no ':' for BullMQ job ids) identifies it.
-  const at = 'transitionAt' in payload ? new Date(payload.transitionAt).getTime() : 0;
-  const key = `${payload.type}-${payload.presetId}-${at}`;
-  return { queue: QUEUES.notifications, name: payload.type, payload, idempotencyKey: key };
 }

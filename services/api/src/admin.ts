@@ -6,15 +6,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Queue } from 'bullmq';
 import type { Principal } from '@warmpool/db';
 import type { ApiDeps } from './app.js';
 import { ApiError } from './errors.js';
+import { sessionCookie } from './session.js';
 
 /** Where Bull Board lives, and the cookie a browser session carries its token in. */
 export const ADMIN_BASE = '/admin/queues';
 export const ADMIN_LOGIN = '/admin/login';
-export const SESSION_COOKIE = 'warmpool_session';
 
 /**
  * Bull Board UI's page links a web font from outside the machine; serve a copy of its template without it (the UI
@@ -66,12 +65,6 @@ ${error ? `<p class="error">${error}</p>` : ''}<button type="submit">Sign in</bu
  * Mounts Bull Board at /admin/queues for every queue, plus a small login page that turns an API token into an
  * HttpOnly session cookie (the bearer header works too). Authentication happens in the app's onRequest hook.
  */
-/** The session token from the cookie header, if any (no cookie plugin needed for one HttpOnly cookie). */
-export function sessionToken(cookieHeader: string | undefined): string | undefined {
-  const match = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookieHeader ?? '');
-  return match ? decodeURIComponent(match[1]!) : undefined;
-}
-
 export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: (token: string) => Promise<Principal | undefined>): Promise<void> {
   // The login form is the only place that accepts form bodies, so the parser lives in its own scope.
   await app.register(async (scope) => {
@@ -85,15 +78,14 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
       if (!principal) return reply.status(401).type('text/html').send(LOGIN_PAGE('Unknown or expired token.'));
       const access = dashboardAccess(principal);
       if (access === 'none') return reply.status(403).type('text/html').send(LOGIN_PAGE('This token may not open the queue dashboard.'));
-      const secure = deps.config.publicUrl.startsWith('https:') ? '; Secure' : '';
       return reply
-        .header('set-cookie', `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=28800${secure}`)
+        .header('set-cookie', sessionCookie(token, deps.config.publicUrl))
         .redirect(access === 'full' ? `${ADMIN_BASE}/` : `${ADMIN_BASE}-read-only/`, 303);
     });
   });
 
   const views = offlineViews();
-  const queues = Object.values(deps.queues).filter((q): q is Queue => typeof q === 'object' && q !== null && 'getJobCounts' in q);
+  const queues = deps.queues.all;
   for (const mode of ['full', 'read-only'] as const) {
     const serverAdapter = new FastifyAdapter();
     const base = mode === 'full' ? ADMIN_BASE : `${ADMIN_BASE}-read-only`;

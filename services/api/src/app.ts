@@ -7,7 +7,10 @@ import type { OutboxRelay } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 import { ApiError, frameworkError, installErrorHandler } from './errors.js';
 import { unstorableText } from './text.js';
-import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard, sessionToken } from './admin.js';
+import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard } from './admin.js';
+import { consoleRoutes, isConsolePath } from './console.js';
+import { CONSOLE_HEADER, sessionToken } from './session.js';
+import { poolViewRoutes } from './routes/pool-views.js';
 import { templateRoutes } from './routes/templates.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { prebuildRoutes } from './routes/prebuilds.js';
@@ -42,15 +45,17 @@ function principalFor(deps: ApiDeps, token: string): Promise<Principal | undefin
 }
 
 /**
- * Resolves the caller to a principal; every route except health checks, metrics and the login page needs one.
- * API routes take a bearer token; the queue dashboard also accepts the session cookie set by the login page.
+ * Resolves the caller to a principal; every route except health checks, metrics, the login page and the console's
+ * static shell needs one. API routes take a bearer token, or the session cookie when the console's header is sent;
+ * the queue dashboard also accepts the session cookie set by the login page.
  */
 async function authenticate(deps: ApiDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const path = request.url.split('?')[0] ?? '';
-  if (PUBLIC_PATHS.has(path) || path === ADMIN_LOGIN) return;
+  if (PUBLIC_PATHS.has(path) || path === ADMIN_LOGIN || isConsolePath(path)) return;
   const dashboard = path.startsWith(ADMIN_BASE);
   const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
-  const token = bearer ?? (dashboard ? sessionToken(request.headers.cookie) : undefined);
+  const cookieAllowed = dashboard || request.headers[CONSOLE_HEADER] === '1';
+  const token = bearer ?? (cookieAllowed ? sessionToken(request.headers.cookie) : undefined);
   const principal = token ? await principalFor(deps, token) : undefined;
   if (!principal) {
     if (dashboard && request.method === 'GET' && !bearer) return reply.redirect(ADMIN_LOGIN, 302);
@@ -136,11 +141,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   if (deps.config.bullBoard) await adminRoutes(app, deps, (token) => principalFor(deps, token));
+  await consoleRoutes(app, deps, (token) => principalFor(deps, token));
   await app.register(async (api) => {
     await templateRoutes(api, deps);
     await workspaceRoutes(api, deps);
     await prebuildRoutes(api, deps);
     await userRoutes(api, deps);
+    await poolViewRoutes(api, deps);
   }, { prefix: '/api/v1' });
   return app;
 }

@@ -1,19 +1,21 @@
 import type { Principal } from '@warmpool/db';
 
 /** Every action the API authorizes. One table below says which role may do what, in which scope. */
-export type Action =
-  | 'template.read'
-  | 'template.write'
-  | 'workspace.create'
-  | 'workspace.read'
-  | 'workspace.update'
-  | 'workspace.delete'
-  | 'prebuilt_workspace.delete'
-  | 'prebuild.status.read'
-  | 'prebuild.operate'
-  | 'reconciliation.pause'
-  | 'token.create'
-  | 'user.manage';
+export const ACTIONS = [
+  'template.read',
+  'template.write',
+  'workspace.create',
+  'workspace.read',
+  'workspace.update',
+  'workspace.delete',
+  'prebuilt_workspace.delete',
+  'prebuild.status.read',
+  'prebuild.operate',
+  'reconciliation.pause',
+  'token.create',
+  'user.manage',
+] as const;
+export type Action = (typeof ACTIONS)[number];
 
 type Role = Principal['roles'][number]['role'];
 
@@ -44,4 +46,9 @@ export function can(principal: Principal, action: Action, target: { organization
 /** Whether the principal has any role covering the organization; objects of other organizations answer 404. */
 export function seesOrganization(principal: Principal, organizationId: string | null): boolean {
   return principal.roles.some((r) => r.organizationId === null || r.organizationId === organizationId);
+}
+
+/** The roles that grant an action (in some scope), for 403 messages that say what is needed. */
+export function rolesAllowedTo(action: Action): Role[] {
+  return (Object.keys(PERMISSIONS) as Role[]).filter((role) => PERMISSIONS[role].has(action));
 }

@@ -1,4 +1,4 @@
-import type { NotificationEvent } from '@warmpool/bus';
+import { notificationEventKey, type NotificationEvent } from '@warmpool/bus';
 import type { NotificationContext, NotificationLink, RenderedMessage } from '@warmpool/db';
 
 /**
@@ -86,12 +86,4 @@ export function renderMessage(event: NotificationEvent, context: NotificationCon
 }
 
 /** Identifies the event itself (stable across redelivery): one processing per transition or claim build. */
-export function eventKey(event: NotificationEvent): string {
-  switch (event.type) {
-    case 'preset-hard-limited':
-    case 'preset-validation-failed':
-      return `${event.type}:${event.presetId}:${new Date(event.transitionAt).toISOString()}`;
-    case 'resource-replacements':
-      return `${event.type}:${event.buildId}`;
-  }
-}
+export const eventKey = notificationEventKey;

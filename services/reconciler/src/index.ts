@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, enqueueReconcile, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, enqueueReconcile, JOB_NAMES, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, createRegistry, OutboxRelay, reconcilePreset, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
@@ -58,11 +58,11 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       throw new UnrecoverableError(`malformed reconcile job: ${describeIssues(parsed.error)}`);
     }
     const { presetId, trigger } = parsed.data;
-    if (job.name === 'wake') {
+    if (job.name === JOB_NAMES.wake) {
       await enqueueReconcile(queues.reconcile, presetId, trigger);
       return { enqueued: true };
     }
-    if (job.name !== 'reconcile') {
+    if (job.name !== JOB_NAMES.reconcile) {
       log.error({ name: job.name }, 'unknown job name rejected');
       throw new UnrecoverableError(`unknown job name ${JSON.stringify(job.name)}`);
     }

@@ -1,3 +1,4 @@
+import { ROLES } from '@warmpool/contracts';
 import {
   createApiToken,
   ensureOrganization as upsertOrganization,
@@ -5,7 +6,6 @@ import {
   findOrganizationId,
   grantRole,
   InvalidOrganizationNameError,
-  ROLES,
   USERNAME_PATTERN,
   withTransaction,
   type Pool,

@@ -1,7 +1,7 @@
 import { findOrganizationId, findPreset as loadPreset, findTemplate as loadTemplate, type PresetRow, type Principal, type TemplateRow } from '@warmpool/db';
 import type { ApiDeps } from '../app.js';
-import { can, seesOrganization, type Action } from '../authz.js';
-import { forbidden, notFound } from '../errors.js';
+import { can, rolesAllowedTo, seesOrganization, type Action } from '../authz.js';
+import { ApiError, notFound } from '../errors.js';
 
 export const uuidParam = (...names: string[]) => ({
   type: 'object',
@@ -16,9 +16,13 @@ export const errorSchema = {
   required: ['error', 'message', 'details'],
 };
 
-/** Throws 403 unless the principal may take the action on an object of that organization. */
+/** Throws 403 unless the principal may take the action on an object of that organization; the message names the roles that may. */
 export function authorize(principal: Principal, action: Action, target: { organizationId: string | null; ownerId?: string }): void {
-  if (!can(principal, action, target)) throw forbidden(action);
+  if (can(principal, action, target)) return;
+  const roles = rolesAllowedTo(action);
+  const named = roles.length > 1 ? `${roles.slice(0, -1).join(', ')} or ${roles.at(-1)}` : roles.join('');
+  const scope = target.organizationId === null ? 'site-wide' : 'for this organization';
+  throw new ApiError(403, 'forbidden', `not allowed to ${action}: needs the ${named} role ${scope}`);
 }
 
 /** An organization by name, visible to the principal; other organizations answer 404. */

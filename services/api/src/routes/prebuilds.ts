@@ -21,6 +21,7 @@ const statusSchema = {
     eligible: { type: 'integer' },
     starting: { type: 'integer' },
     expired: { type: 'integer' },
+    failed: { type: 'integer' },
     status: { type: 'string' },
     backoffUntil: { type: ['string', 'null'] },
     nextScheduleChange: { type: ['object', 'null'], properties: { at: { type: 'string' }, instances: { type: 'integer' } } },

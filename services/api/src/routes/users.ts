@@ -1,3 +1,4 @@
+import { ROLES } from '@warmpool/contracts';
 import type { FastifyInstance } from 'fastify';
 import {
   createApiToken,
@@ -6,7 +7,6 @@ import {
   listNotifications,
   markNotificationRead,
   NotificationQueryError,
-  ROLES,
   USERNAME_PATTERN,
   userExists,
   userRoleScopes,

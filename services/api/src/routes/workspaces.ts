@@ -10,9 +10,9 @@ import {
   SYSTEM_USER_ID,
   updateWorkspaceLifecycle,
   WorkspaceNameTakenError,
-  withTransaction,
   type WorkspaceRow,
 } from '@warmpool/db';
+import { withOutboxTransaction } from '@warmpool/pipeline';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
@@ -95,7 +95,8 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       if (!resolved.ok) throw new ApiError(400, 'validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
 
       const started = performance.now();
-      const result = await withTransaction(deps.pool, async (client) => {
+      // The build request is committed in the outbox; publishing it must not delay the answer (background flush).
+      const result = await withOutboxTransaction(deps, async (client) => {
         if (preset) {
           const claim = await claimPrebuild(client, { presetId: preset.id, userId: principal.userId, name: body.name, priority: BUILD_PRIORITY.human });
           if (claim) return { claimed: true, ...claim };
@@ -111,7 +112,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
           priority: BUILD_PRIORITY.human,
         });
         return { claimed: false, ...fresh };
-      }).catch((err: unknown) => {
+      }, { background: true }).catch((err: unknown) => {
         if (err instanceof WorkspaceNameTakenError) throw new ApiError(409, 'conflict', err.message);
         throw err;
       });
@@ -123,8 +124,6 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         // Refill at once (SPEC §5): the claimed prebuild left the pool. Not awaited: the answer need not wait.
         void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
       }
-      // The build request is committed in the outbox; publishing it must not delay the answer.
-      void deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       const workspace = await getWorkspace(deps.pool, result.workspaceId);
       return reply.status(201).send({ claimed: result.claimed, preset_id: preset?.id ?? null, build_id: result.buildId, workspace: view(workspace!) });
     },
@@ -151,7 +150,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     async (request, reply) => {
       const { principal } = request;
       await visibleWorkspace(principal, request.params.id);
-      const buildId = await withTransaction(deps.pool, async (client) => {
+      const buildId = await withOutboxTransaction(deps, async (client) => {
         const ws = await getWorkspace(client, request.params.id, { forUpdate: true });
         if (!ws || ws.deleted) throw notFound('workspace');
         const target = { organizationId: ws.organization_id, ownerId: ws.owner_id };
@@ -162,7 +161,6 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
         }
         return requestWorkspaceDelete(client, ws, principal.userId, BUILD_PRIORITY.human);
       });
-      await deps.relay.flush().catch((err: unknown) => request.log.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       return reply.status(202).send({ build_id: buildId });
     },
   );

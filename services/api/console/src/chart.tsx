@@ -1,0 +1,114 @@
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import type { History, PreviewPoint } from './api.js';
+import { fullTime } from './format.js';
+
+/** The chart's series in plain numbers (x in Unix seconds), exposed on the figure and window for tests. */
+export type ChartSeries = {
+  now: number;
+  preview: { t: number; desired: number }[];
+  samples: { t: number; desired: number; eligible: number }[];
+  hits: { t: number; count: number }[];
+};
+
+declare global {
+  interface Window {
+    warmpoolChart?: ChartSeries;
+  }
+}
+
+const seconds = (iso: string) => Math.floor(new Date(iso).getTime() / 1000);
+
+export function chartSeries(preview: PreviewPoint[], history: History | undefined, now: Date, to: Date): ChartSeries {
+  const points = preview.map((p) => ({ t: seconds(p.at), desired: p.instances }));
+  // The last level holds until the end of the window: a step needs its end point.
+  const last = points.at(-1);
+  if (last && last.t < to.getTime() / 1000) points.push({ t: Math.floor(to.getTime() / 1000), desired: last.desired });
+  return {
+    now: Math.floor(now.getTime() / 1000),
+    preview: points,
+    samples: (history?.samples ?? []).map((s) => ({ t: seconds(s.at), desired: s.desired, eligible: s.eligible })),
+    hits: (history?.hits ?? []).map((h) => ({ t: seconds(h.at), count: h.count })),
+  };
+}
+
+/** uPlot wants one x array and one y array per series, aligned; a series is null where it has no point. */
+function aligned(series: ChartSeries): uPlot.AlignedData {
+  const xs = [...new Set([...series.samples.map((s) => s.t), ...series.preview.map((p) => p.t), ...series.hits.map((h) => h.t)])].sort((a, b) => a - b);
+  const at = <T,>(list: T[], key: (v: T) => number, value: (v: T) => number) => {
+    const m = new Map(list.map((v) => [key(v), value(v)]));
+    return xs.map((x) => m.get(x) ?? null);
+  };
+  // Desired: recorded samples in the past, then the schedule preview.
+  const desiredPoints = [...series.samples.filter((s) => s.t < (series.preview[0]?.t ?? Infinity)).map((s) => ({ t: s.t, v: s.desired })), ...series.preview.map((p) => ({ t: p.t, v: p.desired }))];
+  return [
+    xs,
+    at(desiredPoints, (p) => p.t, (p) => p.v),
+    at(series.samples, (s) => s.t, (s) => s.eligible),
+    at(series.hits, (h) => h.t, (h) => h.count),
+  ];
+}
+
+const COLORS = { desired: '#1f5fbf', eligible: '#1a7f37', claims: '#8250df', now: '#6e7781' };
+
+export function PoolChart(props: { series: ChartSeries; title: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const { series } = props;
+  useEffect(() => {
+    window.warmpoolChart = series;
+    const el = box.current;
+    if (!el) return;
+    const width = Math.max(el.clientWidth, 280);
+    const bars = uPlot.paths.bars?.({ size: [0.8, 8] });
+    const opts: uPlot.Options = {
+      width,
+      height: width < 500 ? 220 : 300,
+      series: [
+        {},
+        { label: 'Desired', stroke: COLORS.desired, width: 2, paths: uPlot.paths.stepped?.({ align: 1 }), spanGaps: true, points: { show: false } },
+        // Few samples (a new pool) are drawn as dots, many as a line.
+        { label: 'Eligible (recorded)', stroke: COLORS.eligible, width: 2, spanGaps: true, points: { show: series.samples.length < 48, size: 6, fill: COLORS.eligible } },
+        { label: 'Claims per hour', stroke: COLORS.claims, fill: 'rgba(130,80,223,0.35)', ...(bars ? { paths: bars } : {}), points: { show: false } },
+      ],
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.15))] } },
+      axes: [{}, { label: 'prebuilds', size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }],
+      legend: { live: true },
+      hooks: {
+        draw: [
+          (u) => {
+            const x = Math.round(u.valToPos(series.now, 'x', true));
+            const ctx = u.ctx;
+            ctx.save();
+            ctx.strokeStyle = COLORS.now;
+            ctx.setLineDash([4, 4]);
+            ctx.beginPath();
+            ctx.moveTo(x, u.bbox.top);
+            ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            ctx.stroke();
+            ctx.restore();
+          },
+        ],
+      },
+    };
+    plot.current?.destroy();
+    plot.current = new uPlot(opts, aligned(series), el);
+    const resize = new ResizeObserver(() => {
+      const w = Math.max(el.clientWidth, 280);
+      plot.current?.setSize({ width: w, height: w < 500 ? 220 : 300 });
+    });
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      plot.current?.destroy();
+      plot.current = null;
+    };
+  }, [series]);
+  return (
+    <figure class="chart" data-testid="pool-chart" data-preview={JSON.stringify(series.preview)} aria-labelledby="chart-title">
+      <figcaption id="chart-title">{props.title}</figcaption>
+      <p class="hint">The dashed line is now ({fullTime(new Date(series.now * 1000).toISOString())}); left of it what was recorded, right of it the schedule.</p>
+      <div ref={box} class="chart-box" />
+    </figure>
+  );
+}

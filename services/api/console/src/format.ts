@@ -1,0 +1,21 @@
+import type { PresetStatus } from './api.js';
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export const shortTime = (iso: string) => timeFormat.format(new Date(iso));
+export const fullTime = (iso: string) => fullFormat.format(new Date(iso));
+
+export type StatusView = { label: string; tone: 'ok' | 'warn' | 'bad' | 'muted'; detail: string };
+
+/** One status per preset, most urgent first: what stops it, then what slows it. */
+export function statusOf(p: PresetStatus): StatusView {
+  if (p.status === 'validation_failed') return { label: 'validation failed', tone: 'bad', detail: 'The preset cannot build with its parameters; fix the template, then resume.' };
+  if (p.status === 'hard_limited') return { label: 'hard-limited', tone: 'bad', detail: 'Builds failed repeatedly; no new builds until the preset is resumed.' };
+  if (p.paused) return { label: 'paused', tone: 'muted', detail: 'Reconciliation is paused site-wide.' };
+  if (p.backoffUntil) return { label: `backoff until ${shortTime(p.backoffUntil)}`, tone: 'warn', detail: 'Recent builds failed; the next attempt waits.' };
+  if (!p.active) return { label: 'inactive', tone: 'muted', detail: 'Not the active version of its template.' };
+  return { label: 'healthy', tone: 'ok', detail: 'The pool is reconciled towards its desired count.' };
+}
+
+export const presetPath = (id: string) => `/console/presets/${id}`;

@@ -1,0 +1,149 @@
+import { useState } from 'preact/hooks';
+import { get, HttpError, type PresetStatus, type Scope } from './api.js';
+import { presetPath, shortTime, statusOf } from './format.js';
+import { usePoll } from './hooks.js';
+import { ErrorNote, Link } from './ui.js';
+
+const POLL_MS = 3000;
+
+type OrgResult = { org: string; presets: PresetStatus[] } | { org: string; error: HttpError };
+
+/** Hit rate over 24 h needs per-preset demand history (claims and misses); nothing records misses yet. */
+function HitRate() {
+  return (
+    <span class="muted" title="Needs demand history: misses are not recorded yet">
+      —
+    </span>
+  );
+}
+
+function readFilters(): { org: string; template: string } {
+  const q = new URLSearchParams(location.search);
+  return { org: q.get('org') ?? '', template: q.get('template') ?? '' };
+}
+
+export function Overview(props: { scope: Scope }) {
+  const { scope } = props;
+  const [filters, setFilters] = useState(readFilters);
+  const setFilter = (next: { org: string; template: string }) => {
+    setFilters(next);
+    const q = new URLSearchParams();
+    if (next.org) q.set('org', next.org);
+    if (next.template) q.set('template', next.template);
+    history.replaceState(null, '', `/console/${q.toString() ? `?${q.toString()}` : ''}`);
+  };
+  const orgs = scope.organizations.filter((o) => !filters.org || o.name === filters.org);
+  const loaded = usePoll<OrgResult[]>(
+    () =>
+      Promise.all(
+        orgs.map((o) =>
+          get<PresetStatus[]>(`/organizations/${encodeURIComponent(o.name)}/presets`).then(
+            (presets) => ({ org: o.name, presets }),
+            (error: unknown) => {
+              if (error instanceof HttpError && error.status !== 401) return { org: o.name, error };
+              throw error;
+            },
+          ),
+        ),
+      ),
+    POLL_MS,
+    orgs.map((o) => o.name).join(','),
+  );
+  const results = loaded.data ?? [];
+  const all = results.flatMap((r) => ('presets' in r ? r.presets : []));
+  const refused = results.filter((r): r is { org: string; error: HttpError } => 'error' in r);
+  const templates = [...new Set(all.map((p) => p.template))].sort();
+  const rows = all.filter((p) => !filters.template || p.template === filters.template);
+
+  return (
+    <section aria-labelledby="overview-title">
+      <div class="title-row">
+        <h1 id="overview-title">Pools</h1>
+        <p class="muted live" aria-live="polite">
+          {loaded.updatedAt ? `Live · updated ${loaded.updatedAt.toLocaleTimeString()}` : 'Loading…'}
+        </p>
+      </div>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          Organization
+          <select value={filters.org} onChange={(e) => setFilter({ org: e.currentTarget.value, template: '' })}>
+            <option value="">All ({scope.organizations.length})</option>
+            {scope.organizations.map((o) => (
+              <option key={o.id} value={o.name}>
+                {o.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Template
+          <select value={filters.template} onChange={(e) => setFilter({ ...filters, template: e.currentTarget.value })}>
+            <option value="">All</option>
+            {templates.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
+      </form>
+      {loaded.error && <ErrorNote error={loaded.error} what="the pools could not be refreshed" />}
+      {refused.map((r) => (
+        <ErrorNote key={r.org} error={r.error} what={`organization ${r.org}`} />
+      ))}
+      {scope.organizations.length === 0 && <p class="empty">You have no role in any organization yet. Ask an owner or organization admin to grant you one.</p>}
+      {loaded.data && rows.length === 0 && refused.length < results.length && (
+        <p class="empty">No active presets{filters.template ? ` of template ${filters.template}` : ''}. Import a template version with presets to start a pool.</p>
+      )}
+      {rows.length > 0 && (
+        <table class="pools" data-testid="pools">
+          <caption class="sr-only">Every active preset and its pool</caption>
+          <thead>
+            <tr>
+              <th scope="col">Preset</th>
+              <th scope="col" class="num">Desired now</th>
+              <th scope="col" class="num">Running</th>
+              <th scope="col" class="num">Eligible</th>
+              <th scope="col" class="num">Starting</th>
+              <th scope="col" class="num">Failed</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="num">Hit rate 24 h</th>
+              <th scope="col">Next schedule change</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((p) => {
+              const s = statusOf(p);
+              return (
+                <tr key={p.presetId} data-preset={`${p.template}/${p.preset}`}>
+                  <th scope="row" data-label="Preset">
+                    <Link href={presetPath(p.presetId)}>
+                      {p.template}/{p.preset}
+                    </Link>
+                    <span class="sub">
+                      {p.organization} · {p.version}
+                    </span>
+                  </th>
+                  <td class="num" data-label="Desired now">{p.desiredNow}</td>
+                  <td class="num" data-label="Running">{p.running}</td>
+                  <td class="num" data-label="Eligible" data-col="eligible">{p.eligible}</td>
+                  <td class="num" data-label="Starting">{p.starting}</td>
+                  <td class="num" data-label="Failed">{p.failed}</td>
+                  <td data-label="Status" data-col="status">
+                    <span class={`badge badge-${s.tone}`} title={s.detail}>
+                      {s.label}
+                    </span>
+                  </td>
+                  <td class="num" data-label="Hit rate 24 h">
+                    <HitRate />
+                  </td>
+                  <td data-label="Next change">{p.nextScheduleChange ? `${p.nextScheduleChange.instances} at ${shortTime(p.nextScheduleChange.at)}` : <span class="muted">none</span>}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

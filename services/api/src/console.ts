@@ -1,0 +1,97 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Principal } from '@warmpool/db';
+import type { ApiDeps } from './app.js';
+import { ApiError } from './errors.js';
+import { CONSOLE_HEADER, endedSessionCookie, sessionCookie } from './session.js';
+
+/** Where the pools console lives. Its shell and assets hold no data, so they need no session; its data calls do. */
+export const CONSOLE_BASE = '/console';
+export const isConsolePath = (path: string) => path === CONSOLE_BASE || path.startsWith(`${CONSOLE_BASE}/`);
+
+/** The bundle `npm run build` writes (services/api/console/build.ts), from src/ and dist/ alike. */
+export const CONSOLE_DIST = fileURLToPath(new URL('../dist/console/', import.meta.url));
+
+/**
+ * The page may load and contact nothing but this server: scripts and styles from bundle files only (no inline
+ * code), no fonts or frames from anywhere, API calls to the same origin.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json' };
+
+type Bundle = { shell: string; assets: Map<string, { body: Buffer; type: string }> };
+
+function loadBundle(dir: string): Bundle | undefined {
+  if (!existsSync(`${dir}index.html`) || !existsSync(`${dir}assets`)) return undefined;
+  const assets = new Map<string, { body: Buffer; type: string }>();
+  for (const file of readdirSync(`${dir}assets`)) {
+    const type = TYPES[file.slice(file.lastIndexOf('.'))];
+    if (type) assets.set(file, { body: readFileSync(`${dir}assets/${file}`), type });
+  }
+  return { shell: readFileSync(`${dir}index.html`, 'utf8'), assets };
+}
+
+/** A cookie-authenticated change must come from the console's own script (see session.ts). */
+function requireConsoleHeader(headers: Record<string, string | string[] | undefined>): void {
+  if (headers[CONSOLE_HEADER] !== '1') throw new ApiError(403, 'forbidden', `the ${CONSOLE_HEADER} header is required`);
+}
+
+/**
+ * Serves the console's single-page app (one shell for every console path, hashed immutable assets) and its
+ * session endpoints: POST checks a token and sets the shared HttpOnly session cookie, DELETE ends it.
+ */
+export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: (token: string) => Promise<Principal | undefined>, dir = CONSOLE_DIST): Promise<void> {
+  const bundle = loadBundle(dir);
+  if (!bundle) deps.logger.warn({ dir }, 'console bundle not found; run npm run build');
+  await app.register(async (scope) => {
+    scope.addHook('onSend', async (_request, reply: FastifyReply) => {
+      reply.header('content-security-policy', CONSOLE_CSP);
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'no-referrer');
+    });
+    const shell = async (_request: unknown, reply: FastifyReply) => {
+      if (!bundle) return reply.status(503).type('text/plain').send('The console is not built: run npm run build.');
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(bundle.shell);
+    };
+    scope.get(CONSOLE_BASE, { schema: { hide: true } }, async (_request, reply) => reply.redirect(`${CONSOLE_BASE}/`, 302));
+    scope.get(`${CONSOLE_BASE}/`, { schema: { hide: true } }, shell);
+    scope.get(`${CONSOLE_BASE}/login`, { schema: { hide: true } }, shell);
+    scope.get(`${CONSOLE_BASE}/presets/:id`, { schema: { hide: true } }, shell);
+    scope.get<{ Params: { file: string } }>(`${CONSOLE_BASE}/assets/:file`, { schema: { hide: true } }, async (request, reply) => {
+      const asset = bundle?.assets.get(request.params.file);
+      if (!asset) throw new ApiError(404, 'not_found', 'asset not found');
+      return reply.type(asset.type).header('cache-control', 'public, max-age=31536000, immutable').send(asset.body);
+    });
+
+    scope.post<{ Body: { token: string } }>(
+      `${CONSOLE_BASE}/session`,
+      {
+        schema: {
+          hide: true,
+          body: { type: 'object', properties: { token: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['token'], additionalProperties: false },
+        },
+      },
+      async (request, reply) => {
+        requireConsoleHeader(request.headers);
+        const principal = await authenticateToken(request.body.token.trim());
+        if (!principal) throw new ApiError(401, 'unauthenticated', 'unknown or expired API token', [{ path: 'body.token', message: 'unknown or expired' }]);
+        return reply.header('set-cookie', sessionCookie(request.body.token.trim(), deps.config.publicUrl)).send({ username: principal.username });
+      },
+    );
+    scope.delete(`${CONSOLE_BASE}/session`, { schema: { hide: true } }, async (request, reply) => {
+      requireConsoleHeader(request.headers);
+      return reply.header('set-cookie', endedSessionCookie(deps.config.publicUrl)).status(204).send();
+    });
+  });
+}
