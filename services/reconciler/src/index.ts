@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, JOB_NAMES, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
-import { createPool, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
+import { createPool, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, createRegistry, OutboxRelay, reconcilePreset, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
 import type { Config, Logger } from '@warmpool/runtime';
 
@@ -88,12 +88,13 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
   }, 3_600_000);
   pruner.unref();
-  // Build requests lost by Redis (data loss on restart or failover) are published again; duplicates are ignored.
+  // Build requests and notification events lost by Redis (data loss on restart or failover) are published again;
+  // duplicates are ignored.
   const republisher = setInterval(() => {
-    requeueStaleBuildRequests(pool, config.republishPendingAfterMs)
-      .then((n) => {
-        if (n === 0) return;
-        logger.warn({ requests: n }, 'build requests pending too long were published again');
+    Promise.all([requeueStaleBuildRequests(pool, config.republishPendingAfterMs), requeueUnrecordedNotificationEvents(pool, config.republishPendingAfterMs)])
+      .then(([requests, events]) => {
+        if (requests + events === 0) return;
+        logger.warn({ requests, events }, 'build requests pending too long or notification events never recorded were published again');
         return relay.flush();
       })
       .catch((err: unknown) => logger.warn({ err }, 'stale build request check failed'));
