@@ -27,7 +27,7 @@ function parseSeed(entry: string, index: number): { node: RedisNode; url: URL } 
 }
 
 /** A cluster from a comma-separated list of seeds; credentials and TLS come from the seeds' URLs and must agree. */
-export function parseClusterSeeds(list: string): Extract<RedisTarget, { mode: 'cluster' }> {
+function parseClusterSeeds(list: string): Extract<RedisTarget, { mode: 'cluster' }> {
   const entries = list.split(',').map((s) => s.trim());
   if (entries.some((e) => e === '')) throw new RedisTargetError('empty entry in the list of cluster nodes (host:port,host:port,…)');
   const seeds = entries.map(parseSeed);
@@ -56,10 +56,4 @@ export function parseRedisTarget(redisUrl: string | undefined, clusterNodes?: st
   if (value.includes(',')) return parseClusterSeeds(value);
   if (!/^rediss?:\/\/./.test(value)) throw new RedisTargetError('must be a redis:// URL, or a comma-separated list of cluster nodes');
   return { mode: 'single', url: value };
-}
-
-/** For logs and messages: the nodes without credentials. */
-export function describeRedisTarget(target: RedisTarget): string {
-  if (target.mode === 'single') return target.url.replace(/\/\/[^@/]*@/, '//***@');
-  return `cluster ${target.nodes.map((n) => (n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`)).join(',')}`;
 }
