@@ -5,23 +5,36 @@
  * organization with an owner token, imports examples/*.json, starts every service as its own process (two
  * reconciler replicas), the simulated provisioner and a webhook receiver, then prints each preset's counts every
  * second. After a few seconds it claims a workspace through the API to show the refill. Ctrl-C stops everything
- * gracefully. `--duration <s>` stops by itself (used by the smoke test).
+ * gracefully. `--duration <s>` stops by itself (used by the smoke test). `--provisioner docker` runs real
+ * containers on the local Docker Engine (examples/docker/*.json, image built locally from busybox) instead of
+ * the simulator, and removes the demo's containers when it stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
+import Docker from 'dockerode';
+import { storedDesiredInstances } from '@warmpool/core';
 import { createPool, loadPoolRows, migrate, recreateDatabase, type Pool, type PoolRow } from '@warmpool/db';
+import { ensureBusyboxImage, removeInstance } from '@warmpool/provisioner-docker';
 
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string' },
     keep: { type: 'boolean', default: false },
     port: { type: 'string', default: '8080' },
+    provisioner: { type: 'string', default: 'sim' },
   },
 });
+if (args.provisioner !== 'sim' && args.provisioner !== 'docker') {
+  console.error(`--provisioner must be sim or docker, got ${JSON.stringify(args.provisioner)}`);
+  process.exit(2);
+}
+const DOCKER = args.provisioner === 'docker';
+/** The demo's containers carry warmpool.instance=<this>: `docker ps --filter label=warmpool.instance=warmpool-demo`. */
+const DOCKER_INSTANCE = 'warmpool-demo';
+const DEMO_IMAGE = 'warmpool-demo-busybox:1';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const LOG_DIR = path.join(ROOT, '.demo-logs');
@@ -51,7 +64,26 @@ const env = {
   SIM_BUILD_MS: '1500',
   SIM_AGENT_READY_MS: '700',
   SIM_REPLACEMENT_RATE: '1',
+  DOCKER_PROVISIONER_INSTANCE: DOCKER_INSTANCE,
+  DOCKER_PROVISIONER_STOP_TIMEOUT_S: '1',
 };
+
+/** Checks the engine answers (with a clear way out when not) and builds the demo image locally. */
+async function prepareDocker(): Promise<Docker> {
+  const docker = new Docker();
+  try {
+    await docker.ping();
+  } catch (err) {
+    console.error(
+      `No Docker Engine answers (${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}: ${(err as Error).message}).\n` +
+        'Start one (bash scripts/ensure-docker.sh installs and starts dockerd), set DOCKER_HOST, or run `npm start` without --provisioner docker.',
+    );
+    process.exit(1);
+  }
+  await ensureBusyboxImage(docker, DEMO_IMAGE);
+  if (!args.keep) await removeInstance(docker, DOCKER_INSTANCE);
+  return docker;
+}
 
 async function resetState(): Promise<void> {
   await recreateDatabase(ADMIN_URL, DB_NAME, { keep: args.keep });
@@ -122,7 +154,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
   const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status'];
   const body = rows.map((r) => [
     r.label,
-    String(desiredInstancesAt({ instances: r.instances, timezone: r.timezone, schedules: r.schedules as ScheduleEntry[] }, now)),
+    String(storedDesiredInstances(r, now)),
     String(r.running),
     String(r.eligible),
     String(r.starting),
@@ -133,6 +165,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
     `Warmpool demo — ${Math.round((Date.now() - started) / 1000)} s — API ${API_URL} — Bull Board ${API_URL}/admin/queues — logs .demo-logs/`,
+    `Pools console: ${API_URL}/console/ (sign in with the token in .demo-logs/token)`,
     '',
     line(head),
     line(widths.map((w) => '─'.repeat(w))),
@@ -146,6 +179,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
 
 async function main(): Promise<void> {
   mkdirSync(LOG_DIR, { recursive: true });
+  const docker = DOCKER ? await prepareDocker() : undefined;
   await resetState();
   const pool = createPool(DATABASE_URL.toString(), { max: 2, applicationName: 'warmpool-demo' });
   await migrate(pool);
@@ -155,7 +189,11 @@ async function main(): Promise<void> {
   await runCli(['token', 'create', '--user', 'acme-template-admin', '--role', 'template-admin', '--org', 'acme', '--quiet']);
   notes.push(`owner token for the API: ${token.slice(0, 10)}… (full token in .demo-logs/token)`);
   writeFileSync(path.join(LOG_DIR, 'token'), `${token}\n`, { mode: 0o600 });
-  for (const [file, template] of [['examples/web-app.json', 'web-app'], ['examples/data-science.json', 'data-science'], ['examples/flaky.json', 'flaky']] as const) {
+  const examples = DOCKER
+    ? ([['examples/docker/web-app.json', 'web-app'], ['examples/docker/flaky.json', 'flaky']] as const)
+    : ([['examples/web-app.json', 'web-app'], ['examples/data-science.json', 'data-science'], ['examples/flaky.json', 'flaky']] as const);
+  if (DOCKER) notes.push(`real containers: docker ps --filter label=warmpool.instance=${DOCKER_INSTANCE}`);
+  for (const [file, template] of examples) {
     await runCli(['import', file, '--org', 'acme', '--template', template, '--activate']);
     notes.push(`imported ${file} as acme/${template}`);
   }
@@ -181,7 +219,8 @@ async function main(): Promise<void> {
   startProcess('reconciler-1', ['services/reconciler']);
   startProcess('reconciler-2', ['services/reconciler']);
   startProcess('notifier', ['services/notifier']);
-  startProcess('provisioner-sim', ['services/provisioner-sim']);
+  if (DOCKER) startProcess('provisioner-docker', ['services/provisioner-docker']);
+  else startProcess('provisioner-sim', ['services/provisioner-sim']);
 
   const started = Date.now();
   let claimed = false;
@@ -214,6 +253,7 @@ async function main(): Promise<void> {
     console.log('\nstopping services…');
     await stopAll();
     await pool.end();
+    if (docker && !args.keep) console.log(`removed ${await removeInstance(docker, DOCKER_INSTANCE)} demo containers`);
     console.log('all services stopped');
     process.exit(code);
   }

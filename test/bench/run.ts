@@ -1,20 +1,21 @@
 /**
  * `npm run bench`: measures Warmpool against the real Redis and PostgreSQL, each run in its own database and
  * queue prefix. Prints a table and writes .bench-results/bench-<time>.json. See docs/BENCHMARKS.md.
- * Options (env): BENCH_SIZES=1000,10000  BENCH_CONCURRENCY=16
+ * Options (env): BENCH_SIZES=1000,10000  BENCH_CONCURRENCY=16  BENCH_DOCKER=0 (skip the Docker cold start)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, enqueueReconcile, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
-import { reconcilePreset } from '@warmpool/pipeline';
-import { OutboxRelay } from '@warmpool/pipeline';
+import { reconcilePreset } from '@warmpool/operations';
+import { OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { startScheduler } from '@warmpool/scheduler';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { countingPool, testConfig } from '../support/pipeline.js';
 import { claimBench } from './claim.js';
+import { dockerBench } from './docker.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
@@ -210,6 +211,10 @@ log('timer lag');
 await timerLag();
 log('claim latency through the API');
 await claimBench(figures);
+if (process.env.BENCH_DOCKER !== '0') {
+  log('cold start on the Docker provisioner');
+  await dockerBench(figures);
+}
 printTable(figures);
 const file = writeResults(figures, { sizes: SIZES, concurrency: CONCURRENCY, cores: os.cpus().length, seconds: Math.round((Date.now() - started) / 1000) });
 console.log(`results written to ${file}`);

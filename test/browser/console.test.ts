@@ -211,6 +211,22 @@ test('an owner resumes the hard-limited preset and invalidates a pool through co
   await context.close();
 });
 
+test('keyboard only: skip link first, a confirmation opens with Enter, takes focus and closes with Escape', async () => {
+  const { context, page } = await signIn('template-admin');
+  await page.goto(`${env.api.url}/console/presets/${acme.warm}`);
+  await page.getByTestId('preset-status').waitFor();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent), 'Skip to content');
+  await page.getByRole('button', { name: 'Resume preset' }).focus();
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  assert.equal(await dialog.evaluate((d) => d.contains((d.ownerDocument as unknown as { activeElement: unknown }).activeElement as never)), true, 'focus moved into the dialog');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  await context.close();
+});
+
 test('an expired session returns to the login page', async () => {
   const { userId, token } = await userWithRole(env.db.pool, 'template-admin', acme.org);
   const context = await browser.newContext();

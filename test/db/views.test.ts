@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isExpired } from '@warmpool/core';
+import { isExpired, presetStatus } from '@warmpool/core';
 import {
   bumpPresetCounter,
   insertPrebuilds,
@@ -10,7 +10,7 @@ import {
   setPaused,
   withTransaction,
 } from '@warmpool/db';
-import { presetStatus } from '@warmpool/pipeline';
+
 import { createTestDatabase, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';
 import { completePendingBuilds } from '../support/fake-provisioner.js';

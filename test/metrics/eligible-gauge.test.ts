@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { SYSTEM_USER_ID } from '@warmpool/db';
 import { createLogger } from '@warmpool/runtime';
-import { registerPoolMetrics } from '@warmpool/pipeline';
+import { registerPoolMetrics } from '@warmpool/operations';
 import { client, seedEligiblePrebuild, startTestApi, userWithRole } from '../support/api.js';
 import { seedOrganization, seedTemplate, seedVersion } from '../support/seed.js';
 

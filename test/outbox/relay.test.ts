@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createQueueSet, createRedis, notificationEventKey, notificationKey, QUEUES, type NotificationEvent, type QueueSet } from '@warmpool/bus';
 import { insertOutbox, requeueUnrecordedNotificationEvents, withTransaction } from '@warmpool/db';
-import { OutboxRelay, withOutboxTransaction } from '@warmpool/pipeline';
+import { OutboxRelay, withOutboxTransaction } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { waitFor } from '../support/wait.js';

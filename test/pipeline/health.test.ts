@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { healthPortFromEnv, watchWorkerProgress } from '@warmpool/pipeline';
+
 import { waitFor } from '../support/wait.js';
+import { healthPortFromEnv, watchWorkerProgress } from '@warmpool/runtime';
 
 test('a running worker that shows no activity while jobs wait is reported stalled', async () => {
   const worker = new EventEmitter();

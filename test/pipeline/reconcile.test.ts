@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
-import { OutboxRelay, reconcilePreset, type ReconcileDeps, type ReconcileSettings } from '@warmpool/pipeline';
+import { OutboxRelay, reconcilePreset, type ReconcileDeps, type ReconcileSettings } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets, seedVersion, setPaused } from '../support/seed.js';

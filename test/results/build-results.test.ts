@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { SYSTEM_USER_ID } from '@warmpool/db';
-import { handleBuildResult, OutboxRelay } from '@warmpool/pipeline';
+import { handleBuildResult, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';
@@ -147,4 +147,34 @@ test('concurrent duplicate deliveries apply once: the build row lock serializes 
   assert.equal(events[0].n, 1);
   const { rows: counters } = await db.pool.query(`SELECT value FROM preset_counters WHERE preset_id = $1 AND name = 'resource_replacements'`, [presetId]);
   assert.deepEqual(counters, [{ value: 1 }]);
+});
+
+test('a canceled prebuild create never counts as a failure and leaves no workspace behind', async () => {
+  const { buildId, workspaceId, presetId } = await pendingBuild();
+  await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, logger);
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-canceled', buildId, at: at(), reason: 'version inactive' }, logger), { applied: true });
+  const row = await build(buildId);
+  assert.equal(row.job_status, 'canceled');
+  assert.equal(row.error, 'version inactive');
+  const ws = await db.pool.query('SELECT deleted FROM workspaces WHERE id = $1', [workspaceId]);
+  assert.equal(ws.rows[0].deleted, true);
+  const failed = await db.pool.query(`SELECT value FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [presetId]);
+  assert.equal(failed.rowCount, 0, 'no failure counted');
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [] }, logger), { applied: false }, 'terminal');
+});
+
+test('workspace-lost: a live prebuild gets a delete build and its request at once; anything else is ignored', async () => {
+  const { buildId, workspaceId } = await pendingBuild();
+  const lost = { type: 'workspace-lost', workspaceId, incident: 'c0ffee', at: at(), reason: 'container died (exit 137)' };
+  assert.deepEqual(await handleBuildResult(deps, lost, logger), { applied: false }, 'not yet a running prebuild');
+  await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: true }] }, logger);
+  assert.deepEqual(await handleBuildResult(deps, lost, logger), { applied: true });
+  const { rows } = await db.pool.query(
+    `SELECT b.id, b.transition, b.job_status, b.reason FROM builds b WHERE b.workspace_id = $1 ORDER BY build_number DESC LIMIT 1`,
+    [workspaceId],
+  );
+  assert.deepEqual([rows[0].transition, rows[0].job_status, rows[0].reason], ['delete', 'pending', 'prebuild-delete']);
+  assert.ok(await queues.buildRequests.getJob(`build-${rows[0].id}`), 'the delete request is relayed');
+  assert.deepEqual(await handleBuildResult(deps, lost, logger), { applied: false }, 'a second report changes nothing');
+  assert.deepEqual(await handleBuildResult(deps, { ...lost, workspaceId: randomUUID() }, logger), { applied: false }, 'unknown workspace');
 });

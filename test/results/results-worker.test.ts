@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job, Worker } from 'bullmq';
 import { createQueueSet, createRedis, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { SYSTEM_USER_ID } from '@warmpool/db';
-import { createBuildResultsWorker, OutboxRelay } from '@warmpool/pipeline';
+import { createBuildResultsWorker, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';

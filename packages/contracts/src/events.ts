@@ -47,6 +47,19 @@ export const BuildResult = z.discriminatedUnion('type', [
     retryable: z.boolean(),
   }),
   z.strictObject({ type: z.literal('agent-ready'), buildId: uuid, agent: z.string().min(1).max(64), at: isoDate }),
+  /** The provisioner stopped the build on request (an overtaking delete, an inactive version): never a failure. */
+  z.strictObject({ type: z.literal('build-canceled'), buildId: uuid, at: isoDate, reason: z.string().max(4096) }),
+  /**
+   * A workspace's resources vanished outside Warmpool (container killed or removed). `incident` identifies the
+   * loss (e.g. the container id), so a repeated report is one job. A lost prebuild is deleted and replaced.
+   */
+  z.strictObject({
+    type: z.literal('workspace-lost'),
+    workspaceId: uuid,
+    incident: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
+    at: isoDate,
+    reason: z.string().max(4096),
+  }),
 ]);
 export type BuildResult = z.infer<typeof BuildResult>;
 

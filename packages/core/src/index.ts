@@ -30,3 +30,16 @@ export {
   type ManifestValidation,
 } from './manifest.js';
 export { resolveBuildParameters, matchPreset } from './parameters.js';
+export type { PresetRecord, PresetStatusName } from './record.js';
+export {
+  evaluatePreset,
+  toCoreSnapshot,
+  parseStoredSchedules,
+  storedDesiredInstances,
+  reconcileNeeds,
+  needsReconcile,
+  type EvaluationSettings,
+  type PresetView,
+} from './evaluate.js';
+export { presetStatus, type PresetStatus } from './status.js';
+export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { CronError, parseCron } from './cron.js';
 import { isValidTimezone, rangesOverlap } from './schedule.js';
+import { WorkspaceSchema, workspaceReferences } from './workspace.js';
 
 /** Size limits of one version's manifest (SPEC §2 defaults; configurable by the caller). */
 export type ManifestLimits = { maxPresets?: number; maxSchedulesPerPreset?: number };
@@ -73,6 +74,8 @@ const ManifestSchema = objectOf({
   name: nonEmpty,
   parameters: z.array(ParameterDeclarationSchema, { error: typeError('a list of parameter declarations') }).default([]),
   presets: z.array(PresetSchema, { error: typeError('a list of presets') }).default([]),
+  /** What a container provisioner runs for each workspace (optional; see workspace.ts). */
+  workspace: WorkspaceSchema.optional(),
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -96,7 +99,12 @@ function zodProblems(error: z.ZodError): ManifestProblem[] {
       return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: `unknown field "${key}"` }));
     }
     // A bad map key (the empty parameter name) is reported on the map itself: `parameters.` would read oddly.
-    if (issue.code === 'invalid_key') return [{ path: formatPath(issue.path.slice(0, -1)), message: 'names must be non-empty strings' }];
+    if (issue.code === 'invalid_key') {
+      const key = issue.path.at(-1);
+      const reason = issue.issues[0]?.message;
+      if (key !== '' && reason) return [{ path: formatPath(issue.path), message: reason }];
+      return [{ path: formatPath(issue.path.slice(0, -1)), message: 'names must be non-empty strings' }];
+    }
     return [{ path: formatPath(issue.path), message: issue.message }];
   });
 }
@@ -128,6 +136,12 @@ function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, wa
       problems.push({ path: `parameters[${i}].default`, message: `"${decl.default}" is not one of the options: ${options.join(', ')}` });
     }
   });
+  const env = isRecord(input) && isRecord(input.workspace) && isRecord(input.workspace.env) ? input.workspace.env : {};
+  for (const { variable, name } of workspaceReferences(env)) {
+    if (!declarations.has(name)) {
+      problems.push({ path: `workspace.env.${variable}`, message: `\${${name}} names no declared parameter (use $\${ for a literal \${)` });
+    }
+  }
   const seen = new Map<string, number>();
   let firstDefault: number | undefined;
   listAt(input, 'presets').forEach((preset, i) => {

@@ -36,7 +36,8 @@ export type ResultInput =
   | { type: 'build-started'; buildId: string; at: Date }
   | { type: 'build-succeeded'; buildId: string; at: Date; agents: { name: string; ready: boolean }[]; replacements?: Record<string, string[]> | undefined }
   | { type: 'build-failed'; buildId: string; at: Date; error: string; retryable: boolean }
-  | { type: 'agent-ready'; buildId: string; at: Date; agent: string };
+  | { type: 'agent-ready'; buildId: string; at: Date; agent: string }
+  | { type: 'build-canceled'; buildId: string; at: Date; reason: string };
 
 /**
  * Applies one result inside the caller's transaction, with the build row locked. Idempotent by build id: a
@@ -101,6 +102,22 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
       if (build.transition === 'start' && build.build_number === 1) {
         const seconds = Math.max(0, (result.at.getTime() - build.created_at.getTime()) / 1000);
         return { ...ok(), creation: { type: build.reason === 'prebuild-create' ? 'prebuild' : 'regular', seconds } };
+      }
+      return ok();
+    }
+    case 'build-canceled': {
+      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
+      await client.query(
+        `UPDATE builds SET job_status = 'canceled', error = $2, completed_at = $3, started_at = COALESCE(started_at, $3) WHERE id = $1`,
+        [build.id, result.reason, result.at],
+      );
+      // A canceled prebuild create left nothing behind (the provisioner cleaned up): unless a later build exists,
+      // the workspace is gone. Cancellation never counts as a failure.
+      if (build.reason === 'prebuild-create') {
+        await client.query(
+          `UPDATE workspaces SET deleted = true WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM builds WHERE workspace_id = $1 AND build_number > $2)`,
+          [build.workspace_id, build.build_number],
+        );
       }
       return ok();
     }

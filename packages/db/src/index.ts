@@ -19,6 +19,8 @@ export {
   type PrebuildTarget,
 } from './reconcile-queries.js';
 export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
+export { applyWorkspaceLost, type LostOutcome } from './workspace-lost.js';
+export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';
 export {
   listNotifications,
   markNotificationRead,

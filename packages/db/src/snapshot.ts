@@ -1,44 +1,9 @@
 import type pg from 'pg';
+import type { PresetRecord } from '@warmpool/core';
 import { SYSTEM_USER_ID } from './constants.js';
 
-/** Everything the reconciler needs about one preset, loaded by ONE statement (see SNAPSHOT_SQL). */
-export type PresetSnapshotRow = {
-  preset: {
-    id: string;
-    name: string;
-    instances: number;
-    ttlSeconds: number | null;
-    timezone: string;
-    /** Raw stored JSON; the caller validates its shape (stored data may be bad, §3.1). */
-    schedules: unknown;
-    parameters: Record<string, string>;
-    status: 'healthy' | 'hard_limited' | 'validation_failed';
-    statusChangedAt: Date | null;
-    scheduleError: string | null;
-    templateVersionId: string;
-    versionName: string;
-    /** Parameter declarations of the preset's version: [{ name, required, default, options }]. */
-    declarations: unknown;
-    templateId: string;
-    templateName: string;
-    templateDeleted: boolean;
-    templateDeprecated: boolean;
-    usingActiveVersion: boolean;
-    organizationId: string;
-    organizationName: string;
-  };
-  paused: boolean;
-  /** Running prebuilds, oldest first. */
-  running: { id: string; createdAt: Date; ready: boolean; invalidated: boolean }[];
-  inProgress: { transition: 'start' | 'stop' | 'delete'; count: number }[];
-  /** Backoff population (SPEC §4.3), newest first, at most POPULATION_LIMIT entries. */
-  population: {
-    status: 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled';
-    createdAt: Date;
-    completedAt: Date | null;
-    error: string | null;
-  }[];
-};
+/** Everything the reconciler needs about one preset, loaded by ONE statement (see SNAPSHOT_SQL): the core's PresetRecord. */
+export type PresetSnapshotRow = PresetRecord;
 
 /** Backoff windows and failure limits never need more history than this. */
 export const POPULATION_LIMIT = 200;

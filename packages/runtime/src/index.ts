@@ -1,4 +1,6 @@
 export { loadConfig, ConfigError, type Config } from './config.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { onShutdown } from './shutdown.js';
+export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress, type HealthCheck } from './health.js';
+export { createRegistry, registerQueueMetrics, registerWorkerMetrics } from './metrics.js';
 export { parseRedisTarget, RedisTargetError, type RedisTarget, type RedisNode } from './redis-target.js';

@@ -37,7 +37,8 @@ export async function buildConsole(outDir = CONSOLE_OUT): Promise<{ files: { nam
   const shell = (await readFile(path.join(here, 'index.html'), 'utf8')).replace('%SCRIPT%', `/console/assets/${script}`).replace('%STYLE%', `/console/assets/${style}`);
   await writeFile(path.join(outDir, 'index.html'), shell);
   await rm(finalDir, { recursive: true, force: true });
-  await rename(outDir, finalDir);
+  // A concurrent build (two test files) may have put its identical bundle in place first.
+  await rename(outDir, finalDir).catch(() => rm(outDir, { recursive: true, force: true }));
   return { files: outputs };
 }
 

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import type { Registry } from 'prom-client';
 import type { QueueSet } from '@warmpool/bus';
 import { findPrincipalByTokenHash, hashToken, ping, type Pool, type Principal } from '@warmpool/db';
-import type { OutboxRelay } from '@warmpool/pipeline';
+import type { OutboxRelay } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
 import { ApiError, frameworkError, installErrorHandler } from './errors.js';
 import { unstorableText } from './text.js';

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { createQueueSet, createRedis, QUEUES, type QueueSet } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { createRegistry, OutboxRelay, registerPoolMetrics, registerQueueMetrics } from '@warmpool/pipeline';
+import { OutboxRelay, registerPoolMetrics } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
 import { buildApp } from './app.js';
 import { registerApiMetrics } from './metrics.js';
+import { createRegistry, registerQueueMetrics } from '@warmpool/runtime';
 
 export { buildApp, type ApiDeps } from './app.js';
 export { can, type Action } from './authz.js';

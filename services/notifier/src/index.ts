@@ -2,12 +2,13 @@ import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, QUEUES, queuePrefix } from '@warmpool/bus';
 import { createPool, type Pool } from '@warmpool/db';
-import { createRegistry, startHealthServer, withTimeout } from '@warmpool/pipeline';
+
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './backoff.js';
 import { deliverWebhook } from './deliver.js';
 import { handleNotificationEvent } from './events.js';
 import { deliveriesTotal } from './metrics.js';
+import { createRegistry, startHealthServer, withTimeout } from '@warmpool/runtime';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
 export { sign, verify, SIGNATURE_HEADER, TIMESTAMP_HEADER, REPLAY_WINDOW_SECONDS, type Verification } from './signing.js';

@@ -1,6 +1,6 @@
 import { createPool, migrate } from '@warmpool/db';
-import { healthPortFromEnv } from '@warmpool/pipeline';
-import { createLogger, loadConfig, onShutdown } from '@warmpool/runtime';
+
+import { createLogger, loadConfig, onShutdown, healthPortFromEnv } from '@warmpool/runtime';
 import { startNotifier } from './index.js';
 
 // `node services/notifier`: migrate (safe concurrently), then consume notification events until SIGTERM/SIGINT.

@@ -59,7 +59,7 @@ async function resultsFor(queues: QueueSet, buildId: string): Promise<Map<string
   const found = new Map<string, BuildResult>();
   for (const job of jobs) {
     const result = BuildResult.parse(job.data);
-    if (result.buildId === buildId) found.set(job.id!, result);
+    if ('buildId' in result && result.buildId === buildId) found.set(job.id!, result);
   }
   return found;
 }

@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, JOB_NAMES, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, createRegistry, OutboxRelay, reconcilePreset, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type ReconcileDeps } from '@warmpool/pipeline';
+import { createBuildResultsWorker, OutboxRelay, reconcilePreset, type ReconcileDeps } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
+import { createRegistry, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 

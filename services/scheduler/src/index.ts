@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
-import { createRegistry, registerQueueMetrics, screenPresets, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/pipeline';
+import { screenPresets } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
+import { createRegistry, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;

@@ -1,6 +1,6 @@
 import { createPool, migrate } from '@warmpool/db';
-import { healthPortFromEnv } from '@warmpool/pipeline';
-import { createLogger, loadConfig, onShutdown } from '@warmpool/runtime';
+
+import { createLogger, loadConfig, onShutdown, healthPortFromEnv } from '@warmpool/runtime';
 import { startScheduler } from './index.js';
 
 // `node services/scheduler`: migrate (safe concurrently), then run the cluster-wide tick until SIGTERM/SIGINT.

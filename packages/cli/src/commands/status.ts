@@ -1,6 +1,6 @@
-import { desiredTimeline } from '@warmpool/core';
+import { desiredTimeline, presetStatus, toCoreSnapshot, type PresetStatus } from '@warmpool/core';
 import { listActivePresetIds, loadPresetSnapshot, setPaused as storePaused, type Pool } from '@warmpool/db';
-import { presetStatus, toCoreSnapshot, type PresetStatus } from '@warmpool/pipeline';
+
 import type { Config } from '@warmpool/runtime';
 import { formatTable, progress, UsageError } from '../output.js';
 

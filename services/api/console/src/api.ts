@@ -9,7 +9,7 @@ export type Scope = {
   organizations: { id: string; name: string; actions: string[] }[];
 };
 
-export type { PresetStatus } from '@warmpool/pipeline';
+export type { PresetStatus } from '@warmpool/core';
 export type { PresetBuild as Build, ReplacementNotice as Replacement } from '@warmpool/db';
 export type PreviewPoint = { at: string; instances: number };
 /** GET /presets/:id/history: the pool samples and claims (hits) per hour; misses are not recorded yet (null). */

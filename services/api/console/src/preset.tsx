@@ -29,6 +29,7 @@ function Actions(props: { scope: Scope; status: PresetStatus; onDone: () => void
           title={`Resume ${name}?`}
           body="Failures before now stop counting: the preset leaves backoff or its failure limit and the pool is built again."
           confirmLabel="Resume"
+          primary={status.status !== 'healthy' || status.backoffUntil !== null}
           disabled={!allowed}
           action={async () => {
             await post(`/presets/${status.presetId}/resume`);

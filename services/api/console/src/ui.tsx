@@ -38,7 +38,7 @@ export function ErrorNote(props: { error: HttpError; what?: string }) {
 /**
  * A button that asks first: a modal dialog (focus moves into it, Escape cancels) whose confirmation runs `action`.
  */
-export function ConfirmButton(props: { label: string; title: string; body: string; confirmLabel: string; danger?: boolean; disabled?: boolean; action: () => Promise<void> }) {
+export function ConfirmButton(props: { label: string; title: string; body: string; confirmLabel: string; danger?: boolean; primary?: boolean; disabled?: boolean; action: () => Promise<void> }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
@@ -62,7 +62,7 @@ export function ConfirmButton(props: { label: string; title: string; body: strin
   };
   return (
     <>
-      <button type="button" class={props.danger ? 'danger' : undefined} disabled={props.disabled} onClick={() => dialog.current?.showModal()}>
+      <button type="button" class={props.danger ? 'danger' : props.primary ? 'primary' : undefined} disabled={props.disabled} onClick={() => dialog.current?.showModal()}>
         {props.label}
       </button>
       <dialog ref={dialog} aria-labelledby={`${props.label}-title`.replace(/\W+/g, '-')}>

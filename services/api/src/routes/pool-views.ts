@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, isPaused, type Principal } from '@warmpool/db';
-import { POOL_SAMPLES } from '@warmpool/pipeline';
+import { POOL_SAMPLES } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { ACTIONS, can, rolesAllowedTo } from '../authz.js';
 import { authorize, errorSchema, findPreset, uuidParam } from './common.js';

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { desiredTimeline } from '@warmpool/core';
+import { desiredTimeline, presetStatus, toCoreSnapshot } from '@warmpool/core';
 import { enqueueReconcile } from '@warmpool/bus';
 import { invalidatePreset, listActivePresetIds, loadPresetSnapshot, loadPresetSnapshots, resumePreset, setPaused } from '@warmpool/db';
-import { presetStatus, toCoreSnapshot } from '@warmpool/pipeline';
+
 import type { ApiDeps } from '../app.js';
 import { ApiError, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findPreset, orgParam, settingsOf, uuidParam } from './common.js';

@@ -12,7 +12,7 @@ import {
   WorkspaceNameTakenError,
   type WorkspaceRow,
 } from '@warmpool/db';
-import { withOutboxTransaction } from '@warmpool/pipeline';
+import { withOutboxTransaction } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';

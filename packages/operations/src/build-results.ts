@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { BuildResult, describeIssues, enqueueReconcile, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
-import { applyBuildResult, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
+import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
 
@@ -18,6 +18,8 @@ const TRIGGER: Record<BuildResult['type'], string> = {
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
   'agent-ready': 'agent-ready',
+  'build-canceled': 'build-finished',
+  'workspace-lost': 'workspace-lost',
 };
 
 /**
@@ -32,6 +34,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     throw new UnrecoverableError(`malformed build result: ${describeIssues(parsed.error)}`);
   }
   const result = parsed.data;
+  if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
   const input = { ...result, at: new Date(result.at) };
   const applied = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
     const outcome = await applyBuildResult(client, input);
@@ -60,6 +63,18 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
   if (applied.presetId) await enqueueReconcile(deps.queues.reconcile, applied.presetId, TRIGGER[result.type]);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
+  return { applied: true };
+}
+
+/** A lost prebuild gets its delete build and request (one transaction) and is replaced by the reconcile. */
+async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<BuildResult, { type: 'workspace-lost' }>, log: Logger): Promise<{ applied: boolean }> {
+  const outcome = await withOutboxTransaction({ ...deps, logger: log }, (client) => applyWorkspaceLost(client, result.workspaceId));
+  if (!outcome.applied) {
+    log.info({ workspaceId: result.workspaceId, reason: outcome.rejected }, 'workspace-lost ignored');
+    return { applied: false };
+  }
+  log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
+  if (outcome.presetId) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, TRIGGER[result.type]);
   return { applied: true };
 }
 

@@ -1,4 +1,4 @@
-import { nextWakeAt, resolveBuildParameters, type ParameterDeclaration } from '@warmpool/core';
+import { evaluatePreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
 import { armWakeUp, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
 import {
   buildRequestedMessage,
@@ -19,7 +19,6 @@ import {
 } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
-import { evaluatePreset, needsWrites, type EvaluationSettings, type PresetView } from './preset-view.js';
 
 export type ReconcileSettings = EvaluationSettings & { maxInflightPrebuildBuilds: number };
 
@@ -59,8 +58,11 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     return { kind: 'paused' };
   }
   const view = evaluatePreset(row, clock(), deps.settings);
-  await recordScheduleProblem(deps, row, view);
-  if (!needsWrites(view)) {
+  // The same rule as the tick's screening (core needsReconcile): pool writes need the lock, a changed schedule
+  // problem alone is one conditional update.
+  const needs = reconcileNeeds(view, row.preset.scheduleError);
+  if (needs.scheduleProblem) await recordScheduleProblem(deps, row, view);
+  if (!needs.writes) {
     const wakeAt = await armNextWakeUp(deps, presetId, view, clock(), false);
     return { kind: 'noop', view, wakeAt };
   }
@@ -84,7 +86,6 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
 
 /** Shows unusable stored schedules to operators (status) and logs them; only writes when it changed. */
 async function recordScheduleProblem(deps: ReconcileDeps, row: PresetSnapshotRow, view: PresetView): Promise<void> {
-  if (view.scheduleProblem === row.preset.scheduleError) return;
   if (view.scheduleProblem) deps.logger.error({ problem: view.scheduleProblem }, 'stored schedules are unusable; using the base instance count');
   await setScheduleError(deps.pool, row.preset.id, view.scheduleProblem);
 }

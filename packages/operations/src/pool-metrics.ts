@@ -1,20 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { desiredInstancesAt, type ScheduleEntry } from '@warmpool/core';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { storedDesiredInstances } from '@warmpool/core';
 import { isPaused, loadPoolRows, recordPoolSamples, type PoolSample, type Pool } from '@warmpool/db';
-import type { QueueSet } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 
 const PRESET_LABELS = ['organization_name', 'template_name', 'preset_name'] as const;
-
-/** A registry with Node's default process metrics; one per service process. */
-export function createRegistry(service: string): Registry {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry });
-  // These gauges break the `_total` naming rule (promtool rejects them); the per-type gauges without the suffix stay.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
-  return registry;
-}
 
 /** Pool history kept for the console: one sample per preset and bucket, pruned after `keepMs`. */
 export const POOL_SAMPLES = { bucketMs: 5 * 60_000, keepMs: 8 * 86_400_000 };
@@ -53,7 +42,7 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       if (row.claimed) claimed.inc(labels, row.claimed);
       if (row.replacements) replacements.inc(labels, row.replacements);
       if (!row.active) continue;
-      const desiredNow = desiredInstancesAt({ instances: row.instances, timezone: row.timezone, schedules: row.schedules as ScheduleEntry[] }, now);
+      const desiredNow = storedDesiredInstances(row, now);
       desired.set(labels, desiredNow);
       samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
       running.set(labels, row.running);
@@ -83,43 +72,5 @@ export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logg
       if (timer) clearTimeout(timer);
       timer = undefined;
     },
-  };
-}
-
-/** Waiting/active/delayed/failed jobs per queue, read from Redis at scrape time. */
-export function registerQueueMetrics(registry: Registry, queues: QueueSet): void {
-  new Gauge({
-    name: 'warmpool_queue_jobs',
-    help: 'Jobs per queue and state.',
-    labelNames: ['queue', 'state'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const queue of queues.all) {
-        const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'failed');
-        for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
-      }
-    },
-  });
-}
-
-/** Job outcomes and reconcile durations of a worker process. */
-export function registerWorkerMetrics(registry: Registry) {
-  return {
-    jobs: new Counter({ name: 'warmpool_jobs_total', help: 'Jobs processed by queue and result.', labelNames: ['queue', 'result'], registers: [registry] }),
-    reconcileDuration: new Histogram({
-      name: 'warmpool_reconcile_duration_seconds',
-      help: 'Time to reconcile one preset, by outcome.',
-      labelNames: ['outcome'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    }),
-    creationDuration: new Histogram({
-      name: 'warmpool_workspace_creation_duration_seconds',
-      help: 'Time from build request to a succeeded first start build, by workspace type.',
-      labelNames: ['type'],
-      buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
-      registers: [registry],
-    }),
   };
 }

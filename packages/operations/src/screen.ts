@@ -1,6 +1,5 @@
-import { nextWakeAt } from '@warmpool/core';
+import { evaluatePreset, needsReconcile, nextWakeAt, type EvaluationSettings } from '@warmpool/core';
 import { loadPresetSnapshots, type Pool } from '@warmpool/db';
-import { evaluatePreset, needsWrites, type EvaluationSettings } from './preset-view.js';
 
 export type Screening = {
   /** Presets with something to write: they get a reconcile job. */
@@ -21,7 +20,7 @@ export async function screenPresets(pool: Pool, presetIds: readonly string[], no
   if (screening.paused) return screening;
   for (const row of rows) {
     const view = evaluatePreset(row, now, settings);
-    if (needsWrites(view) || view.scheduleProblem !== row.preset.scheduleError) {
+    if (needsReconcile(view, row.preset.scheduleError)) {
       screening.toReconcile.push(row.preset.id);
       continue;
     }

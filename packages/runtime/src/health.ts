@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Logger } from '@warmpool/runtime';
+import type { Logger } from './logger.js';
 
 export type HealthCheck = () => Promise<{ ok: boolean; details: Record<string, unknown> }>;
 

@@ -1,0 +1,94 @@
+import { backoffWindow, computeBackoff, failureLimitReached } from './backoff.js';
+import { gateActions, planPreset } from './plan.js';
+import type { PresetRecord } from './record.js';
+import { describeScheduleProblem, desiredInstancesAt } from './schedule.js';
+import type { Action, Plan, PresetSnapshot, ScheduleEntry } from './types.js';
+
+/** Settings that shape a preset's evaluation (a subset of the runtime Config). */
+export type EvaluationSettings = {
+  backoffIntervalMs: number;
+  backoffLookbackMs: number;
+  failureHardLimit: number;
+};
+
+/** What one preset record means at one instant: pure, no I/O. */
+export type PresetView = {
+  snapshot: PresetSnapshot;
+  plan: Plan;
+  /** The schedule's count now, whether or not the preset is active (the create gate); plan.state.desired is 0 when inactive. */
+  desiredNow: number;
+  /** Plan after the execution gates (§4.2.4); `backoff` actions dropped: only writes remain. */
+  writes: Action[];
+  /** The stored-data problem to show operators, or null when the schedules are usable. */
+  scheduleProblem: string | null;
+  /** True when the failure limit is reached and the preset is still healthy: a transition is due. */
+  hardLimitDue: boolean;
+};
+
+function isScheduleEntry(value: unknown): value is ScheduleEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.cron === 'string' && Number.isInteger(v.instances) && (v.instances as number) >= 0;
+}
+
+/** Stored schedules are JSON; anything not shaped like `[{ cron, instances }]` is a problem, not a crash. */
+export function parseStoredSchedules(raw: unknown): { schedules: ScheduleEntry[]; problem: string | null } {
+  if (raw === null || raw === undefined) return { schedules: [], problem: null };
+  if (!Array.isArray(raw)) return { schedules: [], problem: 'stored schedules are not a list' };
+  const bad = raw.findIndex((e) => !isScheduleEntry(e));
+  if (bad >= 0) return { schedules: [], problem: `stored schedule ${bad} is not { cron, instances }` };
+  return { schedules: raw as ScheduleEntry[], problem: null };
+}
+
+/** Desired instances at `at` from stored preset fields (metrics, demo): the same rule as the evaluation. */
+export function storedDesiredInstances(preset: { instances: number; timezone: string; schedules: unknown }, at: Date): number {
+  return desiredInstancesAt({ instances: preset.instances, timezone: preset.timezone, schedules: parseStoredSchedules(preset.schedules).schedules }, at);
+}
+
+/** The planner's input and the stored-schedule problem of a record (backoff computed from its population). */
+export function toCoreSnapshot(record: PresetRecord, now: Date, settings: EvaluationSettings): { snapshot: PresetSnapshot; scheduleProblem: string | null } {
+  const stored = parseStoredSchedules(record.preset.schedules);
+  const preset: PresetSnapshot['preset'] = {
+    id: record.preset.id,
+    instances: record.preset.instances,
+    usingActiveVersion: record.preset.usingActiveVersion,
+    templateDeleted: record.preset.templateDeleted,
+    templateDeprecated: record.preset.templateDeprecated,
+    ttlSeconds: record.preset.ttlSeconds,
+    timezone: record.preset.timezone,
+    schedules: stored.schedules,
+  };
+  const scheduleProblem = stored.problem ?? (preset.schedules.length > 0 ? describeScheduleProblem(preset) : null);
+  const backoff = computeBackoff(record.population, { now, lookbackMs: settings.backoffLookbackMs, window: backoffWindow(preset, now) });
+  return {
+    snapshot: { preset, running: record.running, inProgress: record.inProgress, backoff, hardLimited: record.preset.status === 'hard_limited' },
+    scheduleProblem,
+  };
+}
+
+export function evaluatePreset(record: PresetRecord, now: Date, settings: EvaluationSettings): PresetView {
+  const { snapshot, scheduleProblem } = toCoreSnapshot(record, now, settings);
+  const plan = planPreset(snapshot, { now, backoffIntervalMs: settings.backoffIntervalMs });
+  const desiredNow = desiredInstancesAt(snapshot.preset, now);
+  const hardLimitDue = record.preset.status === 'healthy' && failureLimitReached(record.population, settings.failureHardLimit);
+  const writes = gateActions(plan.actions, {
+    hardLimited: snapshot.hardLimited || hardLimitDue,
+    validationFailed: record.preset.status === 'validation_failed',
+    desiredNow,
+  }).filter((a: Action) => a.type !== 'backoff' && !(a.type === 'create' && a.count <= 0) && !(a.type === 'delete' && a.ids.length === 0));
+  return { snapshot, plan, desiredNow, writes, scheduleProblem, hardLimitDue };
+}
+
+/**
+ * What a reconcile of this preset has to write: pool writes (builds, a status transition: under the preset lock) and
+ * whether the stored schedule problem must change. The one rule behind both the tick's screening and the reconcile.
+ */
+export function reconcileNeeds(view: PresetView, storedScheduleError: string | null): { writes: boolean; scheduleProblem: boolean } {
+  return { writes: view.hardLimitDue || view.writes.length > 0, scheduleProblem: view.scheduleProblem !== storedScheduleError };
+}
+
+/** True when the preset needs a reconcile job (the tick enqueues one; the job returns early otherwise). */
+export function needsReconcile(view: PresetView, storedScheduleError: string | null): boolean {
+  const needs = reconcileNeeds(view, storedScheduleError);
+  return needs.writes || needs.scheduleProblem;
+}

@@ -1,0 +1,9 @@
+/**
+ * The domain flows, shared by the services, the API and the CLI: reconcile and screen presets, apply build results,
+ * relay the outbox, and the operator and user operations (workspaces, templates, pause, roles, preview).
+ */
+export { OutboxRelay, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
+export { reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
+export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } from './build-results.js';
+export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
+export { screenPresets, type Screening } from './screen.js';

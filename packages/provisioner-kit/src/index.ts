@@ -1,0 +1,9 @@
+export {
+  startProvisioner,
+  type BuildContext,
+  type BuildOutcome,
+  type Provisioner,
+  type ProvisionerBackend,
+  type ProvisionerOptions,
+} from './provisioner.js';
+export { Reporter, resultJobId, type ReporterOptions } from './reporter.js';

@@ -1,0 +1,247 @@
+import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { BuildRequested, createQueueSet, createRedis, describeIssues, QUEUES, queuePrefix, type BuildResult } from '@warmpool/bus';
+import type { Logger, RedisTarget } from '@warmpool/runtime';
+import { Reporter, type ReporterOptions } from './reporter.js';
+
+/** What a backend concludes about one build. The kit turns it into exactly one terminal result. */
+export type BuildOutcome =
+  | {
+      kind: 'succeeded';
+      /** Agents of a start build; `ready: false` ones are reported ready later with `ctx.reportAgentReady`. */
+      agents?: { name: string; ready: boolean }[];
+      /** Claim builds: resources that had to be recreated, `{ address: [attribute paths] }`. */
+      replacements?: Record<string, string[]>;
+    }
+  | { kind: 'failed'; error: string; retryable: boolean }
+  | { kind: 'canceled'; reason: string };
+
+export type BuildContext = {
+  request: BuildRequested;
+  /**
+   * Aborted when the build is canceled (a delete of the same workspace overtook it); `signal.reason` says why.
+   * A backend that sees it cleans up what it made and returns `{ kind: 'canceled' }` (or throws).
+   */
+  signal: AbortSignal;
+  log: Logger;
+  /** Reports one agent ready; idempotent (fixed job id), retried while Redis is away. */
+  reportAgentReady: (agent: string) => Promise<void>;
+  /**
+   * Work that continues after the result without holding a worker slot (waiting for an agent). Its signal aborts
+   * at shutdown once the grace time is over; `close()` waits for it until then.
+   */
+  background: (task: (signal: AbortSignal) => Promise<void>) => void;
+};
+
+export type ProvisionerBackend = {
+  build: (ctx: BuildContext) => Promise<BuildOutcome>;
+};
+
+export type ProvisionerOptions = {
+  /** One Redis server or a cluster: the configuration's `redis`, or a REDIS_URL-style string. */
+  redis: RedisTarget | string;
+  queuePrefix: string;
+  logger: Logger;
+  backend: ProvisionerBackend;
+  /** Builds run at once (worker slots). */
+  concurrency: number;
+  /**
+   * Slots prebuild creates may not take, so deletes and claims always find one (default: a fifth, at least 1 when
+   * concurrency > 1). A create that finds no create slot goes back to the queue for `deferMs`.
+   */
+  reservedSlots?: number;
+  deferMs?: number;
+  /** How long `close()` waits for background tasks before aborting them (default 10 s). */
+  closeGraceMs?: number;
+  reporter?: ReporterOptions;
+  /** Connection name prefix, for `CLIENT LIST`. */
+  name?: string;
+  /**
+   * How long a build's job lock lives without renewal (default 30 s): after a crash, its request is redelivered
+   * within about this time, to whichever provisioner runs then.
+   */
+  lockDurationMs?: number;
+  /** False: consume only after `run()` (e.g. once a start-up reconcile is done). Default true. */
+  autorun?: boolean;
+};
+
+export type Provisioner = {
+  worker: Worker;
+  /** Starts consuming when created with `autorun: false`. */
+  run: () => void;
+  /** Publishes results that are not the answer to a request (e.g. `workspace-lost`). */
+  report: (result: BuildResult) => Promise<void>;
+  /** True while a build of the workspace is running here (its resources are expected to change). */
+  isBusy: (workspaceId: string) => boolean;
+  /** Liveness: the worker consumes and no result has been waiting on Redis for long. */
+  health: () => { ok: boolean; details: Record<string, unknown> };
+  close: () => Promise<void>;
+};
+
+class CancelError extends Error {
+  override name = 'CancelError';
+}
+
+type Lane = { transition: BuildRequested['transition']; controller: AbortController; done: Promise<void> };
+
+const now = () => new Date().toISOString();
+
+/**
+ * The provisioner side of the build protocol (docs/PROVISIONERS.md): consumes `build-requested` jobs (validated;
+ * malformed ones are logged and failed once), reports `build-started`, then the backend's outcome as
+ * `build-succeeded` / `build-failed` / `build-canceled`, and `agent-ready` when the backend says so. Builds of one
+ * workspace run one after the other; a delete cancels a start of the same workspace still running here.
+ */
+export function startProvisioner(options: ProvisionerOptions): Provisioner {
+  const { logger, backend } = options;
+  const name = options.name ?? 'provisioner';
+  const producer = createRedis(options.redis, { role: 'producer', name: `${name}-producer` });
+  const workerConnection = createRedis(options.redis, { role: 'worker', name: `${name}-worker` });
+  const queues = createQueueSet(producer, options.queuePrefix);
+  const reporter = new Reporter(queues.buildResults, logger, options.reporter);
+  const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal);
+  const background = new Set<Promise<void>>();
+  const lanes = new Map<string, Lane>();
+  const reserved = options.reservedSlots ?? (options.concurrency > 1 ? Math.max(1, Math.floor(options.concurrency / 5)) : 0);
+  const createSlots = Math.max(1, options.concurrency - reserved);
+  let creating = 0;
+  let stalledSince: number | null = null;
+
+  const runBuild = async (request: BuildRequested, signal: AbortSignal, log: Logger): Promise<string> => {
+    await reporter.report({ type: 'build-started', buildId: request.buildId, at: now() });
+    let outcome: BuildOutcome;
+    try {
+      outcome = await backend.build({
+        request,
+        signal,
+        log,
+        reportAgentReady: (agent) => reporter.report({ type: 'agent-ready', buildId: request.buildId, agent, at: now() }),
+        background: (task) => {
+          const running = task(shutdown.signal).catch((err: unknown) => {
+            if (!shutdown.signal.aborted) log.warn({ err }, 'background task failed');
+          });
+          background.add(running);
+          void running.finally(() => background.delete(running));
+        },
+      });
+    } catch (err) {
+      // A backend that throws after cancellation was canceled; anything else is a failed build worth retrying.
+      outcome = signal.aborted
+        ? { kind: 'canceled', reason: String((signal.reason as Error | undefined)?.message ?? 'canceled') }
+        : { kind: 'failed', error: `provisioner error: ${(err as Error).message ?? String(err)}`, retryable: true };
+    }
+    const at = now();
+    switch (outcome.kind) {
+      case 'succeeded':
+        await reporter.report({
+          type: 'build-succeeded',
+          buildId: request.buildId,
+          at,
+          agents: outcome.agents ?? [],
+          ...(outcome.replacements && Object.keys(outcome.replacements).length > 0 ? { replacements: outcome.replacements } : {}),
+        });
+        break;
+      case 'failed':
+        log.info({ error: outcome.error, retryable: outcome.retryable }, 'build failed');
+        await reporter.report({ type: 'build-failed', buildId: request.buildId, at, error: outcome.error.slice(0, 4096), retryable: outcome.retryable });
+        break;
+      case 'canceled':
+        log.info({ reason: outcome.reason }, 'build canceled');
+        await reporter.report({ type: 'build-canceled', buildId: request.buildId, at, reason: outcome.reason.slice(0, 4096) });
+        break;
+    }
+    return outcome.kind;
+  };
+
+  /** Builds of one workspace run in order; a delete cancels the start it overtakes. */
+  const inLane = (request: BuildRequested, run: (signal: AbortSignal) => Promise<string>): Promise<string> => {
+    const previous = lanes.get(request.workspaceId);
+    if (previous && request.transition === 'delete' && previous.transition === 'start') {
+      previous.controller.abort(new CancelError('a delete of the workspace overtook this build'));
+    }
+    const controller = new AbortController();
+    let result!: Promise<string>;
+    const done = (previous?.done ?? Promise.resolve()).then(() => {
+      result = run(controller.signal);
+      return result.then(() => undefined, () => undefined);
+    });
+    const lane: Lane = { transition: request.transition, controller, done };
+    lanes.set(request.workspaceId, lane);
+    void done.finally(() => {
+      if (lanes.get(request.workspaceId) === lane) lanes.delete(request.workspaceId);
+    });
+    return done.then(() => result);
+  };
+
+  const processor = async (job: Job, token?: string) => {
+    const parsed = BuildRequested.safeParse(job.data);
+    if (!parsed.success) {
+      logger.error({ queue: QUEUES.buildRequests, jobId: job.id, problem: describeIssues(parsed.error) }, 'malformed build request rejected');
+      throw new UnrecoverableError(`malformed build request: ${describeIssues(parsed.error)}`);
+    }
+    const request = parsed.data;
+    const gated = request.transition === 'start' && request.reason !== 'claim';
+    if (gated && creating >= createSlots) {
+      // Keep the reserved slots for deletes and claims: this create waits in the queue, not in a slot.
+      await job.moveToDelayed(Date.now() + (options.deferMs ?? 150), token);
+      throw new DelayedError();
+    }
+    if (gated) creating++;
+    const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
+    try {
+      return { result: await inLane(request, (signal) => runBuild(request, signal, log)) };
+    } finally {
+      if (gated) creating--;
+    }
+  };
+
+  const worker = new Worker(QUEUES.buildRequests, processor, {
+    connection: workerConnection,
+    prefix: queuePrefix(options.queuePrefix),
+    concurrency: options.concurrency,
+    autorun: options.autorun ?? true,
+    ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs } : {}),
+  });
+  worker.on('error', (err) => logger.error({ err }, 'provisioner worker error'));
+  worker.on('failed', (job, err) => {
+    if (!shutdown.signal.aborted && !(err instanceof DelayedError)) logger.warn({ jobId: job?.id, err: err.message }, 'build request failed');
+  });
+
+  const health = () => {
+    const state = reporter.state;
+    if (state.pending === 0) stalledSince = null;
+    else stalledSince ??= Date.now();
+    const stalledMs = stalledSince === null ? 0 : Date.now() - stalledSince;
+    // Results waiting more than a minute mean Redis is gone for good from here: let the orchestrator restart us.
+    const ok = worker.isRunning() && !shutdown.signal.aborted && stalledMs < 60_000;
+    return { ok, details: { running: worker.isRunning(), activeWorkspaces: lanes.size, pendingReports: state.pending, lastReportError: state.lastError } };
+  };
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await worker.close(); // active builds finish and report
+      const graceOver = new AbortController();
+      const grace = delay(options.closeGraceMs ?? 10_000, undefined, { signal: graceOver.signal }).catch(() => undefined);
+      await Promise.race([Promise.allSettled([...background]), grace]);
+      graceOver.abort();
+      shutdown.abort();
+      reporter.abort();
+      await Promise.allSettled([...background]);
+      await queues.close();
+      await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
+    })());
+
+  return {
+    worker,
+    run: () => {
+      if (!worker.isRunning()) void worker.run().catch((err: unknown) => logger.error({ err }, 'provisioner worker stopped'));
+    },
+    report: (result) => reporter.report(result),
+    isBusy: (workspaceId) => lanes.has(workspaceId),
+    health,
+    close,
+  };
+}

@@ -1,0 +1,112 @@
+import Docker from 'dockerode';
+import { createPool, type Pool } from '@warmpool/db';
+import { startProvisioner, type Provisioner } from '@warmpool/provisioner-kit';
+import type { Config, Logger } from '@warmpool/runtime';
+import { createDockerBackend } from './backend.js';
+import { engineMessage, LABEL } from './engine.js';
+import { EngineEvents, type ContainerEvent } from './events.js';
+import type { DockerOptions } from './options.js';
+import { reconcileAtStart, type StartupReport } from './reconcile.js';
+
+export { loadDockerOptions, type DockerOptions } from './options.js';
+export { containerName, volumeName, LABEL } from './engine.js';
+export { AGENT, RECREATED } from './backend.js';
+export type { StartupReport } from './reconcile.js';
+
+export type DockerProvisioner = {
+  kit: Provisioner;
+  docker: Docker;
+  startup: StartupReport;
+  health: () => Promise<{ ok: boolean; details: Record<string, unknown> }>;
+  close: () => Promise<void>;
+};
+
+export class EngineUnavailableError extends Error {
+  override name = 'EngineUnavailableError';
+}
+
+/** Remembers the last workspaces this process stopped or removed itself (bounded), so their events are not drift. */
+class RecentSet {
+  private readonly items = new Set<string>();
+  constructor(private readonly capacity = 10_000) {}
+  add(id: string): void {
+    this.items.delete(id);
+    this.items.add(id);
+    if (this.items.size > this.capacity) this.items.delete(this.items.values().next().value!);
+  }
+  delete(id: string): void {
+    this.items.delete(id);
+  }
+  has(id: string): boolean {
+    return this.items.has(id);
+  }
+}
+
+/**
+ * The Docker Engine provisioner: the kit's protocol with the Docker backend, plus drift healing (container deaths
+ * and removals outside Warmpool are reported as `workspace-lost`, from the engine's event stream) and a start-up
+ * reconcile. The engine is `DOCKER_HOST` or the local socket (dockerode's defaults) unless `docker` is given.
+ */
+export async function startDockerProvisioner(input: { config: Config; options: DockerOptions; logger: Logger; docker?: Docker; pool?: Pool }): Promise<DockerProvisioner> {
+  const { config, options, logger } = input;
+  const docker = input.docker ?? new Docker();
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw new EngineUnavailableError(
+      `no Docker Engine answers (${engineMessage(err)}): start dockerd, or set DOCKER_HOST (e.g. unix:///var/run/docker.sock or tcp://host:2375)`,
+    );
+  }
+  const pool = input.pool ?? createPool(config.databaseUrl, { max: options.concurrency + 2, applicationName: 'warmpool-provisioner-docker' });
+  const expected = new RecentSet();
+  const shutdown = new AbortController();
+  const onGone = (event: ContainerEvent) => {
+    const workspaceId = event.labels[LABEL.workspace];
+    // Only called once the stream is open, after the kit below exists.
+    if (!workspaceId || kit.isBusy(workspaceId) || expected.has(workspaceId)) return;
+    const how = event.action === 'die' ? `died (exit code ${event.labels.exitCode ?? 'unknown'})` : 'was removed';
+    logger.warn({ workspaceId, container: event.containerId.slice(0, 12), action: event.action }, 'container changed outside Warmpool');
+    kit
+      .report({ type: 'workspace-lost', workspaceId, incident: event.containerId.slice(0, 64), at: new Date().toISOString(), reason: `container ${how} outside Warmpool` })
+      .catch((err: unknown) => logger.warn({ err, workspaceId }, 'workspace-lost report failed'));
+  };
+  const events = new EngineEvents(docker, options.instance, onGone, logger);
+  const kit: Provisioner = startProvisioner({
+    redis: config.redis,
+    queuePrefix: config.queuePrefix,
+    logger,
+    concurrency: options.concurrency,
+    lockDurationMs: options.lockMs,
+    name: 'docker',
+    autorun: false,
+    backend: createDockerBackend({
+      docker,
+      pool,
+      events,
+      options,
+      expectGone: (ws) => expected.add(ws),
+      expectAlive: (ws) => expected.delete(ws),
+    }),
+  });
+
+  await events.start();
+  const startup = await reconcileAtStart({ docker, pool, instance: options.instance, kit, events, logger, expectGone: (ws) => expected.add(ws), shutdown: shutdown.signal });
+  kit.run();
+
+  const health = async () => {
+    const own = kit.health();
+    const engine = await docker.ping().then(() => true, () => false);
+    return { ok: own.ok && engine, details: { ...own.details, engine } };
+  };
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      shutdown.abort();
+      await kit.close();
+      events.close();
+      if (!input.pool) await pool.end();
+    })());
+  return { kit, docker, startup, health, close };
+}
+export { ensureBusyboxImage, removeInstance } from './local-image.js';

@@ -1,0 +1,156 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { brotliDecompressSync } from 'node:zlib';
+import Fastify from 'fastify';
+import { recordPoolSamples, SYSTEM_USER_ID } from '@warmpool/db';
+import { createLogger, type Config } from '@warmpool/runtime';
+import type { ApiDeps } from '@warmpool/api';
+import { buildConsole } from '../../services/api/console/build.js';
+import { CONSOLE_CSP, consoleRoutes } from '../../services/api/src/console.js';
+import { seedPresets } from '../support/seed.js';
+import { client, seedEligiblePrebuild, startTestApi, userWithRole } from '../support/api.js';
+
+// The console's server side: its shell and assets, the session endpoints, the cookie rule, and its read routes.
+let env: Awaited<ReturnType<typeof startTestApi>>;
+let call: ReturnType<typeof client>;
+let preset: Awaited<ReturnType<typeof seedPresets>>[number];
+let otherPreset: string;
+const tokens: Record<string, string> = {};
+
+before(async () => {
+  env = await startTestApi();
+  call = client(env.api.url);
+  [preset] = (await seedPresets(env.db.pool, [{ instances: 2 }])) as [typeof preset];
+  otherPreset = (await seedPresets(env.db.pool, [{ instances: 1 }]))[0]!.presetId;
+  tokens.owner = (await userWithRole(env.db.pool, 'owner', null)).token;
+  tokens.orgAdmin = (await userWithRole(env.db.pool, 'org-admin', preset.organizationId)).token;
+  tokens.member = (await userWithRole(env.db.pool, 'member', preset.organizationId)).token;
+});
+after(async () => env?.stop());
+
+const session = (body: unknown, headers: Record<string, string> = { 'x-warmpool-console': '1' }) =>
+  fetch(`${env.api.url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+test('the shell and hashed assets are served under the CSP; unknown assets 404', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'warmpool-console-'));
+  try {
+    const { files } = await buildConsole(path.join(dir, 'console'));
+    const app = Fastify();
+    const deps = { logger: createLogger('test', { level: 'silent' }), config: { publicUrl: 'http://127.0.0.1' } as Config } as ApiDeps;
+    await consoleRoutes(app, deps, async () => undefined, `${path.join(dir, 'console')}/`);
+    const shell = await app.inject('/console/presets/00000000-0000-0000-0000-000000000000');
+    assert.equal(shell.statusCode, 200);
+    assert.equal(shell.headers['content-security-policy'], CONSOLE_CSP);
+    assert.equal(shell.headers['x-content-type-options'], 'nosniff');
+    for (const f of files) {
+      assert.ok(shell.body.includes(`/console/assets/${f.name}`), `the shell names ${f.name}`);
+      const asset = await app.inject(`/console/assets/${f.name}`);
+      assert.equal(asset.statusCode, 200);
+      assert.match(String(asset.headers['content-type']), f.name.endsWith('.js') ? /text\/javascript/ : /text\/css/);
+      assert.match(String(asset.headers['cache-control']), /immutable/);
+      const compressed = await app.inject({ url: `/console/assets/${f.name}`, headers: { 'accept-encoding': 'gzip, deflate, br' } });
+      assert.equal(compressed.headers['content-encoding'], 'br');
+      assert.deepEqual(brotliDecompressSync(compressed.rawPayload), asset.rawPayload);
+    }
+    assert.doesNotMatch(shell.body, /https?:\/\//, 'the shell links nothing outside the server');
+    assert.equal((await app.inject('/console/assets/nope.js')).statusCode, 404);
+    assert.equal((await app.inject('/console')).headers.location, '/console/');
+    await app.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('sign-in sets the shared HttpOnly session cookie; API calls use it only with the console header', async () => {
+  assert.equal((await session({ token: tokens.owner }, {})).status, 403, 'without the console header (cross-site forms cannot send it)');
+  const bad = await session({ token: 'wp_notarealtokenatallnotreally' });
+  assert.equal(bad.status, 401);
+  assert.equal(((await bad.json()) as { details: { path: string }[] }).details[0]!.path, 'body.token');
+  const missing = await session({});
+  assert.equal(missing.status, 400);
+  const ok = await session({ token: tokens.orgAdmin });
+  assert.equal(ok.status, 200);
+  const cookie = ok.headers.get('set-cookie') ?? '';
+  assert.match(cookie, /^warmpool_session=wp_/);
+  assert.match(cookie, /HttpOnly/);
+  assert.match(cookie, /SameSite=Strict/);
+  assert.match(cookie, /Path=\//);
+  const pair = cookie.split(';')[0]!;
+  const me = (headers: Record<string, string>) => fetch(`${env.api.url}/api/v1/users/me`, { headers: { cookie: pair, ...headers } });
+  assert.equal((await me({})).status, 401, 'a cookie alone is not an API credential');
+  assert.equal((await me({ 'x-warmpool-console': '1' })).status, 200);
+  const out = await fetch(`${env.api.url}/console/session`, { method: 'DELETE', headers: { 'x-warmpool-console': '1' } });
+  assert.equal(out.status, 204);
+  assert.match(out.headers.get('set-cookie') ?? '', /Max-Age=0/);
+});
+
+test('scope lists the organizations in reach with their actions and the roles each action needs', async () => {
+  const scope = await call('GET', '/api/v1/users/me/scope', { token: tokens.orgAdmin });
+  assert.equal(scope.status, 200);
+  const body = scope.body as unknown as { organizations: { id: string; actions: string[] }[]; site: { actions: string[]; paused: boolean }; rolesFor: Record<string, string[]> };
+  assert.deepEqual(body.organizations.map((o) => o.id), [preset.organizationId]);
+  assert.ok(body.organizations[0]!.actions.includes('prebuild.status.read'));
+  assert.ok(!body.organizations[0]!.actions.includes('prebuild.operate'));
+  assert.deepEqual(body.site.actions, []);
+  assert.equal(body.site.paused, false);
+  assert.deepEqual(body.rolesFor['prebuild.operate'], ['owner', 'template-admin']);
+  const owner = (await call('GET', '/api/v1/users/me/scope', { token: tokens.owner })).body as unknown as { organizations: unknown[]; site: { actions: string[] } };
+  assert.equal(owner.organizations.length, 2);
+  assert.ok(owner.site.actions.includes('reconciliation.pause'));
+});
+
+test('a preset\'s builds, replacement notices and history; refused or hidden outside the scope', async () => {
+  const pool = env.db.pool;
+  const workspaceId = await seedEligiblePrebuild(pool, preset);
+  // A claim of that prebuild whose build replaced a resource, then a failed prebuild build.
+  const { userId } = await userWithRole(pool, 'member', preset.organizationId);
+  await pool.query('UPDATE workspaces SET owner_id = $2, claimed_at = now() WHERE id = $1', [workspaceId, userId]);
+  await pool.query(
+    `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason, job_status, replacements, completed_at)
+     VALUES ($1, 2, $2, 'start', $3, 'claim', 'succeeded', '{"aws_instance.dev": ["ami"]}', now())`,
+    [workspaceId, preset.versionId, userId],
+  );
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO workspaces (organization_id, template_id, template_version_id, preset_id, owner_id, name) VALUES ($1, $2, $3, $4, $5, 'prebuild-x') RETURNING id`,
+    [preset.organizationId, preset.templateId, preset.versionId, preset.presetId, SYSTEM_USER_ID],
+  );
+  await pool.query(
+    `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason, job_status, error, completed_at)
+     VALUES ($1, 1, $2, 'start', $3, 'prebuild-create', 'failed', 'quota exceeded', now())`,
+    [rows[0]!.id, preset.versionId, SYSTEM_USER_ID],
+  );
+
+  const builds = await call('GET', `/api/v1/presets/${preset.presetId}/builds?limit=2`, { token: tokens.orgAdmin });
+  assert.equal(builds.status, 200);
+  const list = builds.body as unknown as { status: string; error: string | null; reason: string }[];
+  assert.equal(list.length, 2);
+  assert.deepEqual(list.find((b) => b.status === 'failed'), { ...list.find((b) => b.status === 'failed')!, error: 'quota exceeded', reason: 'prebuild-create' });
+
+  const notices = (await call('GET', `/api/v1/presets/${preset.presetId}/replacements`, { token: tokens.orgAdmin })).body as unknown as { replacements: Record<string, string[]>; buildNumber: number }[];
+  assert.deepEqual(notices.map((n) => [n.buildNumber, n.replacements]), [[2, { 'aws_instance.dev': ['ami'] }]]);
+
+  // Samples: the first writer of a bucket wins; samples older than the keep window are pruned.
+  // (A day back: the running api's metrics refresher writes the current bucket itself.)
+  const now = new Date();
+  const dayAgo = new Date(now.getTime() - 86_400_000);
+  await recordPoolSamples(pool, [{ presetId: preset.presetId, desired: 2, eligible: 1 }], new Date(now.getTime() - 9 * 86_400_000), 300_000, 8 * 86_400_000);
+  await recordPoolSamples(pool, [{ presetId: preset.presetId, desired: 2, eligible: 1 }], dayAgo, 300_000, 8 * 86_400_000);
+  await recordPoolSamples(pool, [{ presetId: preset.presetId, desired: 5, eligible: 5 }], dayAgo, 300_000, 8 * 86_400_000);
+  const history = (await call('GET', `/api/v1/presets/${preset.presetId}/history?days=7`, { token: tokens.orgAdmin })).body as unknown as { samples: { at: string; desired: number; eligible: number }[]; hits: { count: number }[]; misses: null };
+  const bucket = new Date(Math.floor(dayAgo.getTime() / 300_000) * 300_000).toISOString();
+  assert.deepEqual(history.samples.find((s) => s.at === bucket), { at: bucket, desired: 2, eligible: 1 });
+  assert.ok(history.samples.every((s) => new Date(s.at).getTime() > now.getTime() - 8 * 86_400_000), 'old samples pruned');
+  assert.deepEqual(history.hits.map((h) => h.count), [1]);
+  assert.equal(history.misses, null);
+
+  const refused = await call('GET', `/api/v1/presets/${preset.presetId}/builds`, { token: tokens.member });
+  assert.equal(refused.status, 403);
+  assert.match(String(refused.body.message), /needs the owner, template-admin or org-admin role for this organization/);
+  assert.equal((await call('GET', `/api/v1/presets/${otherPreset}/history`, { token: tokens.orgAdmin })).status, 404);
+  const badLimit = await call('GET', `/api/v1/presets/${preset.presetId}/builds?limit=500`, { token: tokens.owner });
+  assert.equal(badLimit.status, 400);
+  assert.equal(badLimit.body.details?.[0]?.path, 'querystring.limit');
+});
