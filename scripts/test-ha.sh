@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The scale-out rerun (CI, after `npm test`): the integration tests of the pipeline, the outbox, the claims and the
-# migrations again, on a local Redis Cluster (3 masters + 3 replicas) and through PgBouncer (transaction pooling),
-# plus the tests that only make sense there (API replicas). Starts both servers and stops them on exit.
+# The scale-out rerun (CI, after `npm test`): the integration tests of the pipeline, the outbox, the claims, the
+# provisioner protocol and the migrations again, on a local Redis Cluster (3 masters + 3 replicas) and through
+# PgBouncer (transaction pooling), plus the tests that only make sense there (API replicas, key slots).
+# Starts both servers and stops them on exit.
 # Arguments narrow the files (default: the list below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FILES=(packages/db test/bus test/pipeline test/outbox test/results test/api/api.test.ts test/api/replicas.test.ts test/ops/session-state.test.ts)
+FILES=(packages/db packages/provisioner-kit test/bus test/pipeline test/outbox test/results test/api/api.test.ts test/api/replicas.test.ts test/ops/session-state.test.ts)
 [ $# -gt 0 ] && FILES=("$@")
 
 bash scripts/ensure-test-tools.sh
