@@ -240,6 +240,11 @@ async function main(): Promise<void> {
           body: JSON.stringify({ template_id: ready.template_id, name: 'alice-dev', preset_id: ready.preset_id }),
         }).catch((err: Error) => ({ ok: false, status: 0, json: async () => ({ message: err.message }) }));
         const body = (await res.json()) as { claimed?: boolean; message?: string };
+        // The pools may be ready before the api listens: no answer at all is retried on the next redraw.
+        if (res.status === 0) {
+          claimed = false;
+          return;
+        }
         notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
       }
       process.stdout.write('\x1b[2J\x1b[H' + render(rows, started, notes) + '\n');

@@ -211,6 +211,15 @@ test('an owner resumes the hard-limited preset and invalidates a pool through co
   await context.close();
 });
 
+test('a bearer header (from a proxy) works without the login page', async () => {
+  const context = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${tokens['org-admin']}` } });
+  const page = await context.newPage();
+  await page.goto(`${env.api.url}/console/`);
+  await presetRow(page, 'web-app/us-large').waitFor();
+  assert.equal(await page.getByLabel('API token').count(), 0);
+  await context.close();
+});
+
 test('keyboard only: skip link first, a confirmation opens with Enter, takes focus and closes with Escape', async () => {
   const { context, page } = await signIn('template-admin');
   await page.goto(`${env.api.url}/console/presets/${acme.warm}`);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { ROLES } from '@warmpool/contracts';
 import { migrate } from '@warmpool/db';
 import { ConfigError } from '@warmpool/runtime';
 import { withDatabase } from './context.js';
@@ -42,7 +43,7 @@ token
   .command('create')
   .description('create a user if needed, grant a role and print a new API token (shown once)')
   .requiredOption('--user <name>', 'user name')
-  .addOption(new Option('--role <role>', 'role to grant').choices(['owner', 'template-admin', 'org-admin', 'member']).makeOptionMandatory())
+  .addOption(new Option('--role <role>', 'role to grant').choices([...ROLES]).makeOptionMandatory())
   .option('--org <name>', 'organization of the role (required for org-admin and member; omit for site-wide)')
   .option('--name <name>', 'token name', 'cli')
   .option('--expires-in-days <days>', 'token lifetime (default: no expiry)')

@@ -11,12 +11,12 @@ export function formatTable(head: string[], rows: string[][]): string {
 }
 
 /** A one-line progress counter on stderr, only when a person is watching (TTY) and the work is long. */
-export function progress(label: string, total: number): { tick: () => void; done: () => void } {
+export function progress(label: string, total: number): { tick: (reached?: number) => void; done: () => void } {
   const show = process.stderr.isTTY && total >= 50;
   let n = 0;
   return {
-    tick: () => {
-      n++;
+    tick: (reached) => {
+      n = reached ?? n + 1;
       if (show && (n % 25 === 0 || n === total)) process.stderr.write(`\r${label} ${n}/${total}`);
     },
     done: () => {

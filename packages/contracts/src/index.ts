@@ -4,6 +4,7 @@
  */
 export { QUEUES, BUILD_PRIORITY, JOB_NAMES, type QueueKey, type QueueName } from './queues.js';
 export * from './events.js';
-export { ROLES, ORGANIZATION_ROLES, isRole, type Role } from './roles.js';
+export { ROLES, ORGANIZATION_ROLES, SYSTEM_USERNAME, isRole, roleScopeProblem, type Role } from './roles.js';
+export { DomainError, type DomainErrorCode, type ErrorDetail } from './errors.js';
 export { buildRequestKey, BUILD_REQUEST_KEY_PREFIX, wakeJobId, notificationKey, notificationEventKey } from './keys.js';
 export { buildRequestedPayload, type BuildToAnnounce } from './messages.js';

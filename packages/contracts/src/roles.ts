@@ -8,3 +8,16 @@ export const ORGANIZATION_ROLES: readonly Role[] = ['org-admin', 'member'];
 export function isRole(value: string): value is Role {
   return (ROLES as readonly string[]).includes(value);
 }
+
+/** The reserved system user that owns every prebuild; it never gets a role or a token. */
+export const SYSTEM_USERNAME = 'prebuilds';
+
+/**
+ * Why `role` cannot be granted with (or without) an organization: org-admin and member need one, owner is
+ * site-wide only; null when the scope fits. The API and the CLI word the answer for their own inputs.
+ */
+export function roleScopeProblem(role: Role, withOrganization: boolean): 'needs-organization' | 'site-wide-only' | null {
+  if (ORGANIZATION_ROLES.includes(role) && !withOrganization) return 'needs-organization';
+  if (role === 'owner' && withOrganization) return 'site-wide-only';
+  return null;
+}

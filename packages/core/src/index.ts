@@ -42,4 +42,5 @@ export {
   type PresetView,
 } from './evaluate.js';
 export { presetStatus, type PresetStatus } from './status.js';
+export { unstorableText } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { DomainError } from '@warmpool/contracts';
 
 /** The id of the organization named `name`, or undefined. */
 export async function findOrganizationId(db: pg.Pool | pg.ClientBase, name: string): Promise<string | undefined> {
@@ -7,8 +8,11 @@ export async function findOrganizationId(db: pg.Pool | pg.ClientBase, name: stri
 }
 
 /** Thrown when a name breaks the organizations' name rule (lowercase letters, digits, - and _; max 63). */
-export class InvalidOrganizationNameError extends Error {
+export class InvalidOrganizationNameError extends DomainError {
   override name = 'InvalidOrganizationNameError';
+  constructor(message: string) {
+    super('validation_failed', message, [{ path: 'body.name', message: 'lowercase letters, digits, - and _ (max 63)' }]);
+  }
 }
 
 /** Creates the organization, or updates its webhook URL when one is given; `created` tells which happened. */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { DomainError } from '@warmpool/contracts';
 
 /** The validated manifest shape this module stores (structurally the core's `Manifest`). */
 export type ManifestToStore = {
@@ -19,8 +20,12 @@ export type ManifestToStore = {
   }[];
 };
 
-export class VersionExistsError extends Error {
+/** Version names are unique per template: `conflict`. */
+export class VersionExistsError extends DomainError {
   override name = 'VersionExistsError';
+  constructor(message: string) {
+    super('conflict', message);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { DomainError } from '@warmpool/contracts';
 import { SYSTEM_USER_ID } from './constants.js';
 import { buildRequestedMessage } from './outbox.js';
 
@@ -22,8 +23,12 @@ export type WorkspaceRow = {
   latest_build: { id: string; build_number: number; transition: string; job_status: string; reason: string } | null;
 };
 
-export class WorkspaceNameTakenError extends Error {
+/** A user's workspace names are unique among their live workspaces: `conflict`. */
+export class WorkspaceNameTakenError extends DomainError {
   override name = 'WorkspaceNameTakenError';
+  constructor(message: string) {
+    super('conflict', message);
+  }
 }
 
 const WORKSPACE_SELECT = `

@@ -7,3 +7,16 @@ export { reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type Reconc
 export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } from './build-results.js';
 export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
 export { screenPresets, type Screening } from './screen.js';
+export { reconcilesThrough, type TriggerReconciles } from './reconciles.js';
+export { createWorkspace, deleteWorkspace, type WorkspaceDeps, type CreateWorkspaceInput, type CreateWorkspaceResult } from './workspaces.js';
+export { importVersion, activateVersion, retireTemplate, checkManifest, type TemplateDeps, type ImportVersionInput, type ImportVersionResult } from './templates.js';
+export {
+  presetStatusOf,
+  activePresetStatuses,
+  previewSchedule,
+  setReconciliationPaused,
+  resumePreset,
+  invalidatePreset,
+  MAX_PREVIEW_DAYS,
+} from './presets.js';
+export { grantUserRole, assertGrantableUsername, assertRoleScope } from './users.js';

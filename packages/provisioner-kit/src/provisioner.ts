@@ -109,7 +109,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
   let creating = 0;
   let stalledSince: number | null = null;
 
-  const runBuild = async (request: BuildRequested, signal: AbortSignal, log: Logger): Promise<string> => {
+  const runBuild = async (request: BuildRequested, signal: AbortSignal, log: Logger, lastAttempt: boolean): Promise<string> => {
     await reporter.report({ type: 'build-started', buildId: request.buildId, at: now() });
     let outcome: BuildOutcome;
     try {
@@ -127,6 +127,8 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
         },
       });
     } catch (err) {
+      // A stop or delete that throws is tried again (the job's attempts): a failed delete would strand its workspace.
+      if (!signal.aborted && request.transition !== 'start' && !lastAttempt) throw err;
       // A backend that throws after cancellation was canceled; anything else is a failed build worth retrying.
       outcome = signal.aborted
         ? { kind: 'canceled', reason: String((signal.reason as Error | undefined)?.message ?? 'canceled') }
@@ -191,7 +193,8 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     if (gated) creating++;
     const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
     try {
-      return { result: await inLane(request, (signal) => runBuild(request, signal, log)) };
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      return { result: await inLane(request, (signal) => runBuild(request, signal, log, lastAttempt)) };
     } finally {
       if (gated) creating--;
     }

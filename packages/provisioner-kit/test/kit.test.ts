@@ -199,3 +199,21 @@ test('a result reported while Redis is away is published once Redis answers', as
     await new Promise((resolve) => server.once('exit', resolve));
   }
 });
+
+test('a delete that throws is tried again before any failure is reported', async () => {
+  let calls = 0;
+  const backend: ProvisionerBackend = {
+    build: async () => {
+      calls++;
+      if (calls === 1) throw new Error('engine busy');
+      return { kind: 'succeeded' };
+    },
+  };
+  await withKit(backend, {}, async ({ publish, results }) => {
+    const del = request({ transition: 'delete', reason: 'prebuild-delete' });
+    await publish(del);
+    await waitFor(async () => (await results(del.buildId)).has(`build-succeeded-${del.buildId}`), { what: 'delete succeeded on its second attempt' });
+    assert.equal(calls, 2);
+    assert.equal((await results(del.buildId)).has(`build-failed-${del.buildId}`), false);
+  });
+});

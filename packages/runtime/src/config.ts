@@ -101,3 +101,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     republishPendingAfterMs: e.WARMPOOL_REPUBLISH_PENDING_AFTER_MS,
   };
 }
+
+/** The settings that shape a preset's evaluation (core EvaluationSettings), read from one place. */
+export function evaluationSettings(config: Config): { backoffIntervalMs: number; backoffLookbackMs: number; failureHardLimit: number } {
+  return { backoffIntervalMs: config.backoffIntervalMs, backoffLookbackMs: config.backoffLookbackMs, failureHardLimit: config.failureHardLimit };
+}

@@ -1,4 +1,4 @@
-export { loadConfig, ConfigError, type Config } from './config.js';
+export { loadConfig, ConfigError, evaluationSettings, type Config } from './config.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { onShutdown } from './shutdown.js';
 export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress, type HealthCheck } from './health.js';

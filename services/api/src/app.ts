@@ -1,12 +1,12 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Registry } from 'prom-client';
+import { unstorableText } from '@warmpool/core';
 import type { QueueSet } from '@warmpool/bus';
 import { findPrincipalByTokenHash, hashToken, ping, type Pool, type Principal } from '@warmpool/db';
 import type { OutboxRelay } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
 import { ApiError, frameworkError, installErrorHandler } from './errors.js';
-import { unstorableText } from './text.js';
 import { ADMIN_BASE, ADMIN_LOGIN, adminRoutes, dashboardAccess, guardDashboard } from './admin.js';
 import { consoleRoutes, isConsolePath } from './console.js';
 import { CONSOLE_HEADER, sessionToken } from './session.js';

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type DomainErrorCode } from '@warmpool/contracts';
 
 /** A client-facing error: `{ error: code, message, details }` with an HTTP status. */
 export class ApiError extends Error {
@@ -14,6 +15,17 @@ export class ApiError extends Error {
 
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
 export const forbidden = (action: string) => new ApiError(403, 'forbidden', `not allowed to ${action}`);
+
+/** The HTTP status of every domain error code (operations and db throw DomainError; no route maps them by hand). */
+export const DOMAIN_ERROR_STATUS: Record<DomainErrorCode, number> = {
+  not_found: 404,
+  conflict: 409,
+  validation_failed: 400,
+  invalid_manifest: 400,
+  invalid_text: 400,
+  template_deprecated: 409,
+  prebuild_unclaimed: 409,
+};
 
 /** PostgreSQL data exceptions caused by values: numeric out of range, untranslatable or invalid characters. */
 const INPUT_DATA_ERRORS = new Set(['22003', '22P05', '22021', '22P02']);
@@ -31,6 +43,7 @@ export function frameworkError(err: FastifyError, _request: FastifyRequest, repl
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     if (err instanceof ApiError) return reply.status(err.status).send({ error: err.code, message: err.message, details: err.details });
+    if (err instanceof DomainError) return reply.status(DOMAIN_ERROR_STATUS[err.code]).send({ error: err.code, message: err.message, details: err.details });
     if (err.validation) {
       const details = err.validation.map((v) => {
         const base = `${err.validationContext ?? 'body'}${v.instancePath.replace(/\//g, '.')}`;

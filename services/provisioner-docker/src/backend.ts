@@ -111,7 +111,9 @@ export function createDockerBackend(deps: DockerBackendDeps): ProvisionerBackend
           return { kind: 'succeeded', agents: [] };
         }
       } catch (err) {
-        return failed(engineMessage(err), isRetryable(err));
+        // Passing engine trouble: throw, so the kit tries the request again before reporting a failure.
+        if (isRetryable(err)) throw new Error(engineMessage(err), { cause: err });
+        return failed(engineMessage(err), false);
       }
       if (request.reason === 'prebuild-create' && !target.active) {
         // Cancellation by pull: a prebuild of a version that stopped being active would be deleted at once.

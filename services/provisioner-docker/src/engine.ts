@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { parseMemory, renderWorkspaceEnv, type WorkspaceSpec } from '@warmpool/core';
 import type { BuildTarget } from '@warmpool/db';
@@ -127,10 +128,28 @@ export async function ensureRunning(docker: Docker, config: Docker.ContainerCrea
   return { id: info.Id, created };
 }
 
-/** Removes the workspace's container and volume; missing ones count as removed. */
+/**
+ * Removes the workspace's container and volume; missing ones count as removed. A removal already in progress
+ * (someone ran `docker rm -f` at the same moment: 409) is waited for, not failed.
+ */
 export async function removeWorkspace(docker: Docker, workspaceId: string): Promise<void> {
-  await ignoreGone(docker.getContainer(containerName(workspaceId)).remove({ force: true, v: true }));
-  await ignoreGone(docker.getVolume(volumeName(workspaceId)).remove());
+  const container = docker.getContainer(containerName(workspaceId));
+  try {
+    await ignoreGone(container.remove({ force: true, v: true }));
+  } catch (err) {
+    if (statusOf(err) !== 409) throw err;
+    await ignoreGone(container.wait({ condition: 'removed' }));
+  }
+  // The volume is released a moment after its container goes: a short retry on "in use" (409).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await ignoreGone(docker.getVolume(volumeName(workspaceId)).remove());
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 409 || attempt >= 20) throw err;
+      await delay(100);
+    }
+  }
 }
 
 /** Runs `command` in the container with `env`; resolves with its exit code and output (bounded). */

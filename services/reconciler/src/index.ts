@@ -3,8 +3,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, enqueueReconcile, JOB_NAMES, QUEUES, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { createPool, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, reconcilePreset, type ReconcileDeps } from '@warmpool/operations';
-import type { Config, Logger } from '@warmpool/runtime';
-import { createRegistry, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -39,12 +38,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const workerConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }), { pollMs: options.relayPollMs ?? 1_000 });
-  const settings = {
-    backoffIntervalMs: config.backoffIntervalMs,
-    backoffLookbackMs: config.backoffLookbackMs,
-    failureHardLimit: config.failureHardLimit,
-    maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds,
-  };
+  const settings = { ...evaluationSettings(config), maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds };
 
   const registry = createRegistry('reconciler');
   const metrics = registerWorkerMetrics(registry);

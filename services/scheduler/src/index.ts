@@ -3,8 +3,7 @@ import { Worker } from 'bullmq';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
-import type { Config, Logger } from '@warmpool/runtime';
-import { createRegistry, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;
@@ -52,7 +51,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const workerConnection = createRedis(config.redis, { role: 'worker', name: 'scheduler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
 
-  const settings = { backoffIntervalMs: config.backoffIntervalMs, backoffLookbackMs: config.backoffLookbackMs, failureHardLimit: config.failureHardLimit };
+  const settings = evaluationSettings(config);
   // Each tick screens presets in batches (one snapshot query per batch) and enqueues reconciles only for those with
   // work; timers due before the next-but-one tick are (re-)armed, so a lost wake-up costs at most one interval.
   const tick = async () => {

@@ -1,23 +1,21 @@
-import { ROLES } from '@warmpool/contracts';
+import { DomainError, isRole, ROLES, roleScopeProblem, SYSTEM_USERNAME, type Role } from '@warmpool/contracts';
+import { grantUserRole } from '@warmpool/operations';
 import {
   createApiToken,
   ensureOrganization as upsertOrganization,
-  ensureUser,
   findOrganizationId,
-  grantRole,
   InvalidOrganizationNameError,
   USERNAME_PATTERN,
   withTransaction,
   type Pool,
-  type RoleName,
 } from '@warmpool/db';
 import { UsageError } from '../output.js';
 
-export type Role = RoleName;
+export type { Role };
 
 export function parseRole(value: string): Role {
-  if (!(ROLES as readonly string[]).includes(value)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-  return value as Role;
+  if (!isRole(value)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  return value;
 }
 
 export async function ensureOrganization(pool: Pool, name: string, webhookUrl?: string): Promise<{ id: string; created: boolean }> {
@@ -40,9 +38,10 @@ export type TokenRequest = { user: string; role: Role; org?: string; name: strin
 /** The checks that need no database: a bad request fails before anything is opened or written. */
 export function checkTokenRequest(options: TokenRequest): void {
   if (!USERNAME.test(options.user)) throw new UsageError(`--user ${JSON.stringify(options.user)}: use lowercase letters, digits, ., - and _ (max 63)`);
-  if (options.user === 'prebuilds') throw new UsageError('"prebuilds" is the reserved system user');
-  if ((options.role === 'org-admin' || options.role === 'member') && !options.org) throw new UsageError(`--org is required for role ${options.role}`);
-  if (options.role === 'owner' && options.org) throw new UsageError('owner is a site-wide role: omit --org');
+  if (options.user === SYSTEM_USERNAME) throw new UsageError(`"${SYSTEM_USERNAME}" is the reserved system user`);
+  const scope = roleScopeProblem(options.role, Boolean(options.org));
+  if (scope === 'needs-organization') throw new UsageError(`--org is required for role ${options.role}`);
+  if (scope === 'site-wide-only') throw new UsageError('owner is a site-wide role: omit --org');
 }
 
 /**
@@ -55,9 +54,9 @@ export async function createTokenFor(pool: Pool, options: TokenRequest): Promise
   const organizationId = options.org ? (await ensureOrganization(pool, options.org)).id : null;
   const expiresAt = options.expiresInDays === undefined ? null : new Date(Date.now() + options.expiresInDays * 86_400_000);
   return withTransaction(pool, async (client) => {
-    const userId = await ensureUser(client, options.user);
-    if (!userId) throw new UsageError(`${JSON.stringify(options.user)} is a reserved system user`);
-    await grantRole(client, userId, options.role, organizationId);
+    const userId = await grantUserRole(client, { username: options.user, role: options.role, organizationId }).catch((err: unknown) => {
+      throw err instanceof DomainError ? new UsageError(err.message) : err;
+    });
     return createApiToken(client, userId, options.name, expiresAt);
   });
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
 import { createQueueSet, createRedis, enqueueReconciles } from '@warmpool/bus';
-import { ensureTemplate, importTemplateVersion, TEMPLATE_NAME_PATTERN, VersionExistsError, withTransaction, type Pool } from '@warmpool/db';
+import { DomainError } from '@warmpool/contracts';
+import { TEMPLATE_NAME_PATTERN, type Pool } from '@warmpool/db';
+import { checkManifest, importVersion } from '@warmpool/operations';
 import type { Config } from '@warmpool/runtime';
 import { UsageError } from '../output.js';
 import { findOrganization } from './bootstrap.js';
@@ -31,43 +32,42 @@ export async function importManifestFile(pool: Pool, config: Config, options: { 
   if (!TEMPLATE_NAME.test(options.template)) {
     throw new UsageError(`template name ${JSON.stringify(options.template)}: use lowercase letters, digits, - and _ (max 63); choose one with --template`);
   }
-  let input: unknown;
   try {
-    input = parseManifestText(options.text);
+    checkManifest(options.text); // a bad file is reported before the organization is looked up
+    const organizationId = await findOrganization(pool, options.org);
+    const result = await importVersion(
+      { pool, reconcile: (presetIds, trigger) => reconcileNow(config, presetIds, trigger) },
+      { template: { organizationId, name: options.template }, manifest: options.text, createdBy: null, activate: options.activate },
+    );
+    return {
+      templateId: result.templateId,
+      versionId: result.versionId,
+      versionName: result.versionName,
+      presets: result.presets.length,
+      warnings: result.warnings,
+      activated: result.activated,
+    };
   } catch (err) {
-    if (err instanceof ManifestSyntaxError) throw new UsageError(err.message);
-    throw err;
+    throw usageErrorFor(err);
   }
-  const validation = validateManifest(input);
-  if (!validation.ok) {
-    throw new UsageError(`the manifest is invalid; nothing was imported:\n${validation.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+}
+
+/** Domain errors become usage errors (exit code 2) worded for a file import. */
+function usageErrorFor(err: unknown): unknown {
+  if (!(err instanceof DomainError)) return err;
+  if (err.code === 'invalid_manifest' && err.details.length > 0) {
+    return new UsageError(`the manifest is invalid; nothing was imported:\n${err.details.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
   }
-  const organizationId = await findOrganization(pool, options.org);
-  const imported = await withTransaction(pool, async (client) => {
-    const templateId = await ensureTemplate(client, organizationId, options.template);
-    const result = await importTemplateVersion(client, { templateId, manifest: validation.value, createdBy: null, activate: options.activate });
-    return { templateId, ...result };
-  }).catch((err: unknown) => {
-    if (err instanceof VersionExistsError) throw new UsageError(`${err.message}; nothing was imported`);
-    throw err;
-  });
-  if (options.activate) await reconcileNow(config, imported.affectedPresetIds);
-  return {
-    templateId: imported.templateId,
-    versionId: imported.versionId,
-    versionName: validation.value.name,
-    presets: validation.value.presets.length,
-    warnings: validation.warnings,
-    activated: options.activate,
-  };
+  if (err.code === 'conflict') return new UsageError(`${err.message}; nothing was imported`);
+  return new UsageError(err.message);
 }
 
 /** Best effort: if Redis is unreachable, the scheduler's next tick reconciles these presets anyway. */
-async function reconcileNow(config: Config, presetIds: string[]): Promise<void> {
+async function reconcileNow(config: Config, presetIds: readonly string[], trigger: string): Promise<void> {
   const redis = createRedis(config.redis, { role: 'producer', name: 'warmpool-cli' });
   const queues = createQueueSet(redis, config.queuePrefix);
   try {
-    await enqueueReconciles(queues.reconcile, presetIds, 'version-activated');
+    await enqueueReconciles(queues.reconcile, presetIds, trigger);
   } catch (err) {
     console.error(`warning: could not trigger reconciles now (${(err as Error).message}); the scheduler will pick them up`);
   } finally {

@@ -1,28 +1,21 @@
-import { desiredTimeline, presetStatus, toCoreSnapshot, type PresetStatus } from '@warmpool/core';
-import { listActivePresetIds, loadPresetSnapshot, setPaused as storePaused, type Pool } from '@warmpool/db';
-
-import type { Config } from '@warmpool/runtime';
+import type { PresetStatus } from '@warmpool/core';
+import { DomainError } from '@warmpool/contracts';
+import type { Pool } from '@warmpool/db';
+import { activePresetStatuses, MAX_PREVIEW_DAYS, previewSchedule, setReconciliationPaused } from '@warmpool/operations';
+import { evaluationSettings, type Config } from '@warmpool/runtime';
 import { formatTable, progress, UsageError } from '../output.js';
 
-const settingsOf = (config: Config) => ({
-  backoffIntervalMs: config.backoffIntervalMs,
-  backoffLookbackMs: config.backoffLookbackMs,
-  failureHardLimit: config.failureHardLimit,
-});
-
-/** Status of every active preset (optionally of one organization), one snapshot query per preset. */
+/** Status of every active preset (optionally of one organization), one snapshot query per batch of presets. */
 export async function collectStatus(pool: Pool, config: Config, org?: string): Promise<PresetStatus[]> {
-  const ids = await listActivePresetIds(pool, org === undefined ? {} : { organizationName: org });
-  const now = new Date();
-  const bar = progress('loading presets', ids.length);
-  const out: PresetStatus[] = [];
-  for (const id of ids) {
-    const row = await loadPresetSnapshot(pool, id);
-    if (row) out.push(presetStatus(row, now, settingsOf(config)));
-    bar.tick();
-  }
-  bar.done();
-  return out;
+  let bar: ReturnType<typeof progress> | undefined;
+  const statuses = await activePresetStatuses(pool, evaluationSettings(config), org === undefined ? {} : { organizationName: org }, {
+    onProgress: (done, total) => {
+      bar ??= progress('loading presets', total);
+      bar.tick(done);
+    },
+  });
+  bar?.done();
+  return statuses;
 }
 
 export function renderStatus(statuses: PresetStatus[]): string {
@@ -42,16 +35,16 @@ export function renderStatus(statuses: PresetStatus[]): string {
 }
 
 /** The desired-count timeline of one preset over the next `days`. */
-export async function previewPreset(pool: Pool, config: Config, presetId: string, days: number): Promise<{ at: string; instances: number }[]> {
+export async function previewPreset(pool: Pool, _config: Config, presetId: string, days: number): Promise<{ at: string; instances: number }[]> {
   if (!/^[0-9a-f-]{36}$/i.test(presetId)) throw new UsageError('preset must be a preset id (see warmpool status --json)');
-  if (!Number.isInteger(days) || days < 1 || days > 31) throw new UsageError('--days must be an integer between 1 and 31');
-  const row = await loadPresetSnapshot(pool, presetId);
-  if (!row) throw new UsageError(`preset ${presetId} does not exist`);
+  if (!Number.isInteger(days) || days < 1 || days > MAX_PREVIEW_DAYS) throw new UsageError(`--days must be an integer between 1 and ${MAX_PREVIEW_DAYS}`);
   const now = new Date();
-  const { snapshot } = toCoreSnapshot(row, now, settingsOf(config));
-  return desiredTimeline(snapshot.preset, now, new Date(now.getTime() + days * 86_400_000)).map((p) => ({ at: p.at.toISOString(), instances: p.instances }));
+  return previewSchedule(pool, { presetId, from: now, to: new Date(now.getTime() + days * 86_400_000) }).catch((err: unknown) => {
+    if (err instanceof DomainError && err.code === 'not_found') throw new UsageError(`preset ${presetId} does not exist`);
+    throw err;
+  });
 }
 
 export async function setPaused(pool: Pool, paused: boolean): Promise<void> {
-  await storePaused(pool, paused);
+  await setReconciliationPaused({ pool }, paused);
 }

@@ -144,6 +144,7 @@ export function Overview(props: { scope: Scope }) {
           </tbody>
         </table>
       )}
+      {rows.length > 0 && <p class="hint">Hit rate over 24 h appears once demand history (claims that found no prebuild) is recorded per preset.</p>}
     </section>
   );
 }

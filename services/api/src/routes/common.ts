@@ -43,9 +43,3 @@ export async function findPreset(deps: ApiDeps, principal: Principal, id: string
   if (!row || !seesOrganization(principal, row.organization_id)) throw notFound('preset');
   return row;
 }
-
-export const settingsOf = (deps: ApiDeps) => ({
-  backoffIntervalMs: deps.config.backoffIntervalMs,
-  backoffLookbackMs: deps.config.backoffLookbackMs,
-  failureHardLimit: deps.config.failureHardLimit,
-});

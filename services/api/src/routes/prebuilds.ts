@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { desiredTimeline, presetStatus, toCoreSnapshot } from '@warmpool/core';
-import { enqueueReconcile } from '@warmpool/bus';
-import { invalidatePreset, listActivePresetIds, loadPresetSnapshot, loadPresetSnapshots, resumePreset, setPaused } from '@warmpool/db';
+import { activePresetStatuses, invalidatePreset, presetStatusOf, previewSchedule, reconcilesThrough, resumePreset, setReconciliationPaused } from '@warmpool/operations';
+import { evaluationSettings } from '@warmpool/runtime';
 
 import type { ApiDeps } from '../app.js';
-import { ApiError, notFound } from '../errors.js';
-import { authorize, errorSchema, findOrganization, findPreset, orgParam, settingsOf, uuidParam } from './common.js';
+import { notFound } from '../errors.js';
+import { authorize, errorSchema, findOrganization, findPreset, orgParam, uuidParam } from './common.js';
 
 const statusSchema = {
   type: 'object',
@@ -30,11 +29,9 @@ const statusSchema = {
   },
 };
 
-const MAX_PREVIEW_MS = 31 * 86_400_000;
-
 export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const reconcile = (presetId: string, trigger: string) =>
-    enqueueReconcile(deps.queues.reconcile, presetId, trigger).catch((err: unknown) => deps.logger.warn({ err }, 'could not trigger a reconcile; the next tick will'));
+  const ops = { pool: deps.pool, reconcile: reconcilesThrough(deps.queues, deps.logger) };
+  const settings = evaluationSettings(deps.config);
 
   app.get<{ Params: { id: string } }>(
     '/presets/:id/status',
@@ -42,9 +39,9 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
-      const row = await loadPresetSnapshot(deps.pool, preset.id);
-      if (!row) throw notFound('preset');
-      return presetStatus(row, new Date(), settingsOf(deps));
+      const status = await presetStatusOf(deps.pool, settings, preset.id);
+      if (!status) throw notFound('preset');
+      return status;
     },
   );
 
@@ -54,9 +51,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const organizationId = await findOrganization(deps, request.principal, request.params.org);
       authorize(request.principal, 'prebuild.status.read', { organizationId });
-      const ids = await listActivePresetIds(deps.pool, { organizationId });
-      const now = new Date();
-      return (await loadPresetSnapshots(deps.pool, ids)).map((row) => presetStatus(row, now, settingsOf(deps)));
+      return activePresetStatuses(deps.pool, settings, { organizationId });
     },
   );
 
@@ -74,20 +69,14 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
       authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
       const from = request.query.from ? new Date(request.query.from) : new Date();
       const to = request.query.to ? new Date(request.query.to) : new Date(from.getTime() + 7 * 86_400_000);
-      if (to <= from) throw new ApiError(400, 'validation_failed', '`to` must be after `from`', [{ path: 'querystring.to', message: 'must be after from' }]);
-      if (to.getTime() - from.getTime() > MAX_PREVIEW_MS) throw new ApiError(400, 'validation_failed', 'the window is at most 31 days', [{ path: 'querystring.to', message: 'window longer than 31 days' }]);
-      const row = await loadPresetSnapshot(deps.pool, preset.id);
-      if (!row) throw notFound('preset');
-      const { snapshot } = toCoreSnapshot(row, from, settingsOf(deps));
-      return desiredTimeline(snapshot.preset, from, to).map((p) => ({ at: p.at.toISOString(), instances: p.instances }));
+      return previewSchedule(deps.pool, { presetId: preset.id, from, to });
     },
   );
 
   for (const [path, paused] of [['/prebuilds/pause', true], ['/prebuilds/resume', false]] as const) {
     app.post(path, { schema: { response: { 200: { type: 'object', properties: { paused: { type: 'boolean' } } }, '4xx': errorSchema } } }, async (request) => {
       authorize(request.principal, 'reconciliation.pause', { organizationId: null });
-      await setPaused(deps.pool, paused);
-      request.log.info({ paused }, 'site-wide reconciliation pause changed');
+      await setReconciliationPaused({ pool: deps.pool, logger: request.log }, paused);
       return { paused };
     });
   }
@@ -99,8 +88,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.operate', { organizationId: preset.organization_id });
-      await resumePreset(deps.pool, preset.id);
-      await reconcile(preset.id, 'preset-resumed');
+      await resumePreset(ops, preset.id);
       return { status: 'healthy' };
     },
   );
@@ -112,8 +100,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.operate', { organizationId: preset.organization_id });
-      const invalidatedAt = await invalidatePreset(deps.pool, preset.id);
-      await reconcile(preset.id, 'preset-invalidated');
+      const invalidatedAt = await invalidatePreset(ops, preset.id);
       return { invalidated_at: invalidatedAt.toISOString() };
     },
   );

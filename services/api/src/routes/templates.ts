@@ -1,22 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { ManifestSyntaxError, parseManifestText, validateManifest } from '@warmpool/core';
-import { enqueueReconciles } from '@warmpool/bus';
-import {
-  activateVersion,
-  createTemplate,
-  importTemplateVersion,
-  listTemplatePresetIds,
-  listTemplates,
-  listVersionPresets,
-  retireTemplate,
-  TEMPLATE_NAME_PATTERN,
-  versionBelongsTo,
-  VersionExistsError,
-  withTransaction,
-} from '@warmpool/db';
+import { createTemplate, listTemplates, TEMPLATE_NAME_PATTERN } from '@warmpool/db';
+import { activateVersion, importVersion, reconcilesThrough, retireTemplate } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
-import { ApiError, notFound } from '../errors.js';
-import { unstorableText } from '../text.js';
+import { ApiError } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findTemplate, orgParam, uuidParam } from './common.js';
 
 const templateSchema = {
@@ -42,8 +28,7 @@ const manifestBody = {
 };
 
 export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const reconcile = (ids: string[], trigger: string) =>
-    enqueueReconciles(deps.queues.reconcile, ids, trigger).catch((err: unknown) => deps.logger.warn({ err }, 'could not trigger reconciles; the next tick will'));
+  const ops = { pool: deps.pool, reconcile: reconcilesThrough(deps.queues, deps.logger) };
 
   app.post<{ Params: { org: string }; Body: { name: string } }>(
     '/organizations/:org/templates',
@@ -74,7 +59,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   );
 
   // The manifest arrives as JSON, or as YAML text (Content-Type application/yaml); the core validates it either way.
-  app.post<{ Params: { id: string }; Querystring: { activate?: boolean }; Body: unknown }>(
+  app.post<{ Params: { id: string }; Querystring: { activate?: 'true' | 'false' }; Body: unknown }>(
     '/templates/:id/versions',
     {
       schema: {
@@ -99,30 +84,9 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request, reply) => {
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-      let input: unknown = request.body;
-      if (typeof input === 'string') {
-        try {
-          input = parseManifestText(input);
-        } catch (err) {
-          if (err instanceof ManifestSyntaxError) throw new ApiError(400, 'invalid_manifest', err.message);
-          throw err;
-        }
-      }
-      // YAML escapes (\0) can produce text the transport check never saw.
-      const unstorable = unstorableText(input, 'manifest');
-      if (unstorable.length > 0) throw new ApiError(400, 'invalid_text', 'text must not contain NUL characters or unpaired surrogates', unstorable.map((path) => ({ path, message: 'unstorable character' })));
-      const validation = validateManifest(input);
-      if (!validation.ok) throw new ApiError(400, 'invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
-      const activate = String((request.query as { activate?: string }).activate) === 'true';
-      const result = await withTransaction(deps.pool, (client) =>
-        importTemplateVersion(client, { templateId: template.id, manifest: validation.value, createdBy: request.principal.userId, activate }),
-      ).catch((err: unknown) => {
-        if (err instanceof VersionExistsError) throw new ApiError(409, 'conflict', err.message);
-        throw err;
-      });
-      if (activate) await reconcile(result.affectedPresetIds, 'version-activated');
-      const presets = await listVersionPresets(deps.pool, result.versionId);
-      return reply.status(201).send({ version_id: result.versionId, name: validation.value.name, active: activate, presets, warnings: validation.warnings });
+      const activate = request.query.activate === 'true';
+      const result = await importVersion(ops, { template: { id: template.id }, manifest: request.body, createdBy: request.principal.userId, activate });
+      return reply.status(201).send({ version_id: result.versionId, name: result.versionName, active: activate, presets: result.presets, warnings: result.warnings });
     },
   );
 
@@ -132,12 +96,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-      const previous = await withTransaction(deps.pool, async (client) => {
-        if (!(await versionBelongsTo(client, request.params.versionId, template.id))) throw notFound('version');
-        return activateVersion(client, template.id, request.params.versionId);
-      });
-      const current = (await listVersionPresets(deps.pool, request.params.versionId)).map((p) => p.id);
-      await reconcile([...current, ...previous], 'version-activated');
+      await activateVersion(ops, { templateId: template.id, versionId: request.params.versionId });
       return { ...template, active_version_id: request.params.versionId };
     },
   );
@@ -148,8 +107,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request) => {
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-      await retireTemplate(deps.pool, template.id, 'deprecated');
-      await reconcile(await listTemplatePresetIds(deps.pool, template.id), 'template-deprecated');
+      await retireTemplate(ops, { templateId: template.id, how: 'deprecated' });
       return { ...template, deprecated: true };
     },
   );
@@ -160,8 +118,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     async (request, reply) => {
       const template = await findTemplate(deps, request.principal, request.params.id);
       authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-      await retireTemplate(deps.pool, template.id, 'deleted');
-      await reconcile(await listTemplatePresetIds(deps.pool, template.id), 'template-deleted');
+      await retireTemplate(ops, { templateId: template.id, how: 'deleted' });
       return reply.status(204).send();
     },
   );

@@ -1,8 +1,8 @@
 import { ROLES } from '@warmpool/contracts';
+import { assertGrantableUsername, assertRoleScope, grantUserRole } from '@warmpool/operations';
 import type { FastifyInstance } from 'fastify';
 import {
   createApiToken,
-  ensureUser,
   grantRole,
   listNotifications,
   markNotificationRead,
@@ -47,10 +47,7 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
    */
   async function grantableScope(principal: Principal, role: Role, organization: string | undefined): Promise<string | null> {
     const organizationId = organization ? await findOrganization(deps, principal, organization) : null;
-    if ((role === 'org-admin' || role === 'member') && !organizationId) {
-      throw new ApiError(400, 'validation_failed', `role ${role} needs an organization`, [{ path: 'body.organization', message: 'required for this role' }]);
-    }
-    if (role === 'owner' && organizationId) throw new ApiError(400, 'validation_failed', 'owner is a site-wide role', [{ path: 'body.organization', message: 'must be omitted for owner' }]);
+    assertRoleScope(role, organizationId);
     authorize(principal, 'user.manage', { organizationId });
     const onlyOrgAdmin = !principal.roles.some((r) => r.role === 'owner');
     if (onlyOrgAdmin && (role === 'owner' || role === 'template-admin' || organizationId === null)) throw forbidden(`grant the role ${role}`);
@@ -95,11 +92,9 @@ export async function userRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     },
     async (request, reply) => {
       const { username, role, organization } = request.body;
-      if (username === 'prebuilds') throw new ApiError(400, 'validation_failed', '"prebuilds" is the reserved system user', [{ path: 'body.username', message: 'reserved' }]);
+      assertGrantableUsername(username);
       const organizationId = await grantableScope(request.principal, role, organization);
-      const userId = await ensureUser(deps.pool, username);
-      if (!userId) throw new ApiError(400, 'validation_failed', 'reserved user', [{ path: 'body.username', message: 'reserved' }]);
-      await grantRole(deps.pool, userId, role, organizationId);
+      const userId = await grantUserRole(deps.pool, { username, role, organizationId });
       return reply.status(201).send({ id: userId, username });
     },
   );

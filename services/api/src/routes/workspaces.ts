@@ -1,18 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { matchPreset, resolveBuildParameters } from '@warmpool/core';
-import { BUILD_PRIORITY, enqueueReconcile } from '@warmpool/bus';
 import {
-  claimPrebuild,
-  createFreshWorkspace,
   getWorkspace,
-  loadClaimTarget,
-  requestWorkspaceDelete,
   SYSTEM_USER_ID,
   updateWorkspaceLifecycle,
-  WorkspaceNameTakenError,
   type WorkspaceRow,
 } from '@warmpool/db';
-import { withOutboxTransaction } from '@warmpool/operations';
+import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { can, seesOrganization } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
@@ -82,50 +75,21 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      const template = await loadClaimTarget(deps.pool, organizationId, body.template_id);
-      if (!template) throw notFound('template (with an active version)');
-      if (template.deprecated) {
-        throw new ApiError(409, 'template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
-      }
-      const { presets } = template;
-      let preset = body.preset_id ? presets.find((p) => p.id === body.preset_id) : matchPreset(presets, body.parameters ?? {});
-      if (body.preset_id && !preset) throw new ApiError(400, 'validation_failed', 'the preset does not belong to the active version of this template', [{ path: 'body.preset_id', message: 'unknown preset for this template' }]);
-      preset = preset ?? null;
-      const resolved = resolveBuildParameters(template.declarations, { ...(body.parameters ?? {}), ...(preset?.parameters ?? {}) });
-      if (!resolved.ok) throw new ApiError(400, 'validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
-
-      const started = performance.now();
-      // The build request is committed in the outbox; publishing it must not delay the answer (background flush).
-      const result = await withOutboxTransaction(deps, async (client) => {
-        if (preset) {
-          const claim = await claimPrebuild(client, { presetId: preset.id, userId: principal.userId, name: body.name, priority: BUILD_PRIORITY.human });
-          if (claim) return { claimed: true, ...claim };
-        }
-        const fresh = await createFreshWorkspace(client, {
-          organizationId,
-          templateId: template.id,
-          templateVersionId: template.activeVersionId,
-          presetId: preset?.id ?? null,
-          userId: principal.userId,
-          name: body.name,
-          parameters: resolved.parameters,
-          priority: BUILD_PRIORITY.human,
-        });
-        return { claimed: false, ...fresh };
-      }, { background: true }).catch((err: unknown) => {
-        if (err instanceof WorkspaceNameTakenError) throw new ApiError(409, 'conflict', err.message);
-        throw err;
+      const result = await createWorkspace(deps, {
+        organizationId,
+        templateId: body.template_id,
+        userId: principal.userId,
+        name: body.name,
+        presetId: body.preset_id,
+        parameters: body.parameters,
       });
-      if (result.claimed && preset) {
+      if (result.claim) {
         deps.metrics.claimDuration.observe(
-          { organization_name: request.params.org, template_name: template.name, preset_name: preset.name },
-          (performance.now() - started) / 1000,
+          { organization_name: request.params.org, template_name: result.claim.templateName, preset_name: result.claim.presetName },
+          result.claim.seconds,
         );
-        // Refill at once (SPEC §5): the claimed prebuild left the pool. Not awaited: the answer need not wait.
-        void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => request.log.warn({ err }, 'claim reconcile not enqueued; the tick will'));
       }
-      const workspace = await getWorkspace(deps.pool, result.workspaceId);
-      return reply.status(201).send({ claimed: result.claimed, preset_id: preset?.id ?? null, build_id: result.buildId, workspace: view(workspace!) });
+      return reply.status(201).send({ claimed: result.claimed, preset_id: result.presetId, build_id: result.buildId, workspace: view(result.workspace) });
     },
   );
 
@@ -150,16 +114,14 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     async (request, reply) => {
       const { principal } = request;
       await visibleWorkspace(principal, request.params.id);
-      const buildId = await withOutboxTransaction(deps, async (client) => {
-        const ws = await getWorkspace(client, request.params.id, { forUpdate: true });
-        if (!ws || ws.deleted) throw notFound('workspace');
-        const target = { organizationId: ws.organization_id, ownerId: ws.owner_id };
-        const allowed = can(principal, 'workspace.delete', target) || (ws.owner_id === SYSTEM_USER_ID && can(principal, 'prebuilt_workspace.delete', target));
-        if (!allowed) throw forbidden('delete this workspace');
-        if (ws.latest_build?.transition === 'delete' && ['pending', 'running', 'succeeded'].includes(ws.latest_build.job_status)) {
-          throw new ApiError(409, 'conflict', 'the workspace is already being deleted');
-        }
-        return requestWorkspaceDelete(client, ws, principal.userId, BUILD_PRIORITY.human);
+      const buildId = await deleteWorkspace(deps, {
+        workspaceId: request.params.id,
+        initiatorId: principal.userId,
+        authorize: (ws) => {
+          const target = { organizationId: ws.organization_id, ownerId: ws.owner_id };
+          const allowed = can(principal, 'workspace.delete', target) || (ws.owner_id === SYSTEM_USER_ID && can(principal, 'prebuilt_workspace.delete', target));
+          if (!allowed) throw forbidden('delete this workspace');
+        },
       });
       return reply.status(202).send({ build_id: buildId });
     },

@@ -1,0 +1,92 @@
+import { ManifestSyntaxError, parseManifestText, unstorableText, validateManifest } from '@warmpool/core';
+import { DomainError } from '@warmpool/contracts';
+import {
+  activateVersion as storeActiveVersion,
+  ensureTemplate,
+  importTemplateVersion,
+  listTemplatePresetIds,
+  listVersionPresets,
+  retireTemplate as storeRetired,
+  versionBelongsTo,
+  withTransaction,
+  type Pool,
+} from '@warmpool/db';
+import type { TriggerReconciles } from './reconciles.js';
+
+export type TemplateDeps = { pool: Pool; reconcile: TriggerReconciles };
+
+export type ImportVersionInput = {
+  /** An existing template, or one found (created if needed) by name in the organization, in the same transaction. */
+  template: { id: string } | { organizationId: string; name: string };
+  /** The manifest as parsed JSON, or as text (JSON or YAML). */
+  manifest: unknown;
+  createdBy: string | null;
+  activate: boolean;
+};
+
+export type ImportVersionResult = {
+  templateId: string;
+  versionId: string;
+  versionName: string;
+  presets: { id: string; name: string }[];
+  warnings: string[];
+  activated: boolean;
+};
+
+/** Parses (when text) and validates a manifest with the rules of §2; throws `invalid_manifest` / `invalid_text`. */
+export function checkManifest(manifest: unknown) {
+  let input = manifest;
+  if (typeof input === 'string') {
+    try {
+      input = parseManifestText(input);
+    } catch (err) {
+      if (err instanceof ManifestSyntaxError) throw new DomainError('invalid_manifest', err.message);
+      throw err;
+    }
+  }
+  // YAML escapes (\0) can produce text no transport check saw.
+  const unstorable = unstorableText(input, 'manifest');
+  if (unstorable.length > 0) {
+    throw new DomainError('invalid_text', 'text must not contain NUL characters or unpaired surrogates', unstorable.map((path) => ({ path, message: 'unstorable character' })));
+  }
+  const validation = validateManifest(input);
+  if (!validation.ok) throw new DomainError('invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
+  return validation;
+}
+
+/**
+ * Imports a manifest as a new version of a template (§2): everything in one transaction or nothing. With
+ * `activate`, the presets whose pools change (the new version's and the replaced version's) are reconciled at once.
+ */
+export async function importVersion(deps: TemplateDeps, input: ImportVersionInput): Promise<ImportVersionResult> {
+  const { value: manifest, warnings } = checkManifest(input.manifest);
+  const imported = await withTransaction(deps.pool, async (client) => {
+    const templateId = 'id' in input.template ? input.template.id : await ensureTemplate(client, input.template.organizationId, input.template.name);
+    return { templateId, ...(await importTemplateVersion(client, { templateId, manifest, createdBy: input.createdBy, activate: input.activate })) };
+  });
+  if (input.activate) await deps.reconcile(imported.affectedPresetIds, 'version-activated');
+  return {
+    templateId: imported.templateId,
+    versionId: imported.versionId,
+    versionName: manifest.name,
+    presets: await listVersionPresets(deps.pool, imported.versionId),
+    warnings,
+    activated: input.activate,
+  };
+}
+
+/** Makes a version of the template active and reconciles both the new and the replaced version's presets. */
+export async function activateVersion(deps: TemplateDeps, input: { templateId: string; versionId: string }): Promise<void> {
+  const previous = await withTransaction(deps.pool, async (client) => {
+    if (!(await versionBelongsTo(client, input.versionId, input.templateId))) throw new DomainError('not_found', 'version not found');
+    return storeActiveVersion(client, input.templateId, input.versionId);
+  });
+  const current = (await listVersionPresets(deps.pool, input.versionId)).map((p) => p.id);
+  await deps.reconcile([...current, ...previous], 'version-activated');
+}
+
+/** Deprecates or deletes a template; its pools drain (their presets are no longer active). */
+export async function retireTemplate(deps: TemplateDeps, input: { templateId: string; how: 'deprecated' | 'deleted' }): Promise<void> {
+  await storeRetired(deps.pool, input.templateId, input.how);
+  await deps.reconcile(await listTemplatePresetIds(deps.pool, input.templateId), input.how === 'deprecated' ? 'template-deprecated' : 'template-deleted');
+}
