@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the system tools some tests use, when missing: Chromium (browser test of the queue dashboard) and
-# promtool (Prometheus metrics lint), and (ensure-docker.sh) a Docker Engine. Debian packages; needs root (or sudo).
+# Installs the system tools some tests use, when missing: Chromium (browser test of the queue dashboard),
+# promtool (Prometheus metrics lint), pgbouncer (scripts/test-ha.sh), and (ensure-docker.sh) a Docker Engine.
+# Debian packages; needs root (or sudo).
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} with apt-get"
   as_root apt-get update -qq

@@ -8,19 +8,25 @@
  * duplicate builds, outbox delivery and stuck jobs, prints each check, ends with `N passed, N failed`, and exits
  * non-zero when a check fails.
  *
+ * `npm run chaos -- --failover` runs the same pools on a Redis Cluster (3 masters + 3 replicas, scripts/redis-cluster.sh)
+ * with one fault instead: SIGKILL the master holding the queue slot while work is in flight, let its replica take
+ * over, restart the killed node (it rejoins as a replica), and report how long the queue slot refused writes, how
+ * long until the first build made a full round trip through Redis again, and the time to converge.
+ *
  * Environment: CHAOS_PRESETS (200), CHAOS_PHASE_DEADLINE_MS (90000), CHAOS_SETTLE_MS (180000),
  * CHAOS_REDIS_PERSIST=1 (run the throwaway Redis with an append-only file; default: no persistence, so a restart
- * loses every queued job), LOG_LEVEL for the services (silent).
+ * loses every queued job), CHAOS_CLUSTER_BASE_PORT (7110, --failover), LOG_LEVEL for the services (silent).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createPool, migrate, type Pool } from '@warmpool/db';
-import { queuePrefix } from '@warmpool/bus';
+import { createRedis, queuePrefix } from '@warmpool/bus';
 import { seedBulk } from '../bench/lib.js';
 import { ChaosPostgres, ChaosRedis, freePort } from './servers.js';
 import { notConverged, overshoot, reportOffPresets } from './queries.js';
+import { ChaosCluster } from './cluster.js';
+import { failoverFault, type FailoverFigures } from './failover.js';
 
 const PRESETS = Number(process.env.CHAOS_PRESETS ?? 200);
 const PHASE_DEADLINE_MS = Number(process.env.CHAOS_PHASE_DEADLINE_MS ?? 90_000);
@@ -30,7 +36,10 @@ const started = Date.now();
 const stamp = () => `[${new Date().toISOString().slice(11, 23)} +${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s]`;
 const say = (msg: string) => console.log(`${stamp()} ${msg}`);
 
+const FAILOVER = process.argv.includes('--failover');
 const redis = new ChaosRedis(await freePort(), process.env.CHAOS_REDIS_PERSIST === '1');
+const cluster = FAILOVER ? new ChaosCluster(Number(process.env.CHAOS_CLUSTER_BASE_PORT ?? 7110)) : undefined;
+const redisUrl = cluster?.url ?? redis.url;
 const postgres = new ChaosPostgres(await freePort());
 const processes = new Map<string, ChildProcess>();
 let pool: Pool | undefined;
@@ -39,7 +48,7 @@ function env(): NodeJS.ProcessEnv {
   return {
     ...process.env,
     DATABASE_URL: postgres.url,
-    REDIS_URL: redis.url,
+    REDIS_URL: redisUrl,
     WARMPOOL_QUEUE_PREFIX: PREFIX,
     WARMPOOL_RECONCILE_INTERVAL_MS: '2000',
     WARMPOOL_WORKER_CONCURRENCY: '8',
@@ -105,7 +114,7 @@ async function activeReconciles(reconcile: Queue): Promise<number> {
   return n;
 }
 
-type Fault = { name: string; inject: (reconcile: Queue) => Promise<string> };
+export type Fault = { name: string; inject: (reconcile: Queue) => Promise<string> };
 const sigkill = (name: string): Fault => ({
   name: `SIGKILL ${name} mid-cycle, start a replacement`,
   inject: async (reconcile) => {
@@ -115,7 +124,8 @@ const sigkill = (name: string): Fault => ({
     return `${active} reconcile jobs were active across the reconcilers`;
   },
 });
-const faults: Fault[] = [
+const failover: { fault: Fault; figures: FailoverFigures } | undefined = cluster && failoverFault(cluster, redisUrl, PREFIX, activeReconciles, say);
+const faults: Fault[] = failover ? [failover.fault] : [
   sigkill('reconciler-1'),
   {
     name: `restart Redis (${redis.persist ? 'append-only file kept' : 'no persistence: every queued job lost'})`,
@@ -145,8 +155,13 @@ const faults: Fault[] = [
 ];
 
 async function main(): Promise<void> {
-  say(`starting Redis on ${redis.port} (${redis.persist ? 'append-only' : 'no persistence'}) and PostgreSQL on ${postgres.port} (throwaway servers)`);
-  await redis.start();
+  if (cluster) {
+    say(`starting a Redis Cluster on ${cluster.url} and PostgreSQL on ${postgres.port} (throwaway servers)`);
+    cluster.start();
+  } else {
+    say(`starting Redis on ${redis.port} (${redis.persist ? 'append-only' : 'no persistence'}) and PostgreSQL on ${postgres.port} (throwaway servers)`);
+    await redis.start();
+  }
   await postgres.init();
   await postgres.start();
   const db = (pool = createPool(postgres.url, { max: 4, applicationName: 'warmpool-chaos' }));
@@ -172,8 +187,8 @@ async function main(): Promise<void> {
     );
   }, 250);
 
-  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-  connection.on('error', () => undefined); // reconnects across the Redis restart
+  const connection = createRedis(redisUrl, { role: 'worker', name: 'chaos' });
+  connection.on('error', () => undefined); // reconnects across the Redis restart or failover
   const reconcile = new Queue('reconcile', { connection, prefix: queuePrefix(PREFIX) });
   const builds = new Queue('build-requests', { connection, prefix: queuePrefix(PREFIX) });
   try {
@@ -190,6 +205,7 @@ async function main(): Promise<void> {
       const took = await waitConverged(db, PHASE_DEADLINE_MS);
       const figure = took === undefined ? `NOT converged within ${PHASE_DEADLINE_MS / 1000} s` : `${((Date.now() - injectedAt) / 1000).toFixed(1)} s`;
       timings.push(`${fault.name}: ${figure}`);
+      if (failover && took !== undefined) failover.figures.convergedMs = Date.now() - failover.figures.killedAt;
       say(`  converged after the fault: ${figure}`);
     }
 
@@ -226,6 +242,19 @@ async function main(): Promise<void> {
       ? (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM builds WHERE id = ANY($1::uuid[]) AND job_status IN ('succeeded', 'failed', 'canceled')`, [waitingIds])).rows[0]!.n
       : 0;
     check('no stuck jobs', stuck.length === 0 && terminal === 0, `${stuck.length} reconcile jobs active > 60 s; ${terminal} waiting build requests for builds already terminal`);
+    const open = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM builds WHERE job_status IN ('pending', 'running')`);
+    check('no lost build request', open.rows[0]!.n === 0, `${open.rows[0]!.n} builds still pending or running after settling`);
+    if (failover) {
+      const f = failover.figures;
+      const { rows } = await db.query<{ first: Date | null }>(
+        `SELECT min(b.completed_at) AS first FROM builds b JOIN outbox o ON o.idempotency_key = 'build-' || b.id::text
+         WHERE o.published_at > to_timestamp($1::float8 / 1000) AND b.completed_at IS NOT NULL`,
+        [f.killedAt],
+      );
+      f.roundTripMs = rows[0]?.first ? rows[0].first.getTime() - f.killedAt : undefined;
+      check('failover happened', f.promotedMs !== undefined, f.promotedMs !== undefined ? `replica promoted ${(f.promotedMs / 1000).toFixed(1)} s after the kill` : 'no replica took over');
+      closing = f.summary();
+    }
   } finally {
     clearInterval(sampler);
     await reconcile.close();
@@ -241,6 +270,7 @@ function cleanup(): Promise<void> {
     await Promise.all([...processes.keys()].map((name) => kill(name, 'SIGKILL')));
     await pool?.end().catch(() => undefined);
     await redis.stop();
+    cluster?.stop();
     await postgres.destroy();
   })());
 }
@@ -251,6 +281,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+let closing: string | undefined;
 let failed: number;
 try {
   await main();
@@ -260,6 +291,7 @@ try {
 } finally {
   await cleanup();
   failed = checks.filter((c) => !c.ok).length;
+  if (closing) say(closing);
   console.log(`${checks.length - failed} passed, ${failed} failed`);
 }
 process.exit(failed > 0 ? 1 : 0);

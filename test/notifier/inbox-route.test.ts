@@ -1,10 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createQueueSet, createRedis, type NotificationEvent, type QueueSet } from '@warmpool/bus';
+import { createQueueSet, createRedis, type NotificationEvent, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { startNotifier, type Notifier } from '@warmpool/notifier';
 import { createLogger } from '@warmpool/runtime';
-import type { Redis } from 'ioredis';
 import { client, startTestApi, userWithRole } from '../support/api.js';
 import { testConfig } from '../support/pipeline.js';
 import { seedPresets } from '../support/seed.js';
@@ -15,7 +14,7 @@ import { waitFor } from '../support/wait.js';
 let env: Awaited<ReturnType<typeof startTestApi>>;
 let call: ReturnType<typeof client>;
 let notifier: Notifier;
-let producer: Redis;
+let producer: RedisClient;
 let queues: QueueSet;
 let presetId: string;
 const who = {} as Record<'admin' | 'otherAdmin' | 'member', { userId: string; token: string }>;
@@ -34,7 +33,7 @@ before(async () => {
   who.otherAdmin = await userWithRole(env.db.pool, 'template-admin', otherOrg[0]!.organizationId);
   // No webhook URL anywhere: the notifications are stored in inboxes only ('skipped').
   notifier = await startNotifier({ config: testConfig(env.db.url, env.prefix), logger: createLogger('test', { level: 'silent' }), pool: env.db.pool });
-  producer = createRedis(testConfig(env.db.url, env.prefix).redisUrl, { role: 'producer', name: 'inbox-test' });
+  producer = createRedis(testConfig(env.db.url, env.prefix).redis, { role: 'producer', name: 'inbox-test' });
   queues = createQueueSet(producer, env.prefix);
 });
 

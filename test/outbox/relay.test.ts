@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createQueueSet, createRedis, QUEUES, type QueueSet } from '@warmpool/bus';
-import { insertOutbox, withTransaction } from '@warmpool/db';
+import { randomUUID } from 'node:crypto';
+import { createQueueSet, createRedis, notificationEventKey, notificationKey, QUEUES, type NotificationEvent, type QueueSet } from '@warmpool/bus';
+import { insertOutbox, requeueUnrecordedNotificationEvents, withTransaction } from '@warmpool/db';
 import { OutboxRelay, withOutboxTransaction } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
@@ -139,4 +140,38 @@ test('QueueSet lists every queue once and finds a queue by its name', () => {
   for (const name of Object.values(QUEUES)) assert.equal(queues.byName(name)?.name, name);
   assert.equal(queues.byName('no-such-queue'), undefined);
   assert.equal(queues.byName('prefix'), undefined, 'only queues, never the other members of the set');
+});
+
+// A Redis failover can drop the last writes, among them a notification event the relay had just published (its
+// outbox row is marked published). Events the notifier never recorded are published again after a while.
+const hardLimited = (): NotificationEvent => ({ type: 'preset-hard-limited', presetId: randomUUID(), transitionAt: new Date().toISOString(), failures: 3, lastError: null });
+
+/** An outbox row for the event, published (and created) `ageMinutes` ago. */
+async function published(event: NotificationEvent, ageMinutes: number): Promise<string> {
+  const key = notificationKey(event);
+  await withTransaction(db.pool, (c) => insertOutbox(c, [{ queue: QUEUES.notifications, name: event.type, payload: event, idempotencyKey: key, priority: 0 }]));
+  await db.pool.query(`UPDATE outbox SET created_at = now() - make_interval(mins => $2), published_at = now() - make_interval(mins => $2) WHERE idempotency_key = $1`, [key, ageMinutes]);
+  return key;
+}
+
+test('a published notification event the notifier never recorded is published again; recorded, recent and old ones are not', async () => {
+  const lost = hardLimited();
+  const recorded = hardLimited();
+  const lostKey = await published(lost, 5);
+  const recordedKey = await published(recorded, 5);
+  const recentKey = await published(hardLimited(), 0);
+  const oldKey = await published(hardLimited(), 120);
+  await db.pool.query(`INSERT INTO notification_deliveries (event_key, kind, preset_id) VALUES ($1, $2, $3)`, [notificationEventKey(recorded), recorded.type, recorded.presetId]);
+
+  assert.equal(await requeueUnrecordedNotificationEvents(db.pool, 60_000), 1);
+  const { rows } = await db.pool.query<{ idempotency_key: string; republish: boolean }>(
+    `SELECT idempotency_key, published_at IS NULL AS republish FROM outbox WHERE queue = $1 ORDER BY idempotency_key`,
+    [QUEUES.notifications],
+  );
+  const marked = Object.fromEntries(rows.map((r) => [r.idempotency_key, r.republish]));
+  assert.deepEqual(marked, { [lostKey]: true, [recordedKey]: false, [recentKey]: false, [oldKey]: false });
+
+  await new OutboxRelay(db.pool, queues, logger).flush();
+  assert.ok(await queues.notifications.getJob(lostKey), 'published again under the same job id');
+  assert.equal(await requeueUnrecordedNotificationEvents(db.pool, 60_000), 0, 'just republished: not again before the delay');
 });

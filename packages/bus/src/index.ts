@@ -2,5 +2,5 @@
 // here so that code holding a queue needs one import.
 export * from '@warmpool/contracts';
 export { queuePrefix, WORKER_TIMING } from './queues.js';
-export { createRedis } from './connection.js';
+export { createRedis, type RedisClient } from './connection.js';
 export { createQueueSet, enqueueReconcile, enqueueReconciles, armWakeUp, armWakeUps, type QueueSet } from './queue-set.js';

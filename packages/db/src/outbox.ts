@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { BUILD_REQUEST_KEY_PREFIX, buildRequestedPayload, JOB_NAMES, notificationKey, NotificationEvent, QUEUES, type BuildToAnnounce } from '@warmpool/contracts';
+import { BUILD_REQUEST_KEY_PREFIX, buildRequestedPayload, JOB_NAMES, notificationEventKey, notificationKey, NotificationEvent, QUEUES, type BuildToAnnounce } from '@warmpool/contracts';
 
 export type OutboxMessage = {
   queue: string;
@@ -87,6 +87,33 @@ export async function requeueStaleBuildRequests(pool: pg.Pool, olderThanMs: numb
      WHERE o.queue = $2 AND o.idempotency_key = $3 || b.id::text AND b.job_status = 'pending'
        AND o.published_at IS NOT NULL AND o.published_at < now() - make_interval(secs => $1::float8 / 1000)`,
     [olderThanMs, QUEUES.buildRequests, BUILD_REQUEST_KEY_PREFIX],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Marks for re-publishing the notification events published more than `olderThanMs` ago (and created less than an
+ * hour before that) that the notifier never recorded: a Redis failover can drop a just-published event. The relay
+ * publishes them again under the same job id, a no-op while the original job still exists. Returns how many.
+ */
+export async function requeueUnrecordedNotificationEvents(pool: pg.Pool, olderThanMs: number): Promise<number> {
+  const { rows } = await pool.query<{ id: string; payload: unknown }>(
+    `SELECT id, payload FROM outbox
+     WHERE queue = $1 AND published_at < now() - make_interval(secs => $2::float8 / 1000)
+       AND created_at > now() - make_interval(secs => $2::float8 / 1000 + 3600)
+     ORDER BY id LIMIT 1000`,
+    [QUEUES.notifications, olderThanMs],
+  );
+  const candidates = rows.flatMap((r) => {
+    const event = NotificationEvent.safeParse(r.payload);
+    return event.success ? [{ id: r.id, key: notificationEventKey(event.data) }] : [];
+  });
+  if (candidates.length === 0) return 0;
+  const { rowCount } = await pool.query(
+    `UPDATE outbox o SET published_at = NULL
+     FROM unnest($1::bigint[], $2::text[]) AS c(id, event_key)
+     WHERE o.id = c.id AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.event_key = c.event_key)`,
+    [candidates.map((c) => c.id), candidates.map((c) => c.key)],
   );
   return rowCount ?? 0;
 }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { BuildRequested, createQueueSet, createRedis, describeIssues, QUEUES, WORKER_TIMING, queuePrefix, type BuildResult } from '@warmpool/bus';
-import type { Logger } from '@warmpool/runtime';
+import type { Logger, RedisTarget } from '@warmpool/runtime';
 import { Reporter, type ReporterOptions } from './reporter.js';
 
 /** What a backend concludes about one build. The kit turns it into exactly one terminal result. */
@@ -39,7 +39,8 @@ export type ProvisionerBackend = {
 };
 
 export type ProvisionerOptions = {
-  redisUrl: string;
+  /** One Redis server or a cluster: the configuration's `redis`, or a REDIS_URL-style string. */
+  redis: RedisTarget | string;
   queuePrefix: string;
   logger: Logger;
   backend: ProvisionerBackend;
@@ -95,8 +96,8 @@ const now = () => new Date().toISOString();
 export function startProvisioner(options: ProvisionerOptions): Provisioner {
   const { logger, backend } = options;
   const name = options.name ?? 'provisioner';
-  const producer = createRedis(options.redisUrl, { role: 'producer', name: `${name}-producer` });
-  const workerConnection = createRedis(options.redisUrl, { role: 'worker', name: `${name}-worker` });
+  const producer = createRedis(options.redis, { role: 'producer', name: `${name}-producer` });
+  const workerConnection = createRedis(options.redis, { role: 'worker', name: `${name}-worker` });
   const queues = createQueueSet(producer, options.queuePrefix);
   const reporter = new Reporter(queues.buildResults, logger, options.reporter);
   const shutdown = new AbortController();

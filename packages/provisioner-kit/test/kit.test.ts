@@ -47,7 +47,7 @@ async function withKit(
 ): Promise<void> {
   const prefix = await createTestQueuePrefix();
   const queues = createQueueSet(redis, prefix.prefix);
-  const kit = startProvisioner({ redisUrl: REDIS_URL, queuePrefix: prefix.prefix, logger: silent, backend, concurrency: 4, ...options });
+  const kit = startProvisioner({ redis: REDIS_URL, queuePrefix: prefix.prefix, logger: silent, backend, concurrency: 4, ...options });
   const publish = async (r: BuildRequested) => {
     const priority = r.transition === 'delete' ? BUILD_PRIORITY.delete : BUILD_PRIORITY.create;
     await queues.buildRequests.add('build-requested', r, { jobId: r.idempotencyKey, priority });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseRedisTarget, RedisTargetError, type RedisTarget } from './redis-target.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -23,7 +24,9 @@ const bool = z
 /** Every environment variable Warmpool reads (SPEC §8), with defaults. Durations are milliseconds. */
 const EnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/warmpool'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  // Parsed (single server or cluster seeds) after the schema, see parseRedisTarget.
+  REDIS_URL: z.string().optional(),
+  REDIS_CLUSTER_NODES: z.string().optional(),
   WARMPOOL_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - only').default('warmpool'),
   WARMPOOL_RECONCILE_INTERVAL_MS: int(1_000, 86_400_000).default(15_000),
   WARMPOOL_BACKOFF_INTERVAL_MS: int(1_000, 86_400_000).default(60_000),
@@ -81,7 +84,8 @@ export type SmtpConfig = {
 
 export type Config = {
   databaseUrl: string;
-  redisUrl: string;
+  /** One Redis server or a Redis Cluster (REDIS_URL or REDIS_CLUSTER_NODES). */
+  redis: RedisTarget;
   queuePrefix: string;
   reconcileIntervalMs: number;
   backoffIntervalMs: number;
@@ -120,14 +124,19 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = EnvSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  const lines = parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+  let redis: RedisTarget | undefined;
+  try {
+    redis = parseRedisTarget(cleaned.REDIS_URL, cleaned.REDIS_CLUSTER_NODES);
+  } catch (err) {
+    if (!(err instanceof RedisTargetError)) throw err;
+    lines.push(`${cleaned.REDIS_CLUSTER_NODES !== undefined ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'}: ${err.message}`);
   }
+  if (!parsed.success || !redis) throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   const e = parsed.data;
   return {
     databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    redis,
     queuePrefix: e.WARMPOOL_QUEUE_PREFIX,
     reconcileIntervalMs: e.WARMPOOL_RECONCILE_INTERVAL_MS,
     backoffIntervalMs: e.WARMPOOL_BACKOFF_INTERVAL_MS,

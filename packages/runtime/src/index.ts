@@ -3,3 +3,4 @@ export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { onShutdown } from './shutdown.js';
 export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress, type HealthCheck } from './health.js';
 export { createRegistry, registerQueueMetrics, registerWorkerMetrics } from './metrics.js';
+export { parseRedisTarget, RedisTargetError, type RedisTarget, type RedisNode } from './redis-target.js';

@@ -40,7 +40,7 @@ export type Api = { app: FastifyInstance; url: string; close: () => Promise<void
 export async function startApi(options: { config: Config; logger: Logger; pool?: Pool; port?: number }): Promise<Api> {
   const { config, logger } = options;
   const pool = options.pool ?? createPool(config.databaseUrl, { max: 20, applicationName: 'warmpool-api' });
-  const redis = createRedis(config.redisUrl, { role: 'producer', name: 'api' });
+  const redis = createRedis(config.redis, { role: 'producer', name: 'api' });
   const queues = createQueueSet(redis, config.queuePrefix);
   logQueueErrors(queues, logger);
   const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }));

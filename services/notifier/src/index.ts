@@ -60,10 +60,10 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   const { config, logger } = options;
   const deliveryConcurrency = Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
   const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 2 * deliveryConcurrency + 2, applicationName: 'warmpool-notifier' });
-  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'notifier-producer' });
-  const eventsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-events' });
-  const deliveryConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-deliveries' });
-  const sendConnection = createRedis(config.redisUrl, { role: 'worker', name: 'notifier-sends' });
+  const producer = createRedis(config.redis, { role: 'producer', name: 'notifier-producer' });
+  const eventsConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-events' });
+  const deliveryConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-deliveries' });
+  const sendConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-sends' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const prefix = queuePrefix(config.queuePrefix);
   const baseMs = options.backoffBaseMs ?? 1_000;

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
-import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
+import { createQueueSet, createRedis, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { createLogger, loadConfig } from '@warmpool/runtime';
 import { signatureHeaders, startNotifier, type Notifier } from '../src/index.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../../../test/support/env.js';
@@ -44,7 +43,7 @@ test('end to end: a failure-limit event reaches the example receiver signed, pri
   const db: TestDatabase = await createTestDatabase();
   const queuePrefix = await createTestQueuePrefix();
   let notifier: Notifier | undefined;
-  let producer: Redis | undefined;
+  let producer: RedisClient | undefined;
   let queues: QueueSet | undefined;
   try {
     const [seeded] = await seedPresets(db.pool, [{ name: 'flaky' }]);

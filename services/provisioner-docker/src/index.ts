@@ -72,7 +72,7 @@ export async function startDockerProvisioner(input: { config: Config; options: D
   };
   const events = new EngineEvents(docker, options.instance, onGone, logger);
   const kit: Provisioner = startProvisioner({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     queuePrefix: config.queuePrefix,
     logger,
     concurrency: options.concurrency,

@@ -42,7 +42,7 @@ export function startProvisionerSim(options: { config: Config; sim: SimOptions; 
   };
 
   const provisioner = startProvisioner({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     queuePrefix: config.queuePrefix,
     logger,
     backend,

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
-import { createPool, pruneDemand, pruneOutbox, requeueStaleBuildRequests, type Pool } from '@warmpool/db';
+import { createPool, pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
@@ -34,8 +34,8 @@ export type Reconciler = {
 export async function startReconciler(options: ReconcilerOptions): Promise<Reconciler> {
   const { config, logger } = options;
   const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 4, applicationName: 'warmpool-reconciler' });
-  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'reconciler-producer' });
-  const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-worker' });
+  const producer = createRedis(config.redis, { role: 'producer', name: 'reconciler-producer' });
+  const workerConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }), { pollMs: options.relayPollMs ?? 1_000 });
   const settings = { ...evaluationSettings(config), maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds, capSharing: config.inflightCapSharing };
@@ -85,19 +85,20 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     pruneDemand(pool).catch((err: unknown) => logger.warn({ err }, 'demand history prune failed'));
   }, 3_600_000);
   pruner.unref();
-  // Build requests lost by Redis (data loss on restart or failover) are published again; duplicates are ignored.
+  // Build requests and notification events lost by Redis (data loss on restart or failover) are published again;
+  // duplicates are ignored.
   const republisher = setInterval(() => {
-    requeueStaleBuildRequests(pool, config.republishPendingAfterMs)
-      .then((n) => {
-        if (n === 0) return;
-        logger.warn({ requests: n }, 'build requests pending too long were published again');
+    Promise.all([requeueStaleBuildRequests(pool, config.republishPendingAfterMs), requeueUnrecordedNotificationEvents(pool, config.republishPendingAfterMs)])
+      .then(([requests, events]) => {
+        if (requests + events === 0) return;
+        logger.warn({ requests, events }, 'build requests pending too long or notification events never recorded were published again');
         return relay.flush();
       })
       .catch((err: unknown) => logger.warn({ err }, 'stale build request check failed'));
   }, Math.min(config.republishPendingAfterMs, 30_000));
   republisher.unref();
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
-  const resultsConnection = createRedis(config.redisUrl, { role: 'worker', name: 'reconciler-results' });
+  const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
     pool,
     queues,

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
@@ -30,7 +29,7 @@ const UPSERT_GUARD_MS = 30_000;
  * Upserts the cluster-wide tick from one replica only: concurrent upserts have misbehaved (SPEC §10), so a
  * short-lived Redis NX key elects the upserter, and it only writes when the interval actually changed.
  */
-export async function ensureTickScheduler(queues: QueueSet, redis: Redis, intervalMs: number, logger: Logger): Promise<boolean> {
+export async function ensureTickScheduler(queues: QueueSet, redis: RedisClient, intervalMs: number, logger: Logger): Promise<boolean> {
   const existing = await queues.schedulerTick.getJobScheduler(TICK_SCHEDULER_ID);
   if (existing && Number(existing.every) === intervalMs) return false;
   const won = await redis.set(`${queues.prefix}:scheduler-upsert`, String(process.pid), 'PX', UPSERT_GUARD_MS, 'NX');
@@ -48,8 +47,8 @@ export async function ensureTickScheduler(queues: QueueSet, redis: Redis, interv
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const { config, logger } = options;
   const pool = options.pool ?? createPool(config.databaseUrl, { max: 2, applicationName: 'warmpool-scheduler' });
-  const producer = createRedis(config.redisUrl, { role: 'producer', name: 'scheduler-producer' });
-  const workerConnection = createRedis(config.redisUrl, { role: 'worker', name: 'scheduler-worker' });
+  const producer = createRedis(config.redis, { role: 'producer', name: 'scheduler-producer' });
+  const workerConnection = createRedis(config.redis, { role: 'worker', name: 'scheduler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
 
   const settings = evaluationSettings(config);

@@ -64,7 +64,7 @@ function usageErrorFor(err: unknown): unknown {
 
 /** Best effort: if Redis is unreachable, the scheduler's next tick reconciles these presets anyway. */
 async function reconcileNow(config: Config, presetIds: readonly string[], trigger: string): Promise<void> {
-  const redis = createRedis(config.redisUrl, { role: 'producer', name: 'warmpool-cli' });
+  const redis = createRedis(config.redis, { role: 'producer', name: 'warmpool-cli' });
   const queues = createQueueSet(redis, config.queuePrefix);
   try {
     await enqueueReconciles(queues.reconcile, presetIds, trigger);
