@@ -20,7 +20,8 @@ let api: Api;
 before(async () => {
   db = await createTestDatabase();
   prefix = await createTestQueuePrefix();
-  api = await startApi({ config: testConfig(db.url, prefix.prefix), logger: createLogger('test', { level: 'silent' }), pool: db.pool, port: 0 });
+  // No principal cache: a token's expiry is changed in SQL below, like a revocation.
+  api = await startApi({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_API_CACHE_MS: '0' }), logger: createLogger('test', { level: 'silent' }), pool: db.pool, port: 0 });
 });
 after(async () => {
   await api.close();

@@ -46,6 +46,8 @@ export type Principal = {
   userId: string;
   username: string;
   roles: { role: RoleName; organizationId: string | null }[];
+  /** When the token stops working; a cached principal is refused from then on, whatever the cache's age. */
+  expiresAt?: Date | null;
 };
 
 /**
@@ -53,8 +55,8 @@ export type Principal = {
  * `last_used_at` is refreshed separately, at most once a minute per token, so authentication adds no write.
  */
 export async function findPrincipalByTokenHash(db: pg.Pool, tokenHash: Buffer): Promise<Principal | undefined> {
-  const { rows } = await db.query<{ token_id: string; user_id: string; username: string; stale: boolean; roles: Principal['roles'] }>(
-    `SELECT t.id AS token_id, u.id AS user_id, u.username,
+  const { rows } = await db.query<{ token_id: string; user_id: string; username: string; stale: boolean; roles: Principal['roles']; expires_at: Date | null }>(
+    `SELECT t.id AS token_id, u.id AS user_id, u.username, t.expires_at,
             (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
             COALESCE((SELECT json_agg(json_build_object('role', r.role, 'organizationId', r.organization_id))
                       FROM role_assignments r WHERE r.user_id = u.id), '[]') AS roles
@@ -65,7 +67,7 @@ export async function findPrincipalByTokenHash(db: pg.Pool, tokenHash: Buffer): 
   const row = rows[0];
   if (!row) return undefined;
   if (row.stale) void db.query('UPDATE api_tokens SET last_used_at = now() WHERE id = $1', [row.token_id]).catch(() => undefined);
-  return { userId: row.user_id, username: row.username, roles: row.roles };
+  return { userId: row.user_id, username: row.username, roles: row.roles, expiresAt: row.expires_at };
 }
 
 /** The id of a (non-system) user by name, or undefined. */

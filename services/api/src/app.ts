@@ -42,12 +42,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const TOKEN_SHAPE = /^wp_[A-Za-z0-9_-]{20,100}$/;
 
-// Principals by token hash for WARMPOOL_API_CACHE_MS: a revoked or expired token, or a changed role, takes effect
-// on every replica within that bound, and authentication costs no round trip on a hit.
+// Principals by token hash for WARMPOOL_API_CACHE_MS: a revoked token or a changed role takes effect on every replica
+// within that bound (a token's own expiry is checked on every request), and authentication costs no round trip on a hit.
 function principalFor(deps: ApiDeps, token: string): Promise<Principal | undefined> {
   if (!TOKEN_SHAPE.test(token)) return Promise.resolve(undefined);
   const hash = hashToken(token);
-  return cacheFor<Principal>(deps.pool, 'principals', deps.config.apiCacheMs).get(hash.toString('hex'), () => findPrincipalByTokenHash(deps.pool, hash));
+  return cacheFor<Principal>(deps.pool, 'principals', deps.config.apiCacheMs)
+    .get(hash.toString('hex'), () => findPrincipalByTokenHash(deps.pool, hash))
+    .then((principal) => (principal?.expiresAt && principal.expiresAt.getTime() <= Date.now() ? undefined : principal));
 }
 
 /**
