@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '@warmpool/runtime';
 import { Reporter, resultJobId, startProvisioner, type ProvisionerBackend, type ProvisionerOptions } from '../src/index.js';
 import { createTestQueuePrefix, REDIS_URL } from '../../../test/support/env.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { buildRequest as request } from '../../../test/support/build-request.js';
 
 // The kit against the real Redis, with small backends that block until the test releases them.
 const redis = createRedis(REDIS_URL, { role: 'producer' });
@@ -17,21 +18,6 @@ after(async () => {
   await redis.quit();
 });
 const silent: Logger = createLogger('kit-test', { level: 'silent' });
-
-function request(overrides: Partial<BuildRequested> = {}): BuildRequested {
-  const buildId = randomUUID();
-  return {
-    buildId,
-    workspaceId: randomUUID(),
-    transition: 'start',
-    templateVersionId: randomUUID(),
-    presetId: randomUUID(),
-    parameters: {},
-    reason: 'prebuild-create',
-    idempotencyKey: `build-${buildId}`,
-    ...overrides,
-  };
-}
 
 /** A latch a backend awaits: `open()` lets every waiter through. */
 function gate() {

@@ -7,6 +7,7 @@ import { createLogger, loadConfig } from '@warmpool/runtime';
 import { SIMULATED_REPLACEMENTS, startProvisionerSim, type ProvisionerSim, type SimOptions } from '../src/index.js';
 import { createTestQueuePrefix, REDIS_URL } from '../../../test/support/env.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { buildRequest } from '../../../test/support/build-request.js';
 
 // The simulator against the real Redis: build requests in, results out. Each test has its own queue prefix.
 const redis = createRedis(REDIS_URL, { role: 'producer' });
@@ -32,21 +33,6 @@ async function withSim(options: Partial<SimOptions>, run: (h: Harness) => Promis
     await queues.close();
     await prefix.cleanup();
   }
-}
-
-function buildRequest(overrides: Partial<BuildRequested> = {}): BuildRequested {
-  const buildId = randomUUID();
-  return {
-    buildId,
-    workspaceId: randomUUID(),
-    transition: 'start',
-    templateVersionId: randomUUID(),
-    presetId: randomUUID(),
-    parameters: {},
-    reason: 'prebuild-create',
-    idempotencyKey: `build-${buildId}`,
-    ...overrides,
-  };
 }
 
 async function publish(queues: QueueSet, request: BuildRequested, jobId = request.idempotencyKey): Promise<void> {

@@ -1,24 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import type { BuildRequested } from '@warmpool/bus';
 import { createRandom } from '../src/options.js';
 import { decideOutcome, loadSimOptions, OutcomeMemory, rateParameter, SIMULATED_REPLACEMENTS, type SimOutcome } from '../src/index.js';
-
-function request(overrides: Partial<BuildRequested> = {}): BuildRequested {
-  const buildId = randomUUID();
-  return {
-    buildId,
-    workspaceId: randomUUID(),
-    transition: 'start',
-    templateVersionId: randomUUID(),
-    presetId: randomUUID(),
-    parameters: {},
-    reason: 'prebuild-create',
-    idempotencyKey: `build-${buildId}`,
-    ...overrides,
-  };
-}
+import { buildRequest as request } from '../../../test/support/build-request.js';
 
 test('simulator options: defaults, parsing, and errors that name the variable', () => {
   assert.deepEqual(loadSimOptions({}), {
