@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, isPaused, type Principal } from '@warmpool/db';
+import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, isPaused, SYSTEM_USER_ID, type Principal } from '@warmpool/db';
 import { POOL_SAMPLES } from '@warmpool/operations';
 import type { ApiDeps } from '../app.js';
 import { ACTIONS, can, rolesAllowedTo } from '../authz.js';
@@ -8,6 +8,7 @@ import { authorize, errorSchema, findPreset, uuidParam } from './common.js';
 /** Read routes behind the pools console (any API client may use them): scope, a preset's builds, notices, history. */
 
 const stringArray = { type: 'array', items: { type: 'string' } };
+const hourlyCounts = { type: 'array', items: { type: 'object', properties: { at: { type: 'string' }, count: { type: 'integer' } } } };
 const limitQuery = {
   type: 'object',
   properties: { limit: { type: 'string', pattern: '^(?:[1-9]|[1-9][0-9]|100)$' } },
@@ -15,6 +16,15 @@ const limitQuery = {
 };
 
 const allowedActions = (principal: Principal, organizationId: string | null) => ACTIONS.filter((action) => can(principal, action, { organizationId }));
+
+type Reader = { principal: Principal; organizationId: string };
+
+/**
+ * Whether the reader may see who owns a workspace of the pool and what it is called: always for prebuilds (pool
+ * internals), else only with workspace.read on it. Members read the pool, not other users' workspaces.
+ */
+const seesWorkspace = (reader: Reader, ownerId: string) =>
+  ownerId === SYSTEM_USER_ID || can(reader.principal, 'workspace.read', { organizationId: reader.organizationId, ownerId });
 
 export async function poolViewRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   // What the caller may see and do: the organizations in scope with the actions allowed there, site-wide actions and
@@ -51,12 +61,12 @@ export async function poolViewRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     },
   );
 
-  /** A read route about one preset, authorized like its status: `load` gets the preset id and the query. */
-  const presetRead = <Q extends Record<string, string | undefined>>(path: string, querystring: object, item: object, load: (presetId: string, query: Q) => Promise<unknown>) =>
+  /** A read route about one preset, authorized like its status: `load` gets the preset id, the query and the reader. */
+  const presetRead = <Q extends Record<string, string | undefined>>(path: string, querystring: object, item: object, load: (presetId: string, query: Q, reader: Reader) => Promise<unknown>) =>
     app.get<{ Params: { id: string }; Querystring: Q }>(path, { schema: { params: uuidParam('id'), querystring, response: { 200: item, '4xx': errorSchema } } }, async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
       authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
-      return load(preset.id, request.query as Q);
+      return load(preset.id, request.query as Q, { principal: request.principal, organizationId: preset.organization_id });
     });
 
   presetRead<{ limit?: string }>(
@@ -68,7 +78,7 @@ export async function poolViewRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         type: 'object',
         properties: {
           id: { type: 'string' },
-          workspaceName: { type: 'string' },
+          workspaceName: { type: ['string', 'null'] },
           buildNumber: { type: 'integer' },
           transition: { type: 'string' },
           reason: { type: 'string' },
@@ -79,7 +89,9 @@ export async function poolViewRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         },
       },
     },
-    (presetId, query) => latestPresetBuilds(deps.pool, presetId, Number(query.limit ?? 20)),
+    // Another user's workspace: its build shows (the pool's history) without the name and error the user owns.
+    async (presetId, query, reader) =>
+      (await latestPresetBuilds(deps.pool, presetId, Number(query.limit ?? 20))).map((b) => (seesWorkspace(reader, b.ownerId) ? b : { ...b, workspaceName: null, error: null })),
   );
 
   presetRead<{ limit?: string }>(
@@ -91,18 +103,20 @@ export async function poolViewRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         type: 'object',
         properties: {
           buildId: { type: 'string' },
-          workspaceName: { type: 'string' },
+          workspaceName: { type: ['string', 'null'] },
           buildNumber: { type: 'integer' },
-          claimant: { type: 'string' },
+          claimant: { type: ['string', 'null'] },
           replacements: { type: 'object', additionalProperties: stringArray },
           at: { type: 'string' },
         },
       },
     },
-    (presetId, query) => presetReplacements(deps.pool, presetId, Number(query.limit ?? 20)),
+    async (presetId, query, reader) =>
+      (await presetReplacements(deps.pool, presetId, Number(query.limit ?? 20))).map((r) => (seesWorkspace(reader, r.claimantId) ? r : { ...r, workspaceName: null, claimant: null })),
   );
 
-  // The past days of the pool: desired/eligible samples recorded by the metrics refresher, claims (hits) per hour.
+  // The past days of the pool: desired/eligible samples recorded by the metrics refresher, requests per hour served
+  // by a prebuild (hits) or built fresh (misses), from the demand history.
   presetRead<{ days?: string }>(
     '/presets/:id/history',
     { type: 'object', properties: { days: { type: 'string', pattern: '^[1-7]$' } }, additionalProperties: false },
@@ -112,14 +126,13 @@ export async function poolViewRoutes(app: FastifyInstance, deps: ApiDeps): Promi
         since: { type: 'string' },
         sampleIntervalMs: { type: 'integer' },
         samples: { type: 'array', items: { type: 'object', properties: { at: { type: 'string' }, desired: { type: 'integer' }, eligible: { type: 'integer' } } } },
-        hits: { type: 'array', items: { type: 'object', properties: { at: { type: 'string' }, count: { type: 'integer' } } } },
-        misses: { type: 'null' },
+        hits: hourlyCounts,
+        misses: hourlyCounts,
       },
     },
     async (presetId, query) => {
       const since = new Date(Date.now() - Number(query.days ?? 7) * 86_400_000);
-      // Misses (claims that found no prebuild) are not recorded per preset yet: null, not an empty list.
-      return { since: since.toISOString(), sampleIntervalMs: POOL_SAMPLES.bucketMs, ...(await presetHistory(deps.pool, presetId, since)), misses: null };
+      return { since: since.toISOString(), sampleIntervalMs: POOL_SAMPLES.bucketMs, ...(await presetHistory(deps.pool, presetId, since)) };
     },
   );
 }

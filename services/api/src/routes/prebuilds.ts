@@ -126,7 +126,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     },
     async (request) => {
       const preset = await findPreset(deps, request.principal, request.params.id);
-      authorize(request.principal, 'prebuild.status.read', { organizationId: preset.organization_id });
+      authorize(request.principal, 'prebuild.replay', { organizationId: preset.organization_id });
       const body = request.body ?? {};
       try {
         const result = await replayPreset(deps.pool, preset.id, { days: body.days ?? 7, ...(body.prebuilds !== undefined ? { prebuilds: body.prebuilds } : {}) });
