@@ -182,7 +182,8 @@ test('a preset\'s page shows its hit rate and plots the recorded hits and misses
   const { context, page } = await signIn('org-admin');
   await page.goto(`${env.api.url}/console/presets/${acme.warm}`);
   await page.getByTestId('pool-chart').locator('canvas').waitFor();
-  await page.locator('.stats div', { hasText: 'Hit rate 24 h' }).getByText('3 of 4 request(s) in the last 24 hours got a prebuild.').waitFor();
+  assert.equal(await page.locator('.stats div', { hasText: 'Hit rate 24 h' }).locator('dd').textContent(), '75%');
+  await page.getByTestId('hit-rate-detail').getByText('3 of 4 request(s) in the last 24 hours got a prebuild.').waitFor();
   await page.getByTestId('demand-totals').getByText('3 hit(s)').waitFor();
   const chart = await page.evaluate(() => (globalThis as unknown as { warmpoolChart?: { hits: { count: number }[]; misses: { count: number }[] } }).warmpoolChart);
   const total = (list: { count: number }[] | undefined) => (list ?? []).reduce((n, h) => n + h.count, 0);

@@ -58,14 +58,14 @@ function Summary(props: { status: PresetStatus }) {
   const p = props.status;
   const s = statusOf(p);
   const rate = hitRateOf(p);
-  const items: [string, string | number, string?][] = [
+  const items: [string, string | number][] = [
     ['Desired now', p.desiredNow],
     ['Running', p.running],
     ['Eligible', p.eligible],
     ['Starting', p.starting],
     ['Expired', p.expired],
     ['Failed', p.failed],
-    ['Hit rate 24 h', rate.text, rate.detail],
+    ['Hit rate 24 h', rate.text],
     ['Next change', p.nextScheduleChange ? `${p.nextScheduleChange.instances} at ${shortTime(p.nextScheduleChange.at)}` : 'none'],
   ];
   return (
@@ -82,14 +82,16 @@ function Summary(props: { status: PresetStatus }) {
         </p>
       )}
       <dl class="stats">
-        {items.map(([k, v, detail]) => (
+        {items.map(([k, v]) => (
           <div key={k}>
             <dt>{k}</dt>
-            <dd title={detail}>{v}</dd>
-            {detail && <dd class="sub">{detail}</dd>}
+            <dd>{v}</dd>
           </div>
         ))}
       </dl>
+      <p class="hint" data-testid="hit-rate-detail">
+        Hit rate 24 h: {rate.detail}
+      </p>
     </>
   );
 }
