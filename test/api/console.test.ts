@@ -4,8 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
+import cookie from '@fastify/cookie';
 import Fastify from 'fastify';
-import { recordPoolSamples, SYSTEM_USER_ID } from '@warmpool/db';
+import { recordPoolSamples, SYSTEM_USER_ID, type Principal } from '@warmpool/db';
 import { createLogger, type Config } from '@warmpool/runtime';
 import type { ApiDeps } from '@warmpool/api';
 import { buildConsole } from '../../services/api/console/build.js';
@@ -87,6 +88,24 @@ test('sign-in sets the shared HttpOnly session cookie; API calls use it only wit
   const out = await fetch(`${env.api.url}/console/session`, { method: 'DELETE', headers: { 'x-warmpool-console': '1' } });
   assert.equal(out.status, 204);
   assert.match(out.headers.get('set-cookie') ?? '', /Max-Age=0/);
+});
+
+test('behind an https public URL the session cookie is Secure as well; ending it expires it at once', async () => {
+  const app = Fastify();
+  await app.register(cookie);
+  const deps = { logger: createLogger('test', { level: 'silent' }), config: { publicUrl: 'https://warmpool.example' } as Config } as ApiDeps;
+  const principal = { userId: 'u', username: 'alice', roles: [], expiresAt: null } as unknown as Principal;
+  await consoleRoutes(app, deps, async (token) => (token === 'wp_good' ? principal : undefined), `${os.tmpdir()}/warmpool-no-console-bundle/`);
+  const headers = { 'x-warmpool-console': '1' };
+  const started = await app.inject({ method: 'POST', url: '/console/session', headers, payload: { token: ' wp_good ' } });
+  assert.equal(started.statusCode, 200);
+  const cookieHeader = String(started.headers['set-cookie']);
+  assert.match(cookieHeader, /^warmpool_session=wp_good;/);
+  for (const attribute of [/; HttpOnly/, /; SameSite=Strict/, /; Secure/, /; Path=\//, /; Max-Age=28800/]) assert.match(cookieHeader, attribute);
+  const ended = await app.inject({ method: 'DELETE', url: '/console/session', headers });
+  assert.equal(ended.statusCode, 204);
+  assert.match(String(ended.headers['set-cookie']), /^warmpool_session=;.*Max-Age=0.*Secure|^warmpool_session=;.*Secure.*Max-Age=0/);
+  await app.close();
 });
 
 test('scope lists the organizations in reach with their actions and the roles each action needs', async () => {

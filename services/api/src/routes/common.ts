@@ -1,5 +1,5 @@
 import { findOrganizationId, findPreset as loadPreset, findTemplate as loadTemplate, type PresetRow, type Principal, type TemplateRow } from '@warmpool/db';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { cacheFor } from '../cache.js';
 import { can, rolesAllowedTo, seesOrganization, type Action } from '../authz.js';
 import { ApiError, notFound } from '../errors.js';

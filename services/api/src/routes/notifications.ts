@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NOTIFICATION_KINDS } from '@warmpool/contracts';
 import { listKindSettings, listNotificationPreferences, PREFERENCE_CHANNELS, setKindDisabled, setNotificationPreference, setUserEmail, type PreferenceChannel } from '@warmpool/db';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { authorize, errorSchema } from './common.js';
 
 /** Notification preferences of the caller, the owners' site-wide switch per kind, and the caller's e-mail address. */

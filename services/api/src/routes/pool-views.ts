@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, isPaused, SYSTEM_USER_ID, type Principal } from '@warmpool/db';
 import { POOL_SAMPLES } from '@warmpool/operations';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { ACTIONS, can, rolesAllowedTo } from '../authz.js';
 import { authorize, errorSchema, findPreset, uuidParam } from './common.js';
 

@@ -13,7 +13,7 @@ import {
 } from '@warmpool/operations';
 import { evaluationSettings } from '@warmpool/runtime';
 
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findPreset, orgParam, uuidParam } from './common.js';
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { planManifestChanges } from '@warmpool/core';
 import { createTemplate, listTemplates, loadActivePoolShapes, TEMPLATE_NAME_PATTERN } from '@warmpool/db';
 import { activateVersion, checkManifest, importVersion, reconcilesThrough, retireTemplate } from '@warmpool/operations';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { authorize, errorSchema, findOrganization, findTemplate, orgParam, uuidParam } from './common.js';
 

@@ -13,7 +13,7 @@ import {
   type Principal,
   type RoleName,
 } from '@warmpool/db';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { can } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
 import { authorize, errorSchema, findOrganization, uuidParam } from './common.js';

@@ -7,7 +7,7 @@ import {
   type WorkspaceRow,
 } from '@warmpool/db';
 import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { can, seesOrganization } from '../authz.js';
 import { cacheFor } from '../cache.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
