@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Authenticator } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { typed } from './routes/common.js';
 import { CONSOLE_HEADER, endSession, startSession } from './session.js';
 
 /** Where the pools console lives. Its shell and assets hold no data, so they need no session; its data calls do. */
@@ -58,7 +59,8 @@ function requireConsoleHeader(headers: Record<string, string | string[] | undefi
 export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: Authenticator, dir = CONSOLE_DIST): Promise<void> {
   const bundle = loadBundle(dir);
   if (!bundle) deps.logger.warn({ dir }, 'console bundle not found; run npm run build');
-  await app.register(async (scope) => {
+  await app.register(async (plain) => {
+    const scope = typed(plain);
     scope.addHook('onSend', async (_request, reply: FastifyReply) => {
       reply.header('content-security-policy', CONSOLE_CSP);
       reply.header('x-content-type-options', 'nosniff');
@@ -72,7 +74,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authent
     scope.get(`${CONSOLE_BASE}/`, { schema: { hide: true } }, shell);
     scope.get(`${CONSOLE_BASE}/login`, { schema: { hide: true } }, shell);
     scope.get(`${CONSOLE_BASE}/presets/:id`, { schema: { hide: true } }, shell);
-    scope.get<{ Params: { file: string } }>(`${CONSOLE_BASE}/assets/:file`, { schema: { hide: true } }, async (request, reply) => {
+    const assetParams = { type: 'object', properties: { file: { type: 'string', maxLength: 100 } }, required: ['file'] } as const;
+    scope.get(`${CONSOLE_BASE}/assets/:file`, { schema: { hide: true, params: assetParams } }, async (request, reply) => {
       const asset = bundle?.assets.get(request.params.file);
       if (!asset) throw new ApiError(404, 'not_found', 'asset not found');
       const accepts = String(request.headers['accept-encoding'] ?? '');
@@ -82,7 +85,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authent
       return reply.send(encoding ? asset[encoding] : asset.body);
     });
 
-    scope.post<{ Body: { token: string } }>(
+    scope.post(
       `${CONSOLE_BASE}/session`,
       {
         schema: {

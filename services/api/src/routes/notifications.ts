@@ -1,18 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { NOTIFICATION_KINDS } from '@warmpool/contracts';
-import { listKindSettings, listNotificationPreferences, PREFERENCE_CHANNELS, setKindDisabled, setNotificationPreference, setUserEmail, type PreferenceChannel } from '@warmpool/db';
+import { listKindSettings, listNotificationPreferences, PREFERENCE_CHANNELS, setKindDisabled, setNotificationPreference, setUserEmail } from '@warmpool/db';
 import type { ApiDeps } from '../deps.js';
-import { authorize, errorSchema } from './common.js';
+import { authorize, errorSchema, typed } from './common.js';
 
 /** Notification preferences of the caller, the owners' site-wide switch per kind, and the caller's e-mail address. */
-export async function notificationRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const kind = { type: 'string', enum: [...NOTIFICATION_KINDS] };
-  const channel = { type: 'string', enum: [...PREFERENCE_CHANNELS] };
-  const preference = { type: 'object', properties: { kind: { type: 'string' }, channel: { type: 'string' }, enabled: { type: 'boolean' } } };
+export async function notificationRoutes(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const app = typed(fastify);
+  const kind = { type: 'string', enum: NOTIFICATION_KINDS } as const;
+  const channel = { type: 'string', enum: PREFERENCE_CHANNELS } as const;
+  const preference = { type: 'object', properties: { kind: { type: 'string' }, channel: { type: 'string' }, enabled: { type: 'boolean' } } } as const;
   const kindSetting = {
     type: 'object',
     properties: { kind: { type: 'string' }, disabled: { type: 'boolean' }, updatedBy: { type: ['string', 'null'] }, updatedAt: { type: ['string', 'null'] } },
-  };
+  } as const;
 
   // Every kind x channel (email, webhook) with the caller's choice; the inbox always keeps every notice.
   app.get(
@@ -24,7 +25,7 @@ export async function notificationRoutes(app: FastifyInstance, deps: ApiDeps): P
     },
   );
 
-  app.put<{ Params: { kind: string; channel: PreferenceChannel }; Body: { enabled: boolean } }>(
+  app.put(
     '/users/me/notification-preferences/:kind/:channel',
     {
       schema: {
@@ -41,7 +42,7 @@ export async function notificationRoutes(app: FastifyInstance, deps: ApiDeps): P
   );
 
   // Where the caller's notices are mailed (null removes the address: no e-mail at all).
-  app.put<{ Body: { email: string | null } }>(
+  app.put(
     '/users/me/email',
     {
       schema: {
@@ -58,7 +59,7 @@ export async function notificationRoutes(app: FastifyInstance, deps: ApiDeps): P
   app.get('/notification-kinds', { schema: { response: { 200: { type: 'array', items: kindSetting }, '4xx': errorSchema } } }, async () => listKindSettings(deps.pool, NOTIFICATION_KINDS));
 
   // Owners only: a disabled kind still reaches inboxes; its e-mails, webhooks and chat posts are recorded as skipped.
-  app.put<{ Params: { kind: string }; Body: { disabled: boolean } }>(
+  app.put(
     '/notification-kinds/:kind',
     {
       schema: {

@@ -15,7 +15,7 @@ import { evaluationSettings } from '@warmpool/runtime';
 
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
-import { authorize, errorSchema, findOrganization, findPreset, orgParam, uuidParam } from './common.js';
+import { authorize, errorSchema, findOrganization, findPreset, orgParam, typed, uuidParam } from './common.js';
 
 const statusSchema = {
   type: 'object',
@@ -44,10 +44,10 @@ const statusSchema = {
     hitRate7d: { type: ['number', 'null'] },
     requests24h: { type: 'integer' },
   },
-};
+} as const;
 
 
-const counts = { requests: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' }, hitRate: { type: ['number', 'null'] } };
+const counts = { requests: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' }, hitRate: { type: ['number', 'null'] } } as const;
 const replaySchema = {
   type: 'object',
   properties: {
@@ -64,13 +64,14 @@ const replaySchema = {
       items: { type: 'object', properties: { hour: { type: 'string' }, desired: { type: 'integer' }, ...counts, prebuildHours: { type: 'number' } } },
     },
   },
-};
+} as const;
 
-export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function prebuildRoutes(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const app = typed(fastify);
   const ops = { pool: deps.pool, reconcile: reconcilesThrough(deps.queues, deps.logger) };
   const settings = evaluationSettings(deps.config);
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/presets/:id/status',
     { schema: { params: uuidParam('id'), response: { 200: statusSchema, '4xx': errorSchema } } },
     async (request) => {
@@ -82,7 +83,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     },
   );
 
-  app.get<{ Params: { org: string } }>(
+  app.get(
     '/organizations/:org/presets',
     { schema: { params: orgParam, response: { 200: { type: 'array', items: statusSchema }, '4xx': errorSchema } } },
     async (request) => {
@@ -92,7 +93,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string } }>(
+  app.get(
     '/presets/:id/schedule-preview',
     {
       schema: {
@@ -111,7 +112,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   );
 
   // Dry run: what the current or a proposed policy would have done with the recorded requests. Writes nothing.
-  app.post<{ Params: { id: string }; Body: { days?: number; prebuilds?: Record<string, unknown> } }>(
+  app.post(
     '/presets/:id/replay',
     {
       schema: {
@@ -150,7 +151,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   }
 
   // Resume a hard-limited or validation-failed preset: failures before now no longer count (SPEC §4.3).
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/presets/:id/resume',
     { schema: { params: uuidParam('id'), response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, '4xx': errorSchema } } },
     async (request) => {
@@ -162,7 +163,7 @@ export async function prebuildRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   );
 
   // Invalidate: every current prebuild of the preset counts as expired and is replaced.
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/presets/:id/invalidate',
     { schema: { params: uuidParam('id'), response: { 200: { type: 'object', properties: { invalidated_at: { type: 'string' } } }, '4xx': errorSchema } } },
     async (request) => {
