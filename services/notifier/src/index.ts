@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix } from '@warmpool/bus';
-import { createPool, type Pool } from '@warmpool/db';
+import type { Pool } from '@warmpool/db';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './retry-delay.js';
 import { deliverWebhook } from './deliver.js';
@@ -24,12 +24,16 @@ export { createMailer, checkSmtp, type Mail, type SendMail } from './mailer.js';
 
 /** Slow receivers must not hold up others: at least this many deliveries run at once (SPEC §9). */
 const MIN_DELIVERY_CONCURRENCY = 10;
+const deliveryConcurrency = (config: Config) => Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
+
+/** Connections: one per event worker slot, one per webhook and per send slot, and two spare. */
+export const notifierPoolSize = (config: Config): number => config.workerConcurrency + 2 * deliveryConcurrency(config) + 2;
 
 export type NotifierOptions = {
   config: Config;
   logger: Logger;
-  /** Reuse a pool (tests, main after migrating); otherwise one is created and closed with the service. */
-  pool?: Pool;
+  /** The caller owns the pool (main sizes it with `notifierPoolSize`) and ends it after `close()`. */
+  pool: Pool;
   /** Serve GET /healthz and GET /metrics on this port (0 = any free port). */
   healthPort?: number;
   /** First retry delay of webhook deliveries (default 1 s, doubling per attempt, with jitter). */
@@ -57,9 +61,8 @@ export type Notifier = {
  * dead-lettered after the last attempt). Everything is closed by `close()`.
  */
 export async function startNotifier(options: NotifierOptions): Promise<Notifier> {
-  const { config, logger } = options;
-  const deliveryConcurrency = Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 2 * deliveryConcurrency + 2, applicationName: 'warmpool-notifier' });
+  const { config, logger, pool } = options;
+  const slots = deliveryConcurrency(config);
   const producer = createRedis(config.redis, { role: 'producer', name: 'notifier-producer' });
   const eventsConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-events' });
   const deliveryConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-deliveries' });
@@ -102,7 +105,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
     {
       connection: deliveryConnection,
       prefix,
-      concurrency: deliveryConcurrency,
+      concurrency: slots,
       ...WORKER_TIMING.webhookDeliveries,
       settings: retrySettings,
     },
@@ -123,7 +126,7 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   const sendWorker = new Worker(QUEUES.notificationSends, async (job: Job) => performSend(sendDeps, job), {
     connection: sendConnection,
     prefix,
-    concurrency: deliveryConcurrency,
+    concurrency: slots,
     ...WORKER_TIMING.notificationSends,
     settings: retrySettings,
   });
@@ -147,7 +150,6 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
       await Promise.all([eventsWorker.close(), deliveryWorker.close(), sendWorker.close()]); // lets active jobs finish
       await queues.close();
       await Promise.all([producer, eventsConnection, deliveryConnection, sendConnection].map((c) => c.quit().catch(() => undefined)));
-      if (!options.pool) await pool.end();
     })());
   return { eventsWorker, deliveryWorker, sendWorker, healthServer, isHealthy, close };
 }

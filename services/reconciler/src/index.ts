@@ -1,17 +1,20 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
-import { createPool, pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
+import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 
+/** One connection per results-consumer slot plus one per reconcile batch in flight (four); relay and timers borrow between. */
+export const reconcilerPoolSize = (config: Config): number => config.workerConcurrency + 4;
+
 export type ReconcilerOptions = {
   config: Config;
   logger: Logger;
-  /** Reuse a pool (tests, main after migrating); otherwise one is created and closed with the service. */
-  pool?: Pool;
+  /** The caller owns the pool (main sizes it with `reconcilerPoolSize`) and ends it after `close()`. */
+  pool: Pool;
   /** Serve GET /healthz on this port (0 = any free port). */
   healthPort?: number;
   relayPollMs?: number;
@@ -32,8 +35,7 @@ export type Reconciler = {
  * enqueues the deduplicated reconcile) and the outbox relay. Everything is closed by `close()`.
  */
 export async function startReconciler(options: ReconcilerOptions): Promise<Reconciler> {
-  const { config, logger } = options;
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 4, applicationName: 'warmpool-reconciler' });
+  const { config, logger, pool } = options;
   const producer = createRedis(config.redis, { role: 'producer', name: 'reconciler-producer' });
   const workerConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
@@ -133,7 +135,6 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       await relay.flush().catch(() => undefined); // deliver what the last jobs committed
       await queues.close();
       await Promise.all([producer, workerConnection, resultsConnection].map((c) => c.quit().catch(() => undefined)));
-      if (!options.pool) await pool.end();
     })());
   return { worker, healthServer, isHealthy, close };
 }

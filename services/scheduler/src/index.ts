@@ -1,14 +1,15 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
-import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
+import { presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;
   logger: Logger;
-  pool?: Pool;
+  /** The caller owns the pool (main sizes it with `SCHEDULER_POOL_SIZE`) and ends it after `close()`. */
+  pool: Pool;
   healthPort?: number;
 };
 
@@ -24,6 +25,8 @@ export type Scheduler = {
 const TICK_SCHEDULER_ID = 'tick';
 const ENQUEUE_CHUNK = 500;
 const UPSERT_GUARD_MS = 30_000;
+/** One tick at a time per process: a screening query and a spare. */
+export const SCHEDULER_POOL_SIZE = 2;
 
 /**
  * Upserts the cluster-wide tick from one replica only: concurrent upserts have misbehaved (SPEC §10), so a
@@ -45,8 +48,7 @@ export async function ensureTickScheduler(queues: QueueSet, redis: RedisClient, 
  * reconciler, which has each preset's snapshot at hand; a lost timer costs at most one interval.
  */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
-  const { config, logger } = options;
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: 2, applicationName: 'warmpool-scheduler' });
+  const { config, logger, pool } = options;
   const producer = createRedis(config.redis, { role: 'producer', name: 'scheduler-producer' });
   const workerConnection = createRedis(config.redis, { role: 'worker', name: 'scheduler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
@@ -106,7 +108,6 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
       await worker.close();
       await queues.close();
       await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
-      if (!options.pool) await pool.end();
     })());
   return { worker, healthServer, isHealthy, tick, close };
 }
