@@ -1,27 +1,20 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUILD_PRIORITY, BuildRequested } from '@warmpool/contracts';
 import { buildRequestedMessage, claimPrebuild, ensureUser, insertPrebuilds, withTransaction } from '@warmpool/db';
-import { createTestDatabase, type TestDatabase } from '../support/env.js';
-import { seedPresets } from '../support/seed.js';
+import { useTestDatabase } from '../support/env.js';
+import { prebuildTarget, seedPresets } from '../support/seed.js';
 import { completePendingBuilds } from '../support/fake-provisioner.js';
 
 // claim_prebuild (migration 010) writes the claim build's build-requested event in SQL, so the claim stays one
 // statement; every other producer uses buildRequestedMessage. This holds the two writers to one event shape.
 
-let db: TestDatabase;
-before(async () => {
-  db = await createTestDatabase();
-});
-after(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 test("a claim's outbox message is the one buildRequestedMessage builds for the same build, and parses with the contract", async () => {
   const parameters = { region: 'eu-west', size: 'large' };
   const [p] = await seedPresets(db.pool, [{ name: 'claimable', instances: 1, parameters }]);
-  const target = { presetId: p!.presetId, organizationId: p!.organizationId, templateId: p!.templateId, templateVersionId: p!.versionId };
-  await withTransaction(db.pool, (c) => insertPrebuilds(c, target, 1, parameters));
+  await withTransaction(db.pool, (c) => insertPrebuilds(c, prebuildTarget(p!), 1, parameters));
   await completePendingBuilds(db.pool);
   const userId = (await ensureUser(db.pool, 'claimer'))!;
 

@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
-import { SYSTEM_USER_ID } from '@warmpool/db';
 import { handleBuildResult, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
-import { seedPresets } from '../support/seed.js';
+import { seedPendingBuild } from '../support/seed.js';
 
 let db: TestDatabase;
 let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
@@ -33,23 +32,7 @@ after(async () => {
   await db.drop();
 });
 
-/** A prebuild workspace of a fresh preset with one pending build of the given kind. */
-async function pendingBuild(options: { transition?: 'start' | 'delete'; reason?: string; initiator?: string } = {}) {
-  const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
-  const workspaceId = randomUUID();
-  const buildId = randomUUID();
-  await db.pool.query(
-    `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [workspaceId, p!.organizationId, p!.templateId, p!.versionId, p!.presetId, SYSTEM_USER_ID, `ws-${buildId.slice(0, 8)}`],
-  );
-  await db.pool.query(
-    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason)
-     VALUES ($1, $2, 1, $3, $4, $5, $6)`,
-    [buildId, workspaceId, p!.versionId, options.transition ?? 'start', options.initiator ?? SYSTEM_USER_ID, options.reason ?? 'prebuild-create'],
-  );
-  return { buildId, workspaceId, presetId: p!.presetId };
-}
+const pendingBuild = (options: Parameters<typeof seedPendingBuild>[1] = {}) => seedPendingBuild(db.pool, options);
 
 const at = () => new Date().toISOString();
 const build = async (id: string) => (await db.pool.query('SELECT * FROM builds WHERE id = $1', [id])).rows[0];

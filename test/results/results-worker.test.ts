@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Job, Worker } from 'bullmq';
 import { createQueueSet, createRedis, type QueueSet, type RedisClient } from '@warmpool/bus';
-import { SYSTEM_USER_ID } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
-import { seedPresets } from '../support/seed.js';
+import { seedPendingBuild } from '../support/seed.js';
 import { waitFor } from '../support/wait.js';
 
 // The results consumer as the reconciler runs it: a BullMQ worker on the build-results queue, real Redis and PostgreSQL.
@@ -38,22 +37,7 @@ after(async () => {
   await db.drop();
 });
 
-async function pendingBuild(options: { transition?: 'start' | 'delete'; reason?: string } = {}) {
-  const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
-  const workspaceId = randomUUID();
-  const buildId = randomUUID();
-  await db.pool.query(
-    `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [workspaceId, p!.organizationId, p!.templateId, p!.versionId, p!.presetId, SYSTEM_USER_ID, `ws-${buildId.slice(0, 8)}`],
-  );
-  await db.pool.query(
-    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason)
-     VALUES ($1, $2, 1, $3, $4, $5, $6)`,
-    [buildId, workspaceId, p!.versionId, options.transition ?? 'start', SYSTEM_USER_ID, options.reason ?? 'prebuild-create'],
-  );
-  return { buildId, workspaceId, presetId: p!.presetId };
-}
+const pendingBuild = (options: Parameters<typeof seedPendingBuild>[1] = {}) => seedPendingBuild(db.pool, options);
 
 /** Adds a result job and waits until the worker settles it; returns the finished job. */
 async function deliver(data: unknown, jobId = randomUUID()): Promise<Job> {

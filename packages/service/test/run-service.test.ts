@@ -1,18 +1,12 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { Pool } from '@warmpool/db';
 import { createLogger, type Logger } from '@warmpool/runtime';
 import { runService, type ProcessHooks } from '../src/index.js';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/env.js';
+import { useTestDatabase } from '../../../test/support/env.js';
 
-let db: TestDatabase;
-before(async () => {
-  db = await createTestDatabase({ migrate: false });
-});
-after(async () => {
-  await db.drop();
-});
+const db = useTestDatabase({ migrate: false });
 
 /** Hooks that record the exit code, the shutdown handler and every log line instead of touching the process. */
 function fakeProcess(env: Record<string, string>) {
