@@ -25,7 +25,7 @@ const TRIGGER: Record<BuildResult['type'], string | null> = {
 };
 
 /**
- * Handles one provisioner result (SPEC §6.3): validates it, applies it idempotently, turns a claim build's
+ * Handles one provisioner result (BEHAVIOUR.md §6.3): validates it, applies it idempotently, turns a claim build's
  * resource replacements into a notifier event (outbox, same transaction), and reconciles the preset at once.
  * Malformed payloads, unknown builds and second terminal results are logged and rejected without retries.
  */

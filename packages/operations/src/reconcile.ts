@@ -61,7 +61,7 @@ export async function ensureSlots(pool: Pool, cap: number): Promise<void> {
 }
 
 /**
- * Reconciles one preset (SPEC §4, §6.2). The common no-op case is one SQL statement and no transaction;
+ * Reconciles one preset (BEHAVIOUR.md §4, §6.2). The common no-op case is one SQL statement and no transaction;
  * only when there is something to write does it lock the preset row (per-preset mutual exclusion that a
  * crashed holder releases), re-load and re-plan under the lock, execute, commit, and flush the outbox.
  * `now` is injectable for tests; by default the wall clock is read at each evaluation.

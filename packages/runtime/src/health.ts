@@ -6,7 +6,7 @@ export type HealthCheck = () => Promise<{ ok: boolean; details: Record<string, u
 
 /**
  * A tiny liveness endpoint (`GET /healthz`): 200 when `check` passes, 503 otherwise. Orchestrators restart a
- * service whose worker stopped consuming, e.g. one that failed to resume after a Redis restart (SPEC §10).
+ * service whose worker stopped consuming, e.g. one that failed to resume after a Redis restart (BEHAVIOUR.md §10).
  * With a registry it also serves the process's own metrics at `GET /metrics`.
  */
 export async function startHealthServer(port: number, host: string, check: HealthCheck, logger: Logger, registry?: Registry): Promise<Server> {
@@ -72,7 +72,7 @@ type WorkerEvents = { on(event: 'active' | 'completed' | 'failed' | 'drained', l
 type WaitingCounter = { getWaitingCount(): Promise<number> };
 
 /**
- * Notices a worker that is "running" but no longer takes jobs (seen after Redis restarts, SPEC §10): returns a
+ * Notices a worker that is "running" but no longer takes jobs (seen after Redis restarts, BEHAVIOUR.md §10): returns a
  * probe that fails when jobs are waiting and the worker has shown no activity for `stallMs`.
  */
 export function watchWorkerProgress(worker: WorkerEvents, queue: WaitingCounter, stallMs = 60_000): () => Promise<boolean> {

@@ -22,7 +22,7 @@ export { performSend, sendJobId } from './send.js';
 export { renderEmail, renderChat, type EmailContent } from './formats.js';
 export { createMailer, checkSmtp, type Mail, type SendMail } from './mailer.js';
 
-/** Slow receivers must not hold up others: at least this many deliveries run at once (SPEC §9). */
+/** Slow receivers must not hold up others: at least this many deliveries run at once (BEHAVIOUR.md §9). */
 const MIN_DELIVERY_CONCURRENCY = 10;
 const deliveryConcurrency = (config: Config) => Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
 

@@ -29,7 +29,7 @@ const UPSERT_GUARD_MS = 30_000;
 export const SCHEDULER_POOL_SIZE = 2;
 
 /**
- * Upserts the cluster-wide tick from one replica only: concurrent upserts have misbehaved (SPEC §10), so a
+ * Upserts the cluster-wide tick from one replica only: concurrent upserts have misbehaved (BEHAVIOUR.md §10), so a
  * short-lived Redis NX key elects the upserter, and it only writes when the interval actually changed.
  */
 export async function ensureTickScheduler(queues: QueueSet, redis: RedisClient, intervalMs: number, logger: Logger): Promise<boolean> {
