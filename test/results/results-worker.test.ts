@@ -59,16 +59,16 @@ test('results delivered through the queue apply in order, keep accurate times, a
   const startedAt = new Date(Date.now() - 5_000).toISOString();
   const completedAt = new Date(Date.now() - 1_000).toISOString();
   const started = await deliver({ type: 'build-started', buildId, at: startedAt });
-  assert.deepEqual(started.returnvalue, { applied: true });
+  assert.deepEqual(started.returnvalue, { kind: 'applied' });
   assert.equal((await buildRow(buildId)).job_status, 'running');
   const succeeded = await deliver({ type: 'build-succeeded', buildId, at: completedAt, agents: [{ name: 'main', ready: false }] });
-  assert.deepEqual(succeeded.returnvalue, { applied: true });
+  assert.deepEqual(succeeded.returnvalue, { kind: 'applied' });
   const row = await buildRow(buildId);
   assert.equal(row.job_status, 'succeeded');
   assert.equal(row.started_at.toISOString(), startedAt);
   assert.equal(row.completed_at.toISOString(), completedAt);
   const ready = await deliver({ type: 'agent-ready', buildId, agent: 'main', at: new Date().toISOString() });
-  assert.deepEqual(ready.returnvalue, { applied: true });
+  assert.deepEqual(ready.returnvalue, { kind: 'applied' });
   const { rows: agents } = await db.pool.query('SELECT name, ready, ready_at IS NOT NULL AS has_ready_at FROM agents WHERE build_id = $1', [buildId]);
   assert.deepEqual(agents, [{ name: 'main', ready: true, has_ready_at: true }]);
   // The preset is reconciled at once: a (deduplicated) reconcile job for it is waiting.
@@ -84,9 +84,9 @@ test('a result delivered twice (at-least-once) is applied once; a second termina
   const first = await deliver(failed);
   const again = await deliver(failed);
   const contradicting = await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [] });
-  assert.deepEqual(first.returnvalue, { applied: true });
+  assert.deepEqual(first.returnvalue, { kind: 'applied' });
   for (const job of [again, contradicting]) {
-    assert.deepEqual(job.returnvalue, { applied: false });
+    assert.equal(job.returnvalue.kind, 'rejected');
     assert.equal(job.attemptsMade, 1, 'rejections are not retried');
     assert.equal(await job.getState(), 'completed');
   }
@@ -118,14 +118,14 @@ test('malformed payloads fail once with their zod issues logged, and the worker 
     assert.match(job.failedReason, /malformed build result/);
   }
   // A well-formed result for a build nobody knows is rejected as well, but is not a failure of the job.
-  assert.deepEqual(jobs.at(-1)!.returnvalue, { applied: false });
+  assert.equal(jobs.at(-1)!.returnvalue.kind, 'rejected');
   const problems = logs.slice(before).filter((l) => l.msg === 'malformed build result rejected').map((l) => l.problem ?? '');
   assert.equal(problems.length, malformed.length - 1);
   assert.ok(problems.some((p) => /retryable/.test(p)), 'the wrong-typed field is named');
   assert.ok(problems.some((p) => /host/.test(p)), 'the extra field is named');
   // Still consuming: a valid result after the bad ones is applied.
   const ok = await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [] });
-  assert.deepEqual(ok.returnvalue, { applied: true });
+  assert.deepEqual(ok.returnvalue, { kind: 'applied' });
   assert.equal(worker.isRunning(), true);
 });
 
@@ -136,7 +136,7 @@ test('an agent-ready that overtakes its build-succeeded is retried by the queue 
   await waitFor(async () => ((await queues.buildResults.getJob(jobId))?.attemptsMade ?? 0) >= 1, { what: 'first attempt' });
   await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [{ name: 'main', ready: false }] });
   const ready = await settled(jobId, ['completed']);
-  assert.deepEqual(ready.returnvalue, { applied: true });
+  assert.deepEqual(ready.returnvalue, { kind: 'applied' });
   assert.ok(ready.attemptsMade >= 2);
   const { rows } = await db.pool.query('SELECT ready FROM agents WHERE build_id = $1', [buildId]);
   assert.deepEqual(rows, [{ ready: true }]);

@@ -4,7 +4,7 @@ import { bumpPresetCounter } from './counters.js';
 /** The outcome of applying one provisioner result; consumers log rejections and never retry them. */
 export type AppliedResult =
   | {
-      applied: true;
+      kind: 'applied';
       workspaceId: string;
       presetId: string | null;
       buildNumber: number;
@@ -16,9 +16,9 @@ export type AppliedResult =
       /** Set when the first start build of a workspace succeeded: how long creating it took. */
       creation?: { type: 'prebuild' | 'regular'; seconds: number };
     }
-  | { applied: false; rejected: string }
+  | { kind: 'rejected'; reason: string }
   /** The result arrived before one it depends on (agent-ready before build-succeeded): try again later. */
-  | { applied: false; early: string };
+  | { kind: 'early'; reason: string };
 
 type LockedBuild = {
   created_at: Date;
@@ -50,10 +50,10 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
     [result.buildId],
   );
   const build = rows[0];
-  if (!build) return { applied: false, rejected: 'unknown build' };
-  type Applied = Extract<AppliedResult, { applied: true }>;
+  if (!build) return { kind: 'rejected', reason: 'unknown build' };
+  type Applied = Extract<AppliedResult, { kind: 'applied' }>;
   const ok = (replacements: Record<string, string[]> | null = null): Applied => ({
-    applied: true,
+    kind: 'applied',
     workspaceId: build.workspace_id,
     presetId: build.preset_id,
     buildNumber: build.build_number,
@@ -66,12 +66,12 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
 
   switch (result.type) {
     case 'build-started': {
-      if (build.job_status !== 'pending') return { applied: false, rejected: `build is already ${build.job_status}` };
+      if (build.job_status !== 'pending') return { kind: 'rejected', reason: `build is already ${build.job_status}` };
       await client.query(`UPDATE builds SET job_status = 'running', started_at = $2 WHERE id = $1`, [build.id, result.at]);
       return ok();
     }
     case 'build-failed': {
-      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
+      if (terminal) return { kind: 'rejected', reason: `second terminal result (build is ${build.job_status})` };
       await client.query(
         `UPDATE builds SET job_status = 'failed', error = $2, retryable = $3, completed_at = $4, started_at = COALESCE(started_at, $4) WHERE id = $1`,
         [build.id, result.error, result.retryable, result.at],
@@ -80,7 +80,7 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
       return ok();
     }
     case 'build-succeeded': {
-      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
+      if (terminal) return { kind: 'rejected', reason: `second terminal result (build is ${build.job_status})` };
       const replacements = result.replacements && Object.keys(result.replacements).length > 0 ? result.replacements : null;
       await client.query(
         `UPDATE builds SET job_status = 'succeeded', completed_at = $2, started_at = COALESCE(started_at, $2), replacements = $3 WHERE id = $1`,
@@ -106,7 +106,7 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
       return ok();
     }
     case 'build-canceled': {
-      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
+      if (terminal) return { kind: 'rejected', reason: `second terminal result (build is ${build.job_status})` };
       await client.query(
         `UPDATE builds SET job_status = 'canceled', error = $2, completed_at = $3, started_at = COALESCE(started_at, $3) WHERE id = $1`,
         [build.id, result.reason, result.at],
@@ -123,13 +123,13 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
     }
     case 'agent-ready': {
       // Results race each other through the queue: readiness may overtake the success it follows.
-      if (build.job_status === 'pending' || build.job_status === 'running') return { applied: false, early: `build is still ${build.job_status}` };
-      if (build.job_status !== 'succeeded') return { applied: false, rejected: `agent-ready for a build that is ${build.job_status}` };
+      if (build.job_status === 'pending' || build.job_status === 'running') return { kind: 'early', reason: `build is still ${build.job_status}` };
+      if (build.job_status !== 'succeeded') return { kind: 'rejected', reason: `agent-ready for a build that is ${build.job_status}` };
       const { rowCount } = await client.query(
         `UPDATE agents SET ready = true, ready_at = COALESCE(ready_at, $3) WHERE build_id = $1 AND name = $2`,
         [build.id, result.agent, result.at],
       );
-      if (!rowCount) return { applied: false, rejected: `unknown agent ${JSON.stringify(result.agent)}` };
+      if (!rowCount) return { kind: 'rejected', reason: `unknown agent ${JSON.stringify(result.agent)}` };
       return ok();
     }
   }
