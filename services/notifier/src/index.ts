@@ -9,7 +9,7 @@ import { handleNotificationEvent } from './events.js';
 import { createMailer, type SendMail } from './mailer.js';
 import { deliveriesTotal } from './metrics.js';
 import { performSend } from './send.js';
-import { createRegistry, startHealthServer, withTimeout } from '@warmpool/runtime';
+import { createRegistry, serveHealth, workerLiveness } from '@warmpool/runtime';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
 export { sign, signatureHeaders, signingKey, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from './signing.js';
@@ -132,24 +132,18 @@ export async function startNotifier(options: NotifierOptions): Promise<Notifier>
   });
   sendWorker.on('error', (err) => sendLog.error({ err }, 'send worker error'));
 
-  const isHealthy = async () =>
-    [eventsWorker, deliveryWorker, sendWorker].every((w) => w.isRunning()) &&
-    [eventsConnection, deliveryConnection, sendConnection].every((c) => c.status === 'ready') &&
-    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
-  let healthServer: Server | undefined;
-  if (options.healthPort !== undefined) {
-    const registry = createRegistry('notifier');
-    registry.registerMetric(deliveriesTotal);
-    healthServer = await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: {} }), logger, registry);
-  }
+  const isHealthy = workerLiveness({ workers: [eventsWorker, deliveryWorker, sendWorker], connections: [eventsConnection, deliveryConnection, sendConnection], producer });
+  const registry = options.healthPort === undefined ? undefined : createRegistry('notifier');
+  registry?.registerMetric(deliveriesTotal);
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: {} }), logger, registry);
 
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await health.close();
       await Promise.all([eventsWorker.close(), deliveryWorker.close(), sendWorker.close()]); // lets active jobs finish
       await queues.close();
       await Promise.all([producer, eventsConnection, deliveryConnection, sendConnection].map((c) => c.quit().catch(() => undefined)));
     })());
-  return { eventsWorker, deliveryWorker, sendWorker, healthServer, isHealthy, close };
+  return { eventsWorker, deliveryWorker, sendWorker, healthServer: health.server, isHealthy, close };
 }

@@ -3,7 +3,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
-import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -49,7 +49,55 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   // Jobs running at the same time are reconciled as batches: one snapshot query and (for plain creates and
   // deletes) one transaction per batch. Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
-  const processor = async (job: Job) => {
+  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, metrics, logger), {
+    connection: workerConnection,
+    prefix: queuePrefix(config.queuePrefix),
+    concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
+    ...WORKER_TIMING.reconcile,
+  });
+  worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
+  worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));
+  worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
+  worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
+  relay.start();
+  const stopHousekeeping = startHousekeeping(pool, relay, config, logger);
+  // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
+  const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
+  const resultsWorker = createBuildResultsWorker({
+    pool,
+    queues,
+    relay,
+    logger,
+    onCreation: (type, seconds) => metrics.creationDuration.observe({ type }, seconds),
+    connection: resultsConnection,
+    prefix: config.queuePrefix,
+    concurrency: config.workerConcurrency,
+  });
+
+  const progressing = watchWorkerProgress(worker, queues.reconcile, options.stallMs);
+  const isHealthy = workerLiveness({ workers: [worker, resultsWorker], connections: [workerConnection], producer, progressing });
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      stopHousekeeping();
+      await health.close();
+      await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
+      await relay.stop();
+      await relay.flush().catch(() => undefined); // deliver what the last jobs committed
+      await queues.close();
+      await Promise.all([producer, workerConnection, resultsConnection].map((c) => c.quit().catch(() => undefined)));
+    })());
+  return { worker, healthServer: health.server, isHealthy, close };
+}
+
+/**
+ * The reconcile job handler: validates the payload (malformed ones and unknown job names fail without retries) and
+ * reconciles the preset through the batcher, timing it by outcome.
+ */
+function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeof registerWorkerMetrics>, logger: Logger): (job: Job) => Promise<{ kind: string }> {
+  return async (job) => {
     const parsed = ReconcileJob.safeParse(job.data);
     const log = () => logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
     if (!parsed.success) {
@@ -68,19 +116,11 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     stopTimer({ outcome: outcome.kind });
     return { kind: outcome.kind };
   };
+}
 
-  const worker = new Worker(QUEUES.reconcile, processor, {
-    connection: workerConnection,
-    prefix: queuePrefix(config.queuePrefix),
-    concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
-    ...WORKER_TIMING.reconcile,
-  });
-  worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
-  worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));
-  worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
-  worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
-  relay.start();
-  // Published outbox rows are kept a week for auditing, then pruned (any replica may do it; deletes are idempotent).
+/** Timers any replica may run (their writes are idempotent); returns what stops them. */
+function startHousekeeping(pool: Pool, relay: OutboxRelay, config: Config, logger: Logger): () => void {
+  // Published outbox rows are kept a week for auditing, then pruned.
   const pruner = setInterval(() => {
     pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
     // Demand history is kept DEMAND_RETENTION_MS (35 days), enough for the forecast's 4 weeks and 28-day replays.
@@ -99,42 +139,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       .catch((err: unknown) => logger.warn({ err }, 'stale build request check failed'));
   }, Math.min(config.republishPendingAfterMs, 30_000));
   republisher.unref();
-  // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
-  const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
-  const resultsWorker = createBuildResultsWorker({
-    pool,
-    queues,
-    relay,
-    logger,
-    onCreation: (type, seconds) => metrics.creationDuration.observe({ type }, seconds),
-    connection: resultsConnection,
-    prefix: config.queuePrefix,
-    concurrency: config.workerConcurrency,
-  });
-
-  const progressing = watchWorkerProgress(worker, queues.reconcile, options.stallMs);
-  const isHealthy = async () =>
-    worker.isRunning() &&
-    resultsWorker.isRunning() &&
-    workerConnection.status === 'ready' &&
-    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false)) &&
-    (await withTimeout(progressing(), 1_000, false));
-  const healthServer =
-    options.healthPort === undefined
-      ? undefined
-      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
-
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      clearInterval(pruner);
-      clearInterval(republisher);
-      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
-      await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
-      await relay.stop();
-      await relay.flush().catch(() => undefined); // deliver what the last jobs committed
-      await queues.close();
-      await Promise.all([producer, workerConnection, resultsConnection].map((c) => c.quit().catch(() => undefined)));
-    })());
-  return { worker, healthServer, isHealthy, close };
+  return () => {
+    clearInterval(pruner);
+    clearInterval(republisher);
+  };
 }

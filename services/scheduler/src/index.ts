@@ -3,7 +3,7 @@ import { Worker } from 'bullmq';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
-import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;
@@ -90,24 +90,17 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const registry = createRegistry('scheduler');
   registerQueueMetrics(registry, queues);
   const progressing = watchWorkerProgress(worker, queues.schedulerTick, Math.max(60_000, 4 * config.reconcileIntervalMs));
-  const isHealthy = async () =>
-    worker.isRunning() &&
-    workerConnection.status === 'ready' &&
-    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false)) &&
-    (await withTimeout(progressing(), 1_000, false));
-  const healthServer =
-    options.healthPort === undefined
-      ? undefined
-      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
+  const isHealthy = workerLiveness({ workers: [worker], connections: [workerConnection], producer, progressing });
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
 
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       clearInterval(recheck);
-      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await health.close();
       await worker.close();
       await queues.close();
       await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
     })());
-  return { worker, healthServer, isHealthy, tick, close };
+  return { worker, healthServer: health.server, isHealthy, tick, close };
 }
