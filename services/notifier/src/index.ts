@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix } from '@warmpool/bus';
+import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
 import type { Pool } from '@warmpool/db';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './retry-delay.js';
@@ -55,82 +55,97 @@ export type Notifier = {
   close: () => Promise<void>;
 };
 
+type WorkerSetup = { options: NotifierOptions; queues: QueueSet; connection: RedisClient; prefix: string };
+
+/** Notification events → inbox rows and one webhook delivery / send job per recipient and channel. */
+function startEventsWorker({ options, queues, connection, prefix }: WorkerSetup): Worker {
+  const { config, pool } = options;
+  const log = options.logger.child({ queue: QUEUES.notifications });
+  const deps = {
+    pool,
+    deliveries: queues.webhookDeliveries,
+    logger: log,
+    publicUrl: config.publicUrl,
+    webhookUrl: config.webhookUrl,
+    webhookAttempts: config.webhookAttempts,
+    sends: queues.notificationSends,
+    email: config.smtp !== undefined,
+    emailAttempts: config.smtp?.attempts ?? config.webhookAttempts,
+    ...(options.now ? { now: options.now } : {}),
+  };
+  const worker = new Worker(QUEUES.notifications, async (job: Job) => handleNotificationEvent(deps, job), {
+    connection,
+    prefix,
+    concurrency: config.workerConcurrency,
+    ...WORKER_TIMING.notifications,
+  });
+  worker.on('failed', (job, err) => log.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
+  worker.on('error', (err) => log.error({ err }, 'notification worker error'));
+  return worker;
+}
+
+/** Retry delays of deliveries and sends: exponential from `backoffBaseMs`, capped at `backoffMaxMs`, with jitter. */
+function retrySettings(options: NotifierOptions) {
+  const baseMs = options.backoffBaseMs ?? 1_000;
+  const maxMs = options.backoffMaxMs ?? 10 * 60_000;
+  return { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) };
+}
+
+/** Signed webhook POSTs, retried with backoff and dead-lettered after the last attempt. */
+function startDeliveryWorker({ options, connection, prefix }: WorkerSetup): Worker {
+  const { config, pool } = options;
+  const log = options.logger.child({ queue: QUEUES.webhookDeliveries });
+  const deps = { pool, logger: log, webhookSecrets: config.webhookSecrets, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts };
+  const worker = new Worker(QUEUES.webhookDeliveries, async (job: Job) => deliverWebhook(deps, job), {
+    connection,
+    prefix,
+    concurrency: deliveryConcurrency(config),
+    ...WORKER_TIMING.webhookDeliveries,
+    settings: retrySettings(options),
+  });
+  worker.on('error', (err) => log.error({ err }, 'delivery worker error'));
+  return worker;
+}
+
+/** E-mails and chat posts: their own worker, so a hanging SMTP server never delays webhooks (nor the reverse). */
+function startSendWorker({ options, connection, prefix }: WorkerSetup): Worker {
+  const { config, pool } = options;
+  const log = options.logger.child({ queue: QUEUES.notificationSends });
+  const deps = {
+    pool,
+    logger: log,
+    sendMail: options.sendMail ?? (config.smtp ? createMailer(config.smtp) : undefined),
+    messageIdDomain: new URL(config.publicUrl).hostname,
+    chatTimeoutMs: config.webhookTimeoutMs,
+    defaultAttempts: config.webhookAttempts,
+  };
+  const worker = new Worker(QUEUES.notificationSends, async (job: Job) => performSend(deps, job), {
+    connection,
+    prefix,
+    concurrency: deliveryConcurrency(config),
+    ...WORKER_TIMING.notificationSends,
+    settings: retrySettings(options),
+  });
+  worker.on('error', (err) => log.error({ err }, 'send worker error'));
+  return worker;
+}
+
 /**
  * Starts the notifier: a worker on QUEUES.notifications turning events into inbox rows plus one webhook
  * delivery each, and a worker on QUEUES.webhookDeliveries posting them (signed, retried with backoff,
  * dead-lettered after the last attempt). Everything is closed by `close()`.
  */
 export async function startNotifier(options: NotifierOptions): Promise<Notifier> {
-  const { config, logger, pool } = options;
-  const slots = deliveryConcurrency(config);
+  const { config, logger } = options;
   const producer = createRedis(config.redis, { role: 'producer', name: 'notifier-producer' });
   const eventsConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-events' });
   const deliveryConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-deliveries' });
   const sendConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-sends' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const prefix = queuePrefix(config.queuePrefix);
-  const baseMs = options.backoffBaseMs ?? 1_000;
-  const maxMs = options.backoffMaxMs ?? 10 * 60_000;
-  const retrySettings = { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) };
-
-  const eventsLog = logger.child({ queue: QUEUES.notifications });
-  const eventsWorker = new Worker(
-    QUEUES.notifications,
-    async (job: Job) =>
-      handleNotificationEvent(
-        {
-          pool,
-          deliveries: queues.webhookDeliveries,
-          logger: eventsLog,
-          publicUrl: config.publicUrl,
-          webhookUrl: config.webhookUrl,
-          webhookAttempts: config.webhookAttempts,
-          sends: queues.notificationSends,
-          email: config.smtp !== undefined,
-          emailAttempts: config.smtp?.attempts ?? config.webhookAttempts,
-          ...(options.now ? { now: options.now } : {}),
-        },
-        job,
-      ),
-    { connection: eventsConnection, prefix, concurrency: config.workerConcurrency, ...WORKER_TIMING.notifications },
-  );
-  eventsWorker.on('failed', (job, err) => eventsLog.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
-  eventsWorker.on('error', (err) => eventsLog.error({ err }, 'notification worker error'));
-
-  const deliveryLog = logger.child({ queue: QUEUES.webhookDeliveries });
-  const deliveryWorker = new Worker(
-    QUEUES.webhookDeliveries,
-    async (job: Job) =>
-      deliverWebhook({ pool, logger: deliveryLog, webhookSecrets: config.webhookSecrets, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts }, job),
-    {
-      connection: deliveryConnection,
-      prefix,
-      concurrency: slots,
-      ...WORKER_TIMING.webhookDeliveries,
-      settings: retrySettings,
-    },
-  );
-  deliveryWorker.on('error', (err) => deliveryLog.error({ err }, 'delivery worker error'));
-
-  // E-mails and chat posts: their own worker, so a hanging SMTP server never delays webhooks (nor the reverse).
-  const sendLog = logger.child({ queue: QUEUES.notificationSends });
-  const sendMail = options.sendMail ?? (config.smtp ? createMailer(config.smtp) : undefined);
-  const sendDeps = {
-    pool,
-    logger: sendLog,
-    sendMail,
-    messageIdDomain: new URL(config.publicUrl).hostname,
-    chatTimeoutMs: config.webhookTimeoutMs,
-    defaultAttempts: config.webhookAttempts,
-  };
-  const sendWorker = new Worker(QUEUES.notificationSends, async (job: Job) => performSend(sendDeps, job), {
-    connection: sendConnection,
-    prefix,
-    concurrency: slots,
-    ...WORKER_TIMING.notificationSends,
-    settings: retrySettings,
-  });
-  sendWorker.on('error', (err) => sendLog.error({ err }, 'send worker error'));
+  const eventsWorker = startEventsWorker({ options, queues, connection: eventsConnection, prefix });
+  const deliveryWorker = startDeliveryWorker({ options, queues, connection: deliveryConnection, prefix });
+  const sendWorker = startSendWorker({ options, queues, connection: sendConnection, prefix });
 
   const isHealthy = workerLiveness({ workers: [eventsWorker, deliveryWorker, sendWorker], connections: [eventsConnection, deliveryConnection, sendConnection], producer });
   const registry = options.healthPort === undefined ? undefined : createRegistry('notifier');
