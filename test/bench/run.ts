@@ -21,6 +21,7 @@ import { boundaryBench } from './boundary.js';
 import { dockerBench } from './docker.js';
 import { sizingBench } from './sizing.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
+import { runSection, streamFigures, TIME_SCALE } from './sections.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -218,53 +219,51 @@ async function timerLag(): Promise<void> {
   await teardown(env, reconciler);
 }
 
+// Each section runs in a child process of its own with a time budget (sized for a quiet 2-core machine, so that the
+// whole default run stays within 15 min: the budgets add up to 14 min): a section that overruns is killed, its databases and queue keys removed,
+// and the figures it already produced are kept beside a row saying it timed out. BENCH_TIME_SCALE stretches every
+// budget (e.g. 3 on a loaded machine).
+const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () => Promise<void> }[] = [
+  ...SIZES.map((n) => ({ name: 'throughput', label: `throughput ${n}`, budgetSeconds: n >= 10_000 ? 150 : 30, run: () => throughput(n) })),
+  { name: 'sql', budgetSeconds: 15, run: sqlPerNoop },
+  { name: 'refill', budgetSeconds: 30, run: async () => (await refill(1, 10), await refill(100, 100)) },
+  { name: 'lag', budgetSeconds: 20, run: timerLag },
+  { name: 'storm', budgetSeconds: 300, run: () => stormBench(figures) },
+  { name: 'boundary', budgetSeconds: 150, run: () => boundaryBench(figures) },
+  { name: 'claims', budgetSeconds: 75, run: () => claimBench(figures) },
+  ...(process.env.BENCH_DOCKER === '0' ? [] : [{ name: 'docker', budgetSeconds: 75, run: () => dockerBench(figures) }]),
+];
+
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
-const want = (section: string) => !ONLY || ONLY.has(section);
 const started = Date.now();
-// `npm run bench -- sizing`: the pure sizing comparison alone (no database, no queues).
+const sectionArg = process.argv.indexOf('--section');
 if (process.argv[2] === 'sizing') {
+  // `npm run bench -- sizing`: the pure sizing comparison alone (no database, no queues).
   log('sizing: four-week synthetic trace, static schedule vs expression vs forecast');
   const meta = await sizingBench(figures);
   printTable(figures);
   console.log(`results written to ${writeResults(figures, { scenario: 'sizing', ...meta, seconds: Math.round((Date.now() - started) / 1000) })}`);
   process.exit(0);
+} else if (sectionArg > 0) {
+  // A child: run one section (by index), streaming each figure to the parent's file as it is produced.
+  const section = SECTIONS[Number(process.argv[sectionArg + 1])]!;
+  streamFigures(figures, process.env.BENCH_FIGURES_FILE!);
+  await section.run();
+  process.exit(0);
 }
-log(`sizes ${SIZES.join(', ')}, worker concurrency ${CONCURRENCY}, ${os.cpus().length} cores`);
-for (const n of SIZES) {
-  if (!want('throughput')) break;
-  log(`throughput with ${n} presets`);
-  await throughput(n);
-}
-if (want('sql')) {
-  log('SQL round trips');
-  await sqlPerNoop();
-}
-if (want('refill')) {
-  log('refill latency');
-  await refill(1, 10);
-  await refill(100, 100);
-}
-if (want('lag')) {
-  log('timer lag');
-  await timerLag();
-}
-if (want('storm')) {
-  log('cap storm (fair sharing, then first come first served)');
-  await stormBench(figures);
-}
-if (want('boundary')) {
-  log('boundary storm');
-  await boundaryBench(figures);
-}
-if (want('claims')) {
-  log('claim latency through the API');
-  await claimBench(figures);
-}
-if (want('docker') && process.env.BENCH_DOCKER !== '0') {
-  log('cold start on the Docker provisioner');
-  await dockerBench(figures);
+log(`sizes ${SIZES.join(', ')}, worker concurrency ${CONCURRENCY}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+const timings: Record<string, number> = {};
+for (const [index, section] of SECTIONS.entries()) {
+  if (ONLY && !ONLY.has(section.name)) continue;
+  const label = section.label ?? section.name;
+  log(`${label} (budget ${Math.round(section.budgetSeconds * TIME_SCALE)} s)`);
+  const result = await runSection(index, section.budgetSeconds * TIME_SCALE * 1000);
+  figures.push(...result.figures);
+  timings[label] = Math.round(result.seconds);
+  if (result.failure) figures.push({ name: `section ${label}: ${result.failure}`, value: Math.round(result.seconds), unit: 's', target: 'completes', ok: false });
+  log(`${label}: ${Math.round(result.seconds)} s${result.failure ? ` (${result.failure})` : ''}`);
 }
 printTable(figures);
-const file = writeResults(figures, { sizes: SIZES, concurrency: CONCURRENCY, cores: os.cpus().length, seconds: Math.round((Date.now() - started) / 1000), load: os.loadavg() });
+const file = writeResults(figures, { sizes: SIZES, concurrency: CONCURRENCY, cores: os.cpus().length, seconds: Math.round((Date.now() - started) / 1000), sections: timings, load: os.loadavg() });
 console.log(`results written to ${file}`);
-process.exit(0);
+process.exit(figures.some((f) => f.name.startsWith('section ')) ? 1 : 0);
