@@ -38,7 +38,8 @@ export async function claimBench(figures: Figure[]): Promise<void> {
   const { template_id: templateId, organization_id: organizationId, name: org, version } = rows[0]!;
   const { token, userId } = await userWithRole(db.pool, 'member', organizationId);
   const port = await freePort();
-  const api = spawn(process.execPath, ['services/api'], {
+  // BENCH_API_NODE_ARGS: extra node flags for the API process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+  const api = spawn(process.execPath, [...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'services/api'], {
     env: { ...process.env, DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: prefix.prefix, WARMPOOL_HTTP_PORT: String(port), LOG_LEVEL: 'warn', WARMPOOL_BULL_BOARD: 'false' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
