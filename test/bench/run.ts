@@ -155,33 +155,47 @@ async function sqlPerNoop(): Promise<void> {
 async function refill(ratePerSecond: number, claims: number): Promise<void> {
   const env = await setup();
   const ids = await seedBulk(env.db.pool, { count: claims, instances: 1, running: 1, tag: `refill${ratePerSecond}` });
+  // A first second of the same load, not measured: a long-running reconciler has its pooled connections open and
+  // its code compiled; a fresh one pays for both (and a new backend's catalog caches) on its first batches.
+  const warmIds = await seedBulk(env.db.pool, { count: Math.max(10, ratePerSecond), instances: 1, running: 1, tag: `refill${ratePerSecond}-warm` });
   const reconciler = await startService(env);
   const { rows: u } = await env.db.pool.query<{ id: string }>(`INSERT INTO users (username) VALUES ('bench-claimant') RETURNING id`);
   const claimedAt = new Map<string, number>();
+  const measured = new Set(ids);
   const latencies: number[] = [];
+  let warmedUp = 0;
   const connection = createRedis(REDIS_URL, { role: 'worker' });
   const provisioner = new Worker(
     QUEUES.buildRequests,
     async (job: Job) => {
       const t = claimedAt.get(job.data.presetId);
-      if (t !== undefined && job.data.reason === 'prebuild-create') latencies.push(performance.now() - t);
+      if (t === undefined || job.data.reason !== 'prebuild-create') return;
+      if (measured.has(job.data.presetId)) latencies.push(performance.now() - t);
+      else warmedUp++;
     },
     { connection, prefix: queuePrefix(env.prefix.prefix), concurrency: 50 },
   );
   const interval = 1000 / ratePerSecond;
-  const t0 = performance.now();
-  await Promise.all(
-    ids.map(async (presetId, i) => {
-      await sleep(Math.max(0, t0 + i * interval - performance.now()));
-      await env.db.pool.query(`UPDATE workspaces SET owner_id = $2 WHERE preset_id = $1`, [presetId, u[0]!.id]);
-      claimedAt.set(presetId, performance.now());
-      await enqueueReconcile(env.queues.reconcile, presetId, 'claim');
-    }),
-  );
+  const claimAll = async (presetIds: string[]) => {
+    const t0 = performance.now();
+    await Promise.all(
+      presetIds.map(async (presetId, i) => {
+        await sleep(Math.max(0, t0 + i * interval - performance.now()));
+        await env.db.pool.query(`UPDATE workspaces SET owner_id = $2 WHERE preset_id = $1`, [presetId, u[0]!.id]);
+        claimedAt.set(presetId, performance.now());
+        await enqueueReconcile(env.queues.reconcile, presetId, 'claim');
+      }),
+    );
+  };
+  await claimAll(warmIds);
+  const warmDeadline = performance.now() + 10_000;
+  while (warmedUp < warmIds.length && performance.now() < warmDeadline) await sleep(5);
+  await claimAll(ids);
   const deadline = performance.now() + 30_000;
   while (latencies.length < claims && performance.now() < deadline) await sleep(5);
   await provisioner.close();
   await connection.quit();
+  if (process.env.BENCH_VERBOSE) log(`refill at ${ratePerSecond}/s, in arrival order: ${latencies.map(Math.round).join(' ')}`);
   const p99 = percentile(latencies, 99);
   figures.push({ name: `refill latency at ${ratePerSecond} claims/s, p50`, value: percentile(latencies, 50), unit: 'ms', note: `${latencies.length}/${claims} replacements seen` });
   figures.push({ name: `refill latency at ${ratePerSecond} claims/s, p99`, value: p99, unit: 'ms', target: '≤ 250', ok: p99 <= 250 && latencies.length === claims });
@@ -226,7 +240,7 @@ async function timerLag(): Promise<void> {
 const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () => Promise<void> }[] = [
   ...SIZES.map((n) => ({ name: 'throughput', label: `throughput ${n}`, budgetSeconds: n >= 10_000 ? 150 : 30, run: () => throughput(n) })),
   { name: 'sql', budgetSeconds: 15, run: sqlPerNoop },
-  { name: 'refill', budgetSeconds: 30, run: async () => (await refill(1, 10), await refill(100, 100)) },
+  { name: 'refill', budgetSeconds: 40, run: async () => (await refill(1, 10), await refill(100, 100)) },
   { name: 'lag', budgetSeconds: 20, run: timerLag },
   { name: 'storm', budgetSeconds: 300, run: () => stormBench(figures) },
   { name: 'boundary', budgetSeconds: 150, run: () => boundaryBench(figures) },
