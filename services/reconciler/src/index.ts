@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, watchDataLoss } from '@warmpool/bus';
 import { createPool, pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
@@ -97,6 +97,12 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       .catch((err: unknown) => logger.warn({ err }, 'stale build request check failed'));
   }, Math.min(config.republishPendingAfterMs, 30_000));
   republisher.unref();
+  // After Redis lost its data, the same republish at once instead of after WARMPOOL_REPUBLISH_PENDING_AFTER_MS.
+  const dataLoss = watchDataLoss(producer, config.queuePrefix, async () => {
+    const [requests, events] = await Promise.all([requeueStaleBuildRequests(pool, 0), requeueUnrecordedNotificationEvents(pool, 0)]);
+    if (requests + events > 0) logger.warn({ requests, events }, 'Redis lost its data: pending build requests and unrecorded notification events published again');
+    await relay.flush();
+  });
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
   const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
@@ -127,6 +133,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     (closed ??= (async () => {
       clearInterval(pruner);
       clearInterval(republisher);
+      dataLoss.stop();
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
       await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
       await relay.stop();
