@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isExpired, presetStatus } from '@warmpool/core';
 import {
@@ -11,20 +11,14 @@ import {
   withTransaction,
 } from '@warmpool/db';
 
-import { createTestDatabase, type TestDatabase } from '../support/env.js';
-import { seedPresets } from '../support/seed.js';
+import { useTestDatabase } from '../support/env.js';
+import { prebuildTarget, seedPresets } from '../support/seed.js';
 import { completePendingBuilds } from '../support/fake-provisioner.js';
 
 // The shared SQL definitions of migration 006 (prebuild_expired, running_prebuilds, reconciliation_paused,
 // bump_preset_counter) against the rules the pure core applies to the same rows.
 
-let db: TestDatabase;
-before(async () => {
-  db = await createTestDatabase();
-});
-after(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const SETTINGS = { backoffIntervalMs: 60_000, backoffLookbackMs: 3_600_000, failureHardLimit: 3 };
 
@@ -55,8 +49,7 @@ test('SQL prebuild_expired and core isExpired agree at the TTL and invalidation 
 test('eligible is one number everywhere: pool rows (metrics, demo) equal the status the API and CLI report', async () => {
   const [withTtl, noTtl] = await seedPresets(db.pool, [{ name: 'ttl', instances: 4, ttlSeconds: 3600 }, { name: 'forever', instances: 2, ttlSeconds: null }]);
   for (const p of [withTtl!, noTtl!]) {
-    const target = { presetId: p.presetId, organizationId: p.organizationId, templateId: p.templateId, templateVersionId: p.versionId };
-    await withTransaction(db.pool, (c) => insertPrebuilds(c, target, p === withTtl ? 4 : 2, {}));
+    await withTransaction(db.pool, (c) => insertPrebuilds(c, prebuildTarget(p), p === withTtl ? 4 : 2, {}));
   }
   await completePendingBuilds(db.pool);
   const running = (await loadPresetSnapshot(db.pool, withTtl!.presetId))!.running;
@@ -91,4 +84,31 @@ test('the pause flag and the preset counters have one helper each', async () => 
   });
   const row = (await loadPoolRows(db.pool)).find((r) => r.preset_id === p!.presetId)!;
   assert.equal(row.claimed, 3);
+});
+
+test('claims of one preset on different connections do not wait for each other on the claim counter (migration 016)', async () => {
+  const [p] = await seedPresets(db.pool, [{ instances: 0 }]);
+  // Two connections whose backends fall on different shards (pid % 16); a third is kept aside if one collides.
+  const clients = [await db.pool.connect(), await db.pool.connect(), await db.pool.connect()];
+  try {
+    const shards = await Promise.all(clients.map(async (c) => (await c.query<{ s: number }>('SELECT pg_backend_pid() % 16 AS s')).rows[0]!.s));
+    const first = clients[0]!;
+    const second = clients[shards[1] !== shards[0] ? 1 : 2]!;
+    assert.notEqual(shards[clients.indexOf(second)], shards[0], 'two backends on different shards');
+    await first.query('BEGIN');
+    await bumpPresetCounter(first, p!.presetId, 'claimed');
+    await bumpPresetCounter(first, p!.presetId, 'failed');
+    await second.query('BEGIN');
+    await second.query(`SET LOCAL lock_timeout = '2s'`); // a wait on the first's row lock would fail here
+    await bumpPresetCounter(second, p!.presetId, 'claimed');
+    await second.query('COMMIT');
+    await first.query('COMMIT');
+    await bumpPresetCounter(second, p!.presetId, 'failed');
+  } finally {
+    for (const c of clients) c.release();
+  }
+  const row = (await loadPoolRows(db.pool)).find((r) => r.preset_id === p!.presetId)!;
+  assert.deepEqual([row.claimed, row.failed], [2, 2], 'readers sum the shards');
+  const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [p!.presetId]);
+  assert.equal(rows[0]!.n, 1, 'counters off the request path keep one row');
 });

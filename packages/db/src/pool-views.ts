@@ -49,7 +49,7 @@ export async function latestPresetBuilds(pool: pg.Pool, presetId: string, limit:
 /** `claimantId` is the workspace's owner, `claimant` their username. */
 export type ReplacementNotice = { buildId: string; workspaceName: string; buildNumber: number; claimantId: string; claimant: string; replacements: Record<string, string[]>; at: string };
 
-/** Claims whose build replaced resources of the prebuild (SPEC: replacement notices), newest first. */
+/** Claims whose build replaced resources of the prebuild (BEHAVIOUR.md §9), newest first. */
 export async function presetReplacements(pool: pg.Pool, presetId: string, limit: number): Promise<ReplacementNotice[]> {
   const { rows } = await pool.query<{ id: string; name: string; build_number: number; owner_id: string; username: string; replacements: Record<string, string[]>; at: Date }>(
     `SELECT b.id, w.name, b.build_number, w.owner_id, u.username, b.replacements, COALESCE(b.completed_at, b.created_at) AS at

@@ -39,7 +39,7 @@ export function frameworkError(err: FastifyError, _request: FastifyRequest, repl
   void reply.status(400).send({ error: 'bad_request', message, details: [{ path: 'url', message }] });
 }
 
-/** Maps every error to the SPEC §7 shape; client mistakes are 4xx, never 5xx. */
+/** Maps every error to the BEHAVIOUR.md §7 shape; client mistakes are 4xx, never 5xx. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     if (err instanceof ApiError) return reply.status(err.status).send({ error: err.code, message: err.message, details: err.details });
