@@ -126,7 +126,11 @@ export async function claimPrebuild(
   return { outcome: 'claimed', workspaceId: workspace.id, buildId, workspace };
 }
 
-/** A fresh workspace and its first build, when no prebuild could be claimed. */
+/**
+ * A fresh workspace and its first build, when no prebuild could be claimed. Like the claim, the insert re-checks in
+ * the same statement that `templateVersionId` is still the template's active version and that the template is neither
+ * deprecated nor deleted (the caller's target may come from a per-replica cache): 'stale', with nothing written, when not.
+ */
 export async function createFreshWorkspace(
   client: pg.ClientBase,
   input: {
@@ -139,14 +143,17 @@ export async function createFreshWorkspace(
     parameters: Record<string, string>;
     priority: number;
   },
-): Promise<{ workspaceId: string; buildId: string }> {
+): Promise<{ outcome: 'created'; workspaceId: string; buildId: string } | { outcome: 'stale' }> {
   const workspaceId = randomUUID();
   try {
-    await client.query(
+    const { rowCount } = await client.query(
       `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name, last_used_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, now())`,
+       SELECT $1, $2, $3, $4, $5, $6, $7, now()
+        WHERE EXISTS (SELECT 1 FROM templates t
+                       WHERE t.id = $3 AND t.organization_id = $2 AND t.active_version_id = $4 AND NOT t.deprecated AND NOT t.deleted)`,
       [workspaceId, input.organizationId, input.templateId, input.templateVersionId, input.presetId, input.userId, input.name],
     );
+    if (rowCount === 0) return { outcome: 'stale' };
   } catch (err) {
     if (isUniqueViolation(err)) throw new WorkspaceNameTakenError(`you already have a workspace named ${JSON.stringify(input.name)}`);
     throw err;
@@ -164,7 +171,7 @@ export async function createFreshWorkspace(
     // A fresh workspace for a request a preset applied to is a miss of that preset's pool.
     demand: input.presetId ? 'miss' : undefined,
   });
-  return { workspaceId, buildId };
+  return { outcome: 'created', workspaceId, buildId };
 }
 
 /** Requests deletion of a locked workspace (the caller checked authorization); returns the build id. */

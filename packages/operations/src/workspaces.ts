@@ -17,6 +17,9 @@ export type ClaimTargetCache = {
   delete: (key: string) => void;
 };
 
+/** The key of a template's entry in a ClaimTargetCache (routes that retire or re-version a template drop it). */
+export const claimTargetKey = (organizationId: string, templateId: string): string => `${organizationId}/${templateId}`;
+
 export type WorkspaceDeps = OutboxDeps & { queues: QueueSet; claimTargets?: ClaimTargetCache };
 
 export type CreateWorkspaceInput = {
@@ -55,7 +58,7 @@ function choosePreset(target: ClaimTarget, input: CreateWorkspaceInput): Preset 
 
 /** The template's active version, its presets and the chosen preset with resolved parameters; throws for bad input. */
 async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, fresh: boolean) {
-  const key = `${input.organizationId}/${input.templateId}`;
+  const key = claimTargetKey(input.organizationId, input.templateId);
   const load = () => loadClaimTarget(deps.pool, input.organizationId, input.templateId);
   if (fresh) deps.claimTargets?.delete(key);
   const target = deps.claimTargets ? await deps.claimTargets.get(key, load) : await load();
@@ -71,7 +74,8 @@ async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, f
  * Creates a workspace claim-first (§5). With a preset, one statement claims the oldest eligible prebuild and answers
  * with the claimed row (claim_prebuild: the round trip of the claim is the only one when the template is cached); it
  * re-checks that the (possibly cached) version is still active, and on 'stale' the target is reloaded and the claim
- * tried once more. Without an eligible prebuild, a fresh workspace and build are created in one transaction. After a
+ * tried once more. Without an eligible prebuild, a fresh workspace and build are created in one transaction, whose
+ * insert re-checks the version the same way (on 'stale': reload, then once more). After a
  * claim the preset is reconciled at once (its pool lost one) and the build request relayed, both in the background.
  */
 export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspaceInput): Promise<CreateWorkspaceResult> {
@@ -99,21 +103,29 @@ export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspac
       };
     }
   }
-  const fresh = await withOutboxTransaction(
-    deps,
-    (client) =>
-      createFreshWorkspace(client, {
-        organizationId: input.organizationId,
-        templateId: target.id,
-        templateVersionId: target.activeVersionId,
-        presetId: preset?.id ?? null,
-        userId: input.userId,
-        name: input.name,
-        parameters,
-        priority: BUILD_PRIORITY.human,
-      }),
-    { background: true },
-  );
+  const insertFresh = (t: ClaimTarget, p: Preset | null, params: Record<string, string>) =>
+    withOutboxTransaction(
+      deps,
+      (client) =>
+        createFreshWorkspace(client, {
+          organizationId: input.organizationId,
+          templateId: t.id,
+          templateVersionId: t.activeVersionId,
+          presetId: p?.id ?? null,
+          userId: input.userId,
+          name: input.name,
+          parameters: params,
+          priority: BUILD_PRIORITY.human,
+        }),
+      { background: true },
+    );
+  let fresh = await insertFresh(target, preset, parameters);
+  if (fresh.outcome === 'stale') {
+    // The (cached) target was retired or replaced: reload it, which answers 404/409 as an uncached create would.
+    ({ target, preset, parameters } = await resolveTarget(deps, input, true));
+    fresh = await insertFresh(target, preset, parameters);
+    if (fresh.outcome === 'stale') throw new DomainError('conflict', 'the template changed while the workspace was being created; try again');
+  }
   const workspace = (await getWorkspace(deps.pool, fresh.workspaceId))!;
   const seconds = (performance.now() - started) / 1000;
   return {

@@ -2,8 +2,9 @@
  * A small in-process cache with a time bound, for what a request looks up on every call (issue 14): the principal of
  * a token, an organization id by name, a template's active version with its presets. Each API replica keeps its own;
  * nothing is shared, so a change made elsewhere (a revoked or expired token, a role removed, a template version
- * activated or retired) is seen by every replica within WARMPOOL_API_CACHE_MS (5 s by default; 0 disables). The claim itself re-checks the cached version
- * in SQL, so a claim never uses a version that stopped being active. Only hits are cached; misses always reach
+ * activated or retired) is seen by every replica within WARMPOOL_API_CACHE_MS (5 s by default; 0 disables). A create re-checks the cached version in
+ * the statement that claims or inserts (and the template routes drop their template's entry), so no workspace is ever
+ * created on a version that stopped being active or on a template since deprecated or deleted. Only hits are cached; misses always reach
  * PostgreSQL. Bounded in size: full means cleared.
  */
 const MAX_ENTRIES = 10_000;

@@ -1,7 +1,8 @@
-import { findOrganizationId, findPreset as loadPreset, findTemplate as loadTemplate, type PresetRow, type Principal, type TemplateRow } from '@warmpool/db';
+import { findOrganizationId, findPreset as loadPreset, findTemplate as loadTemplate, type ClaimTarget, type PresetRow, type Principal, type TemplateRow } from '@warmpool/db';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
+import { claimTargetKey } from '@warmpool/operations';
 import { cacheFor } from '../cache.js';
 import { can, rolesAllowedTo, seesOrganization, type Action } from '../authz.js';
 import { ApiError, notFound } from '../errors.js';
@@ -44,6 +45,15 @@ export async function findOrganization(deps: ApiDeps, principal: Principal, name
   if (!id || !seesOrganization(principal, id)) throw notFound('organization');
   return id;
 }
+
+/**
+ * The replica's cache of claim targets (a template's active version and presets, for creates). The SQL of a create
+ * re-checks what it holds; routes that retire or re-version a template also drop the entry, so this replica's next
+ * create needs no stale round trip.
+ */
+export const claimTargetCache = (deps: ApiDeps) => cacheFor<ClaimTarget>(deps.pool, 'claim-targets', deps.config.apiCacheMs);
+export const forgetClaimTarget = (deps: ApiDeps, template: { organization_id: string; id: string }): void =>
+  claimTargetCache(deps).delete(claimTargetKey(template.organization_id, template.id));
 
 export async function findTemplate(deps: ApiDeps, principal: Principal, id: string): Promise<TemplateRow> {
   const row = await loadTemplate(deps.pool, id);

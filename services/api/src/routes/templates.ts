@@ -4,7 +4,7 @@ import { createTemplate, listTemplates, loadActivePoolShapes } from '@warmpool/d
 import { activateVersion, checkManifest, importVersion, reconcilesThrough, retireTemplate } from '@warmpool/operations';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
-import { authorize, findOrganization, findTemplate, typed } from './common.js';
+import { authorize, findOrganization, findTemplate, forgetClaimTarget, typed } from './common.js';
 import { activateVersionSchema, createTemplateSchema, deleteTemplateSchema, deprecateTemplateSchema, dryRunSchema, importVersionSchema, listTemplatesSchema } from './templates.schemas.js';
 
 export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
@@ -31,6 +31,7 @@ export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     authorize(request.principal, 'template.write', { organizationId: template.organization_id });
     const activate = request.query.activate === 'true';
     const result = await importVersion(ops, { template: { id: template.id }, manifest: request.body, createdBy: request.principal.userId, activate });
+    if (activate) forgetClaimTarget(deps, template);
     return reply.status(201).send({ version_id: result.versionId, name: result.versionName, active: activate, presets: result.presets, warnings: result.warnings });
   });
 
@@ -47,6 +48,7 @@ export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     const template = await findTemplate(deps, request.principal, request.params.id);
     authorize(request.principal, 'template.write', { organizationId: template.organization_id });
     await activateVersion(ops, { templateId: template.id, versionId: request.params.versionId });
+    forgetClaimTarget(deps, template);
     return { ...template, active_version_id: request.params.versionId };
   });
 
@@ -54,6 +56,7 @@ export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     const template = await findTemplate(deps, request.principal, request.params.id);
     authorize(request.principal, 'template.write', { organizationId: template.organization_id });
     await retireTemplate(ops, { templateId: template.id, how: 'deprecated' });
+    forgetClaimTarget(deps, template);
     return { ...template, deprecated: true };
   });
 
@@ -61,6 +64,7 @@ export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     const template = await findTemplate(deps, request.principal, request.params.id);
     authorize(request.principal, 'template.write', { organizationId: template.organization_id });
     await retireTemplate(ops, { templateId: template.id, how: 'deleted' });
+    forgetClaimTarget(deps, template);
     return reply.status(204).send(null);
   });
 }

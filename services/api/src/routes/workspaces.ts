@@ -2,16 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import {
   getWorkspace,
   SYSTEM_USER_ID,
-  type ClaimTarget,
   updateWorkspaceLifecycle,
   type WorkspaceRow,
 } from '@warmpool/db';
 import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
 import type { ApiDeps } from '../deps.js';
 import { can, seesOrganization } from '../authz.js';
-import { cacheFor } from '../cache.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
-import { authorize, findOrganization, typed } from './common.js';
+import { authorize, claimTargetCache, findOrganization, typed } from './common.js';
 import { createWorkspaceSchema, deleteWorkspaceSchema, getWorkspaceSchema, updateWorkspaceSchema } from './workspaces.schemas.js';
 
 const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString() });
@@ -33,9 +31,8 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
       const organizationId = await findOrganization(deps, principal, request.params.org);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      // The template's active version and presets are cached per replica (the claim re-checks the version in SQL).
-      const claimTargets = cacheFor<ClaimTarget>(deps.pool, 'claim-targets', deps.config.apiCacheMs);
-      const result = await createWorkspace({ ...deps, claimTargets }, {
+      // The template's active version and presets are cached per replica (claim and fresh insert re-check it in SQL).
+      const result = await createWorkspace({ ...deps, claimTargets: claimTargetCache(deps) }, {
         organizationId,
         templateId: body.template_id,
         userId: principal.userId,
