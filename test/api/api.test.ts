@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { seedOrganization, seedTemplate, seedVersion } from '../support/seed.js';
-import { client, seedEligiblePrebuild, startTestApi, userWithRole, type Role } from '../support/api.js';
+import { client, scrapeMetrics, seedEligiblePrebuild, startTestApi, userWithRole, type Role } from '../support/api.js';
 
 let env: Awaited<ReturnType<typeof startTestApi>>;
 let call: ReturnType<typeof client>;
@@ -215,8 +215,7 @@ test('prebuild operations: status, preview, pause (owner only), resume and inval
 });
 
 test('metrics are served in Prometheus text format with the SPEC names', async () => {
-  const res = await fetch(`${env.api.url}/metrics`);
-  const text = await res.text();
+  const text = await scrapeMetrics(env.api.url, tokens.owner.token);
   for (const name of ['warmpool_prebuilt_workspace_claim_duration_seconds', 'warmpool_prebuilt_workspaces_claimed_total', 'warmpool_prebuilt_workspaces_desired', 'warmpool_prebuilt_workspaces_reconciliation_paused', 'warmpool_queue_jobs']) {
     assert.ok(text.includes(`# TYPE ${name}`), name);
   }

@@ -7,7 +7,7 @@ import { OutboxRelay, reconcilePreset, registerPoolMetrics } from '@warmpool/ope
 import { createLogger } from '@warmpool/runtime';
 import { REDIS_URL } from '../support/env.js';
 import { seedOrganization, seedTemplate } from '../support/seed.js';
-import { client, seedEligiblePrebuild, startTestApi, userWithRole } from '../support/api.js';
+import { client, scrapeMetrics, seedEligiblePrebuild, startTestApi, userWithRole } from '../support/api.js';
 
 /** Demand history: recording hits and misses with the claim, metrics, status fields, expression fallback, replay. */
 
@@ -104,7 +104,7 @@ test('hits and misses are recorded with their build in the request transaction, 
     { targetSource: 'expression', desiredNow: 3, hitRate24h: 0.5, hitRate7d: 0.5, requests24h: 2, autoscalingError: null },
   );
 
-  const text = await (await fetch(`${env.api.url}/metrics`)).text();
+  const text = await scrapeMetrics(env.api.url, owner.token);
   for (const type of ['warm', 'cold']) {
     const line = text.split('\n').find((l) => l.startsWith('warmpool_prebuilt_workspace_claim_duration_seconds_count{') && l.includes(`type="${type}"`) && l.includes(`template_name="`));
     assert.ok(line?.endsWith(' 1'), `${type}: ${line}`);

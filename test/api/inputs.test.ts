@@ -5,7 +5,7 @@ import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { REDIS_URL } from '../support/env.js';
 import { SYSTEM_USER_ID } from '@warmpool/db';
 import { seedOrganization, seedTemplate, seedVersion } from '../support/seed.js';
-import { client, seedEligiblePrebuild, startTestApi, userWithRole } from '../support/api.js';
+import { client, scrapeMetrics, seedEligiblePrebuild, startTestApi, userWithRole } from '../support/api.js';
 
 /** Bad input of every kind is a 4xx that stores nothing; template lifecycle changes trigger reconciles. */
 
@@ -205,7 +205,7 @@ test('a claim under a name the user already has is a 409 and leaves the prebuild
     [prebuild],
   );
   assert.equal(outbox.rows[0]!.payload.reason, 'claim');
-  const metrics = await (await fetch(`${env.api.url}/metrics`)).text();
+  const metrics = await scrapeMetrics(env.api.url, owner.token);
   const line = metrics.split('\n').find((l) => l.startsWith('warmpool_prebuilt_workspace_claim_duration_seconds_count{'));
   for (const label of ['organization_name="org-a"', 'template_name="tpl-', 'preset_name="p"']) assert.ok(line?.includes(label), `${label} in ${line}`);
   assert.ok(line?.endsWith(' 1'), 'one claim observed');

@@ -48,6 +48,13 @@ export async function seedEligiblePrebuild(pool: Pool, p: { presetId: string; or
   return rows[0]!.id;
 }
 
+/** The api's /metrics text, read with a bearer credential (a site-wide owner's API token, or WARMPOOL_METRICS_TOKEN). */
+export async function scrapeMetrics(baseUrl: string, token: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}: ${await res.text()}`);
+  return res.text();
+}
+
 export function client(baseUrl: string) {
   return async (method: string, path: string, options: { token?: string; body?: unknown; raw?: string | Buffer; contentType?: string } = {}) => {
     const headers: Record<string, string> = {};

@@ -49,6 +49,7 @@ const EnvSchema = z.object({
   WARMPOOL_WEBHOOK_ATTEMPTS: int(1, 50).default(6),
   WARMPOOL_BULL_BOARD: bool.default(true),
   WARMPOOL_METRICS_REFRESH_MS: int(500, 3_600_000).default(10_000),
+  WARMPOOL_METRICS_TOKEN: z.string().regex(/^[\x21-\x7e]{24,256}$/, 'must be 24–256 visible ASCII characters (no spaces)').optional(),
   WARMPOOL_REPUBLISH_PENDING_AFTER_MS: int(1_000, 86_400_000).default(120_000),
   WARMPOOL_SMTP_HOST: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,253}$/, 'must be a host name or IP address').optional(),
   WARMPOOL_SMTP_PORT: int(1, 65_535).optional(),
@@ -111,6 +112,8 @@ export type Config = {
   webhookAttempts: number;
   bullBoard: boolean;
   metricsRefreshMs: number;
+  /** The bearer credential a scraper presents for the api's /metrics (unset: only a site-wide owner's token). */
+  metricsToken: string | undefined;
   /** A build still pending this long after its request was published gets the request published again. */
   republishPendingAfterMs: number;
   smtp: SmtpConfig | undefined;
@@ -158,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookAttempts: e.WARMPOOL_WEBHOOK_ATTEMPTS,
     bullBoard: e.WARMPOOL_BULL_BOARD,
     metricsRefreshMs: e.WARMPOOL_METRICS_REFRESH_MS,
+    metricsToken: e.WARMPOOL_METRICS_TOKEN,
     republishPendingAfterMs: e.WARMPOOL_REPUBLISH_PENDING_AFTER_MS,
     smtp: e.WARMPOOL_SMTP_HOST
       ? {

@@ -21,6 +21,8 @@ export const REDACT_PATHS = [
   'signature',
   '*.signature',
   'webhookSecrets',
+  'metricsToken',
+  '*.metricsToken',
   '*.webhookSecrets',
   'smtp.auth',
   '*.smtp.auth',

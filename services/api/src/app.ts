@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import { unstorableText } from '@warmpool/core';
 import { ping, type Principal } from '@warmpool/db';
 import { adminRoutes } from './admin.js';
-import { apiAuthentication, tokenAuthenticator, type Authenticator } from './auth.js';
+import { apiAuthentication, metricsAuthentication, tokenAuthenticator, type Authenticator } from './auth.js';
 import { consoleRoutes } from './console.js';
 import type { ApiDeps } from './deps.js';
 import { answerNotFound, ApiError, frameworkError, installErrorHandler } from './errors.js';
@@ -50,14 +50,14 @@ function refuseUnstorableText(app: FastifyInstance): void {
   });
 }
 
-/** Routes anyone may call: health checks, metrics and the OpenAPI document. */
-async function publicRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+/** Routes anyone may call (health checks and the OpenAPI document), and /metrics behind its own credential. */
+async function publicRoutes(app: FastifyInstance, deps: ApiDeps, authenticate: Authenticator): Promise<void> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const [db, redis] = await Promise.all([ping(deps.pool), deps.redis.ping().then((r) => r === 'PONG', () => false)]);
     return reply.status(db && redis ? 200 : 503).send({ ok: db && redis, postgres: db, redis });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(deps.registry.contentType).send(await deps.registry.metrics()));
+  app.get('/metrics', { schema: { hide: true }, onRequest: metricsAuthentication(deps.config.metricsToken, authenticate) }, async (_request, reply) => reply.type(deps.registry.contentType).send(await deps.registry.metrics()));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
@@ -96,7 +96,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.decorateRequest('principal', null as unknown as Principal);
 
   const authenticate = tokenAuthenticator(deps);
-  await publicRoutes(app, deps);
+  await publicRoutes(app, deps, authenticate);
   if (deps.config.bullBoard) await adminRoutes(app, deps, authenticate);
   await consoleRoutes(app, deps, authenticate);
   await apiRoutes(app, deps, authenticate);

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { findPrincipalByTokenHash, hashToken, type Principal } from '@warmpool/db';
 import type { ApiDeps } from './deps.js';
@@ -7,8 +8,8 @@ import { CONSOLE_HEADER, sessionToken } from './session.js';
 
 /**
  * Authentication, registered where it applies: `apiAuthentication` in the /api/v1 context, `dashboardAuthentication`
- * in each Bull Board context. Health checks, metrics, the OpenAPI document, the login page and the console's shell
- * live outside both, so they need no principal.
+ * in each Bull Board context, `metricsAuthentication` on /metrics. Health checks, the OpenAPI document, the login page
+ * and the console's shell live outside them, so they need no principal.
  */
 
 /** Resolves an API token to its principal, or undefined (unknown, malformed or expired). */
@@ -56,6 +57,25 @@ export function apiAuthentication(authenticate: Authenticator): onRequestHookHan
     const principal = token ? await authenticate(token) : undefined;
     if (!principal) throw unauthenticated(token);
     request.principal = principal;
+  });
+}
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+const isSiteOwner = (principal: Principal) => principal.roles.some((r) => r.role === 'owner' && r.organizationId === null);
+
+/**
+ * The api's /metrics: its pool metrics carry every organization's, template's and preset's names, so only a scraper
+ * presenting `WARMPOOL_METRICS_TOKEN` as its bearer token, or a site-wide owner's API token, may read them.
+ */
+export function metricsAuthentication(metricsToken: string | undefined, authenticate: Authenticator): onRequestHookHandler {
+  const expected = metricsToken === undefined ? undefined : digest(metricsToken);
+  return answering(async (request) => {
+    const token = bearerToken(request);
+    // Digests of equal length, so the comparison takes the same time whatever the presented token.
+    if (token && expected && timingSafeEqual(digest(token), expected)) return;
+    const principal = token ? await authenticate(token) : undefined;
+    if (!principal) throw unauthenticated(token);
+    if (!isSiteOwner(principal)) throw new ApiError(403, 'forbidden', 'metrics name every organization: they need the metrics token or a site-wide owner');
   });
 }
 
