@@ -73,6 +73,31 @@ test('the login form turns a token into an HttpOnly session cookie', async () =>
   assert.equal((await fetch(`${env.api.url}/admin/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${member}` })).status, 403);
 });
 
+test('the login form refuses a cross-site post (Origin, or Referer without it): no session cookie, so no login CSRF', async () => {
+  const signIn = (headers: Record<string, string>) =>
+    fetch(`${env.api.url}/admin/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams({ token: owner }).toString(),
+      redirect: 'manual',
+    });
+  const own = new URL(env.api.url).origin;
+  const crossSite: Record<string, string>[] = [{ origin: 'https://evil.example' }, { origin: 'null' }, { referer: 'https://evil.example/page' }, { origin: 'https://evil.example', referer: `${own}/admin/login` }];
+  for (const headers of crossSite) {
+    const res = await signIn(headers);
+    assert.equal(res.status, 403, JSON.stringify(headers));
+    assert.equal(res.headers.get('set-cookie'), null, JSON.stringify(headers));
+    assert.match(await res.text(), /another site/);
+  }
+  // The form's own page, the configured public URL, or a client sending neither header (curl) signs in.
+  const sameSite: Record<string, string>[] = [{ origin: own }, { referer: `${own}/admin/login` }, { origin: 'http://127.0.0.1:8080' }, {}];
+  for (const headers of sameSite) {
+    const res = await signIn(headers);
+    assert.equal(res.status, 303, JSON.stringify(headers));
+    assert.match(res.headers.get('set-cookie') ?? '', /warmpool_session=wp_/);
+  }
+});
+
 test('the offline Bull Board page lives in one directory shared by every api process, not one new directory per start', async () => {
   const { execFileSync } = await import('node:child_process');
   const script = "import('./services/api/src/admin.ts').then((m) => console.log(m.offlineViews()))";

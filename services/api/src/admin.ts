@@ -9,7 +9,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import { dashboardAccess, dashboardAuthentication, type Authenticator } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { answerNotFound } from './errors.js';
-import { startSession } from './session.js';
+import { isCrossSite, startSession } from './session.js';
 
 /** Where Bull Board lives, and the cookie a browser session carries its token in. */
 export const ADMIN_BASE = '/admin/queues';
@@ -59,6 +59,8 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
     scope.get(ADMIN_LOGIN, { schema: { hide: true } }, async (_request, reply) => reply.type('text/html').send(LOGIN_PAGE()));
     // No body schema on purpose: a browser form gets an HTML page for every refusal, never a JSON validation error.
     scope.post<{ Body: { token?: unknown } | undefined }>(ADMIN_LOGIN, { schema: { hide: true } }, async (request, reply) => {
+      // Login CSRF: a page elsewhere must not sign this browser into the attacker's token (the cookie is the console's too).
+      if (isCrossSite(request, deps.config.publicUrl)) return reply.status(403).type('text/html').send(LOGIN_PAGE('Sign-in from another site refused: open this page on this server.'));
       const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
       const principal = token ? await authenticateToken(token) : undefined;
       if (!principal) return reply.status(401).type('text/html').send(LOGIN_PAGE('Unknown or expired token.'));

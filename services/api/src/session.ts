@@ -25,5 +25,26 @@ const attributes = (publicUrl: string, maxAge: number): CookieSerializeOptions =
 /** Starts a session carrying `token` (Secure when the public URL is https). */
 export const startSession = (reply: FastifyReply, token: string, publicUrl: string) => reply.setCookie(SESSION_COOKIE, token, attributes(publicUrl, SESSION_MAX_AGE_S));
 
+const originOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Whether a form post comes from another site: its `Origin` (or, when a browser sent none, its `Referer`) names an
+ * origin other than this server's own (as the request reached it) or the configured public URL. A client sending
+ * neither (curl, a script) is not a browser carrying someone's cookies, so it passes. An unparsable value or the
+ * opaque `null` origin counts as another site.
+ */
+export function isCrossSite(request: FastifyRequest, publicUrl: string): boolean {
+  const claimed = request.headers.origin ?? request.headers.referer;
+  if (claimed === undefined) return false;
+  const origin = originOf(claimed);
+  return origin === undefined || (origin !== originOf(publicUrl) && origin !== `${request.protocol}://${request.host}`);
+}
+
 /** Ends the session (an empty cookie that expires at once). */
 export const endSession = (reply: FastifyReply, publicUrl: string) => reply.setCookie(SESSION_COOKIE, '', attributes(publicUrl, 0));
