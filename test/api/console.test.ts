@@ -162,6 +162,13 @@ test('a preset\'s builds, replacement notices and history; refused or hidden out
   assert.equal(asMember.find((b) => b.workspaceName === 'prebuild-x')?.error, 'quota exceeded', 'prebuild errors are shown to members');
   const memberNotices = (await call('GET', `/api/v1/presets/${preset.presetId}/replacements`, { token: tokens.member })).body as unknown as { workspaceName: string | null; claimant: string | null; replacements: unknown }[];
   assert.deepEqual(memberNotices, [{ ...memberNotices[0]!, workspaceName: null, claimant: null, replacements: { 'aws_instance.dev': ['ami'] } }]);
+  // So does a template admin (of the organization or site-wide): without workspace.read, the same view as a member.
+  for (const organizationId of [preset.organizationId, null]) {
+    const templateAdmin = (await userWithRole(pool, 'template-admin', organizationId)).token;
+    const asTemplateAdmin = (await call('GET', `/api/v1/presets/${preset.presetId}/builds`, { token: templateAdmin })).body as unknown as { reason: string; workspaceName: string | null }[];
+    assert.deepEqual(asTemplateAdmin.map((b) => [b.reason, b.workspaceName]).sort(), asMember.map((b) => [b.reason, b.workspaceName]).sort(), String(organizationId));
+    assert.deepEqual((await call('GET', `/api/v1/presets/${preset.presetId}/replacements`, { token: templateAdmin })).body, memberNotices);
+  }
   const claimant = (await call('GET', `/api/v1/presets/${preset.presetId}/replacements`, { token: claimantToken })).body as unknown as { workspaceName: string | null }[];
   assert.equal(claimant[0]?.workspaceName, claimedName, 'the claimant sees their own workspace');
 

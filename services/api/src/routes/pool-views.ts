@@ -14,7 +14,7 @@ type Reader = { principal: Principal; organizationId: string; presetId: string }
 
 /**
  * Whether the reader may see who owns a workspace of the pool and what it is called: always for prebuilds (pool
- * internals), else only with workspace.read on it. Members read the pool, not other users' workspaces.
+ * internals), else only with workspace.read on it. Members and template admins read the pool, not other users' workspaces.
  */
 const seesWorkspace = (reader: Reader, ownerId: string) =>
   ownerId === SYSTEM_USER_ID || can(reader.principal, 'workspace.read', { organizationId: reader.organizationId, ownerId });
