@@ -13,7 +13,7 @@
  * over, restart the killed node (it rejoins as a replica), and report how long the queue slot refused writes, how
  * long until the first build made a full round trip through Redis again, and the time to converge.
  *
- * Environment: CHAOS_PRESETS (200), CHAOS_PHASE_DEADLINE_MS (90000), CHAOS_SETTLE_MS (180000),
+ * Environment: CHAOS_VERBOSE=1 (every 2 s while waiting: why presets are off), CHAOS_PRESETS (200), CHAOS_PHASE_DEADLINE_MS (90000), CHAOS_SETTLE_MS (180000),
  * CHAOS_REDIS_PERSIST=1 (run the throwaway Redis with an append-only file; default: no persistence, so a restart
  * loses every queued job), CHAOS_CLUSTER_BASE_PORT (7110, --failover), LOG_LEVEL for the services (silent).
  */
@@ -24,7 +24,7 @@ import { createPool, migrate, type Pool } from '@warmpool/db';
 import { createRedis, queuePrefix } from '@warmpool/bus';
 import { seedBulk } from '../bench/lib.js';
 import { ChaosPostgres, ChaosRedis, freePort } from './servers.js';
-import { notConverged, overshoot, reportOffPresets } from './queries.js';
+import { notConverged, offBreakdown, overshoot, reportOffPresets } from './queries.js';
 import { ChaosCluster } from './cluster.js';
 import { failoverFault, type FailoverFigures } from './failover.js';
 
@@ -88,6 +88,9 @@ async function waitConverged(db: Pool, deadlineMs: number): Promise<number | und
   while (Date.now() - t0 < deadlineMs) {
     const off = await notConverged(db).catch(() => -1); // -1: PostgreSQL unreachable for a moment
     if (off === 0) return Date.now() - t0;
+    if (process.env.CHAOS_VERBOSE && Math.floor((Date.now() - t0) / 2000) !== Math.floor((Date.now() - t0 - 250) / 2000)) {
+      say(`  ${off} presets off: ${JSON.stringify(await offBreakdown(db).catch(() => ({})))}`);
+    }
     await sleep(250);
   }
   return undefined;

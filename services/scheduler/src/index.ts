@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
-import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
@@ -84,6 +84,13 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger).catch((err: unknown) => logger.warn({ err }, 'tick scheduler check failed'));
   }, UPSERT_GUARD_MS);
   recheck.unref();
+  // After Redis lost its data the tick's job scheduler, the queued reconciles and the armed timers are gone:
+  // re-create the scheduler and tick at once rather than at the next re-check.
+  const dataLoss = watchDataLoss(producer, config.queuePrefix, 'scheduler', async () => {
+    await ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger);
+    const enqueued = await tick();
+    logger.warn({ enqueued }, 'Redis lost its data: tick scheduler re-created, presets re-screened');
+  });
 
   const registry = createRegistry('scheduler');
   registerQueueMetrics(registry, queues);
@@ -102,6 +109,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const close = () =>
     (closed ??= (async () => {
       clearInterval(recheck);
+      dataLoss.stop();
       if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
       await worker.close();
       await queues.close();
