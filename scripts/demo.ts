@@ -189,13 +189,8 @@ function render(rows: Row[], started: number, notes: string[]): string {
   ].join('\n');
 }
 
-async function main(): Promise<void> {
-  mkdirSync(LOG_DIR, { recursive: true });
-  const docker = DOCKER ? await prepareDocker() : undefined;
-  await resetState();
-  const pool = createPool(DATABASE_URL.toString(), { max: 2, applicationName: 'warmpool-demo' });
-  await migrate(pool);
-  const notes: string[] = [];
+/** The organization, the owner and template-admin tokens, and the example templates, through the CLI. Returns the owner token. */
+async function seedThroughCli(notes: string[]): Promise<string> {
   await runCli(['org', 'create', 'acme']);
   const token = (await runCli(['token', 'create', '--user', 'demo-owner', '--role', 'owner', '--email', 'demo-owner@example.com', '--quiet'])).split('\n').pop()!;
   await runCli(['token', 'create', '--user', 'acme-template-admin', '--role', 'template-admin', '--org', 'acme', '--email', 'acme-admin@example.com', '--quiet']);
@@ -209,27 +204,33 @@ async function main(): Promise<void> {
     await runCli(['import', file, '--org', 'acme', '--template', template, '--activate']);
     notes.push(`imported ${file} as acme/${template}`);
   }
+  return token;
+}
 
+/** Each JSON line a child prints becomes a note (or the raw line, cut, when it is not JSON). */
+function onJsonLines<T>(child: ChildProcess, what: string, notes: string[], describe: (value: T) => string): void {
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        notes.push(describe(JSON.parse(line) as T));
+      } catch {
+        notes.push(`${what}: ${line.slice(0, 120)}`);
+      }
+    }
+  });
+}
+
+/** The example webhook receiver and SMTP sink, then every service as its own process (two reconcilers). */
+function startEverything(notes: string[]): void {
   // The example receiver prints each verified webhook message once, as a JSON line; the SMTP sink each e-mail.
   const receiver = startProcess('webhook-receiver', ['examples/webhook-receiver.mjs'], { PORT: String(WEBHOOK_PORT) }, true);
-  onJsonLines(receiver, 'webhook', (msg: { message?: { title?: string } }) => `webhook received (signature verified): ${msg.message?.title}`);
+  onJsonLines(receiver, 'webhook', notes, (msg: { message?: { title?: string } }) => `webhook received (signature verified): ${msg.message?.title}`);
   const sink = startProcess('smtp-sink', ['examples/smtp-sink.mjs'], { PORT: String(SMTP_PORT) }, true);
-  onJsonLines(sink, 'e-mail', (mail: { to?: string[]; subject?: string }) => `e-mail received at the local SMTP sink by ${mail.to?.join(', ')}: ${mail.subject}`);
-  function onJsonLines<T>(child: ChildProcess, what: string, describe: (value: T) => string): void {
-    let buffered = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          notes.push(describe(JSON.parse(line) as T));
-        } catch {
-          notes.push(`${what}: ${line.slice(0, 120)}`);
-        }
-      }
-    });
-  }
+  onJsonLines(sink, 'e-mail', notes, (mail: { to?: string[]; subject?: string }) => `e-mail received at the local SMTP sink by ${mail.to?.join(', ')}: ${mail.subject}`);
   startProcess('api', ['services/api']);
   startProcess('scheduler', ['services/scheduler']);
   startProcess('reconciler-1', ['services/reconciler']);
@@ -237,51 +238,75 @@ async function main(): Promise<void> {
   startProcess('notifier', ['services/notifier']);
   if (DOCKER) startProcess('provisioner-docker', ['services/provisioner-docker']);
   else startProcess('provisioner-sim', ['services/provisioner-sim']);
+}
 
-  const started = Date.now();
+function requestWorkspace(token: string, body: { template_id: string; name: string; preset_id: string }): Promise<Response> {
+  return fetch(`${API_URL}/api/v1/organizations/acme/workspaces`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/**
+ * What the demo shows on its own, once each: a claim from web-app/eu-small once it has an eligible prebuild, then a
+ * burst of requests that raises data-science/cpu-notebook's demand-driven target. Call the result on every redraw.
+ */
+function demoScript(token: string, notes: string[]): (rows: Row[]) => Promise<void> {
   let claimed = false;
   let burst = false;
+  const claimOnce = async (ready: Row) => {
+    claimed = true;
+    const t0 = performance.now();
+    const res = await requestWorkspace(token, { template_id: ready.template_id, name: 'alice-dev', preset_id: ready.preset_id }).catch(
+      (err: Error) => ({ ok: false, status: 0, json: async () => ({ message: err.message }) }),
+    );
+    const body = (await res.json()) as { claimed?: boolean; message?: string };
+    // The pools may be ready before the api listens: no answer at all is retried on the next redraw.
+    if (res.status === 0) {
+      claimed = false;
+      return;
+    }
+    notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
+  };
+  // data-science/cpu-notebook sizes itself from demand (its expression reads the claims of the last 10 minutes):
+  // a burst of three requests raises its desired count from the schedule's 2 to 4, and the status says so.
+  const burstOnce = async (notebook: Row) => {
+    burst = true;
+    const results = await Promise.all(
+      ['bob-nb', 'carol-nb', 'dave-nb'].map((name) => requestWorkspace(token, { template_id: notebook.template_id, name, preset_id: notebook.preset_id }).then((r) => r.ok, () => false)),
+    );
+    const served = results.filter(Boolean).length;
+    if (served === 0) burst = false;
+    else notes.push(`${served} requests for data-science/cpu-notebook: its pool follows demand (target source "expression": max(scheduled_target, claims_10m + misses_10m + 1) → desired ${Math.max(2, served + 1)})`);
+  };
+  return async (rows) => {
+    const ready = rows.find((r) => r.label === 'web-app/eu-small' && r.eligible > 0);
+    if (!claimed && ready) await claimOnce(ready);
+    const notebook = rows.find((r) => r.label === 'data-science/cpu-notebook' && r.eligible >= 2);
+    if (claimed && !burst && notebook) await burstOnce(notebook);
+  };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const docker = DOCKER ? await prepareDocker() : undefined;
+  await resetState();
+  const pool = createPool(DATABASE_URL.toString(), { max: 2, applicationName: 'warmpool-demo' });
+  await migrate(pool);
+  const notes: string[] = [];
+  const token = await seedThroughCli(notes);
+  startEverything(notes);
+
+  const started = Date.now();
+  const step = demoScript(token, notes);
   const onSignal = () => void shutdown(0);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const timer = setInterval(() => {
     void (async () => {
       const rows = await poolRows(pool).catch(() => [] as Row[]);
-      const ready = rows.find((r) => r.label === 'web-app/eu-small' && r.eligible > 0);
-      if (!claimed && ready) {
-        claimed = true;
-        const t0 = performance.now();
-        const res = await fetch(`${API_URL}/api/v1/organizations/acme/workspaces`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ template_id: ready.template_id, name: 'alice-dev', preset_id: ready.preset_id }),
-        }).catch((err: Error) => ({ ok: false, status: 0, json: async () => ({ message: err.message }) }));
-        const body = (await res.json()) as { claimed?: boolean; message?: string };
-        // The pools may be ready before the api listens: no answer at all is retried on the next redraw.
-        if (res.status === 0) {
-          claimed = false;
-          return;
-        }
-        notes.push(res.ok ? `claimed a prebuild of web-app/eu-small in ${Math.round(performance.now() - t0)} ms (claimed: ${body.claimed}); the pool refills at once` : `claim failed: ${res.status} ${body.message}`);
-      }
-      // data-science/cpu-notebook sizes itself from demand (its expression reads the claims of the last 10 minutes):
-      // a burst of three requests raises its desired count from the schedule's 2 to 4, and the status says so.
-      const notebook = rows.find((r) => r.label === 'data-science/cpu-notebook' && r.eligible >= 2);
-      if (claimed && !burst && notebook) {
-        burst = true;
-        const results = await Promise.all(
-          ['bob-nb', 'carol-nb', 'dave-nb'].map((name) =>
-            fetch(`${API_URL}/api/v1/organizations/acme/workspaces`, {
-              method: 'POST',
-              headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-              body: JSON.stringify({ template_id: notebook.template_id, name, preset_id: notebook.preset_id }),
-            }).then((r) => r.ok, () => false),
-          ),
-        );
-        const served = results.filter(Boolean).length;
-        if (served === 0) burst = false;
-        else notes.push(`${served} requests for data-science/cpu-notebook: its pool follows demand (target source "expression": max(scheduled_target, claims_10m + misses_10m + 1) → desired ${Math.max(2, served + 1)})`);
-      }
+      await step(rows);
       process.stdout.write('\x1b[2J\x1b[H' + render(rows, started, notes) + '\n');
       if (args.duration && Date.now() - started > Number(args.duration) * 1000) await shutdown(0);
     })();

@@ -11,20 +11,13 @@ import { startReconciler } from '@warmpool/reconciler';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
+import { servedAndInflight } from '../support/pool-state.js';
 import { seedBulk, type Figure } from './lib.js';
 
 const PRESETS = Number(process.env.BENCH_STORM_PRESETS ?? 2000);
 const CAP = 50;
 const BUILD_MS = 1000;
 const logger = createLogger('bench', { level: 'silent' });
-
-// Presets with at least one eligible prebuild (succeeded start, every agent ready), and creates in flight.
-const PROGRESS_SQL = `
-  SELECT (SELECT count(DISTINCT w.preset_id) FROM workspaces w JOIN builds b ON b.workspace_id = w.id AND b.build_number = 1
-          WHERE b.job_status = 'succeeded' AND NOT w.deleted
-            AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id AND NOT a.ready)
-            AND EXISTS (SELECT 1 FROM agents a WHERE a.build_id = b.id))::int AS served,
-         (SELECT count(*) FROM builds WHERE reason = 'prebuild-create' AND job_status IN ('pending', 'running'))::int AS inflight`;
 
 async function storm(sharing: 'fair' | 'fifo', deadlineMs: number): Promise<{ seconds: number; maxInflight: number; served: number }> {
   const db = await createTestDatabase();
@@ -51,10 +44,10 @@ async function storm(sharing: 'fair' | 'fifo', deadlineMs: number): Promise<{ se
   const deadline = t0 + deadlineMs;
   while (served < PRESETS && performance.now() < deadline) {
     await sleep(250);
-    const { rows } = await db.pool.query<{ served: number; inflight: number }>(PROGRESS_SQL);
-    served = rows[0]!.served;
-    maxInflight = Math.max(maxInflight, rows[0]!.inflight);
-    if (process.env.BENCH_VERBOSE) console.error(`[storm ${sharing}] +${((performance.now() - t0) / 1000).toFixed(1)} s served ${served} in flight ${rows[0]!.inflight}`);
+    const progress = await servedAndInflight(db.pool);
+    served = progress.served;
+    maxInflight = Math.max(maxInflight, progress.inflight);
+    if (process.env.BENCH_VERBOSE) console.error(`[storm ${sharing}] +${((performance.now() - t0) / 1000).toFixed(1)} s served ${served} in flight ${progress.inflight}`);
   }
   const seconds = (performance.now() - t0) / 1000;
   await sim.close();

@@ -24,7 +24,7 @@ import { createPool, migrate, type Pool } from '@warmpool/db';
 import { createRedis, queuePrefix } from '@warmpool/bus';
 import { seedBulk } from '../bench/lib.js';
 import { ChaosPostgres, ChaosRedis, freePort } from './servers.js';
-import { notConverged, offBreakdown, overshoot, reportOffPresets } from './queries.js';
+import { notConverged, offBreakdown, overshoot, reportOffPresets } from '../support/pool-state.js';
 import { ChaosCluster } from './cluster.js';
 import { failoverFault, type FailoverFigures } from './failover.js';
 

@@ -13,7 +13,7 @@ after(async () => {
   await db.drop();
 });
 
-test('a claim under a name the user already has refuses before locking a prebuild (migration 017)', async () => {
+test('a claim under a name the user already has refuses before locking a prebuild (migration 018)', async () => {
   const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
   const prebuild = await seedEligiblePrebuild(db.pool, p!);
   const { userId } = await userWithRole(db.pool, 'member', p!.organizationId);

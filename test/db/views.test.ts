@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isExpired, presetStatus } from '@warmpool/core';
 import {
@@ -11,20 +11,14 @@ import {
   withTransaction,
 } from '@warmpool/db';
 
-import { createTestDatabase, type TestDatabase } from '../support/env.js';
-import { seedPresets } from '../support/seed.js';
+import { useTestDatabase } from '../support/env.js';
+import { prebuildTarget, seedPresets } from '../support/seed.js';
 import { completePendingBuilds } from '../support/fake-provisioner.js';
 
 // The shared SQL definitions of migration 006 (prebuild_expired, running_prebuilds, reconciliation_paused,
 // bump_preset_counter) against the rules the pure core applies to the same rows.
 
-let db: TestDatabase;
-before(async () => {
-  db = await createTestDatabase();
-});
-after(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const SETTINGS = { backoffIntervalMs: 60_000, backoffLookbackMs: 3_600_000, failureHardLimit: 3 };
 
@@ -55,8 +49,7 @@ test('SQL prebuild_expired and core isExpired agree at the TTL and invalidation 
 test('eligible is one number everywhere: pool rows (metrics, demo) equal the status the API and CLI report', async () => {
   const [withTtl, noTtl] = await seedPresets(db.pool, [{ name: 'ttl', instances: 4, ttlSeconds: 3600 }, { name: 'forever', instances: 2, ttlSeconds: null }]);
   for (const p of [withTtl!, noTtl!]) {
-    const target = { presetId: p.presetId, organizationId: p.organizationId, templateId: p.templateId, templateVersionId: p.versionId };
-    await withTransaction(db.pool, (c) => insertPrebuilds(c, target, p === withTtl ? 4 : 2, {}));
+    await withTransaction(db.pool, (c) => insertPrebuilds(c, prebuildTarget(p), p === withTtl ? 4 : 2, {}));
   }
   await completePendingBuilds(db.pool);
   const running = (await loadPresetSnapshot(db.pool, withTtl!.presetId))!.running;

@@ -7,6 +7,7 @@ import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
 import { seedPresets } from '../support/seed.js';
+import { eligibleCount } from '../support/pool-state.js';
 import { waitFor } from '../support/wait.js';
 
 // The whole loop in-process: reconciler (with its results worker) + simulated provisioner, real Redis and PostgreSQL.
@@ -36,13 +37,7 @@ after(async () => {
   await db.drop();
 });
 
-async function eligible(presetId: string): Promise<number> {
-  const { rows } = await db.pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM running_prebuilds WHERE preset_id = $1 AND eligible',
-    [presetId],
-  );
-  return rows[0]!.n;
-}
+const eligible = (presetId: string) => eligibleCount(db.pool, presetId);
 
 test('pools of many presets converge to desired through the simulated provisioner and stay there', async () => {
   const presets = await seedPresets(db.pool, Array.from({ length: 20 }, (_, i) => ({ name: `p${i}`, instances: (i % 4) + 1 })));

@@ -9,7 +9,7 @@ import { completePendingBuilds } from '../support/fake-provisioner.js';
 import { testConfig } from '../support/pipeline.js';
 import { waitFor } from '../support/wait.js';
 
-// A claim must trigger the refill at once (SPEC §5), not at the next tick. Throughput lives in `npm run bench`.
+// A claim must trigger the refill at once (BEHAVIOUR.md §5), not at the next tick. Throughput lives in `npm run bench`.
 let db: TestDatabase;
 let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
 const redis = createRedis(REDIS_URL, { role: 'producer' });
@@ -45,7 +45,7 @@ test('a claim-like trigger leads to the replacement build request within a fract
   const before = await queues.buildRequests.getJobCounts('prioritized', 'wait');
   let expected = before.prioritized! + before.wait!;
   for (let i = 0; i < 5; i++) {
-    // The claim hands the prebuild to a user; then the preset is triggered at once (SPEC §5).
+    // The claim hands the prebuild to a user; then the preset is triggered at once (BEHAVIOUR.md §5).
     await db.pool.query(`UPDATE workspaces SET owner_id = $2 WHERE preset_id = $1 AND owner_id = '00000000-0000-0000-0000-000000000001'`, [p!.presetId, u[0]!.id]);
     const t0 = performance.now();
     await enqueueReconcile(queues.reconcile, p!.presetId, 'claim');

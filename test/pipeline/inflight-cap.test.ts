@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claimInflightSlots, ensureInflightSlots, inflightCreates, insertPrebuilds, withTransaction, type PoolClient } from '@warmpool/db';
 import { reconcilePreset, type ReconcileSettings } from '@warmpool/operations';
-import { seedPresets, type SeededPreset } from '../support/seed.js';
+import { prebuildTarget, seedPresets, type SeededPreset } from '../support/seed.js';
 import { completePendingBuilds, prebuildCounts } from '../support/fake-provisioner.js';
 import { useReconcileEnv } from '../support/pipeline.js';
 
@@ -14,7 +14,6 @@ import { useReconcileEnv } from '../support/pipeline.js';
 const SETTINGS: ReconcileSettings = { backoffIntervalMs: 60_000, backoffLookbackMs: 3_600_000, failureHardLimit: 3, maxInflightPrebuildBuilds: 4 };
 const env = useReconcileEnv(SETTINGS);
 const deps = env.deps;
-const target = (s: SeededPreset) => ({ presetId: s.presetId, organizationId: s.organizationId, templateId: s.templateId, templateVersionId: s.versionId });
 
 /** Ends every build and forgets waiting presets, so each test starts with all slots free. */
 async function drain(): Promise<void> {
@@ -26,7 +25,7 @@ async function drain(): Promise<void> {
 /** Claims slots and inserts the prebuilds in one transaction, as a reconcile does. */
 async function create(client: PoolClient, preset: SeededPreset, cap: number, wanted: number): Promise<number> {
   const slots = await claimInflightSlots(client, { presetId: preset.presetId, cap, wanted, level: 0, fair: false });
-  await insertPrebuilds(client, target(preset), slots.length, {}, slots);
+  await insertPrebuilds(client, prebuildTarget(preset), slots.length, {}, slots);
   return slots.length;
 }
 

@@ -155,6 +155,26 @@ test('paused reconciliation does nothing', async () => {
   }
 });
 
+test('a preset paused between the first snapshot and the lock is reported paused, and nothing is written', async () => {
+  const [p] = await seedPresets(env.db.pool, [{ instances: 2 }]);
+  // The first snapshot runs on pool.query; the locked re-read needs a checked-out client. Pausing just before the
+  // first checkout puts the pause between the two reads, as an operator's pause racing a reconcile would.
+  const pausing = new Proxy(env.db.pool, {
+    get(target, prop, receiver) {
+      if (prop === 'connect') return async () => (await setPaused(target, true), target.connect());
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  try {
+    assert.deepEqual(await reconcilePreset(deps({}, pausing), p!.presetId), { kind: 'paused' });
+    assert.equal((await prebuildCounts(env.db.pool, p!.presetId)).total, 0);
+    assert.equal((await outboxRows(p!.presetId, 'build-requests')).length, 0);
+  } finally {
+    await setPaused(env.db.pool, false);
+  }
+});
+
 test('the global in-flight cap limits creates and arms a retry', async () => {
   const [p] = await seedPresets(env.db.pool, [{ instances: 5 }]);
   const busy = await inflightCreates(env.db.pool);

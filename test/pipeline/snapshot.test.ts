@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   claimInflightSlots,
@@ -12,19 +12,12 @@ import {
   transitionPresetStatus,
   withTransaction,
 } from '@warmpool/db';
-import { createTestDatabase, type TestDatabase } from '../support/env.js';
-import { seedPresets, seedVersion, setPaused, type SeededPreset } from '../support/seed.js';
+import { useTestDatabase } from '../support/env.js';
+import { prebuildTarget, seedPresets, seedVersion, setPaused } from '../support/seed.js';
 import { completePendingBuilds } from '../support/fake-provisioner.js';
 
-let db: TestDatabase;
-before(async () => {
-  db = await createTestDatabase();
-});
-after(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
-const target = (s: SeededPreset) => ({ presetId: s.presetId, organizationId: s.organizationId, templateId: s.templateId, templateVersionId: s.versionId });
 
 test('snapshot of an unknown preset is null', async () => {
   assert.equal(await loadPresetSnapshot(db.pool, '99999999-9999-4999-8999-999999999999'), null);
@@ -33,7 +26,7 @@ test('snapshot of an unknown preset is null', async () => {
 test('snapshot reports preset flags, running/ready, in-progress, population and invalidation', async () => {
   const [s] = await seedPresets(db.pool, [{ instances: 3, ttlSeconds: 7200, timezone: 'UTC', parameters: { region: 'eu' } }]);
   const p = s!;
-  await withTransaction(db.pool, (c) => insertPrebuilds(c, target(p), 2, { region: 'eu' }));
+  await withTransaction(db.pool, (c) => insertPrebuilds(c, prebuildTarget(p), 2, { region: 'eu' }));
   let snap = (await loadPresetSnapshot(db.pool, p.presetId))!;
   assert.equal(snap.preset.instances, 3);
   assert.equal(snap.preset.ttlSeconds, 7200);
@@ -47,7 +40,7 @@ test('snapshot reports preset flags, running/ready, in-progress, population and 
 
   await completePendingBuilds(db.pool);
   // One more, left pending without agents: in progress, not running.
-  await withTransaction(db.pool, (c) => insertPrebuilds(c, target(p), 1, {}));
+  await withTransaction(db.pool, (c) => insertPrebuilds(c, prebuildTarget(p), 1, {}));
   snap = (await loadPresetSnapshot(db.pool, p.presetId))!;
   assert.equal(snap.running.length, 2);
   assert.ok(snap.running.every((r) => r.ready && !r.invalidated));
@@ -78,7 +71,7 @@ test('snapshot reports preset flags, running/ready, in-progress, population and 
 test('failures before failures_reset_at leave the population; failed requests are recorded', async () => {
   const [s] = await seedPresets(db.pool, [{ instances: 1 }]);
   const p = s!;
-  await withTransaction(db.pool, (c) => insertFailedPrebuild(c, target(p), {}, 'missing required parameter "region"'));
+  await withTransaction(db.pool, (c) => insertFailedPrebuild(c, prebuildTarget(p), {}, 'missing required parameter "region"'));
   let snap = (await loadPresetSnapshot(db.pool, p.presetId))!;
   assert.equal(snap.population.length, 1);
   assert.equal(snap.population[0]!.status, 'failed');
@@ -92,7 +85,7 @@ test('failures before failures_reset_at leave the population; failed requests ar
 test('delete builds are only inserted for prebuilds still owned by the system with a succeeded start', async () => {
   const [s] = await seedPresets(db.pool, [{ instances: 3 }]);
   const p = s!;
-  const created = await withTransaction(db.pool, (c) => insertPrebuilds(c, target(p), 3, {}));
+  const created = await withTransaction(db.pool, (c) => insertPrebuilds(c, prebuildTarget(p), 3, {}));
   await completePendingBuilds(db.pool, { presetId: p.presetId });
   const [a, b, c] = created.map((x) => x.workspaceId);
   // b was claimed by a user meanwhile; c's latest build is a pending stop.
@@ -125,7 +118,7 @@ test('status transitions happen once; creates hold in-flight slots until their b
   await withTransaction(db.pool, async (c) => {
     const slots = await claimInflightSlots(c, { presetId: p.presetId, cap: 1000, wanted: 2, level: 0, fair: true });
     assert.equal(slots.length, 2);
-    return insertPrebuilds(c, target(p), 2, {}, slots);
+    return insertPrebuilds(c, prebuildTarget(p), 2, {}, slots);
   });
   assert.equal((await inflightCreates(db.pool)) - before, 2);
   await completePendingBuilds(db.pool, { presetId: p.presetId });
@@ -137,7 +130,7 @@ test('presets needing attention: active ones and inactive ones with prebuilds le
   const ids = await presetsNeedingAttention(db.pool);
   for (const s of seeded) assert.ok(ids.includes(s.presetId));
   const t = seeded[0]!;
-  await withTransaction(db.pool, (c) => insertPrebuilds(c, target(t), 1, {}));
+  await withTransaction(db.pool, (c) => insertPrebuilds(c, prebuildTarget(t), 1, {}));
   await db.pool.query('UPDATE templates SET deprecated = true WHERE id = $1', [t.templateId]);
   const after = await presetsNeedingAttention(db.pool);
   assert.ok(after.includes(t.presetId), 'deprecated preset with an in-progress prebuild still needs attention');

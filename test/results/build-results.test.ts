@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
-import { SYSTEM_USER_ID } from '@warmpool/db';
 import { handleBuildResult, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
-import { seedPresets } from '../support/seed.js';
+import { seedPendingBuild } from '../support/seed.js';
 
 let db: TestDatabase;
 let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
@@ -33,23 +32,7 @@ after(async () => {
   await db.drop();
 });
 
-/** A prebuild workspace of a fresh preset with one pending build of the given kind. */
-async function pendingBuild(options: { transition?: 'start' | 'delete'; reason?: string; initiator?: string } = {}) {
-  const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
-  const workspaceId = randomUUID();
-  const buildId = randomUUID();
-  await db.pool.query(
-    `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [workspaceId, p!.organizationId, p!.templateId, p!.versionId, p!.presetId, SYSTEM_USER_ID, `ws-${buildId.slice(0, 8)}`],
-  );
-  await db.pool.query(
-    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason)
-     VALUES ($1, $2, 1, $3, $4, $5, $6)`,
-    [buildId, workspaceId, p!.versionId, options.transition ?? 'start', options.initiator ?? SYSTEM_USER_ID, options.reason ?? 'prebuild-create'],
-  );
-  return { buildId, workspaceId, presetId: p!.presetId };
-}
+const pendingBuild = (options: Parameters<typeof seedPendingBuild>[1] = {}) => seedPendingBuild(db.pool, options);
 
 const at = () => new Date().toISOString();
 const build = async (id: string) => (await db.pool.query('SELECT * FROM builds WHERE id = $1', [id])).rows[0];
@@ -57,16 +40,16 @@ const build = async (id: string) => (await db.pool.query('SELECT * FROM builds W
 test('started → succeeded → agent-ready are applied once each; redelivery is a no-op', async () => {
   const { buildId, presetId } = await pendingBuild();
   const log = logger;
-  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, log), { applied: true });
-  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, log), { applied: false });
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, log), { kind: 'applied' });
+  assert.equal((await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, log)).kind, 'rejected');
   assert.equal((await build(buildId)).job_status, 'running');
   const succeeded = { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: false }] };
-  assert.deepEqual(await handleBuildResult(deps, succeeded, log), { applied: true });
-  assert.deepEqual(await handleBuildResult(deps, succeeded, log), { applied: false }, 'second terminal result rejected');
-  assert.deepEqual(await handleBuildResult(deps, { type: 'build-failed', buildId, at: at(), error: 'late', retryable: false }, log), { applied: false });
+  assert.deepEqual(await handleBuildResult(deps, succeeded, log), { kind: 'applied' });
+  assert.equal((await handleBuildResult(deps, succeeded, log)).kind, 'rejected', 'second terminal result rejected');
+  assert.equal((await handleBuildResult(deps, { type: 'build-failed', buildId, at: at(), error: 'late', retryable: false }, log)).kind, 'rejected');
   assert.equal((await build(buildId)).job_status, 'succeeded');
-  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, log), { applied: true });
-  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'nope', at: at() }, log), { applied: false });
+  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, log), { kind: 'applied' });
+  assert.equal((await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'nope', at: at() }, log)).kind, 'rejected');
   const { rows } = await db.pool.query('SELECT name, ready FROM agents WHERE build_id = $1', [buildId]);
   assert.deepEqual(rows, [{ name: 'main', ready: true }]);
   // Every applied result asks for the preset's reconcile (deduplicated to one waiting job).
@@ -111,7 +94,7 @@ test('replacements on a claim build become exactly one notifier event, even when
 
 test('unknown builds are rejected and logged; malformed payloads are unrecoverable', async () => {
   logs.length = 0;
-  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId: randomUUID(), at: at() }, logger), { applied: false });
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-started', buildId: randomUUID(), at: at() }, logger), { kind: 'rejected', reason: 'unknown build' });
   assert.ok(logs.some((l) => l.msg === 'build result rejected'));
   const malformed: unknown[] = [
     null,
@@ -132,7 +115,7 @@ test('an agent-ready that overtakes its build-succeeded is retried, not rejected
   const { buildId } = await pendingBuild();
   await assert.rejects(handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, logger), /arrived early/);
   await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: false }] }, logger);
-  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, logger), { applied: true });
+  assert.deepEqual(await handleBuildResult(deps, { type: 'agent-ready', buildId, agent: 'main', at: at() }, logger), { kind: 'applied' });
 });
 
 test('concurrent duplicate deliveries apply once: the build row lock serializes them', async () => {
@@ -140,7 +123,7 @@ test('concurrent duplicate deliveries apply once: the build row lock serializes 
   const { buildId, presetId } = await pendingBuild({ reason: 'claim', initiator: users[0].id });
   const result = { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: false }], replacements: { 'aws_instance.dev': ['user_data'] } };
   const outcomes = await Promise.all(Array.from({ length: 8 }, () => handleBuildResult(deps, result, logger)));
-  assert.equal(outcomes.filter((o) => o.applied).length, 1);
+  assert.equal(outcomes.filter((o) => o.kind === 'applied').length, 1);
   const { rows: agents } = await db.pool.query('SELECT count(*)::int AS n FROM agents WHERE build_id = $1', [buildId]);
   assert.equal(agents[0].n, 1);
   const { rows: events } = await db.pool.query(`SELECT count(*)::int AS n FROM outbox WHERE queue = 'notifications' AND payload->>'buildId' = $1`, [buildId]);
@@ -152,7 +135,7 @@ test('concurrent duplicate deliveries apply once: the build row lock serializes 
 test('a canceled prebuild create never counts as a failure and leaves no workspace behind', async () => {
   const { buildId, workspaceId, presetId } = await pendingBuild();
   await handleBuildResult(deps, { type: 'build-started', buildId, at: at() }, logger);
-  assert.deepEqual(await handleBuildResult(deps, { type: 'build-canceled', buildId, at: at(), reason: 'version inactive' }, logger), { applied: true });
+  assert.deepEqual(await handleBuildResult(deps, { type: 'build-canceled', buildId, at: at(), reason: 'version inactive' }, logger), { kind: 'applied' });
   const row = await build(buildId);
   assert.equal(row.job_status, 'canceled');
   assert.equal(row.error, 'version inactive');
@@ -160,21 +143,21 @@ test('a canceled prebuild create never counts as a failure and leaves no workspa
   assert.equal(ws.rows[0].deleted, true);
   const failed = await db.pool.query(`SELECT value FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [presetId]);
   assert.equal(failed.rowCount, 0, 'no failure counted');
-  assert.deepEqual(await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [] }, logger), { applied: false }, 'terminal');
+  assert.equal((await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [] }, logger)).kind, 'rejected', 'terminal');
 });
 
 test('workspace-lost: a live prebuild gets a delete build and its request at once; anything else is ignored', async () => {
   const { buildId, workspaceId } = await pendingBuild();
   const lost = { type: 'workspace-lost', workspaceId, incident: 'c0ffee', at: at(), reason: 'container died (exit 137)' };
-  assert.deepEqual(await handleBuildResult(deps, lost, logger), { applied: false }, 'not yet a running prebuild');
+  assert.equal((await handleBuildResult(deps, lost, logger)).kind, 'rejected', 'not yet a running prebuild');
   await handleBuildResult(deps, { type: 'build-succeeded', buildId, at: at(), agents: [{ name: 'main', ready: true }] }, logger);
-  assert.deepEqual(await handleBuildResult(deps, lost, logger), { applied: true });
+  assert.deepEqual(await handleBuildResult(deps, lost, logger), { kind: 'applied' });
   const { rows } = await db.pool.query(
     `SELECT b.id, b.transition, b.job_status, b.reason FROM builds b WHERE b.workspace_id = $1 ORDER BY build_number DESC LIMIT 1`,
     [workspaceId],
   );
   assert.deepEqual([rows[0].transition, rows[0].job_status, rows[0].reason], ['delete', 'pending', 'prebuild-delete']);
   assert.ok(await queues.buildRequests.getJob(`build-${rows[0].id}`), 'the delete request is relayed');
-  assert.deepEqual(await handleBuildResult(deps, lost, logger), { applied: false }, 'a second report changes nothing');
-  assert.deepEqual(await handleBuildResult(deps, { ...lost, workspaceId: randomUUID() }, logger), { applied: false }, 'unknown workspace');
+  assert.equal((await handleBuildResult(deps, lost, logger)).kind, 'rejected', 'a second report changes nothing');
+  assert.deepEqual(await handleBuildResult(deps, { ...lost, workspaceId: randomUUID() }, logger), { kind: 'rejected', reason: 'unknown workspace' });
 });

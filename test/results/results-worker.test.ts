@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Job, Worker } from 'bullmq';
 import { createQueueSet, createRedis, type QueueSet, type RedisClient } from '@warmpool/bus';
-import { SYSTEM_USER_ID } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
-import { seedPresets } from '../support/seed.js';
+import { seedPendingBuild } from '../support/seed.js';
 import { waitFor } from '../support/wait.js';
 
 // The results consumer as the reconciler runs it: a BullMQ worker on the build-results queue, real Redis and PostgreSQL.
@@ -38,22 +37,7 @@ after(async () => {
   await db.drop();
 });
 
-async function pendingBuild(options: { transition?: 'start' | 'delete'; reason?: string } = {}) {
-  const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
-  const workspaceId = randomUUID();
-  const buildId = randomUUID();
-  await db.pool.query(
-    `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [workspaceId, p!.organizationId, p!.templateId, p!.versionId, p!.presetId, SYSTEM_USER_ID, `ws-${buildId.slice(0, 8)}`],
-  );
-  await db.pool.query(
-    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason)
-     VALUES ($1, $2, 1, $3, $4, $5, $6)`,
-    [buildId, workspaceId, p!.versionId, options.transition ?? 'start', SYSTEM_USER_ID, options.reason ?? 'prebuild-create'],
-  );
-  return { buildId, workspaceId, presetId: p!.presetId };
-}
+const pendingBuild = (options: Parameters<typeof seedPendingBuild>[1] = {}) => seedPendingBuild(db.pool, options);
 
 /** Adds a result job and waits until the worker settles it; returns the finished job. */
 async function deliver(data: unknown, jobId = randomUUID()): Promise<Job> {
@@ -75,16 +59,16 @@ test('results delivered through the queue apply in order, keep accurate times, a
   const startedAt = new Date(Date.now() - 5_000).toISOString();
   const completedAt = new Date(Date.now() - 1_000).toISOString();
   const started = await deliver({ type: 'build-started', buildId, at: startedAt });
-  assert.deepEqual(started.returnvalue, { applied: true });
+  assert.deepEqual(started.returnvalue, { kind: 'applied' });
   assert.equal((await buildRow(buildId)).job_status, 'running');
   const succeeded = await deliver({ type: 'build-succeeded', buildId, at: completedAt, agents: [{ name: 'main', ready: false }] });
-  assert.deepEqual(succeeded.returnvalue, { applied: true });
+  assert.deepEqual(succeeded.returnvalue, { kind: 'applied' });
   const row = await buildRow(buildId);
   assert.equal(row.job_status, 'succeeded');
   assert.equal(row.started_at.toISOString(), startedAt);
   assert.equal(row.completed_at.toISOString(), completedAt);
   const ready = await deliver({ type: 'agent-ready', buildId, agent: 'main', at: new Date().toISOString() });
-  assert.deepEqual(ready.returnvalue, { applied: true });
+  assert.deepEqual(ready.returnvalue, { kind: 'applied' });
   const { rows: agents } = await db.pool.query('SELECT name, ready, ready_at IS NOT NULL AS has_ready_at FROM agents WHERE build_id = $1', [buildId]);
   assert.deepEqual(agents, [{ name: 'main', ready: true, has_ready_at: true }]);
   // The preset is reconciled at once: a (deduplicated) reconcile job for it is waiting.
@@ -100,9 +84,9 @@ test('a result delivered twice (at-least-once) is applied once; a second termina
   const first = await deliver(failed);
   const again = await deliver(failed);
   const contradicting = await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [] });
-  assert.deepEqual(first.returnvalue, { applied: true });
+  assert.deepEqual(first.returnvalue, { kind: 'applied' });
   for (const job of [again, contradicting]) {
-    assert.deepEqual(job.returnvalue, { applied: false });
+    assert.equal(job.returnvalue.kind, 'rejected');
     assert.equal(job.attemptsMade, 1, 'rejections are not retried');
     assert.equal(await job.getState(), 'completed');
   }
@@ -134,14 +118,14 @@ test('malformed payloads fail once with their zod issues logged, and the worker 
     assert.match(job.failedReason, /malformed build result/);
   }
   // A well-formed result for a build nobody knows is rejected as well, but is not a failure of the job.
-  assert.deepEqual(jobs.at(-1)!.returnvalue, { applied: false });
+  assert.equal(jobs.at(-1)!.returnvalue.kind, 'rejected');
   const problems = logs.slice(before).filter((l) => l.msg === 'malformed build result rejected').map((l) => l.problem ?? '');
   assert.equal(problems.length, malformed.length - 1);
   assert.ok(problems.some((p) => /retryable/.test(p)), 'the wrong-typed field is named');
   assert.ok(problems.some((p) => /host/.test(p)), 'the extra field is named');
   // Still consuming: a valid result after the bad ones is applied.
   const ok = await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [] });
-  assert.deepEqual(ok.returnvalue, { applied: true });
+  assert.deepEqual(ok.returnvalue, { kind: 'applied' });
   assert.equal(worker.isRunning(), true);
 });
 
@@ -152,7 +136,7 @@ test('an agent-ready that overtakes its build-succeeded is retried by the queue 
   await waitFor(async () => ((await queues.buildResults.getJob(jobId))?.attemptsMade ?? 0) >= 1, { what: 'first attempt' });
   await deliver({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [{ name: 'main', ready: false }] });
   const ready = await settled(jobId, ['completed']);
-  assert.deepEqual(ready.returnvalue, { applied: true });
+  assert.deepEqual(ready.returnvalue, { kind: 'applied' });
   assert.ok(ready.attemptsMade >= 2);
   const { rows } = await db.pool.query('SELECT ready FROM agents WHERE build_id = $1', [buildId]);
   assert.deepEqual(rows, [{ ready: true }]);

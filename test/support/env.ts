@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { Cluster, type Redis } from 'ioredis';
 import { createRedis, type RedisClient } from '@warmpool/bus';
@@ -44,6 +45,21 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
       await c.end();
     },
   };
+}
+
+/**
+ * Registers before/after hooks giving the calling test file its own database (created and migrated before its tests,
+ * dropped after them). The returned object is filled in by the `before` hook: use it inside tests and hooks.
+ */
+export function useTestDatabase(options: { migrate?: boolean } = {}): TestDatabase {
+  const db = {} as TestDatabase;
+  before(async () => {
+    Object.assign(db, await createTestDatabase(options));
+  });
+  after(async () => {
+    await db.drop();
+  });
+  return db;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import type { Pool } from '@warmpool/db';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SYSTEM_USER_ID, type Pool } from '@warmpool/db';
 
 /** Plain-SQL seeding helpers for integration tests. Each returns the ids it created. */
 
@@ -57,6 +57,32 @@ export async function seedPresets(pool: Pool, presets: PresetSeed[], options: { 
   const templateId = await seedTemplate(pool, organizationId);
   const { versionId, presetIds } = await seedVersion(pool, templateId, presets, options);
   return presetIds.map((presetId) => ({ presetId, versionId, templateId, organizationId }));
+}
+
+/** The PrebuildTarget (packages/db) of a seeded preset, for inserting its prebuilds directly. */
+export function prebuildTarget(s: SeededPreset): { presetId: string; organizationId: string; templateId: string; templateVersionId: string } {
+  return { presetId: s.presetId, organizationId: s.organizationId, templateId: s.templateId, templateVersionId: s.versionId };
+}
+
+/** A prebuild workspace of a fresh preset with one pending build of the given kind (what a build result applies to). */
+export async function seedPendingBuild(
+  pool: Pool,
+  options: { transition?: 'start' | 'delete'; reason?: string; initiator?: string } = {},
+): Promise<{ buildId: string; workspaceId: string; presetId: string }> {
+  const [p] = await seedPresets(pool, [{ instances: 1 }]);
+  const workspaceId = randomUUID();
+  const buildId = randomUUID();
+  await pool.query(
+    `INSERT INTO workspaces (id, organization_id, template_id, template_version_id, preset_id, owner_id, name)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [workspaceId, p!.organizationId, p!.templateId, p!.versionId, p!.presetId, SYSTEM_USER_ID, `ws-${buildId.slice(0, 8)}`],
+  );
+  await pool.query(
+    `INSERT INTO builds (id, workspace_id, build_number, template_version_id, transition, initiator_id, reason)
+     VALUES ($1, $2, 1, $3, $4, $5, $6)`,
+    [buildId, workspaceId, p!.versionId, options.transition ?? 'start', options.initiator ?? SYSTEM_USER_ID, options.reason ?? 'prebuild-create'],
+  );
+  return { buildId, workspaceId, presetId: p!.presetId };
 }
 
 /** Sets the site-wide pause flag. */

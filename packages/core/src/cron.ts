@@ -1,5 +1,5 @@
 /**
- * Cron expressions as TIME RANGES (SPEC §3.2): five fields, minute must be `*`, so an expression selects whole
+ * Cron expressions as TIME RANGES (BEHAVIOUR.md §3.2): five fields, minute must be `*`, so an expression selects whole
  * local hours on matching days. Parsing is strict on purpose: names, `?`, `L`, `W`, `#`, day-of-week 7,
  * steps after a single number and reversed ranges are rejected rather than guessed at.
  */

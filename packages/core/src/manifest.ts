@@ -5,7 +5,7 @@ import { isValidTimezone, rangesOverlap } from './schedule.js';
 import { checkAutoscaling, type AutoscalingManifest } from './sizing/policy.js';
 import { WorkspaceSchema, workspaceReferences } from './workspace.js';
 
-/** Size limits of one version's manifest (SPEC §2 defaults; configurable by the caller). */
+/** Size limits of one version's manifest (BEHAVIOUR.md §2 defaults; configurable by the caller). */
 export type ManifestLimits = { maxPresets?: number; maxSchedulesPerPreset?: number };
 export const DEFAULT_MANIFEST_LIMITS = { maxPresets: 100, maxSchedulesPerPreset: 64 } as const;
 
@@ -205,7 +205,7 @@ function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, wa
 }
 
 /**
- * Validates a template version manifest (SPEC §2). Every problem is reported at once with its path; preset
+ * Validates a template version manifest (BEHAVIOUR.md §2). Every problem is reported at once with its path; preset
  * parameters that no declaration names are accepted with a warning. Limits left undefined use the defaults.
  */
 export function validateManifest(input: unknown, limits: ManifestLimits = {}): ManifestValidation {

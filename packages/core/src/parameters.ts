@@ -2,7 +2,7 @@ import type { ParameterDeclaration } from './manifest.js';
 
 /**
  * The parameters a build of a preset runs with: the preset's values over the declared defaults. A required
- * parameter with neither can never build successfully (SPEC §2, the `validation_failed` case of §4.3).
+ * parameter with neither can never build successfully (BEHAVIOUR.md §2, the `validation_failed` case of §4.3).
  */
 export function resolveBuildParameters(
   declarations: readonly Pick<ParameterDeclaration, 'name' | 'required' | 'default'>[],
@@ -20,7 +20,7 @@ export function resolveBuildParameters(
 }
 
 /**
- * The preset a workspace request matches (SPEC §5): every parameter pair of the preset appears in the request;
+ * The preset a workspace request matches (BEHAVIOUR.md §5): every parameter pair of the preset appears in the request;
  * the preset with the most parameters wins; ties go to the name first in code-unit order. A preset without
  * parameters matches any request, so it only wins when no more specific preset does.
  */

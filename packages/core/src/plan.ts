@@ -34,7 +34,7 @@ export function backoffUntil(backoff: PresetSnapshot['backoff'], backoffInterval
 }
 
 /**
- * What must happen to one preset's pool at `now` (SPEC §4.1–§4.2): the state and the ordered actions.
+ * What must happen to one preset's pool at `now` (BEHAVIOUR.md §4.1–§4.2): the state and the ordered actions.
  * Execution gates (hard limit, validation failure, create ≤ desired) are applied separately by `gateActions`.
  */
 export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan {
@@ -80,7 +80,7 @@ export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan
 }
 
 /**
- * Execution gates (SPEC §4.2.4): a hard-limited or validation-failed preset creates nothing (deletes still run),
+ * Execution gates (BEHAVIOUR.md §4.2): a hard-limited or validation-failed preset creates nothing (deletes still run),
  * and a create is never larger than the desired count now.
  */
 export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredNow: number }): Action[] {

@@ -29,7 +29,7 @@ function localParts(at: Date, zone: string) {
 }
 
 /**
- * Whether instant `at` lies inside the cron range in `timezone` (SPEC §3.2): the wall-clock minute of `at` in the
+ * Whether instant `at` lies inside the cron range in `timezone` (BEHAVIOUR.md §3.2): the wall-clock minute of `at` in the
  * zone must match the hour, day and month fields. Throws on an invalid expression or zone.
  */
 export function scheduleContains(cron: string, timezone: string, at: Date): boolean {
@@ -41,7 +41,7 @@ export function scheduleContains(cron: string, timezone: string, at: Date): bool
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]; // February 29 included: it exists in some years
 
 /**
- * Whether two ranges share an instant (SPEC §3.3): exact over month × day-of-month × weekday × hour. Every valid
+ * Whether two ranges share an instant (BEHAVIOUR.md §3.3): exact over month × day-of-month × weekday × hour. Every valid
  * (month, day) falls on every weekday in some year, so each combination is a real instant; DST gaps are ignored.
  */
 export function rangesOverlap(a: CronRange, b: CronRange): boolean {
@@ -106,7 +106,7 @@ export function describeScheduleProblem(preset: PresetSchedule): string | null {
 }
 
 /**
- * Desired pool size at `at` (SPEC §3.1): base count without schedules; else the first schedule (manifest order)
+ * Desired pool size at `at` (BEHAVIOUR.md §3.1): base count without schedules; else the first schedule (manifest order)
  * containing `at`; else the base count. Unusable stored data falls back to the base count and never throws.
  */
 export function desiredInstancesAt(preset: PresetSchedule, at: Date): number {

@@ -99,7 +99,7 @@ export function oracleAnyOverlap(schedules: { cron: OracleCron }[]): boolean {
 }
 
 /**
- * SPEC §3.1 by brute force: base when the schedules are unusable (`overlapping`, computed once by the caller with
+ * BEHAVIOUR.md §3.1 by brute force: base when the schedules are unusable (`overlapping`, computed once by the caller with
  * oracleAnyOverlap), else the first containing schedule, else base.
  */
 export function oracleDesired(base: number, zone: string, schedules: { cron: OracleCron; instances: number }[], overlapping: boolean, at: Date): number {

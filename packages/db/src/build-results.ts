@@ -4,7 +4,7 @@ import { bumpPresetCounter } from './counters.js';
 /** The outcome of applying one provisioner result; consumers log rejections and never retry them. */
 export type AppliedResult =
   | {
-      applied: true;
+      kind: 'applied';
       workspaceId: string;
       presetId: string | null;
       buildNumber: number;
@@ -16,9 +16,9 @@ export type AppliedResult =
       /** Set when the first start build of a workspace succeeded: how long creating it took. */
       creation?: { type: 'prebuild' | 'regular'; seconds: number };
     }
-  | { applied: false; rejected: string }
+  | { kind: 'rejected'; reason: string }
   /** The result arrived before one it depends on (agent-ready before build-succeeded): try again later. */
-  | { applied: false; early: string };
+  | { kind: 'early'; reason: string };
 
 type LockedBuild = {
   created_at: Date;
@@ -39,6 +39,23 @@ export type ResultInput =
   | { type: 'agent-ready'; buildId: string; at: Date; agent: string }
   | { type: 'build-canceled'; buildId: string; at: Date; reason: string };
 
+type Applied = Extract<AppliedResult, { kind: 'applied' }>;
+type Rejected = Extract<AppliedResult, { kind: 'rejected' }>;
+
+const applied = (build: LockedBuild, replacements: Record<string, string[]> | null = null): Applied => ({
+  kind: 'applied',
+  workspaceId: build.workspace_id,
+  presetId: build.preset_id,
+  buildNumber: build.build_number,
+  transition: build.transition,
+  reason: build.reason,
+  initiatorId: build.initiator_id,
+  replacements,
+});
+
+const isTerminal = (build: LockedBuild) => build.job_status === 'succeeded' || build.job_status === 'failed' || build.job_status === 'canceled';
+const secondTerminal = (build: LockedBuild): Rejected => ({ kind: 'rejected', reason: `second terminal result (build is ${build.job_status})` });
+
 /**
  * Applies one result inside the caller's transaction, with the build row locked. Idempotent by build id: a
  * result only moves a build forward (pending → running → succeeded|failed); anything else is rejected.
@@ -50,87 +67,91 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
     [result.buildId],
   );
   const build = rows[0];
-  if (!build) return { applied: false, rejected: 'unknown build' };
-  type Applied = Extract<AppliedResult, { applied: true }>;
-  const ok = (replacements: Record<string, string[]> | null = null): Applied => ({
-    applied: true,
-    workspaceId: build.workspace_id,
-    presetId: build.preset_id,
-    buildNumber: build.build_number,
-    transition: build.transition,
-    reason: build.reason,
-    initiatorId: build.initiator_id,
-    replacements,
-  });
-  const terminal = build.job_status === 'succeeded' || build.job_status === 'failed' || build.job_status === 'canceled';
-
+  if (!build) return { kind: 'rejected', reason: 'unknown build' };
   switch (result.type) {
-    case 'build-started': {
-      if (build.job_status !== 'pending') return { applied: false, rejected: `build is already ${build.job_status}` };
-      await client.query(`UPDATE builds SET job_status = 'running', started_at = $2 WHERE id = $1`, [build.id, result.at]);
-      return ok();
-    }
-    case 'build-failed': {
-      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
-      await client.query(
-        `UPDATE builds SET job_status = 'failed', error = $2, retryable = $3, completed_at = $4, started_at = COALESCE(started_at, $4) WHERE id = $1`,
-        [build.id, result.error, result.retryable, result.at],
-      );
-      if (build.reason === 'prebuild-create') await bumpPresetCounter(client, build.preset_id, 'failed');
-      return ok();
-    }
-    case 'build-succeeded': {
-      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
-      const replacements = result.replacements && Object.keys(result.replacements).length > 0 ? result.replacements : null;
-      await client.query(
-        `UPDATE builds SET job_status = 'succeeded', completed_at = $2, started_at = COALESCE(started_at, $2), replacements = $3 WHERE id = $1`,
-        [build.id, result.at, replacements ? JSON.stringify(replacements) : null],
-      );
-      if (result.agents.length > 0) {
-        await client.query(
-          `INSERT INTO agents (build_id, name, ready, ready_at)
-           SELECT $1, name, ready, CASE WHEN ready THEN $4::timestamptz END FROM unnest($2::text[], $3::bool[]) AS a(name, ready)
-           ON CONFLICT (build_id, name) DO NOTHING`,
-          [build.id, result.agents.map((a) => a.name), result.agents.map((a) => a.ready), result.at],
-        );
-      }
-      if (build.transition === 'delete') await client.query('UPDATE workspaces SET deleted = true WHERE id = $1', [build.workspace_id]);
-      if (replacements && build.reason === 'claim') {
-        await bumpPresetCounter(client, build.preset_id, 'resource_replacements');
-        return ok(replacements);
-      }
-      if (build.transition === 'start' && build.build_number === 1) {
-        const seconds = Math.max(0, (result.at.getTime() - build.created_at.getTime()) / 1000);
-        return { ...ok(), creation: { type: build.reason === 'prebuild-create' ? 'prebuild' : 'regular', seconds } };
-      }
-      return ok();
-    }
-    case 'build-canceled': {
-      if (terminal) return { applied: false, rejected: `second terminal result (build is ${build.job_status})` };
-      await client.query(
-        `UPDATE builds SET job_status = 'canceled', error = $2, completed_at = $3, started_at = COALESCE(started_at, $3) WHERE id = $1`,
-        [build.id, result.reason, result.at],
-      );
-      // A canceled prebuild create left nothing behind (the provisioner cleaned up): unless a later build exists,
-      // the workspace is gone. Cancellation never counts as a failure.
-      if (build.reason === 'prebuild-create') {
-        await client.query(
-          `UPDATE workspaces SET deleted = true WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM builds WHERE workspace_id = $1 AND build_number > $2)`,
-          [build.workspace_id, build.build_number],
-        );
-      }
-      return ok();
-    }
-    case 'agent-ready': {
-      // Results race each other through the queue: readiness may overtake the success it follows.
-      if (build.job_status === 'pending' || build.job_status === 'running') return { applied: false, early: `build is still ${build.job_status}` };
-      if (build.job_status !== 'succeeded') return { applied: false, rejected: `agent-ready for a build that is ${build.job_status}` };
-      const { rowCount } = await client.query(
-        `UPDATE agents SET ready = true, ready_at = COALESCE(ready_at, $3) WHERE build_id = $1 AND name = $2`,
-        [build.id, result.agent, result.at],
-      );
-      if (!rowCount) return { applied: false, rejected: `unknown agent ${JSON.stringify(result.agent)}` };
-      return ok();
-    }
+    case 'build-started':
+      return applyStarted(client, build, result);
+    case 'build-failed':
+      return applyFailed(client, build, result);
+    case 'build-succeeded':
+      return applySucceeded(client, build, result);
+    case 'build-canceled':
+      return applyCanceled(client, build, result);
+    case 'agent-ready':
+      return applyAgentReady(client, build, result);
   }
+}
+
+type Of<T extends ResultInput['type']> = Extract<ResultInput, { type: T }>;
+
+async function applyStarted(client: pg.ClientBase, build: LockedBuild, result: Of<'build-started'>): Promise<AppliedResult> {
+  if (build.job_status !== 'pending') return { kind: 'rejected', reason: `build is already ${build.job_status}` };
+  await client.query(`UPDATE builds SET job_status = 'running', started_at = $2 WHERE id = $1`, [build.id, result.at]);
+  return applied(build);
+}
+
+async function applyFailed(client: pg.ClientBase, build: LockedBuild, result: Of<'build-failed'>): Promise<AppliedResult> {
+  if (isTerminal(build)) return secondTerminal(build);
+  await client.query(
+    `UPDATE builds SET job_status = 'failed', error = $2, retryable = $3, completed_at = $4, started_at = COALESCE(started_at, $4) WHERE id = $1`,
+    [build.id, result.error, result.retryable, result.at],
+  );
+  if (build.reason === 'prebuild-create') await bumpPresetCounter(client, build.preset_id, 'failed');
+  return applied(build);
+}
+
+async function applySucceeded(client: pg.ClientBase, build: LockedBuild, result: Of<'build-succeeded'>): Promise<AppliedResult> {
+  if (isTerminal(build)) return secondTerminal(build);
+  const replacements = result.replacements && Object.keys(result.replacements).length > 0 ? result.replacements : null;
+  await client.query(
+    `UPDATE builds SET job_status = 'succeeded', completed_at = $2, started_at = COALESCE(started_at, $2), replacements = $3 WHERE id = $1`,
+    [build.id, result.at, replacements ? JSON.stringify(replacements) : null],
+  );
+  if (result.agents.length > 0) {
+    await client.query(
+      `INSERT INTO agents (build_id, name, ready, ready_at)
+       SELECT $1, name, ready, CASE WHEN ready THEN $4::timestamptz END FROM unnest($2::text[], $3::bool[]) AS a(name, ready)
+       ON CONFLICT (build_id, name) DO NOTHING`,
+      [build.id, result.agents.map((a) => a.name), result.agents.map((a) => a.ready), result.at],
+    );
+  }
+  if (build.transition === 'delete') await client.query('UPDATE workspaces SET deleted = true WHERE id = $1', [build.workspace_id]);
+  if (replacements && build.reason === 'claim') {
+    await bumpPresetCounter(client, build.preset_id, 'resource_replacements');
+    return applied(build, replacements);
+  }
+  if (build.transition === 'start' && build.build_number === 1) {
+    const seconds = Math.max(0, (result.at.getTime() - build.created_at.getTime()) / 1000);
+    return { ...applied(build), creation: { type: build.reason === 'prebuild-create' ? 'prebuild' : 'regular', seconds } };
+  }
+  return applied(build);
+}
+
+async function applyCanceled(client: pg.ClientBase, build: LockedBuild, result: Of<'build-canceled'>): Promise<AppliedResult> {
+  if (isTerminal(build)) return secondTerminal(build);
+  await client.query(
+    `UPDATE builds SET job_status = 'canceled', error = $2, completed_at = $3, started_at = COALESCE(started_at, $3) WHERE id = $1`,
+    [build.id, result.reason, result.at],
+  );
+  // A canceled prebuild create left nothing behind (the provisioner cleaned up): unless a later build exists,
+  // the workspace is gone. Cancellation never counts as a failure.
+  if (build.reason === 'prebuild-create') {
+    await client.query(
+      `UPDATE workspaces SET deleted = true WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM builds WHERE workspace_id = $1 AND build_number > $2)`,
+      [build.workspace_id, build.build_number],
+    );
+  }
+  return applied(build);
+}
+
+async function applyAgentReady(client: pg.ClientBase, build: LockedBuild, result: Of<'agent-ready'>): Promise<AppliedResult> {
+  // Results race each other through the queue: readiness may overtake the success it follows.
+  if (build.job_status === 'pending' || build.job_status === 'running') return { kind: 'early', reason: `build is still ${build.job_status}` };
+  if (build.job_status !== 'succeeded') return { kind: 'rejected', reason: `agent-ready for a build that is ${build.job_status}` };
+  const { rowCount } = await client.query(
+    `UPDATE agents SET ready = true, ready_at = COALESCE(ready_at, $3) WHERE build_id = $1 AND name = $2`,
+    [build.id, result.agent, result.at],
+  );
+  if (!rowCount) return { kind: 'rejected', reason: `unknown agent ${JSON.stringify(result.agent)}` };
+  return applied(build);
 }

@@ -11,8 +11,9 @@ export type OutboxMessage = {
 };
 
 /**
- * The outbox message announcing a build to provisioners: the one producer of build-requested, used by claims, user
- * creates and deletes (requestBuild) and by the reconciler. The payload is validated here.
+ * The outbox message announcing a build to provisioners, used by user creates and deletes (requestBuild), the
+ * reconciler and workspace-lost. The payload is validated here. Claims write the same message in SQL (claim_prebuild,
+ * one statement); test/outbox/claim-message.test.ts holds the two to one shape.
  */
 export function buildRequestedMessage(build: BuildToAnnounce, priority: number): OutboxMessage {
   const payload = buildRequestedPayload(build);

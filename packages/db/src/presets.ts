@@ -43,7 +43,7 @@ export async function listTemplatePresetIds(db: pg.Pool | pg.ClientBase, templat
   return rows.map((r) => r.id);
 }
 
-/** Operator resume (SPEC §4.3): healthy again, and failures before now no longer count. */
+/** Operator resume (BEHAVIOUR.md §4.3): healthy again, and failures before now no longer count. */
 export async function resumePreset(db: pg.Pool | pg.ClientBase, presetId: string): Promise<void> {
   await db.query(
     `UPDATE presets SET status = 'healthy', status_reason = NULL, status_changed_at = now(), failures_reset_at = now() WHERE id = $1`,

@@ -31,7 +31,7 @@ export type NewBuild = {
 
 /**
  * Locks the given prebuilds (in id order, so two reconcilers never deadlock) and keeps those that are still
- * deletable per SPEC §4.4: still a running prebuild (view `prebuild_workspaces`: owned by the system user, not
+ * deletable per BEHAVIOUR.md §4.4: still a running prebuild (view `prebuild_workspaces`: owned by the system user, not
  * deleted, latest build a succeeded `start`).
  * Then inserts one pending `delete` build for each. Returns the builds inserted.
  */
@@ -188,7 +188,7 @@ export async function insertPrebuilds(
 
 /**
  * Records a build request that could not even be created (e.g. a missing required parameter) as a prebuild
- * whose build #1 failed at once, so backoff and the failure limit apply to it (SPEC §4.3).
+ * whose build #1 failed at once, so backoff and the failure limit apply to it (BEHAVIOUR.md §4.3).
  */
 export async function insertFailedPrebuild(
   client: pg.ClientBase,

@@ -4,8 +4,8 @@ import { buildRequestedMessage, insertOutbox } from './outbox.js';
 import { insertDeleteBuilds, type NewBuild } from './reconcile-queries.js';
 
 export type LostOutcome =
-  | { applied: true; presetId: string | null; deletes: NewBuild[] }
-  | { applied: false; rejected: string };
+  | { kind: 'applied'; presetId: string | null; deletes: NewBuild[] }
+  | { kind: 'rejected'; reason: string };
 
 /**
  * A provisioner reported that a workspace's resources vanished outside Warmpool. A prebuild whose latest build is a
@@ -16,10 +16,10 @@ export type LostOutcome =
 export async function applyWorkspaceLost(client: pg.ClientBase, workspaceId: string): Promise<LostOutcome> {
   const { rows } = await client.query<{ preset_id: string | null }>('SELECT preset_id FROM workspaces WHERE id = $1', [workspaceId]);
   const workspace = rows[0];
-  if (!workspace) return { applied: false, rejected: 'unknown workspace' };
+  if (!workspace) return { kind: 'rejected', reason: 'unknown workspace' };
   // insertDeleteBuilds locks the row and re-checks owner, deleted flag and latest build.
   const deletes = await insertDeleteBuilds(client, [workspaceId]);
-  if (deletes.length === 0) return { applied: false, rejected: 'not a live prebuild (claimed, deleted, or already being replaced)' };
+  if (deletes.length === 0) return { kind: 'rejected', reason: 'not a live prebuild (claimed, deleted, or already being replaced)' };
   await insertOutbox(client, deletes.map((b) => buildRequestedMessage({ ...b, presetId: workspace.preset_id, reason: 'prebuild-delete' }, BUILD_PRIORITY.delete)));
-  return { applied: true, presetId: workspace.preset_id, deletes };
+  return { kind: 'applied', presetId: workspace.preset_id, deletes };
 }

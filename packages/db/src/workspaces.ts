@@ -93,7 +93,7 @@ export async function requestBuild(client: pg.ClientBase, build: BuildToRequest)
 const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 
 /**
- * Claims one eligible prebuild of the preset for `userId` (SPEC §5) in ONE round trip (the claim_prebuild function of
+ * Claims one eligible prebuild of the preset for `userId` (BEHAVIOUR.md §5) in ONE round trip (the claim_prebuild function of
  * migration 010): the workspace row is locked with SKIP LOCKED, so concurrent claimers never wait on each other and
  * never get the same workspace; a second statement (a fresh snapshot, under the lock) re-checks the owner and the
  * latest build while handing the workspace over, so a claim and a reconciler delete of the same prebuild can never

@@ -24,12 +24,15 @@ const TRIGGER: Record<BuildResult['type'], string | null> = {
   'workspace-lost': 'workspace-lost',
 };
 
+/** What became of one result: applied, or rejected (logged, never retried) with the reason. */
+export type BuildResultOutcome = { kind: 'applied' } | { kind: 'rejected'; reason: string };
+
 /**
- * Handles one provisioner result (SPEC §6.3): validates it, applies it idempotently, turns a claim build's
+ * Handles one provisioner result (BEHAVIOUR.md §6.3): validates it, applies it idempotently, turns a claim build's
  * resource replacements into a notifier event (outbox, same transaction), and reconciles the preset at once.
  * Malformed payloads, unknown builds and second terminal results are logged and rejected without retries.
  */
-export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, log: Logger): Promise<{ applied: boolean }> {
+export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, log: Logger): Promise<BuildResultOutcome> {
   const parsed = BuildResult.safeParse(data);
   if (!parsed.success) {
     log.error({ problem: describeIssues(parsed.error) }, 'malformed build result rejected');
@@ -38,9 +41,9 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const result = parsed.data;
   if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
   const input = { ...result, at: new Date(result.at) };
-  const applied = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
+  const recorded = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
     const outcome = await applyBuildResult(client, input);
-    if (outcome.applied && outcome.replacements && outcome.presetId) {
+    if (outcome.kind === 'applied' && outcome.replacements && outcome.presetId) {
       const message = notificationMessage({
         type: 'resource-replacements',
         presetId: outcome.presetId,
@@ -54,34 +57,34 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     }
     return outcome;
   });
-  if (!applied.applied && 'early' in applied) {
-    // A normal error: BullMQ retries it with backoff, by which time the earlier result has been applied.
-    throw new Error(`${result.type} arrived early: ${applied.early}`);
+  if (recorded.kind === 'early') {
+    // A normal error: BullMQ retries it with backoff, by which time the earlier result has been recorded.
+    throw new Error(`${result.type} arrived early: ${recorded.reason}`);
   }
-  if (!applied.applied) {
-    log.warn({ type: result.type, buildId: result.buildId, reason: applied.rejected }, 'build result rejected');
-    return { applied: false };
+  if (recorded.kind === 'rejected') {
+    log.warn({ type: result.type, buildId: result.buildId, reason: recorded.reason }, 'build result rejected');
+    return recorded;
   }
-  if (applied.creation) deps.onCreation?.(applied.creation.type, applied.creation.seconds);
+  if (recorded.creation) deps.onCreation?.(recorded.creation.type, recorded.creation.seconds);
   const trigger = TRIGGER[result.type];
-  if (applied.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, applied.presetId, trigger);
+  if (recorded.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, recorded.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
-  if (applied.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed' || result.type === 'build-canceled')) await handOffFreeSlots(deps.pool, deps.queues, log);
+  if (recorded.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed' || result.type === 'build-canceled')) await handOffFreeSlots(deps.pool, deps.queues, log);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
-  return { applied: true };
+  return { kind: 'applied' };
 }
 
 /** A lost prebuild gets its delete build and request (one transaction) and is replaced by the reconcile. */
-async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<BuildResult, { type: 'workspace-lost' }>, log: Logger): Promise<{ applied: boolean }> {
+async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<BuildResult, { type: 'workspace-lost' }>, log: Logger): Promise<BuildResultOutcome> {
   const outcome = await withOutboxTransaction({ ...deps, logger: log }, (client) => applyWorkspaceLost(client, result.workspaceId));
-  if (!outcome.applied) {
-    log.info({ workspaceId: result.workspaceId, reason: outcome.rejected }, 'workspace-lost ignored');
-    return { applied: false };
+  if (outcome.kind === 'rejected') {
+    log.info({ workspaceId: result.workspaceId, reason: outcome.reason }, 'workspace-lost ignored');
+    return outcome;
   }
   log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
   const trigger = TRIGGER[result.type];
   if (outcome.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, trigger);
-  return { applied: true };
+  return { kind: 'applied' };
 }
 
 /** The worker consuming QUEUES.buildResults; closed by the caller. */

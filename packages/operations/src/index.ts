@@ -5,7 +5,7 @@
 export { OutboxRelay, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
 export { reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
 export { reconcilePresets, ReconcileBatcher } from './reconcile-batch.js';
-export { handleBuildResult, createBuildResultsWorker, type BuildResultsDeps } from './build-results.js';
+export { handleBuildResult, createBuildResultsWorker, type BuildResultOutcome, type BuildResultsDeps } from './build-results.js';
 export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
 export { screenPresets, type Screening } from './screen.js';
 export { sizePoolRows } from './sizing.js';

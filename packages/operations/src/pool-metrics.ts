@@ -10,7 +10,7 @@ const PRESET_LABELS = ['organization_name', 'template_name', 'preset_name'] as c
 export const POOL_SAMPLES = { bucketMs: 5 * 60_000, keepMs: 8 * 86_400_000 };
 
 /**
- * SPEC §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
+ * BEHAVIOUR.md §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
  * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`. Each refresh also
  * records the active presets' desired and eligible counts as the console's pool history (`pool_samples`).
  */

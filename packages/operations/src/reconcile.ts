@@ -61,7 +61,7 @@ export async function ensureSlots(pool: Pool, cap: number): Promise<void> {
 }
 
 /**
- * Reconciles one preset (SPEC §4, §6.2). The common no-op case is one SQL statement and no transaction;
+ * Reconciles one preset (BEHAVIOUR.md §4, §6.2). The common no-op case is one SQL statement and no transaction;
  * only when there is something to write does it lock the preset row (per-preset mutual exclusion that a
  * crashed holder releases), re-load and re-plan under the lock, execute, commit, and flush the outbox.
  * `now` is injectable for tests; by default the wall clock is read at each evaluation.
@@ -94,14 +94,18 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
 
   await ensureSlots(deps.pool, deps.settings.maxInflightPrebuildBuilds);
   // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
-  const result = await withOutboxTransaction(deps, async (client) => {
-    if (!(await lockPreset(client, presetId))) return null;
+  const result = await withOutboxTransaction(deps, async (client): Promise<ReconcileOutcome> => {
+    if (!(await lockPreset(client, presetId))) return { kind: 'missing' };
     const fresh = await loadPresetSnapshot(client, presetId);
-    if (!fresh || fresh.paused) return null;
+    if (!fresh) return { kind: 'missing' };
+    if (fresh.paused) return { kind: 'paused' };
     const lockedView = evaluatePreset(fresh, clock(), deps.settings, demand);
-    return { view: lockedView, ...(await execute(client, fresh, lockedView, deps.settings, log)) };
+    return { kind: 'executed', view: lockedView, ...(await execute(client, fresh, lockedView, deps.settings, log)), wakeAt: null };
   });
-  if (!result) return { kind: 'missing' };
+  if (result.kind !== 'executed') {
+    log.debug({ outcome: result.kind }, 'preset changed before the lock; nothing written');
+    return result;
+  }
   // This preset may have left free slots to presets ahead of it in fair order: wake them now.
   if (result.capped && sharing(deps.settings) === 'fair') await handOffFreeSlots(deps.pool, deps.queues, log);
   const wakeAt = await armNextWakeUp(deps, presetId, result.view, clock(), result.capped);
@@ -116,7 +120,7 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
     },
     'reconciled',
   );
-  return { kind: 'executed', ...result, wakeAt };
+  return { ...result, wakeAt };
 }
 
 /** Shows unusable stored schedules to operators (status) and logs them; only writes when it changed. */

@@ -87,6 +87,117 @@ type Lane = { transition: BuildRequested['transition']; controller: AbortControl
 
 const now = () => new Date().toISOString();
 
+/** Builds of one workspace run in order; a delete cancels the start it overtakes. */
+class WorkspaceLanes {
+  private readonly lanes = new Map<string, Lane>();
+
+  get size(): number {
+    return this.lanes.size;
+  }
+
+  has(workspaceId: string): boolean {
+    return this.lanes.has(workspaceId);
+  }
+
+  run(request: BuildRequested, build: (signal: AbortSignal) => Promise<string>): Promise<string> {
+    const previous = this.lanes.get(request.workspaceId);
+    if (previous && request.transition === 'delete' && previous.transition === 'start') {
+      previous.controller.abort(new CancelError('a delete of the workspace overtook this build'));
+    }
+    const controller = new AbortController();
+    let result!: Promise<string>;
+    const done = (previous?.done ?? Promise.resolve()).then(() => {
+      result = build(controller.signal);
+      return result.then(() => undefined, () => undefined);
+    });
+    const lane: Lane = { transition: request.transition, controller, done };
+    this.lanes.set(request.workspaceId, lane);
+    void done.finally(() => {
+      if (this.lanes.get(request.workspaceId) === lane) this.lanes.delete(request.workspaceId);
+    });
+    return done.then(() => result);
+  }
+}
+
+/** Work that outlives its build's slot; aborted through `signal` at shutdown. */
+class BackgroundTasks {
+  private readonly running = new Set<Promise<void>>();
+  constructor(private readonly signal: AbortSignal) {}
+
+  add(task: (signal: AbortSignal) => Promise<void>, log: Logger): void {
+    const running = task(this.signal).catch((err: unknown) => {
+      if (!this.signal.aborted) log.warn({ err }, 'background task failed');
+    });
+    this.running.add(running);
+    void running.finally(() => this.running.delete(running));
+  }
+
+  settled(): Promise<unknown> {
+    return Promise.allSettled([...this.running]);
+  }
+}
+
+/** The outcome of a backend that threw: canceled when its signal was aborted, else a failed build worth retrying. */
+function outcomeOfError(err: unknown, signal: AbortSignal): BuildOutcome {
+  return signal.aborted
+    ? { kind: 'canceled', reason: String((signal.reason as Error | undefined)?.message ?? 'canceled') }
+    : { kind: 'failed', error: `provisioner error: ${(err as Error).message ?? String(err)}`, retryable: true };
+}
+
+/** The one terminal result of a build's outcome (errors and reasons cut to the contract's 4 KiB). */
+async function reportOutcome(reporter: Reporter, request: BuildRequested, outcome: BuildOutcome, log: Logger): Promise<void> {
+  const at = now();
+  switch (outcome.kind) {
+    case 'succeeded':
+      await reporter.report({
+        type: 'build-succeeded',
+        buildId: request.buildId,
+        at,
+        agents: outcome.agents ?? [],
+        ...(outcome.replacements && Object.keys(outcome.replacements).length > 0 ? { replacements: outcome.replacements } : {}),
+      });
+      break;
+    case 'failed':
+      log.info({ error: outcome.error, retryable: outcome.retryable }, 'build failed');
+      await reporter.report({ type: 'build-failed', buildId: request.buildId, at, error: outcome.error.slice(0, 4096), retryable: outcome.retryable });
+      break;
+    case 'canceled':
+      log.info({ reason: outcome.reason }, 'build canceled');
+      await reporter.report({ type: 'build-canceled', buildId: request.buildId, at, reason: outcome.reason.slice(0, 4096) });
+      break;
+  }
+}
+
+type BuildRun = { backend: ProvisionerBackend; reporter: Reporter; background: BackgroundTasks };
+
+/** Reports build-started, runs the backend, reports its outcome; returns the outcome's kind. */
+async function runBuild(deps: BuildRun, request: BuildRequested, signal: AbortSignal, log: Logger, lastAttempt: boolean): Promise<string> {
+  const { backend, reporter, background } = deps;
+  await reporter.report({ type: 'build-started', buildId: request.buildId, at: now() });
+  let outcome: BuildOutcome;
+  try {
+    outcome = await backend.build({
+      request,
+      signal,
+      log,
+      reportAgentReady: (agent) => reporter.report({ type: 'agent-ready', buildId: request.buildId, agent, at: now() }),
+      background: (task) => background.add(task, log),
+    });
+  } catch (err) {
+    // A stop or delete that throws is tried again (the job's attempts): a failed delete would strand its workspace.
+    if (!signal.aborted && request.transition !== 'start' && !lastAttempt) throw err;
+    outcome = outcomeOfError(err, signal);
+  }
+  await reportOutcome(reporter, request, outcome, log);
+  return outcome.kind;
+}
+
+/** Worker slots prebuild creates may take: all but the reserved ones, so deletes and claims always find one. */
+function createSlotCount(options: ProvisionerOptions): number {
+  const reserved = options.reservedSlots ?? (options.concurrency > 1 ? Math.max(1, Math.floor(options.concurrency / 5)) : 0);
+  return Math.max(1, options.concurrency - reserved);
+}
+
 /**
  * The provisioner side of the build protocol (docs/PROVISIONERS.md): consumes `build-requested` jobs (validated;
  * malformed ones are logged and failed once), reports `build-started`, then the backend's outcome as
@@ -102,80 +213,10 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
   const reporter = new Reporter(queues.buildResults, logger, options.reporter);
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
-  const background = new Set<Promise<void>>();
-  const lanes = new Map<string, Lane>();
-  const reserved = options.reservedSlots ?? (options.concurrency > 1 ? Math.max(1, Math.floor(options.concurrency / 5)) : 0);
-  const createSlots = Math.max(1, options.concurrency - reserved);
+  const background = new BackgroundTasks(shutdown.signal);
+  const lanes = new WorkspaceLanes();
+  const createSlots = createSlotCount(options);
   let creating = 0;
-  let stalledSince: number | null = null;
-
-  const runBuild = async (request: BuildRequested, signal: AbortSignal, log: Logger, lastAttempt: boolean): Promise<string> => {
-    await reporter.report({ type: 'build-started', buildId: request.buildId, at: now() });
-    let outcome: BuildOutcome;
-    try {
-      outcome = await backend.build({
-        request,
-        signal,
-        log,
-        reportAgentReady: (agent) => reporter.report({ type: 'agent-ready', buildId: request.buildId, agent, at: now() }),
-        background: (task) => {
-          const running = task(shutdown.signal).catch((err: unknown) => {
-            if (!shutdown.signal.aborted) log.warn({ err }, 'background task failed');
-          });
-          background.add(running);
-          void running.finally(() => background.delete(running));
-        },
-      });
-    } catch (err) {
-      // A stop or delete that throws is tried again (the job's attempts): a failed delete would strand its workspace.
-      if (!signal.aborted && request.transition !== 'start' && !lastAttempt) throw err;
-      // A backend that throws after cancellation was canceled; anything else is a failed build worth retrying.
-      outcome = signal.aborted
-        ? { kind: 'canceled', reason: String((signal.reason as Error | undefined)?.message ?? 'canceled') }
-        : { kind: 'failed', error: `provisioner error: ${(err as Error).message ?? String(err)}`, retryable: true };
-    }
-    const at = now();
-    switch (outcome.kind) {
-      case 'succeeded':
-        await reporter.report({
-          type: 'build-succeeded',
-          buildId: request.buildId,
-          at,
-          agents: outcome.agents ?? [],
-          ...(outcome.replacements && Object.keys(outcome.replacements).length > 0 ? { replacements: outcome.replacements } : {}),
-        });
-        break;
-      case 'failed':
-        log.info({ error: outcome.error, retryable: outcome.retryable }, 'build failed');
-        await reporter.report({ type: 'build-failed', buildId: request.buildId, at, error: outcome.error.slice(0, 4096), retryable: outcome.retryable });
-        break;
-      case 'canceled':
-        log.info({ reason: outcome.reason }, 'build canceled');
-        await reporter.report({ type: 'build-canceled', buildId: request.buildId, at, reason: outcome.reason.slice(0, 4096) });
-        break;
-    }
-    return outcome.kind;
-  };
-
-  /** Builds of one workspace run in order; a delete cancels the start it overtakes. */
-  const inLane = (request: BuildRequested, run: (signal: AbortSignal) => Promise<string>): Promise<string> => {
-    const previous = lanes.get(request.workspaceId);
-    if (previous && request.transition === 'delete' && previous.transition === 'start') {
-      previous.controller.abort(new CancelError('a delete of the workspace overtook this build'));
-    }
-    const controller = new AbortController();
-    let result!: Promise<string>;
-    const done = (previous?.done ?? Promise.resolve()).then(() => {
-      result = run(controller.signal);
-      return result.then(() => undefined, () => undefined);
-    });
-    const lane: Lane = { transition: request.transition, controller, done };
-    lanes.set(request.workspaceId, lane);
-    void done.finally(() => {
-      if (lanes.get(request.workspaceId) === lane) lanes.delete(request.workspaceId);
-    });
-    return done.then(() => result);
-  };
 
   const processor = async (job: Job, token?: string) => {
     const parsed = BuildRequested.safeParse(job.data);
@@ -194,7 +235,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
     try {
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      return { result: await inLane(request, (signal) => runBuild(request, signal, log, lastAttempt)) };
+      return { result: await lanes.run(request, (signal) => runBuild({ backend, reporter, background }, request, signal, log, lastAttempt)) };
     } finally {
       if (gated) creating--;
     }
@@ -213,27 +254,17 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     if (!shutdown.signal.aborted && !(err instanceof DelayedError)) logger.warn({ jobId: job?.id, err: err.message }, 'build request failed');
   });
 
-  const health = () => {
-    const state = reporter.state;
-    if (state.pending === 0) stalledSince = null;
-    else stalledSince ??= Date.now();
-    const stalledMs = stalledSince === null ? 0 : Date.now() - stalledSince;
-    // Results waiting more than a minute mean Redis is gone for good from here: let the orchestrator restart us.
-    const ok = worker.isRunning() && !shutdown.signal.aborted && stalledMs < 60_000;
-    return { ok, details: { running: worker.isRunning(), activeWorkspaces: lanes.size, pendingReports: state.pending, lastReportError: state.lastError } };
-  };
-
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       await worker.close(); // active builds finish and report
       const graceOver = new AbortController();
       const grace = delay(options.closeGraceMs ?? 10_000, undefined, { signal: graceOver.signal }).catch(() => undefined);
-      await Promise.race([Promise.allSettled([...background]), grace]);
+      await Promise.race([background.settled(), grace]);
       graceOver.abort();
       shutdown.abort();
       reporter.abort();
-      await Promise.allSettled([...background]);
+      await background.settled();
       await queues.close();
       await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
     })());
@@ -245,7 +276,20 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     },
     report: (result) => reporter.report(result),
     isBusy: (workspaceId) => lanes.has(workspaceId),
-    health,
+    health: provisionerHealth(worker, reporter, lanes, shutdown.signal),
     close,
+  };
+}
+
+/** Liveness: the worker consumes, and no result has waited on Redis for a minute (Redis gone for good from here). */
+function provisionerHealth(worker: Worker, reporter: Reporter, lanes: WorkspaceLanes, shutdown: AbortSignal): Provisioner['health'] {
+  let stalledSince: number | null = null;
+  return () => {
+    const state = reporter.state;
+    if (state.pending === 0) stalledSince = null;
+    else stalledSince ??= Date.now();
+    const stalledMs = stalledSince === null ? 0 : Date.now() - stalledSince;
+    const ok = worker.isRunning() && !shutdown.aborted && stalledMs < 60_000;
+    return { ok, details: { running: worker.isRunning(), activeWorkspaces: lanes.size, pendingReports: state.pending, lastReportError: state.lastError } };
   };
 }

@@ -21,7 +21,7 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-/** Every environment variable Warmpool reads (SPEC §8), with defaults. Durations are milliseconds. */
+/** Every environment variable Warmpool reads (BEHAVIOUR.md §8), with defaults. Durations are milliseconds. */
 const EnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres@127.0.0.1:5432/warmpool'),
   // Parsed (single server or cluster seeds) after the schema, see parseRedisTarget.

@@ -6,7 +6,7 @@ export type HealthCheck = () => Promise<{ ok: boolean; details: Record<string, u
 
 /**
  * A tiny liveness endpoint (`GET /healthz`): 200 when `check` passes, 503 otherwise. Orchestrators restart a
- * service whose worker stopped consuming, e.g. one that failed to resume after a Redis restart (SPEC §10).
+ * service whose worker stopped consuming, e.g. one that failed to resume after a Redis restart (BEHAVIOUR.md §10).
  * With a registry it also serves the process's own metrics at `GET /metrics`.
  */
 export async function startHealthServer(port: number, host: string, check: HealthCheck, logger: Logger, registry?: Registry): Promise<Server> {
@@ -41,6 +41,33 @@ export async function startHealthServer(port: number, host: string, check: Healt
   return server;
 }
 
+export type HealthEndpoint = { server: Server | undefined; close: () => Promise<void> };
+
+/** The health server on `port` when one is configured (undefined = none); `close()` is safe either way. */
+export async function serveHealth(port: number | undefined, host: string, check: HealthCheck, logger: Logger, registry?: Registry): Promise<HealthEndpoint> {
+  const server = port === undefined ? undefined : await startHealthServer(port, host, check, logger, registry);
+  return { server, close: () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())) };
+}
+
+/**
+ * Liveness of a worker process: every worker runs, every listed connection is ready, the producer answers PING,
+ * and (when given) the watched worker still takes jobs. Each Redis wait is capped at 1 s: a hung Redis fails the
+ * probe instead of hanging it.
+ */
+export function workerLiveness(parts: {
+  workers: readonly { isRunning(): boolean }[];
+  connections: readonly { status: string }[];
+  producer: { ping(): Promise<string> };
+  progressing?: () => Promise<boolean>;
+}): () => Promise<boolean> {
+  const { workers, connections, producer, progressing } = parts;
+  return async () =>
+    workers.every((w) => w.isRunning()) &&
+    connections.every((c) => c.status === 'ready') &&
+    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false)) &&
+    (progressing === undefined || (await withTimeout(progressing(), 1_000, false)));
+}
+
 /** Reads the optional WARMPOOL_HEALTH_PORT; undefined = no health server. Throws naming the variable. */
 export function healthPortFromEnv(env: Record<string, string | undefined> = process.env): number | undefined {
   const raw = env.WARMPOOL_HEALTH_PORT;
@@ -72,7 +99,7 @@ type WorkerEvents = { on(event: 'active' | 'completed' | 'failed' | 'drained', l
 type WaitingCounter = { getWaitingCount(): Promise<number> };
 
 /**
- * Notices a worker that is "running" but no longer takes jobs (seen after Redis restarts, SPEC §10): returns a
+ * Notices a worker that is "running" but no longer takes jobs (seen after Redis restarts, BEHAVIOUR.md §10): returns a
  * probe that fails when jobs are waiting and the worker has shown no activity for `stallMs`.
  */
 export function watchWorkerProgress(worker: WorkerEvents, queue: WaitingCounter, stallMs = 60_000): () => Promise<boolean> {

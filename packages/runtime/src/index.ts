@@ -1,6 +1,6 @@
 export { loadConfig, ConfigError, evaluationSettings, type Config, type SmtpConfig, WebhookSecret } from './config.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { onShutdown } from './shutdown.js';
-export { startHealthServer, healthPortFromEnv, withTimeout, watchWorkerProgress, type HealthCheck } from './health.js';
+export { startHealthServer, serveHealth, healthPortFromEnv, withTimeout, watchWorkerProgress, workerLiveness, type HealthCheck, type HealthEndpoint } from './health.js';
 export { createRegistry, registerQueueMetrics, registerWorkerMetrics } from './metrics.js';
 export { parseRedisTarget, RedisTargetError, type RedisTarget, type RedisNode } from './redis-target.js';

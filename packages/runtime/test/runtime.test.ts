@@ -30,7 +30,7 @@ test('logs never carry tokens, secrets, signatures, cookies or connection string
   assert.equal(parsed.token, '[redacted]');
 });
 
-test('configuration defaults match SPEC §8, and every bad variable is named', () => {
+test('configuration defaults match BEHAVIOUR.md §8, and every bad variable is named', () => {
   const config = loadConfig({});
   assert.equal(config.reconcileIntervalMs, 15_000);
   assert.equal(config.backoffIntervalMs, 60_000);

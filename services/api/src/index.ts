@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createQueueSet, createRedis, QUEUES, type QueueSet } from '@warmpool/bus';
-import { createPool, type Pool } from '@warmpool/db';
+import type { Pool } from '@warmpool/db';
 import { OutboxRelay, registerPoolMetrics } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
 import { buildApp } from './app.js';
@@ -34,12 +34,14 @@ function logQueueErrors(queues: QueueSet, logger: Logger): void {
   }
 }
 
+/** Connections of one API process: concurrent requests beyond this wait for a connection. */
+export const API_POOL_SIZE = 20;
+
 export type Api = { app: FastifyInstance; url: string; close: () => Promise<void> };
 
 /** Starts the HTTP API with its outbox relay and metrics collector; `close()` stops everything gracefully. */
-export async function startApi(options: { config: Config; logger: Logger; pool?: Pool; port?: number }): Promise<Api> {
-  const { config, logger } = options;
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: 20, applicationName: 'warmpool-api' });
+export async function startApi(options: { config: Config; logger: Logger; /** Owned by the caller, ended after `close()`. */ pool: Pool; port?: number }): Promise<Api> {
+  const { config, logger, pool } = options;
   const redis = createRedis(config.redis, { role: 'producer', name: 'api' });
   const queues = createQueueSet(redis, config.queuePrefix);
   logQueueErrors(queues, logger);
@@ -61,7 +63,6 @@ export async function startApi(options: { config: Config; logger: Logger; pool?:
       await relay.flush().catch(() => undefined);
       await queues.close();
       await redis.quit().catch(() => undefined);
-      if (!options.pool) await pool.end();
     })());
   return { app, url, close };
 }

@@ -1,19 +1,10 @@
-import { createPool, migrate } from '@warmpool/db';
-import { createLogger, loadConfig, onShutdown } from '@warmpool/runtime';
-import { startApi } from './index.js';
+import { runService } from '@warmpool/service';
+import { API_POOL_SIZE, startApi } from './index.js';
 
-const logger = createLogger('api');
-try {
-  const config = loadConfig();
-  const pool = createPool(config.databaseUrl, { max: 20, applicationName: 'warmpool-api' });
-  await migrate(pool);
+// `node services/api`: migrate (safe concurrently), then serve HTTP until SIGTERM/SIGINT.
+await runService('api', async ({ config, logger, database }) => {
+  const pool = await database(API_POOL_SIZE);
   const api = await startApi({ config, logger, pool });
   logger.info({ url: api.url }, 'api listening');
-  onShutdown(logger, async () => {
-    await api.close();
-    await pool.end();
-  });
-} catch (err) {
-  logger.fatal({ err }, 'cannot start');
-  process.exit(1);
-}
+  return api;
+});

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix } from '@warmpool/bus';
-import { createPool, type Pool } from '@warmpool/db';
+import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
+import type { Pool } from '@warmpool/db';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './retry-delay.js';
 import { deliverWebhook } from './deliver.js';
@@ -9,7 +9,7 @@ import { handleNotificationEvent } from './events.js';
 import { createMailer, type SendMail } from './mailer.js';
 import { deliveriesTotal } from './metrics.js';
 import { performSend } from './send.js';
-import { createRegistry, startHealthServer, withTimeout } from '@warmpool/runtime';
+import { createRegistry, serveHealth, workerLiveness } from '@warmpool/runtime';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
 export { sign, signatureHeaders, signingKey, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from './signing.js';
@@ -22,14 +22,18 @@ export { performSend, sendJobId } from './send.js';
 export { renderEmail, renderChat, type EmailContent } from './formats.js';
 export { createMailer, checkSmtp, type Mail, type SendMail } from './mailer.js';
 
-/** Slow receivers must not hold up others: at least this many deliveries run at once (SPEC §9). */
+/** Slow receivers must not hold up others: at least this many deliveries run at once (BEHAVIOUR.md §9). */
 const MIN_DELIVERY_CONCURRENCY = 10;
+const deliveryConcurrency = (config: Config) => Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
+
+/** Connections: one per event worker slot, one per webhook and per send slot, and two spare. */
+export const notifierPoolSize = (config: Config): number => config.workerConcurrency + 2 * deliveryConcurrency(config) + 2;
 
 export type NotifierOptions = {
   config: Config;
   logger: Logger;
-  /** Reuse a pool (tests, main after migrating); otherwise one is created and closed with the service. */
-  pool?: Pool;
+  /** The caller owns the pool (main sizes it with `notifierPoolSize`) and ends it after `close()`. */
+  pool: Pool;
   /** Serve GET /healthz and GET /metrics on this port (0 = any free port). */
   healthPort?: number;
   /** First retry delay of webhook deliveries (default 1 s, doubling per attempt, with jitter). */
@@ -51,6 +55,81 @@ export type Notifier = {
   close: () => Promise<void>;
 };
 
+type WorkerSetup = { options: NotifierOptions; queues: QueueSet; connection: RedisClient; prefix: string };
+
+/** Notification events → inbox rows and one webhook delivery / send job per recipient and channel. */
+function startEventsWorker({ options, queues, connection, prefix }: WorkerSetup): Worker {
+  const { config, pool } = options;
+  const log = options.logger.child({ queue: QUEUES.notifications });
+  const deps = {
+    pool,
+    deliveries: queues.webhookDeliveries,
+    logger: log,
+    publicUrl: config.publicUrl,
+    webhookUrl: config.webhookUrl,
+    webhookAttempts: config.webhookAttempts,
+    sends: queues.notificationSends,
+    email: config.smtp !== undefined,
+    emailAttempts: config.smtp?.attempts ?? config.webhookAttempts,
+    ...(options.now ? { now: options.now } : {}),
+  };
+  const worker = new Worker(QUEUES.notifications, async (job: Job) => handleNotificationEvent(deps, job), {
+    connection,
+    prefix,
+    concurrency: config.workerConcurrency,
+    ...WORKER_TIMING.notifications,
+  });
+  worker.on('failed', (job, err) => log.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
+  worker.on('error', (err) => log.error({ err }, 'notification worker error'));
+  return worker;
+}
+
+/** Retry delays of deliveries and sends: exponential from `backoffBaseMs`, capped at `backoffMaxMs`, with jitter. */
+function retrySettings(options: NotifierOptions) {
+  const baseMs = options.backoffBaseMs ?? 1_000;
+  const maxMs = options.backoffMaxMs ?? 10 * 60_000;
+  return { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) };
+}
+
+/** Signed webhook POSTs, retried with backoff and dead-lettered after the last attempt. */
+function startDeliveryWorker({ options, connection, prefix }: WorkerSetup): Worker {
+  const { config, pool } = options;
+  const log = options.logger.child({ queue: QUEUES.webhookDeliveries });
+  const deps = { pool, logger: log, webhookSecrets: config.webhookSecrets, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts };
+  const worker = new Worker(QUEUES.webhookDeliveries, async (job: Job) => deliverWebhook(deps, job), {
+    connection,
+    prefix,
+    concurrency: deliveryConcurrency(config),
+    ...WORKER_TIMING.webhookDeliveries,
+    settings: retrySettings(options),
+  });
+  worker.on('error', (err) => log.error({ err }, 'delivery worker error'));
+  return worker;
+}
+
+/** E-mails and chat posts: their own worker, so a hanging SMTP server never delays webhooks (nor the reverse). */
+function startSendWorker({ options, connection, prefix }: WorkerSetup): Worker {
+  const { config, pool } = options;
+  const log = options.logger.child({ queue: QUEUES.notificationSends });
+  const deps = {
+    pool,
+    logger: log,
+    sendMail: options.sendMail ?? (config.smtp ? createMailer(config.smtp) : undefined),
+    messageIdDomain: new URL(config.publicUrl).hostname,
+    chatTimeoutMs: config.webhookTimeoutMs,
+    defaultAttempts: config.webhookAttempts,
+  };
+  const worker = new Worker(QUEUES.notificationSends, async (job: Job) => performSend(deps, job), {
+    connection,
+    prefix,
+    concurrency: deliveryConcurrency(config),
+    ...WORKER_TIMING.notificationSends,
+    settings: retrySettings(options),
+  });
+  worker.on('error', (err) => log.error({ err }, 'send worker error'));
+  return worker;
+}
+
 /**
  * Starts the notifier: a worker on QUEUES.notifications turning events into inbox rows plus one webhook
  * delivery each, and a worker on QUEUES.webhookDeliveries posting them (signed, retried with backoff,
@@ -58,96 +137,28 @@ export type Notifier = {
  */
 export async function startNotifier(options: NotifierOptions): Promise<Notifier> {
   const { config, logger } = options;
-  const deliveryConcurrency = Math.max(MIN_DELIVERY_CONCURRENCY, config.workerConcurrency);
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 2 * deliveryConcurrency + 2, applicationName: 'warmpool-notifier' });
   const producer = createRedis(config.redis, { role: 'producer', name: 'notifier-producer' });
   const eventsConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-events' });
   const deliveryConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-deliveries' });
   const sendConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-sends' });
   const queues = createQueueSet(producer, config.queuePrefix);
   const prefix = queuePrefix(config.queuePrefix);
-  const baseMs = options.backoffBaseMs ?? 1_000;
-  const maxMs = options.backoffMaxMs ?? 10 * 60_000;
-  const retrySettings = { backoffStrategy: (attemptsMade: number) => webhookBackoffMs(attemptsMade, baseMs, maxMs) };
+  const eventsWorker = startEventsWorker({ options, queues, connection: eventsConnection, prefix });
+  const deliveryWorker = startDeliveryWorker({ options, queues, connection: deliveryConnection, prefix });
+  const sendWorker = startSendWorker({ options, queues, connection: sendConnection, prefix });
 
-  const eventsLog = logger.child({ queue: QUEUES.notifications });
-  const eventsWorker = new Worker(
-    QUEUES.notifications,
-    async (job: Job) =>
-      handleNotificationEvent(
-        {
-          pool,
-          deliveries: queues.webhookDeliveries,
-          logger: eventsLog,
-          publicUrl: config.publicUrl,
-          webhookUrl: config.webhookUrl,
-          webhookAttempts: config.webhookAttempts,
-          sends: queues.notificationSends,
-          email: config.smtp !== undefined,
-          emailAttempts: config.smtp?.attempts ?? config.webhookAttempts,
-          ...(options.now ? { now: options.now } : {}),
-        },
-        job,
-      ),
-    { connection: eventsConnection, prefix, concurrency: config.workerConcurrency, ...WORKER_TIMING.notifications },
-  );
-  eventsWorker.on('failed', (job, err) => eventsLog.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
-  eventsWorker.on('error', (err) => eventsLog.error({ err }, 'notification worker error'));
-
-  const deliveryLog = logger.child({ queue: QUEUES.webhookDeliveries });
-  const deliveryWorker = new Worker(
-    QUEUES.webhookDeliveries,
-    async (job: Job) =>
-      deliverWebhook({ pool, logger: deliveryLog, webhookSecrets: config.webhookSecrets, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts }, job),
-    {
-      connection: deliveryConnection,
-      prefix,
-      concurrency: deliveryConcurrency,
-      ...WORKER_TIMING.webhookDeliveries,
-      settings: retrySettings,
-    },
-  );
-  deliveryWorker.on('error', (err) => deliveryLog.error({ err }, 'delivery worker error'));
-
-  // E-mails and chat posts: their own worker, so a hanging SMTP server never delays webhooks (nor the reverse).
-  const sendLog = logger.child({ queue: QUEUES.notificationSends });
-  const sendMail = options.sendMail ?? (config.smtp ? createMailer(config.smtp) : undefined);
-  const sendDeps = {
-    pool,
-    logger: sendLog,
-    sendMail,
-    messageIdDomain: new URL(config.publicUrl).hostname,
-    chatTimeoutMs: config.webhookTimeoutMs,
-    defaultAttempts: config.webhookAttempts,
-  };
-  const sendWorker = new Worker(QUEUES.notificationSends, async (job: Job) => performSend(sendDeps, job), {
-    connection: sendConnection,
-    prefix,
-    concurrency: deliveryConcurrency,
-    ...WORKER_TIMING.notificationSends,
-    settings: retrySettings,
-  });
-  sendWorker.on('error', (err) => sendLog.error({ err }, 'send worker error'));
-
-  const isHealthy = async () =>
-    [eventsWorker, deliveryWorker, sendWorker].every((w) => w.isRunning()) &&
-    [eventsConnection, deliveryConnection, sendConnection].every((c) => c.status === 'ready') &&
-    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false));
-  let healthServer: Server | undefined;
-  if (options.healthPort !== undefined) {
-    const registry = createRegistry('notifier');
-    registry.registerMetric(deliveriesTotal);
-    healthServer = await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: {} }), logger, registry);
-  }
+  const isHealthy = workerLiveness({ workers: [eventsWorker, deliveryWorker, sendWorker], connections: [eventsConnection, deliveryConnection, sendConnection], producer });
+  const registry = options.healthPort === undefined ? undefined : createRegistry('notifier');
+  registry?.registerMetric(deliveriesTotal);
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: {} }), logger, registry);
 
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await health.close();
       await Promise.all([eventsWorker.close(), deliveryWorker.close(), sendWorker.close()]); // lets active jobs finish
       await queues.close();
       await Promise.all([producer, eventsConnection, deliveryConnection, sendConnection].map((c) => c.quit().catch(() => undefined)));
-      if (!options.pool) await pool.end();
     })());
-  return { eventsWorker, deliveryWorker, sendWorker, healthServer, isHealthy, close };
+  return { eventsWorker, deliveryWorker, sendWorker, healthServer: health.server, isHealthy, close };
 }

@@ -1,16 +1,11 @@
-import { createPool, migrate } from '@warmpool/db';
-
-import { createLogger, loadConfig, onShutdown, healthPortFromEnv } from '@warmpool/runtime';
-import { startNotifier } from './index.js';
+import { runService } from '@warmpool/service';
+import { notifierPoolSize, startNotifier } from './index.js';
 import { checkSmtp } from './mailer.js';
 
 // `node services/notifier`: migrate (safe concurrently), then consume notification events until SIGTERM/SIGINT.
-const logger = createLogger('notifier');
-try {
-  const config = loadConfig();
-  const pool = createPool(config.databaseUrl, { max: config.workerConcurrency + 22, applicationName: 'warmpool-notifier' });
-  await migrate(pool);
-  const notifier = await startNotifier({ config, logger, pool, healthPort: healthPortFromEnv() });
+await runService('notifier', async ({ config, logger, healthPort, database }) => {
+  const pool = await database(notifierPoolSize(config));
+  const notifier = await startNotifier({ config, logger, pool, healthPort });
   if (!config.webhookUrl) logger.warn('WARMPOOL_WEBHOOK_URL is not set: organizations without their own webhook URL get inbox notifications only');
   if (config.webhookSecrets.length === 0) logger.warn('WARMPOOL_WEBHOOK_SECRET is not set: deliveries to organizations without their own secret are skipped');
   logger.info({ concurrency: config.workerConcurrency, queuePrefix: config.queuePrefix, email: config.smtp !== undefined }, 'notifier started');
@@ -21,11 +16,5 @@ try {
       problem ? logger.warn({ host, port, tls, problem }, 'SMTP server check failed; e-mails will be retried') : logger.info({ host, port, tls }, 'SMTP server reachable'),
     );
   }
-  onShutdown(logger, async () => {
-    await notifier.close();
-    await pool.end();
-  });
-} catch (err) {
-  logger.fatal({ err }, 'notifier failed to start');
-  process.exit(1);
-}
+  return notifier;
+});

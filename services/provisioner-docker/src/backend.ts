@@ -30,98 +30,101 @@ function specOf(target: BuildTarget): { spec: WorkspaceSpec } | { problem: strin
   return parsed.success ? { spec: parsed.data } : { problem: `the stored workspace block is invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}` };
 }
 
+/** Reports the agent ready once the engine calls the container healthy, without holding the build's slot. */
+function reportWhenReady(deps: DockerBackendDeps, ctx: BuildContext, containerId: string): void {
+  ctx.background(async (shutdown) => {
+    try {
+      await deps.events.waitReady(containerId, shutdown);
+    } catch (err) {
+      // A container that dies first is drift (reported by the event handler); shutdown is picked up at restart.
+      ctx.log.info({ err: (err as Error).message }, 'agent not ready');
+      return;
+    }
+    await ctx.reportAgentReady(AGENT);
+  });
+}
+
+/** A start build: create or adopt the container and start it; canceled or failed ones leave nothing behind. */
+async function startWorkspace(deps: DockerBackendDeps, ctx: BuildContext, target: BuildTarget, spec: WorkspaceSpec): Promise<BuildOutcome> {
+  const { docker, options } = deps;
+  const config = containerConfig(spec, target, ctx.request.parameters, { instance: options.instance, mountPath: options.mountPath });
+  let container: { id: string; created: boolean };
+  try {
+    container = await ensureRunning(docker, config, target.workspaceId);
+  } catch (err) {
+    // Leave nothing half-made behind a failed create or start.
+    deps.expectGone(target.workspaceId);
+    await removeWorkspace(docker, target.workspaceId).catch(() => undefined);
+    return failed(engineMessage(err), isRetryable(err));
+  }
+  if (ctx.signal.aborted) {
+    deps.expectGone(target.workspaceId);
+    await removeWorkspace(docker, target.workspaceId);
+    return { kind: 'canceled', reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'canceled') };
+  }
+  deps.expectAlive(target.workspaceId);
+  if (!spec.healthcheck) return { kind: 'succeeded', agents: [{ name: AGENT, ready: true }] };
+  reportWhenReady(deps, ctx, container.id);
+  return { kind: 'succeeded', agents: [{ name: AGENT, ready: false }] };
+}
+
+/** A claim build: keep the running container (recreate it if gone, reported as a replacement), run the claim hook. */
+async function claimWorkspace(deps: DockerBackendDeps, ctx: BuildContext, target: BuildTarget, spec: WorkspaceSpec): Promise<BuildOutcome> {
+  const { docker } = deps;
+  const before = await inspectWorkspace(docker, target.workspaceId);
+  const outcome = before?.State.Running ? null : await startWorkspace(deps, ctx, target, spec);
+  if (outcome && outcome.kind !== 'succeeded') return outcome;
+  const info = await inspectWorkspace(docker, target.workspaceId);
+  if (!info) return failed('the container vanished during the claim', true);
+  if (spec.claim_hook) {
+    const env = { WARMPOOL_OWNER_NAME: target.ownerName, WARMPOOL_OWNER_ID: target.ownerId, WARMPOOL_WORKSPACE_NAME: target.workspaceName };
+    try {
+      const hook = await execIn(docker, info.Id, spec.claim_hook.command, env, spec.claim_hook.timeout_seconds * 1000);
+      if (hook.exitCode !== 0) return failed(`claim hook exited with status ${hook.exitCode}: ${hook.output.trim()}`, true);
+    } catch (err) {
+      return failed(`claim hook: ${engineMessage(err)}`, isRetryable(err));
+    }
+  }
+  const healthy = !info.State.Health || info.State.Health.Status === 'healthy';
+  if (!healthy) reportWhenReady(deps, ctx, info.Id);
+  // Replacements only when something really had to be recreated.
+  const recreated = before === null || (outcome?.kind === 'succeeded' && before.Id !== info.Id);
+  return { kind: 'succeeded', agents: [{ name: AGENT, ready: healthy }], ...(recreated ? { replacements: RECREATED } : {}) };
+}
+
+/** A delete (container and volume removed) or stop build. Passing engine trouble throws, so the kit retries it. */
+async function stopOrRemove(deps: DockerBackendDeps, transition: 'stop' | 'delete', workspaceId: string): Promise<BuildOutcome> {
+  const { docker, options } = deps;
+  try {
+    deps.expectGone(workspaceId);
+    if (transition === 'delete') await removeWorkspace(docker, workspaceId);
+    else await ignoreGone(docker.getContainer(containerName(workspaceId)).stop({ t: options.stopTimeoutSeconds }));
+    return { kind: 'succeeded', agents: [] };
+  } catch (err) {
+    if (isRetryable(err)) throw new Error(engineMessage(err), { cause: err });
+    return failed(engineMessage(err), false);
+  }
+}
+
 /**
  * Docker Engine backend of the provisioner kit: one container (plus a named volume) per workspace. Start builds
  * create or adopt and start it, claim builds keep it and run the claim hook, stop builds stop it, delete builds
  * remove container and volume. Engine refusals become build-failed with the engine's message.
  */
 export function createDockerBackend(deps: DockerBackendDeps): ProvisionerBackend {
-  const { docker, events, options } = deps;
-
-  const whenReady = (ctx: BuildContext, containerId: string) =>
-    ctx.background(async (shutdown) => {
-      try {
-        await events.waitReady(containerId, shutdown);
-      } catch (err) {
-        // A container that dies first is drift (reported by the event handler); shutdown is picked up at restart.
-        ctx.log.info({ err: (err as Error).message }, 'agent not ready');
-        return;
-      }
-      await ctx.reportAgentReady(AGENT);
-    });
-
-  const start = async (ctx: BuildContext, target: BuildTarget, spec: WorkspaceSpec): Promise<BuildOutcome> => {
-    const config = containerConfig(spec, target, ctx.request.parameters, { instance: options.instance, mountPath: options.mountPath });
-    let container: { id: string; created: boolean };
-    try {
-      container = await ensureRunning(docker, config, target.workspaceId);
-    } catch (err) {
-      // Leave nothing half-made behind a failed create or start.
-      deps.expectGone(target.workspaceId);
-      await removeWorkspace(docker, target.workspaceId).catch(() => undefined);
-      return failed(engineMessage(err), isRetryable(err));
-    }
-    if (ctx.signal.aborted) {
-      deps.expectGone(target.workspaceId);
-      await removeWorkspace(docker, target.workspaceId);
-      return { kind: 'canceled', reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'canceled') };
-    }
-    deps.expectAlive(target.workspaceId);
-    if (!spec.healthcheck) return { kind: 'succeeded', agents: [{ name: AGENT, ready: true }] };
-    whenReady(ctx, container.id);
-    return { kind: 'succeeded', agents: [{ name: AGENT, ready: false }] };
-  };
-
-  const claim = async (ctx: BuildContext, target: BuildTarget, spec: WorkspaceSpec): Promise<BuildOutcome> => {
-    const before = await inspectWorkspace(docker, target.workspaceId);
-    const outcome = before?.State.Running ? null : await start(ctx, target, spec);
-    if (outcome && outcome.kind !== 'succeeded') return outcome;
-    const info = await inspectWorkspace(docker, target.workspaceId);
-    if (!info) return failed('the container vanished during the claim', true);
-    if (spec.claim_hook) {
-      const env = { WARMPOOL_OWNER_NAME: target.ownerName, WARMPOOL_OWNER_ID: target.ownerId, WARMPOOL_WORKSPACE_NAME: target.workspaceName };
-      try {
-        const hook = await execIn(docker, info.Id, spec.claim_hook.command, env, spec.claim_hook.timeout_seconds * 1000);
-        if (hook.exitCode !== 0) return failed(`claim hook exited with status ${hook.exitCode}: ${hook.output.trim()}`, true);
-      } catch (err) {
-        return failed(`claim hook: ${engineMessage(err)}`, isRetryable(err));
-      }
-    }
-    const healthy = !info.State.Health || info.State.Health.Status === 'healthy';
-    if (!healthy) whenReady(ctx, info.Id);
-    // Replacements only when something really had to be recreated.
-    const recreated = before === null || (outcome?.kind === 'succeeded' && before.Id !== info.Id);
-    return { kind: 'succeeded', agents: [{ name: AGENT, ready: healthy }], ...(recreated ? { replacements: RECREATED } : {}) };
-  };
-
   return {
     build: async (ctx) => {
       const { request } = ctx;
       const target = await loadBuildTarget(deps.pool, request.buildId);
       if (!target) return failed('unknown build: no such build in the database', false);
-      try {
-        if (request.transition === 'delete') {
-          deps.expectGone(target.workspaceId);
-          await removeWorkspace(docker, target.workspaceId);
-          return { kind: 'succeeded', agents: [] };
-        }
-        if (request.transition === 'stop') {
-          deps.expectGone(target.workspaceId);
-          await ignoreGone(docker.getContainer(containerName(target.workspaceId)).stop({ t: options.stopTimeoutSeconds }));
-          return { kind: 'succeeded', agents: [] };
-        }
-      } catch (err) {
-        // Passing engine trouble: throw, so the kit tries the request again before reporting a failure.
-        if (isRetryable(err)) throw new Error(engineMessage(err), { cause: err });
-        return failed(engineMessage(err), false);
-      }
+      if (request.transition !== 'start') return stopOrRemove(deps, request.transition, target.workspaceId);
       if (request.reason === 'prebuild-create' && !target.active) {
         // Cancellation by pull: a prebuild of a version that stopped being active would be deleted at once.
         return { kind: 'canceled', reason: 'the template version is no longer active' };
       }
       const found = specOf(target);
       if ('problem' in found) return failed(found.problem, false);
-      return request.reason === 'claim' ? claim(ctx, target, found.spec) : start(ctx, target, found.spec);
+      return request.reason === 'claim' ? claimWorkspace(deps, ctx, target, found.spec) : startWorkspace(deps, ctx, target, found.spec);
     },
   };
 }

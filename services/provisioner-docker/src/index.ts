@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { createPool, type Pool } from '@warmpool/db';
+import type { Pool } from '@warmpool/db';
 import { startProvisioner, type Provisioner } from '@warmpool/provisioner-kit';
 import type { Config, Logger } from '@warmpool/runtime';
 import { createDockerBackend } from './backend.js';
@@ -20,6 +20,9 @@ export type DockerProvisioner = {
   health: () => Promise<{ ok: boolean; details: Record<string, unknown> }>;
   close: () => Promise<void>;
 };
+
+/** One connection per build slot (each loads its build target), and two spare. */
+export const dockerPoolSize = (options: DockerOptions): number => options.concurrency + 2;
 
 export class EngineUnavailableError extends Error {
   override name = 'EngineUnavailableError';
@@ -47,7 +50,7 @@ class RecentSet {
  * and removals outside Warmpool are reported as `workspace-lost`, from the engine's event stream) and a start-up
  * reconcile. The engine is `DOCKER_HOST` or the local socket (dockerode's defaults) unless `docker` is given.
  */
-export async function startDockerProvisioner(input: { config: Config; options: DockerOptions; logger: Logger; docker?: Docker; pool?: Pool }): Promise<DockerProvisioner> {
+export async function startDockerProvisioner(input: { config: Config; options: DockerOptions; logger: Logger; docker?: Docker; pool: Pool }): Promise<DockerProvisioner> {
   const { config, options, logger } = input;
   const docker = input.docker ?? new Docker();
   try {
@@ -57,7 +60,7 @@ export async function startDockerProvisioner(input: { config: Config; options: D
       `no Docker Engine answers (${engineMessage(err)}): start dockerd, or set DOCKER_HOST (e.g. unix:///var/run/docker.sock or tcp://host:2375)`,
     );
   }
-  const pool = input.pool ?? createPool(config.databaseUrl, { max: options.concurrency + 2, applicationName: 'warmpool-provisioner-docker' });
+  const { pool } = input;
   const expected = new RecentSet();
   const shutdown = new AbortController();
   const onGone = (event: ContainerEvent) => {
@@ -105,7 +108,6 @@ export async function startDockerProvisioner(input: { config: Config; options: D
       shutdown.abort();
       await kit.close();
       events.close();
-      if (!input.pool) await pool.end();
     })());
   return { kit, docker, startup, health, close };
 }

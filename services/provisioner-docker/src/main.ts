@@ -1,19 +1,18 @@
-import { createLogger, healthPortFromEnv, loadConfig, onShutdown, startHealthServer } from '@warmpool/runtime';
-import { loadDockerOptions, startDockerProvisioner } from './index.js';
+import { startHealthServer } from '@warmpool/runtime';
+import { runService } from '@warmpool/service';
+import { dockerPoolSize, loadDockerOptions, startDockerProvisioner } from './index.js';
 
-const logger = createLogger('provisioner-docker');
-try {
-  const config = loadConfig();
+// `node services/provisioner-docker`: read-only database lookups (no migrations), then build until SIGTERM/SIGINT.
+await runService('provisioner-docker', async ({ config, logger, healthPort, database }) => {
   const options = loadDockerOptions();
-  const healthPort = healthPortFromEnv();
-  const service = await startDockerProvisioner({ config, options, logger });
+  const pool = await database(dockerPoolSize(options), { migrate: false });
+  const service = await startDockerProvisioner({ config, options, logger, pool });
   const server = healthPort === undefined ? undefined : await startHealthServer(healthPort, '0.0.0.0', service.health, logger);
   logger.info({ options, startup: service.startup }, 'Docker provisioner started');
-  onShutdown(logger, async () => {
-    server?.close();
-    await service.close();
-  });
-} catch (err) {
-  logger.fatal({ err: err instanceof Error ? err.message : err }, 'cannot start');
-  process.exit(1);
-}
+  return {
+    close: async () => {
+      server?.close();
+      await service.close();
+    },
+  };
+});

@@ -1,14 +1,10 @@
-import { createLogger, loadConfig, onShutdown } from '@warmpool/runtime';
+import { runService } from '@warmpool/service';
 import { loadSimOptions, startProvisionerSim } from './index.js';
 
-const logger = createLogger('provisioner-sim');
-try {
-  const config = loadConfig();
+// `node services/provisioner-sim`: no database; consumes build requests until SIGTERM/SIGINT.
+await runService('provisioner-sim', async ({ config, logger }) => {
   const sim = loadSimOptions();
   const service = startProvisionerSim({ config, sim, logger });
   logger.info({ sim }, 'simulated provisioner started');
-  onShutdown(logger, service.close);
-} catch (err) {
-  logger.fatal({ err }, 'cannot start');
-  process.exit(1);
-}
+  return service;
+});

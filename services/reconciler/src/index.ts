@@ -1,17 +1,20 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, watchDataLoss } from '@warmpool/bus';
-import { createPool, pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
+import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, watchDataLoss, type RedisClient } from '@warmpool/bus';
+import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
-import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
+
+/** One connection per results-consumer slot plus one per reconcile batch in flight (four); relay and timers borrow between. */
+export const reconcilerPoolSize = (config: Config): number => config.workerConcurrency + 4;
 
 export type ReconcilerOptions = {
   config: Config;
   logger: Logger;
-  /** Reuse a pool (tests, main after migrating); otherwise one is created and closed with the service. */
-  pool?: Pool;
+  /** The caller owns the pool (main sizes it with `reconcilerPoolSize`) and ends it after `close()`. */
+  pool: Pool;
   /** Serve GET /healthz on this port (0 = any free port). */
   healthPort?: number;
   relayPollMs?: number;
@@ -32,8 +35,7 @@ export type Reconciler = {
  * enqueues the deduplicated reconcile) and the outbox relay. Everything is closed by `close()`.
  */
 export async function startReconciler(options: ReconcilerOptions): Promise<Reconciler> {
-  const { config, logger } = options;
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: config.workerConcurrency + 4, applicationName: 'warmpool-reconciler' });
+  const { config, logger, pool } = options;
   const producer = createRedis(config.redis, { role: 'producer', name: 'reconciler-producer' });
   const workerConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
@@ -47,7 +49,55 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   // Jobs running at the same time are reconciled as batches: one snapshot query and (for plain creates and
   // deletes) one transaction per batch. Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
-  const processor = async (job: Job) => {
+  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, metrics, logger), {
+    connection: workerConnection,
+    prefix: queuePrefix(config.queuePrefix),
+    concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
+    ...WORKER_TIMING.reconcile,
+  });
+  worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
+  worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));
+  worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
+  worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
+  relay.start();
+  const stopHousekeeping = startHousekeeping(pool, relay, producer, config, logger);
+  // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
+  const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
+  const resultsWorker = createBuildResultsWorker({
+    pool,
+    queues,
+    relay,
+    logger,
+    onCreation: (type, seconds) => metrics.creationDuration.observe({ type }, seconds),
+    connection: resultsConnection,
+    prefix: config.queuePrefix,
+    concurrency: config.workerConcurrency,
+  });
+
+  const progressing = watchWorkerProgress(worker, queues.reconcile, options.stallMs);
+  const isHealthy = workerLiveness({ workers: [worker, resultsWorker], connections: [workerConnection], producer, progressing });
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      stopHousekeeping();
+      await health.close();
+      await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
+      await relay.stop();
+      await relay.flush().catch(() => undefined); // deliver what the last jobs committed
+      await queues.close();
+      await Promise.all([producer, workerConnection, resultsConnection].map((c) => c.quit().catch(() => undefined)));
+    })());
+  return { worker, healthServer: health.server, isHealthy, close };
+}
+
+/**
+ * The reconcile job handler: validates the payload (malformed ones and unknown job names fail without retries) and
+ * reconciles the preset through the batcher, timing it by outcome.
+ */
+function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeof registerWorkerMetrics>, logger: Logger): (job: Job) => Promise<{ kind: string }> {
+  return async (job) => {
     const parsed = ReconcileJob.safeParse(job.data);
     const log = () => logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
     if (!parsed.success) {
@@ -66,19 +116,11 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     stopTimer({ outcome: outcome.kind });
     return { kind: outcome.kind };
   };
+}
 
-  const worker = new Worker(QUEUES.reconcile, processor, {
-    connection: workerConnection,
-    prefix: queuePrefix(config.queuePrefix),
-    concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
-    ...WORKER_TIMING.reconcile,
-  });
-  worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
-  worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));
-  worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
-  worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
-  relay.start();
-  // Published outbox rows are kept a week for auditing, then pruned (any replica may do it; deletes are idempotent).
+/** Timers any replica may run (their writes are idempotent); returns what stops them. */
+function startHousekeeping(pool: Pool, relay: OutboxRelay, producer: RedisClient, config: Config, logger: Logger): () => void {
+  // Published outbox rows are kept a week for auditing, then pruned.
   const pruner = setInterval(() => {
     pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
     // Demand history is kept DEMAND_RETENTION_MS (35 days), enough for the forecast's 4 weeks and 28-day replays.
@@ -103,44 +145,9 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     if (requests + events > 0) logger.warn({ requests, events }, 'Redis lost its data: pending build requests and unrecorded notification events published again');
     await relay.flush();
   });
-  // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
-  const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
-  const resultsWorker = createBuildResultsWorker({
-    pool,
-    queues,
-    relay,
-    logger,
-    onCreation: (type, seconds) => metrics.creationDuration.observe({ type }, seconds),
-    connection: resultsConnection,
-    prefix: config.queuePrefix,
-    concurrency: config.workerConcurrency,
-  });
-
-  const progressing = watchWorkerProgress(worker, queues.reconcile, options.stallMs);
-  const isHealthy = async () =>
-    worker.isRunning() &&
-    resultsWorker.isRunning() &&
-    workerConnection.status === 'ready' &&
-    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false)) &&
-    (await withTimeout(progressing(), 1_000, false));
-  const healthServer =
-    options.healthPort === undefined
-      ? undefined
-      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
-
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      clearInterval(pruner);
-      clearInterval(republisher);
-      dataLoss.stop();
-      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
-      await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
-      await relay.stop();
-      await relay.flush().catch(() => undefined); // deliver what the last jobs committed
-      await queues.close();
-      await Promise.all([producer, workerConnection, resultsConnection].map((c) => c.quit().catch(() => undefined)));
-      if (!options.pool) await pool.end();
-    })());
-  return { worker, healthServer, isHealthy, close };
+  return () => {
+    clearInterval(pruner);
+    clearInterval(republisher);
+    dataLoss.stop();
+  };
 }

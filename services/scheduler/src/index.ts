@@ -1,14 +1,15 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
-import { createPool, presetsNeedingAttention, type Pool } from '@warmpool/db';
+import { presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
-import { createRegistry, evaluationSettings, registerQueueMetrics, startHealthServer, watchWorkerProgress, withTimeout, type Config, type Logger } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;
   logger: Logger;
-  pool?: Pool;
+  /** The caller owns the pool (main sizes it with `SCHEDULER_POOL_SIZE`) and ends it after `close()`. */
+  pool: Pool;
   healthPort?: number;
 };
 
@@ -24,9 +25,11 @@ export type Scheduler = {
 const TICK_SCHEDULER_ID = 'tick';
 const ENQUEUE_CHUNK = 500;
 const UPSERT_GUARD_MS = 30_000;
+/** One tick at a time per process: a screening query and a spare. */
+export const SCHEDULER_POOL_SIZE = 2;
 
 /**
- * Upserts the cluster-wide tick from one replica only: concurrent upserts have misbehaved (SPEC §10), so a
+ * Upserts the cluster-wide tick from one replica only: concurrent upserts have misbehaved (BEHAVIOUR.md §10), so a
  * short-lived Redis NX key elects the upserter, and it only writes when the interval actually changed.
  */
 export async function ensureTickScheduler(queues: QueueSet, redis: RedisClient, intervalMs: number, logger: Logger): Promise<boolean> {
@@ -45,8 +48,7 @@ export async function ensureTickScheduler(queues: QueueSet, redis: RedisClient, 
  * reconciler, which has each preset's snapshot at hand; a lost timer costs at most one interval.
  */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
-  const { config, logger } = options;
-  const pool = options.pool ?? createPool(config.databaseUrl, { max: 2, applicationName: 'warmpool-scheduler' });
+  const { config, logger, pool } = options;
   const producer = createRedis(config.redis, { role: 'producer', name: 'scheduler-producer' });
   const workerConnection = createRedis(config.redis, { role: 'worker', name: 'scheduler-worker' });
   const queues = createQueueSet(producer, config.queuePrefix);
@@ -95,26 +97,18 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const registry = createRegistry('scheduler');
   registerQueueMetrics(registry, queues);
   const progressing = watchWorkerProgress(worker, queues.schedulerTick, Math.max(60_000, 4 * config.reconcileIntervalMs));
-  const isHealthy = async () =>
-    worker.isRunning() &&
-    workerConnection.status === 'ready' &&
-    (await withTimeout(producer.ping().then((r) => r === 'PONG'), 1_000, false)) &&
-    (await withTimeout(progressing(), 1_000, false));
-  const healthServer =
-    options.healthPort === undefined
-      ? undefined
-      : await startHealthServer(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
+  const isHealthy = workerLiveness({ workers: [worker], connections: [workerConnection], producer, progressing });
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
 
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       clearInterval(recheck);
       dataLoss.stop();
-      if (healthServer) await new Promise<void>((r) => healthServer.close(() => r()));
+      await health.close();
       await worker.close();
       await queues.close();
       await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
-      if (!options.pool) await pool.end();
     })());
-  return { worker, healthServer, isHealthy, tick, close };
+  return { worker, healthServer: health.server, isHealthy, tick, close };
 }

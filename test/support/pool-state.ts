@@ -1,11 +1,11 @@
 import type { Pool } from '@warmpool/db';
 
 /**
- * What the chaos run measures, in SQL, over the shared views of migration 006: a prebuild (view
+ * Pool state as tests, benches and the chaos run measure it, in SQL, over the shared views of migration 006: a prebuild (view
  * prebuild_workspaces) is live when its latest build is a start that is pending, running or succeeded (a workspace
  * whose latest build is a delete is going away and does not count), and eligible as the view running_prebuilds
- * defines it (running, every agent ready, neither past the preset's TTL nor invalidated). The chaos presets have no
- * schedules: desired = instances.
+ * defines it (running, every agent ready, neither past the preset's TTL nor invalidated). Convergence reads desired
+ * as `instances`: for presets without schedules (the chaos run's).
  */
 const PREBUILDS = `
   SELECT pw.id, pw.preset_id, pw.build_id, pw.transition, pw.job_status, pw.reason,
@@ -58,4 +58,19 @@ export async function offBreakdown(db: Pool): Promise<Record<string, number>> {
      FROM (${COUNTS}) c WHERE c.eligible <> c.instances OR c.live <> c.instances GROUP BY 1`,
   );
   return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
+}
+
+/** Eligible prebuilds of one preset. */
+export async function eligibleCount(db: Pool, presetId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM running_prebuilds WHERE preset_id = $1 AND eligible', [presetId]);
+  return rows[0]!.n;
+}
+
+/** Presets with at least one eligible prebuild, and prebuild creates pending or running (in flight). */
+export async function servedAndInflight(db: Pool): Promise<{ served: number; inflight: number }> {
+  const { rows } = await db.query<{ served: number; inflight: number }>(
+    `SELECT (SELECT count(DISTINCT preset_id) FROM running_prebuilds WHERE eligible)::int AS served,
+            (SELECT count(*) FROM builds WHERE reason = 'prebuild-create' AND job_status IN ('pending', 'running'))::int AS inflight`,
+  );
+  return rows[0]!;
 }

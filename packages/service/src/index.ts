@@ -1,0 +1,1 @@
+export { runService, type ServiceContext, type RunningService, type ProcessHooks } from './run.js';
