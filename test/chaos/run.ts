@@ -198,6 +198,7 @@ async function main(): Promise<void> {
     const first = await waitConverged(db, PHASE_DEADLINE_MS);
     say(`initial fill: ${first === undefined ? 'NOT converged' : `converged in ${(first / 1000).toFixed(1)} s`}`);
     const timings: string[] = [];
+    let slowest = 0; // seconds from a fault to convergence, worst phase (Infinity: one never converged)
     for (const [i, fault] of faults.entries()) {
       say(`work: ${await perturb(db, i)}`);
       await sleep(300); // the scheduler's tick or the reconcilers pick the work up
@@ -208,6 +209,7 @@ async function main(): Promise<void> {
       const took = await waitConverged(db, PHASE_DEADLINE_MS);
       const figure = took === undefined ? `NOT converged within ${PHASE_DEADLINE_MS / 1000} s` : `${((Date.now() - injectedAt) / 1000).toFixed(1)} s`;
       timings.push(`${fault.name}: ${figure}`);
+      slowest = Math.max(slowest, took === undefined ? Infinity : (Date.now() - injectedAt) / 1000);
       if (failover && took !== undefined) failover.figures.convergedMs = Date.now() - failover.figures.killedAt;
       say(`  converged after the fault: ${figure}`);
     }
@@ -218,6 +220,8 @@ async function main(): Promise<void> {
     if (settled === undefined) for (const line of await reportOffPresets(db)) say(`  off: ${line}`);
     check('convergence', settled !== undefined, settled !== undefined ? 'every preset has exactly its desired eligible prebuilds (not expired, agents ready)' : 'presets off their desired count after settling');
     for (const t of timings) say(`  time to converge — ${t}`);
+    // Reported, not a check: the figure depends on the machine's load (target ≤ 10 s, docs/BENCHMARKS.md).
+    say(`convergence after a fault, slowest phase: ${slowest.toFixed(1)} s (target ≤ 10 s: ${slowest <= 10 ? 'met' : 'MISSED'})`);
 
     const after = await overshoot(db);
     check('no overshoot after settling', after.value === 0, `max live (pending/running/succeeded start) prebuilds above desired: ${after.value}`);
