@@ -37,20 +37,22 @@ const loseEverything = async () => {
 test('the watcher calls back when its marker is gone (at start: a fresh Redis), and once the callback succeeded marks again', async () => {
   let calls = 0;
   let fail = true;
+  const errors: unknown[] = [];
   const watcher = watchDataLoss(redis, prefix.prefix, 'test', async () => {
     calls++;
     if (fail) throw new Error('database away');
-  }, 20);
+  }, { intervalMs: 20, onError: (err) => errors.push(err) });
   try {
     await waitFor(async () => calls >= 2, { what: 'a failed callback retried' });
     assert.equal(await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:test`), 0, 'not marked while the callback fails');
+    assert.match(String(errors[0]), /database away/, 'the failure is reported, not swallowed');
     fail = false;
     await waitFor(async () => (await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:test`)) === 1, { what: 'the marker written' });
     const before = calls;
     await redis.del(`${queuePrefix(prefix.prefix)}:data-marker:test`);
     await waitFor(async () => calls > before, { what: 'the loss noticed' });
   } finally {
-    watcher.stop();
+    await watcher.stop();
     await redis.del(`${queuePrefix(prefix.prefix)}:data-marker:test`);
   }
 });
@@ -84,12 +86,19 @@ test('a reconciler publishes the pending build requests again right after Redis 
 });
 
 test('a scheduler re-creates the tick job scheduler right after Redis lost its data (not at its 30 s re-check)', async () => {
-  const scheduler = await startScheduler({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '3600000' }), logger: createLogger('test', { level: 'silent' }), pool: db.pool });
+  // The scheduler's periodic re-check would also re-create the job scheduler (within 30 s, inside waitFor's deadline),
+  // so the test waits for what only the data-loss repair does: its log line, then checks the scheduler exists.
+  const lines: { msg: string }[] = [];
+  const logger = createLogger('test', { level: 'warn', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  const scheduler = await startScheduler({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '3600000' }), logger, pool: db.pool });
+  const repairs = () => lines.filter((l) => l.msg.startsWith('Redis lost its data: tick scheduler re-created')).length;
   try {
     await waitFor(async () => (await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:scheduler`)) === 1, { what: 'the marker written at start' });
     assert.ok(await queues.schedulerTick.getJobScheduler('tick'), 'created at start');
+    const before = repairs();
     await loseEverything();
-    await waitFor(async () => Boolean(await queues.schedulerTick.getJobScheduler('tick')), { what: 'the tick scheduler re-created' });
+    await waitFor(async () => repairs() > before, { what: 'the data-loss repair' });
+    assert.ok(await queues.schedulerTick.getJobScheduler('tick'), 'the tick scheduler re-created');
   } finally {
     await scheduler.close();
   }

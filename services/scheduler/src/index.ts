@@ -92,7 +92,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     await ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger);
     const enqueued = await tick();
     logger.warn({ enqueued }, 'Redis lost its data: tick scheduler re-created, presets re-screened');
-  });
+  }, { onError: (err) => logger.warn({ err }, 'repair after Redis lost its data failed; retried in a second') });
 
   const registry = createRegistry('scheduler');
   registerQueueMetrics(registry, queues);
@@ -104,7 +104,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const close = () =>
     (closed ??= (async () => {
       clearInterval(recheck);
-      dataLoss.stop();
+      await dataLoss.stop();
       await health.close();
       await worker.close();
       await queues.close();
