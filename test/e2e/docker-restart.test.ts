@@ -104,6 +104,12 @@ test('pending prebuild builds of a version that became inactive are canceled, ne
   const v2 = await importVersion(templateId, 'v2', 2, workspaceBlock());
   startProvisionerProcess();
   await converged(v2, 2, 'v2 converged');
+  // A v1 request deferred from the create slot may still wait in the queue: it is canceled when it is taken.
+  await waitFor(
+    async () =>
+      (await db.pool.query(`SELECT count(*)::int AS n FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE w.preset_id = $1 AND b.job_status IN ('pending', 'running')`, [v1])).rows[0].n === 0,
+    { timeoutMs: POOL_TIMEOUT_MS, what: 'every v1 build settled' },
+  );
   const { rows } = await db.pool.query<{ job_status: string; deleted: boolean }>(
     `SELECT b.job_status, w.deleted FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE w.preset_id = $1`,
     [v1],
