@@ -38,6 +38,10 @@ test('health checks need no token; everything else answers 401 without a valid o
     assert.equal(res.status, 401);
     assert.equal(res.body.error, 'unauthenticated');
   }
+  // An unknown API path is authenticated like a known one: without a principal nothing, not even its absence, is told.
+  assert.equal((await call('GET', '/api/v1/no-such-route')).status, 401);
+  const unknown = await call('GET', '/api/v1/no-such-route', { token: tokens.owner.token });
+  assert.deepEqual([unknown.status, unknown.body.error], [404, 'not_found']);
   const openapi = await call('GET', '/api/v1/openapi.json');
   assert.equal(openapi.status, 200);
   assert.ok(Object.keys(openapi.body.paths as object).includes('/api/v1/organizations/{org}/workspaces'));
@@ -188,7 +192,9 @@ test('prebuild operations: status, preview, pause (owner only), resume and inval
   const status = await call('GET', `/api/v1/presets/${p.presetId}/status`, { token: tokens.templateAdminA.token });
   assert.equal(status.status, 200);
   assert.deepEqual([status.body.desiredNow, status.body.running, status.body.eligible], [2, 2, 2]);
-  assert.equal((await call('GET', `/api/v1/presets/${p.presetId}/status`, { token: tokens.memberA.token })).status, 403);
+  // Members read their organization's pools (same answer), but never act on them (below).
+  const asMember = await call('GET', `/api/v1/presets/${p.presetId}/status`, { token: tokens.memberA.token });
+  assert.deepEqual([asMember.status, asMember.body.eligible], [200, 2]);
   assert.equal((await call('GET', `/api/v1/presets/${p.presetId}/status`, { token: tokens.templateAdminB.token })).status, 404);
   const preview = await call('GET', `/api/v1/presets/${p.presetId}/schedule-preview`, { token: tokens.templateAdminA.token });
   assert.equal(preview.status, 200);

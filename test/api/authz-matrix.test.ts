@@ -116,7 +116,8 @@ const ROUTES: Route[] = [
   },
   // Someone else's workspace is invisible (404) to principals without workspace.read, like another org's.
   { name: 'get user workspace', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/workspaces/${f.workspaceId}` }), expect: row(200, 404, 404, 200, 200, 404) },
-  { name: 'get prebuild', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/workspaces/${f.prebuildId}` }), expect: row(200, 200, 200, 200, 404, 404) },
+  // A prebuild is part of the pool, which members read.
+  { name: 'get prebuild', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/workspaces/${f.prebuildId}` }), expect: row(200, 200, 200, 200, 200, 200) },
   {
     name: 'patch user workspace',
     request: (f) => ({ method: 'PATCH', path: `/api/v1/workspaces/${f.workspaceId}`, body: { autostop_seconds: 3600 } }),
@@ -125,10 +126,15 @@ const ROUTES: Route[] = [
   // SPEC §7: workspace.delete (owners, org admins, the workspace's owner), else prebuilt_workspace.delete for prebuilds.
   { name: 'delete user workspace', request: (f) => ({ method: 'DELETE', path: `/api/v1/workspaces/${f.workspaceId}` }), expect: row(202, 403, 403, 202, 202, 403) },
   { name: 'delete prebuild', request: (f) => ({ method: 'DELETE', path: `/api/v1/workspaces/${f.prebuildId}` }), expect: row(202, 202, 202, 202, 403, 403) },
-  { name: 'preset status', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/status` }), expect: row(200, 200, 200, 200, 403, 403) },
-  { name: 'schedule preview', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/schedule-preview` }), expect: row(200, 200, 200, 200, 403, 403) },
+  // Members read their organization's pools (status, preview, the console's read routes) but do not replay or act.
+  { name: 'preset status', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/status` }), expect: row(200, 200, 200, 200, 200, 200) },
+  { name: 'schedule preview', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/schedule-preview` }), expect: row(200, 200, 200, 200, 200, 200) },
   { name: 'replay preset', read: true, request: (f) => ({ method: 'POST', path: `/api/v1/presets/${f.presetId}/replay`, body: { days: 1 } }), expect: row(200, 200, 200, 200, 403, 403) },
-  { name: 'organization presets', read: true, request: () => ({ method: 'GET', path: '/api/v1/organizations/org-a/presets' }), expect: row(200, 200, 200, 200, 403, 403) },
+  { name: 'organization presets', read: true, request: () => ({ method: 'GET', path: '/api/v1/organizations/org-a/presets' }), expect: row(200, 200, 200, 200, 200, 200) },
+  { name: 'preset builds', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/builds` }), expect: row(200, 200, 200, 200, 200, 200) },
+  { name: 'replacement notices', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/replacements` }), expect: row(200, 200, 200, 200, 200, 200) },
+  { name: 'pool history', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/presets/${f.presetId}/history` }), expect: row(200, 200, 200, 200, 200, 200) },
+  { name: 'my scope', read: true, request: () => ({ method: 'GET', path: '/api/v1/users/me/scope' }), expect: row(200, 200, 200, 200, 200, 200, 200) },
   { name: 'resume preset', request: (f) => ({ method: 'POST', path: `/api/v1/presets/${f.presetId}/resume` }), expect: row(200, 200, 200, 403, 403, 403) },
   { name: 'invalidate preset', request: (f) => ({ method: 'POST', path: `/api/v1/presets/${f.presetId}/invalidate` }), expect: row(200, 200, 200, 403, 403, 403) },
   // Site-wide: nothing to hide, so org B principals get 403 like everyone but the owner.
@@ -210,6 +216,8 @@ test('denied requests change nothing', async () => {
     ['orgAdminB', 'DELETE', `/api/v1/workspaces/${f.workspaceId}`],
     ['orgAdminA', 'POST', `/api/v1/presets/${f.presetId}/invalidate`],
     ['memberB', 'POST', `/api/v1/presets/${f.presetId}/resume`],
+    ['memberA', 'POST', `/api/v1/presets/${f.presetId}/resume`],
+    ['memberA', 'POST', `/api/v1/presets/${f.presetId}/invalidate`],
   ];
   for (const [actor, method, path] of attempts) {
     const res = await call(method, path, { token: who[actor].token });

@@ -47,6 +47,12 @@ before(async () => {
   await seedFailedBuild(flaky, ids, 'image pull failed: registry.example/broken:latest not found');
   await pool.query(`UPDATE presets SET status = 'hard_limited', status_reason = 'failure limit reached', status_changed_at = now() WHERE id = $1`, [flaky]);
   await seedEligiblePrebuild(pool, { presetId: warm, ...ids });
+  // Demand history: eu-small served 3 of 4 requests in the last 24 h with a prebuild (75 %); us-large had none.
+  await pool.query(
+    `INSERT INTO demand_events (preset_id, build_id, hit, requested_at)
+     SELECT $1, gen_random_uuid(), h, now() - make_interval(mins => m) FROM unnest($2::bool[], $3::int[]) AS e(h, m)`,
+    [warm, [true, true, true, false], [30, 90, 200, 95]],
+  );
   acme = { org: organizationId, scheduled, flaky, warm };
   const other = await seedOrganization(pool, 'globex');
   const otherTemplate = await seedTemplate(pool, other, 'secret-app');
@@ -78,6 +84,13 @@ async function signIn(role: Role, viewport = { width: 1280, height: 900 }): Prom
 }
 
 const presetRow = (page: Page, name: string) => page.locator(`tr[data-preset="${name}"]`);
+
+/** A POST from the signed-in page itself (session cookie and console header), bypassing its disabled buttons. */
+const postFromPage = (page: Page, path: string) =>
+  page.evaluate(async (url) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'x-warmpool-console': '1', 'content-type': 'application/json' }, body: '{}' });
+    return { status: res.status, body: (await res.json()) as { message: string } };
+  }, path);
 
 test('anonymous visitors get the login page; a wrong token is refused; the page loads nothing from outside under a strict CSP', async () => {
   const context = await browser.newContext();
@@ -138,19 +151,43 @@ test('an org admin reads the pools but is refused actions, with the role that is
   await page.getByTestId('read-only').getByText('need the owner or template-admin role').waitFor();
   assert.equal(await page.getByRole('button', { name: 'Resume preset' }).isDisabled(), true);
   // The server refuses the action too, whatever the page shows.
-  const refused = await page.evaluate(async (id) => {
-    const res = await fetch(`/api/v1/presets/${id}/resume`, { method: 'POST', headers: { 'x-warmpool-console': '1', 'content-type': 'application/json' }, body: '{}' });
-    return { status: res.status, body: (await res.json()) as { message: string } };
-  }, acme.flaky);
+  const refused = await postFromPage(page, `/api/v1/presets/${acme.flaky}/resume`);
   assert.equal(refused.status, 403);
   assert.match(refused.body.message, /needs the owner or template-admin role/);
   await context.close();
 });
 
-test('a member is told which role pool status needs', async () => {
+test('a member reads the organization\'s pools and hit rates; actions are disabled with the role needed and refused by the API', async () => {
   const { context, page } = await signIn('member');
-  await page.getByRole('alert').getByText(/needs the owner, template-admin or org-admin role/).waitFor();
-  assert.equal(await page.locator('tr[data-preset]').count(), 0);
+  await presetRow(page, 'web-app/always-fails').getByText('hard-limited').waitFor();
+  assert.equal(await presetRow(page, 'secret-app/hidden').count(), 0, 'nobody sees another organization');
+  assert.equal(await page.locator('tr[data-preset]').count(), 3);
+  assert.match((await presetRow(page, 'web-app/eu-small').locator('[data-col=hit-rate]').textContent()) ?? '', /^75%/);
+  const none = presetRow(page, 'web-app/us-large').locator('[data-col=hit-rate]');
+  assert.match((await none.textContent()) ?? '', /^—.*No workspace requests recorded/);
+  assert.equal(await page.getByRole('button', { name: /reconciliation/ }).count(), 0, 'no site-wide pause for members');
+  await page.getByRole('link', { name: 'web-app/always-fails' }).click();
+  await page.getByText('image pull failed: registry.example/broken:latest not found').waitFor();
+  await page.getByTestId('read-only').getByText('need the owner or template-admin role for acme').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Resume preset' }).isDisabled(), true);
+  assert.equal(await page.getByRole('button', { name: 'Invalidate prebuilds' }).isDisabled(), true);
+  const refused = await postFromPage(page, `/api/v1/presets/${acme.flaky}/invalidate`);
+  assert.equal(refused.status, 403);
+  assert.match(refused.body.message, /needs the owner or template-admin role/);
+  assert.equal((await env.db.pool.query('SELECT 1 FROM presets WHERE id = $1 AND invalidated_at IS NULL', [acme.flaky])).rowCount, 1, 'nothing changed');
+  await context.close();
+});
+
+test('a preset\'s page shows its hit rate and plots the recorded hits and misses per hour', async () => {
+  const { context, page } = await signIn('org-admin');
+  await page.goto(`${env.api.url}/console/presets/${acme.warm}`);
+  await page.getByTestId('pool-chart').locator('canvas').waitFor();
+  assert.equal(await page.locator('.stats div', { hasText: 'Hit rate 24 h' }).locator('dd').textContent(), '75%');
+  await page.getByTestId('hit-rate-detail').getByText('3 of 4 request(s) in the last 24 hours got a prebuild.').waitFor();
+  await page.getByTestId('demand-totals').getByText('3 hit(s)').waitFor();
+  const chart = await page.evaluate(() => (globalThis as unknown as { warmpoolChart?: { hits: { count: number }[]; misses: { count: number }[] } }).warmpoolChart);
+  const total = (list: { count: number }[] | undefined) => (list ?? []).reduce((n, h) => n + h.count, 0);
+  assert.deepEqual([total(chart?.hits), total(chart?.misses)], [3, 1]);
   await context.close();
 });
 

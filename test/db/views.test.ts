@@ -85,3 +85,30 @@ test('the pause flag and the preset counters have one helper each', async () => 
   const row = (await loadPoolRows(db.pool)).find((r) => r.preset_id === p!.presetId)!;
   assert.equal(row.claimed, 3);
 });
+
+test('claims of one preset on different connections do not wait for each other on the claim counter (migration 016)', async () => {
+  const [p] = await seedPresets(db.pool, [{ instances: 0 }]);
+  // Two connections whose backends fall on different shards (pid % 16); a third is kept aside if one collides.
+  const clients = [await db.pool.connect(), await db.pool.connect(), await db.pool.connect()];
+  try {
+    const shards = await Promise.all(clients.map(async (c) => (await c.query<{ s: number }>('SELECT pg_backend_pid() % 16 AS s')).rows[0]!.s));
+    const first = clients[0]!;
+    const second = clients[shards[1] !== shards[0] ? 1 : 2]!;
+    assert.notEqual(shards[clients.indexOf(second)], shards[0], 'two backends on different shards');
+    await first.query('BEGIN');
+    await bumpPresetCounter(first, p!.presetId, 'claimed');
+    await bumpPresetCounter(first, p!.presetId, 'failed');
+    await second.query('BEGIN');
+    await second.query(`SET LOCAL lock_timeout = '2s'`); // a wait on the first's row lock would fail here
+    await bumpPresetCounter(second, p!.presetId, 'claimed');
+    await second.query('COMMIT');
+    await first.query('COMMIT');
+    await bumpPresetCounter(second, p!.presetId, 'failed');
+  } finally {
+    for (const c of clients) c.release();
+  }
+  const row = (await loadPoolRows(db.pool)).find((r) => r.preset_id === p!.presetId)!;
+  assert.deepEqual([row.claimed, row.failed], [2, 2], 'readers sum the shards');
+  const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [p!.presetId]);
+  assert.equal(rows[0]!.n, 1, 'counters off the request path keep one row');
+});

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { SYSTEM_USER_ID } from './constants.js';
 
 /** Read models behind the pools console: organizations in scope, a preset's builds, replacements and history. */
 
@@ -13,6 +12,8 @@ export async function listOrganizations(pool: pg.Pool, ids: string[] | null): Pr
 
 export type PresetBuild = {
   id: string;
+  /** The workspace's owner now (the system user for a prebuild); the API hides other users' details by it. */
+  ownerId: string;
   workspaceName: string;
   buildNumber: number;
   transition: string;
@@ -25,14 +26,15 @@ export type PresetBuild = {
 
 /** The latest builds of the preset's workspaces (prebuilds and the claims of them), newest first. */
 export async function latestPresetBuilds(pool: pg.Pool, presetId: string, limit: number): Promise<PresetBuild[]> {
-  const { rows } = await pool.query<{ id: string; name: string; build_number: number; transition: string; reason: string; job_status: string; error: string | null; created_at: Date; completed_at: Date | null }>(
-    `SELECT b.id, w.name, b.build_number, b.transition, b.reason, b.job_status, b.error, b.created_at, b.completed_at
+  const { rows } = await pool.query<{ id: string; owner_id: string; name: string; build_number: number; transition: string; reason: string; job_status: string; error: string | null; created_at: Date; completed_at: Date | null }>(
+    `SELECT b.id, w.owner_id, w.name, b.build_number, b.transition, b.reason, b.job_status, b.error, b.created_at, b.completed_at
      FROM builds b JOIN workspaces w ON w.id = b.workspace_id
      WHERE w.preset_id = $1 ORDER BY b.created_at DESC, b.id LIMIT $2`,
     [presetId, limit],
   );
   return rows.map((r) => ({
     id: r.id,
+    ownerId: r.owner_id,
     workspaceName: r.name,
     buildNumber: r.build_number,
     transition: r.transition,
@@ -44,18 +46,19 @@ export async function latestPresetBuilds(pool: pg.Pool, presetId: string, limit:
   }));
 }
 
-export type ReplacementNotice = { buildId: string; workspaceName: string; buildNumber: number; claimant: string; replacements: Record<string, string[]>; at: string };
+/** `claimantId` is the workspace's owner, `claimant` their username. */
+export type ReplacementNotice = { buildId: string; workspaceName: string; buildNumber: number; claimantId: string; claimant: string; replacements: Record<string, string[]>; at: string };
 
 /** Claims whose build replaced resources of the prebuild (BEHAVIOUR.md §9), newest first. */
 export async function presetReplacements(pool: pg.Pool, presetId: string, limit: number): Promise<ReplacementNotice[]> {
-  const { rows } = await pool.query<{ id: string; name: string; build_number: number; username: string; replacements: Record<string, string[]>; at: Date }>(
-    `SELECT b.id, w.name, b.build_number, u.username, b.replacements, COALESCE(b.completed_at, b.created_at) AS at
+  const { rows } = await pool.query<{ id: string; name: string; build_number: number; owner_id: string; username: string; replacements: Record<string, string[]>; at: Date }>(
+    `SELECT b.id, w.name, b.build_number, w.owner_id, u.username, b.replacements, COALESCE(b.completed_at, b.created_at) AS at
      FROM builds b JOIN workspaces w ON w.id = b.workspace_id JOIN users u ON u.id = w.owner_id
      WHERE w.preset_id = $1 AND b.reason = 'claim' AND b.replacements IS NOT NULL
      ORDER BY b.created_at DESC, b.id LIMIT $2`,
     [presetId, limit],
   );
-  return rows.map((r) => ({ buildId: r.id, workspaceName: r.name, buildNumber: r.build_number, claimant: r.username, replacements: r.replacements, at: r.at.toISOString() }));
+  return rows.map((r) => ({ buildId: r.id, workspaceName: r.name, buildNumber: r.build_number, claimantId: r.owner_id, claimant: r.username, replacements: r.replacements, at: r.at.toISOString() }));
 }
 
 export type PoolSample = { presetId: string; desired: number; eligible: number };
@@ -78,22 +81,25 @@ export async function recordPoolSamples(pool: pg.Pool, samples: PoolSample[], at
 
 export type PoolHistory = {
   samples: { at: string; desired: number; eligible: number }[];
-  /** Claims of a prebuild (hits) per hour. Misses (fresh builds) are not recorded per preset yet. */
+  /** Requests the preset applied to per hour (demand_events): served by a prebuild (hits) or built fresh (misses). */
   hits: { at: string; count: number }[];
+  misses: { at: string; count: number }[];
 };
 
-/** The preset's pool samples and hourly claim counts since `since`, oldest first. */
+/** The preset's pool samples and hourly hits and misses since `since`, oldest first (two statements). */
 export async function presetHistory(pool: pg.Pool, presetId: string, since: Date): Promise<PoolHistory> {
-  const [samples, hits] = await Promise.all([
+  const [samples, demand] = await Promise.all([
     pool.query<{ at: Date; desired: number; eligible: number }>('SELECT at, desired, eligible FROM pool_samples WHERE preset_id = $1 AND at >= $2 ORDER BY at', [presetId, since]),
-    pool.query<{ at: Date; count: number }>(
-      `SELECT date_trunc('hour', claimed_at) AS at, count(*)::int AS count FROM workspaces
-       WHERE preset_id = $1 AND claimed_at >= $2 AND owner_id <> $3 GROUP BY 1 ORDER BY 1`,
-      [presetId, since, SYSTEM_USER_ID],
+    pool.query<{ at: Date; hits: number; misses: number }>(
+      `SELECT date_trunc('hour', requested_at) AS at, count(*) FILTER (WHERE hit)::int AS hits, count(*) FILTER (WHERE NOT hit)::int AS misses
+       FROM demand_events WHERE preset_id = $1 AND requested_at >= $2 GROUP BY 1 ORDER BY 1`,
+      [presetId, since],
     ),
   ]);
+  const hourly = (key: 'hits' | 'misses') => demand.rows.filter((r) => r[key] > 0).map((r) => ({ at: r.at.toISOString(), count: r[key] }));
   return {
     samples: samples.rows.map((r) => ({ at: r.at.toISOString(), desired: r.desired, eligible: r.eligible })),
-    hits: hits.rows.map((r) => ({ at: r.at.toISOString(), count: r.count })),
+    hits: hourly('hits'),
+    misses: hourly('misses'),
   };
 }

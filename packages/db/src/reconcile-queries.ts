@@ -124,7 +124,7 @@ s AS (
 ),
 c AS (
   INSERT INTO preset_counters (preset_id, name, value) SELECT preset, 'created', count(*) FROM x GROUP BY preset
-  ON CONFLICT (preset_id, name) DO UPDATE SET value = preset_counters.value + EXCLUDED.value
+  ON CONFLICT (preset_id, name, shard) DO UPDATE SET value = preset_counters.value + EXCLUDED.value
 )
 SELECT (SELECT count(*) FROM b)::int AS builds, (SELECT count(*) FROM s)::int AS slots`;
 

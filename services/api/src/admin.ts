@@ -2,14 +2,14 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { Principal } from '@warmpool/db';
-import type { ApiDeps } from './app.js';
-import { ApiError } from './errors.js';
-import { sessionCookie } from './session.js';
+import { dashboardAccess, dashboardAuthentication, type Authenticator } from './auth.js';
+import type { ApiDeps } from './deps.js';
+import { answerNotFound } from './errors.js';
+import { startSession } from './session.js';
 
 /** Where Bull Board lives, and the cookie a browser session carries its token in. */
 export const ADMIN_BASE = '/admin/queues';
@@ -36,22 +36,6 @@ export function offlineViews(): string {
   return dir;
 }
 
-/** Owners control queues; site-wide template admins get a read-only view; nobody else (queues hold every org's jobs). */
-export function dashboardAccess(principal: Principal): 'full' | 'read-only' | 'none' {
-  if (principal.roles.some((r) => r.role === 'owner')) return 'full';
-  if (principal.roles.some((r) => r.role === 'template-admin' && r.organizationId === null)) return 'read-only';
-  return 'none';
-}
-
-/** Bull Board has no authentication and its read-only mode only hides buttons: this server enforces both. */
-export function guardDashboard(request: FastifyRequest): void {
-  const access = dashboardAccess(request.principal);
-  if (access === 'none') throw new ApiError(403, 'forbidden', 'the queue dashboard is for owners and site-wide template admins');
-  if (access === 'read-only' && request.method !== 'GET' && request.method !== 'HEAD') {
-    throw new ApiError(403, 'forbidden', 'read-only access: queue actions need the owner role');
-  }
-}
-
 const LOGIN_PAGE = (error = '') => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Warmpool — sign in</title>
 <style>body{font-family:system-ui,sans-serif;background:#f5f6f8;display:grid;place-items:center;min-height:100vh;margin:0}
@@ -63,9 +47,10 @@ ${error ? `<p class="error">${error}</p>` : ''}<button type="submit">Sign in</bu
 
 /**
  * Mounts Bull Board at /admin/queues for every queue, plus a small login page that turns an API token into an
- * HttpOnly session cookie (the bearer header works too). Authentication happens in the app's onRequest hook.
+ * HttpOnly session cookie (the bearer header works too). Each board is its own context with its own authentication
+ * hook; the login page is public.
  */
-export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: (token: string) => Promise<Principal | undefined>): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: Authenticator): Promise<void> {
   // The login form is the only place that accepts form bodies, so the parser lives in its own scope.
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body: string, done) => {
@@ -78,9 +63,7 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
       if (!principal) return reply.status(401).type('text/html').send(LOGIN_PAGE('Unknown or expired token.'));
       const access = dashboardAccess(principal);
       if (access === 'none') return reply.status(403).type('text/html').send(LOGIN_PAGE('This token may not open the queue dashboard.'));
-      return reply
-        .header('set-cookie', sessionCookie(token, deps.config.publicUrl))
-        .redirect(access === 'full' ? `${ADMIN_BASE}/` : `${ADMIN_BASE}-read-only/`, 303);
+      return startSession(reply, token, deps.config.publicUrl).redirect(access === 'full' ? `${ADMIN_BASE}/` : `${ADMIN_BASE}-read-only/`, 303);
     });
   });
 
@@ -97,6 +80,13 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
     });
     // After createBullBoard, which points the adapter at the UI package's own template.
     serverAdapter.setViewsPath(views);
-    await app.register(serverAdapter.registerPlugin(), { prefix: base });
+    await app.register(
+      async (board) => {
+        board.addHook('onRequest', dashboardAuthentication(authenticateToken, { mode, base, login: ADMIN_LOGIN }));
+        await board.register(serverAdapter.registerPlugin());
+        board.setNotFoundHandler(answerNotFound);
+      },
+      { prefix: base },
+    );
   }
 }

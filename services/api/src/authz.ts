@@ -10,6 +10,7 @@ export const ACTIONS = [
   'workspace.delete',
   'prebuilt_workspace.delete',
   'prebuild.status.read',
+  'prebuild.replay',
   'prebuild.operate',
   'reconciliation.pause',
   'token.create',
@@ -21,16 +22,17 @@ export type Action = (typeof ACTIONS)[number];
 type Role = Principal['roles'][number]['role'];
 
 // The permission table, written once. Scope comes from the role assignment: site-wide (organization NULL) or one
-// organization. Template admins manage templates and prebuilds but may not start/stop them; members never touch
-// prebuilds; owners can do everything.
+// organization. Template admins manage templates and prebuilds but may not start/stop them; members read their
+// organization's pools (status, schedule preview, builds, notices, history) but never act on prebuilds and do not
+// run replays (an analysis tool that reads weeks of demand history); owners can do everything.
 const PERMISSIONS: Record<Role, ReadonlySet<Action>> = {
   owner: new Set<Action>([
     'template.read', 'template.write', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuilt_workspace.delete',
-    'prebuild.status.read', 'prebuild.operate', 'reconciliation.pause', 'token.create', 'user.manage', 'notification.manage',
+    'prebuild.status.read', 'prebuild.replay', 'prebuild.operate', 'reconciliation.pause', 'token.create', 'user.manage', 'notification.manage',
   ]),
-  'template-admin': new Set<Action>(['template.read', 'template.write', 'workspace.create', 'prebuilt_workspace.delete', 'prebuild.status.read', 'prebuild.operate']),
-  'org-admin': new Set<Action>(['template.read', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuild.status.read', 'token.create', 'user.manage']),
-  member: new Set<Action>(['template.read', 'workspace.create']),
+  'template-admin': new Set<Action>(['template.read', 'template.write', 'workspace.create', 'prebuilt_workspace.delete', 'prebuild.status.read', 'prebuild.replay', 'prebuild.operate']),
+  'org-admin': new Set<Action>(['template.read', 'workspace.create', 'workspace.read', 'workspace.update', 'workspace.delete', 'prebuild.status.read', 'prebuild.replay', 'token.create', 'user.manage']),
+  member: new Set<Action>(['template.read', 'workspace.create', 'prebuild.status.read']),
 };
 
 /** Actions any principal may take on a workspace they own. */

@@ -2,14 +2,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Principal } from '@warmpool/db';
-import type { ApiDeps } from './app.js';
+import type { Authenticator } from './auth.js';
+import type { ApiDeps } from './deps.js';
 import { ApiError } from './errors.js';
-import { CONSOLE_HEADER, endedSessionCookie, sessionCookie } from './session.js';
+import { typed } from './routes/common.js';
+import { CONSOLE_HEADER, endSession, startSession } from './session.js';
 
 /** Where the pools console lives. Its shell and assets hold no data, so they need no session; its data calls do. */
 export const CONSOLE_BASE = '/console';
-export const isConsolePath = (path: string) => path === CONSOLE_BASE || path.startsWith(`${CONSOLE_BASE}/`);
 
 /** The bundle `npm run build` writes (services/api/console/build.ts), from src/ and dist/ alike. */
 export const CONSOLE_DIST = fileURLToPath(new URL('../dist/console/', import.meta.url));
@@ -56,10 +56,11 @@ function requireConsoleHeader(headers: Record<string, string | string[] | undefi
  * Serves the console's single-page app (one shell for every console path, hashed immutable assets) and its
  * session endpoints: POST checks a token and sets the shared HttpOnly session cookie, DELETE ends it.
  */
-export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: (token: string) => Promise<Principal | undefined>, dir = CONSOLE_DIST): Promise<void> {
+export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authenticateToken: Authenticator, dir = CONSOLE_DIST): Promise<void> {
   const bundle = loadBundle(dir);
   if (!bundle) deps.logger.warn({ dir }, 'console bundle not found; run npm run build');
-  await app.register(async (scope) => {
+  await app.register(async (plain) => {
+    const scope = typed(plain);
     scope.addHook('onSend', async (_request, reply: FastifyReply) => {
       reply.header('content-security-policy', CONSOLE_CSP);
       reply.header('x-content-type-options', 'nosniff');
@@ -73,7 +74,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authent
     scope.get(`${CONSOLE_BASE}/`, { schema: { hide: true } }, shell);
     scope.get(`${CONSOLE_BASE}/login`, { schema: { hide: true } }, shell);
     scope.get(`${CONSOLE_BASE}/presets/:id`, { schema: { hide: true } }, shell);
-    scope.get<{ Params: { file: string } }>(`${CONSOLE_BASE}/assets/:file`, { schema: { hide: true } }, async (request, reply) => {
+    const assetParams = { type: 'object', properties: { file: { type: 'string', maxLength: 100 } }, required: ['file'] } as const;
+    scope.get(`${CONSOLE_BASE}/assets/:file`, { schema: { hide: true, params: assetParams } }, async (request, reply) => {
       const asset = bundle?.assets.get(request.params.file);
       if (!asset) throw new ApiError(404, 'not_found', 'asset not found');
       const accepts = String(request.headers['accept-encoding'] ?? '');
@@ -83,7 +85,7 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authent
       return reply.send(encoding ? asset[encoding] : asset.body);
     });
 
-    scope.post<{ Body: { token: string } }>(
+    scope.post(
       `${CONSOLE_BASE}/session`,
       {
         schema: {
@@ -95,12 +97,12 @@ export async function consoleRoutes(app: FastifyInstance, deps: ApiDeps, authent
         requireConsoleHeader(request.headers);
         const principal = await authenticateToken(request.body.token.trim());
         if (!principal) throw new ApiError(401, 'unauthenticated', 'unknown or expired API token', [{ path: 'body.token', message: 'unknown or expired' }]);
-        return reply.header('set-cookie', sessionCookie(request.body.token.trim(), deps.config.publicUrl)).send({ username: principal.username });
+        return startSession(reply, request.body.token.trim(), deps.config.publicUrl).send({ username: principal.username });
       },
     );
     scope.delete(`${CONSOLE_BASE}/session`, { schema: { hide: true } }, async (request, reply) => {
       requireConsoleHeader(request.headers);
-      return reply.header('set-cookie', endedSessionCookie(deps.config.publicUrl)).status(204).send();
+      return endSession(reply, deps.config.publicUrl).status(204).send();
     });
   });
 }

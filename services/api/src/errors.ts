@@ -67,5 +67,12 @@ export function installErrorHandler(app: FastifyInstance): void {
     request.log.error({ err }, 'unhandled error');
     return reply.status(500).send({ error: 'internal', message: 'internal error', details: [] });
   });
-  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: [] }));
+  app.setNotFoundHandler(answerNotFound);
 }
+
+/**
+ * The 404 of an unknown path. Contexts with their own authentication set it too (setNotFoundHandler inside the
+ * context), so an unknown path there is authenticated first, as a known one is: 401 without a principal.
+ */
+export const answerNotFound = (request: FastifyRequest, reply: FastifyReply) =>
+  reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}`, details: [] });

@@ -1,3 +1,6 @@
+import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
 /**
  * The browser session shared by Bull Board and the pools console: an API token in one HttpOnly, SameSite=Strict
  * cookie, set by a login page after the token was checked. API routes accept the cookie only from requests that
@@ -8,17 +11,19 @@ export const SESSION_COOKIE = 'warmpool_session';
 export const CONSOLE_HEADER = 'x-warmpool-console';
 const SESSION_MAX_AGE_S = 8 * 3600;
 
-/** The session token from the cookie header, if any (no cookie plugin needed for one HttpOnly cookie). */
-export function sessionToken(cookieHeader: string | undefined): string | undefined {
-  const match = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookieHeader ?? '');
-  return match ? decodeURIComponent(match[1]!) : undefined;
-}
+/** The session token from the cookie (parsed by @fastify/cookie), if any. */
+export const sessionToken = (request: FastifyRequest): string | undefined => request.cookies[SESSION_COOKIE] || undefined;
 
-const attributes = (publicUrl: string, maxAge: number) =>
-  `Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${publicUrl.startsWith('https:') ? '; Secure' : ''}`;
+const attributes = (publicUrl: string, maxAge: number): CookieSerializeOptions => ({
+  path: '/',
+  httpOnly: true,
+  sameSite: 'strict',
+  maxAge,
+  secure: publicUrl.startsWith('https:'),
+});
 
-/** The Set-Cookie value that starts a session carrying `token` (Secure when the public URL is https). */
-export const sessionCookie = (token: string, publicUrl: string) => `${SESSION_COOKIE}=${encodeURIComponent(token)}; ${attributes(publicUrl, SESSION_MAX_AGE_S)}`;
+/** Starts a session carrying `token` (Secure when the public URL is https). */
+export const startSession = (reply: FastifyReply, token: string, publicUrl: string) => reply.setCookie(SESSION_COOKIE, token, attributes(publicUrl, SESSION_MAX_AGE_S));
 
-/** The Set-Cookie value that ends the session. */
-export const endedSessionCookie = (publicUrl: string) => `${SESSION_COOKIE}=; ${attributes(publicUrl, 0)}`;
+/** Ends the session (an empty cookie that expires at once). */
+export const endSession = (reply: FastifyReply, publicUrl: string) => reply.setCookie(SESSION_COOKIE, '', attributes(publicUrl, 0));

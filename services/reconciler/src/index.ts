@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, watchDataLoss, type RedisClient } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
@@ -60,7 +60,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
   worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
   relay.start();
-  const stopHousekeeping = startHousekeeping(pool, relay, config, logger);
+  const stopHousekeeping = startHousekeeping(pool, relay, producer, config, logger);
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
   const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
@@ -119,7 +119,7 @@ function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeo
 }
 
 /** Timers any replica may run (their writes are idempotent); returns what stops them. */
-function startHousekeeping(pool: Pool, relay: OutboxRelay, config: Config, logger: Logger): () => void {
+function startHousekeeping(pool: Pool, relay: OutboxRelay, producer: RedisClient, config: Config, logger: Logger): () => void {
   // Published outbox rows are kept a week for auditing, then pruned.
   const pruner = setInterval(() => {
     pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
@@ -139,8 +139,15 @@ function startHousekeeping(pool: Pool, relay: OutboxRelay, config: Config, logge
       .catch((err: unknown) => logger.warn({ err }, 'stale build request check failed'));
   }, Math.min(config.republishPendingAfterMs, 30_000));
   republisher.unref();
+  // After Redis lost its data, the same republish at once instead of after WARMPOOL_REPUBLISH_PENDING_AFTER_MS.
+  const dataLoss = watchDataLoss(producer, config.queuePrefix, async () => {
+    const [requests, events] = await Promise.all([requeueStaleBuildRequests(pool, 0), requeueUnrecordedNotificationEvents(pool, 0)]);
+    if (requests + events > 0) logger.warn({ requests, events }, 'Redis lost its data: pending build requests and unrecorded notification events published again');
+    await relay.flush();
+  });
   return () => {
     clearInterval(pruner);
     clearInterval(republisher);
+    dataLoss.stop();
   };
 }

@@ -1,6 +1,6 @@
 /** The console's only way to the server: same-origin calls to the /api/v1 routes with the session cookie. */
 // The answers' shapes come from the server's own types (type-only imports, erased from the bundle).
-import type { PoolHistory } from '@warmpool/db';
+import type { PoolHistory, PresetBuild, ReplacementNotice } from '@warmpool/db';
 
 export type Scope = {
   username: string;
@@ -10,10 +10,13 @@ export type Scope = {
 };
 
 export type { PresetStatus } from '@warmpool/core';
-export type { PresetBuild as Build, ReplacementNotice as Replacement } from '@warmpool/db';
+/** A build of the pool; another user's workspace (to a reader without workspace.read) comes without name and error. */
+export type Build = Omit<PresetBuild, 'ownerId' | 'workspaceName'> & { workspaceName: string | null };
+/** A replacement notice; another user's claim comes without the workspace name and the claimant. */
+export type Replacement = Omit<ReplacementNotice, 'claimantId' | 'workspaceName' | 'claimant'> & { workspaceName: string | null; claimant: string | null };
 export type PreviewPoint = { at: string; instances: number };
-/** GET /presets/:id/history: the pool samples and claims (hits) per hour; misses are not recorded yet (null). */
-export type History = PoolHistory & { since: string; sampleIntervalMs: number; misses: null };
+/** GET /presets/:id/history: the pool samples and the requests per hour served by a prebuild (hits) or not (misses). */
+export type History = PoolHistory & { since: string; sampleIntervalMs: number };
 
 /** An answer other than 2xx, with the API's error code and message. */
 export class HttpError extends Error {

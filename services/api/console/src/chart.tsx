@@ -9,6 +9,7 @@ export type ChartSeries = {
   preview: { t: number; desired: number }[];
   samples: { t: number; desired: number; eligible: number }[];
   hits: { t: number; count: number }[];
+  misses: { t: number; count: number }[];
 };
 
 declare global {
@@ -29,12 +30,13 @@ export function chartSeries(preview: PreviewPoint[], history: History | undefine
     preview: points,
     samples: (history?.samples ?? []).map((s) => ({ t: seconds(s.at), desired: s.desired, eligible: s.eligible })),
     hits: (history?.hits ?? []).map((h) => ({ t: seconds(h.at), count: h.count })),
+    misses: (history?.misses ?? []).map((h) => ({ t: seconds(h.at), count: h.count })),
   };
 }
 
 /** uPlot wants one x array and one y array per series, aligned; a series is null where it has no point. */
 function aligned(series: ChartSeries): uPlot.AlignedData {
-  const xs = [...new Set([...series.samples.map((s) => s.t), ...series.preview.map((p) => p.t), ...series.hits.map((h) => h.t)])].sort((a, b) => a - b);
+  const xs = [...new Set([...series.samples.map((s) => s.t), ...series.preview.map((p) => p.t), ...series.hits.map((h) => h.t), ...series.misses.map((h) => h.t)])].sort((a, b) => a - b);
   const at = <T,>(list: T[], key: (v: T) => number, value: (v: T) => number) => {
     const m = new Map(list.map((v) => [key(v), value(v)]));
     return xs.map((x) => m.get(x) ?? null);
@@ -46,10 +48,11 @@ function aligned(series: ChartSeries): uPlot.AlignedData {
     at(desiredPoints, (p) => p.t, (p) => p.v),
     at(series.samples, (s) => s.t, (s) => s.eligible),
     at(series.hits, (h) => h.t, (h) => h.count),
+    at(series.misses, (h) => h.t, (h) => h.count),
   ];
 }
 
-const COLORS = { desired: '#1f5fbf', eligible: '#1a7f37', claims: '#8250df', now: '#6e7781' };
+const COLORS = { desired: '#1f5fbf', eligible: '#1a7f37', hits: '#8250df', misses: '#cf222e', now: '#6e7781' };
 
 export function PoolChart(props: { series: ChartSeries; title: string }) {
   const box = useRef<HTMLDivElement>(null);
@@ -60,7 +63,9 @@ export function PoolChart(props: { series: ChartSeries; title: string }) {
     const el = box.current;
     if (!el) return;
     const width = Math.max(el.clientWidth, 280);
-    const bars = uPlot.paths.bars?.({ size: [0.8, 8] });
+    // Hits left of the hour's mark, misses right of it, so the two never hide each other.
+    const hitBars = uPlot.paths.bars?.({ size: [0.4, 4], align: -1 });
+    const missBars = uPlot.paths.bars?.({ size: [0.4, 4], align: 1 });
     const opts: uPlot.Options = {
       width,
       height: width < 500 ? 220 : 300,
@@ -69,7 +74,8 @@ export function PoolChart(props: { series: ChartSeries; title: string }) {
         { label: 'Desired', stroke: COLORS.desired, width: 2, paths: uPlot.paths.stepped?.({ align: 1 }), spanGaps: true, points: { show: false } },
         // Few samples (a new pool) are drawn as dots, many as a line.
         { label: 'Eligible (recorded)', stroke: COLORS.eligible, width: 2, spanGaps: true, points: { show: series.samples.length < 48, size: 6, fill: COLORS.eligible } },
-        { label: 'Claims per hour', stroke: COLORS.claims, fill: 'rgba(130,80,223,0.35)', ...(bars ? { paths: bars } : {}), points: { show: false } },
+        { label: 'Hits per hour', stroke: COLORS.hits, fill: 'rgba(130,80,223,0.35)', ...(hitBars ? { paths: hitBars } : {}), points: { show: false } },
+        { label: 'Misses per hour', stroke: COLORS.misses, fill: 'rgba(207,34,46,0.35)', ...(missBars ? { paths: missBars } : {}), points: { show: false } },
       ],
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.15))] } },
       axes: [{}, { label: 'prebuilds', size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }],

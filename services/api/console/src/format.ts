@@ -19,3 +19,10 @@ export function statusOf(p: PresetStatus): StatusView {
 }
 
 export const presetPath = (id: string) => `/console/presets/${id}`;
+
+/** Hit rate over 24 h as the page shows it: a percentage with what it is made of, or "—" and why there is none. */
+export function hitRateOf(p: PresetStatus): { text: string; detail: string } {
+  if (p.hitRate24h === null) return { text: '—', detail: 'No workspace requests recorded for this preset in the last 24 hours.' };
+  const hits = Math.round(p.hitRate24h * p.requests24h);
+  return { text: `${Math.round(p.hitRate24h * 100)}%`, detail: `${hits} of ${p.requests24h} request(s) in the last 24 hours got a prebuild.` };
+}

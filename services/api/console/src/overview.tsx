@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, HttpError, type PresetStatus, type Scope } from './api.js';
-import { presetPath, shortTime, statusOf } from './format.js';
+import { hitRateOf, presetPath, shortTime, statusOf } from './format.js';
 import { usePoll } from './hooks.js';
 import { ErrorNote, Link } from './ui.js';
 
@@ -8,11 +8,13 @@ const POLL_MS = 3000;
 
 type OrgResult = { org: string; presets: PresetStatus[] } | { org: string; error: HttpError };
 
-/** Hit rate over 24 h needs per-preset demand history (claims and misses); nothing records misses yet. */
-function HitRate() {
+/** Hit rate over 24 h from the demand history (hits and misses); "—" when nobody asked for a workspace. */
+function HitRate(props: { status: PresetStatus }) {
+  const rate = hitRateOf(props.status);
   return (
-    <span class="muted" title="Needs demand history: misses are not recorded yet">
-      —
+    <span class={props.status.hitRate24h === null ? 'muted' : undefined} title={rate.detail}>
+      {rate.text}
+      <span class="sr-only"> ({rate.detail})</span>
     </span>
   );
 }
@@ -134,8 +136,8 @@ export function Overview(props: { scope: Scope }) {
                       {s.label}
                     </span>
                   </td>
-                  <td class="num" data-label="Hit rate 24 h">
-                    <HitRate />
+                  <td class="num" data-label="Hit rate 24 h" data-col="hit-rate">
+                    <HitRate status={p} />
                   </td>
                   <td data-label="Next change">{p.nextScheduleChange ? `${p.nextScheduleChange.instances} at ${shortTime(p.nextScheduleChange.at)}` : <span class="muted">none</span>}</td>
                 </tr>
@@ -144,7 +146,7 @@ export function Overview(props: { scope: Scope }) {
           </tbody>
         </table>
       )}
-      {rows.length > 0 && <p class="hint">Hit rate over 24 h appears once demand history (claims that found no prebuild) is recorded per preset.</p>}
+      {rows.length > 0 && <p class="hint">Hit rate 24 h: the share of workspace requests of the last 24 hours that got a prebuild; — means no request was recorded.</p>}
     </section>
   );
 }

@@ -1,11 +1,12 @@
 import { useMemo } from 'preact/hooks';
 import { get, post, type Build, type History, type PresetStatus, type PreviewPoint, type Replacement, type Scope } from './api.js';
 import { chartSeries, PoolChart, type ChartSeries } from './chart.js';
-import { fullTime, shortTime, statusOf } from './format.js';
+import { fullTime, hitRateOf, shortTime, statusOf } from './format.js';
 import { usePoll, type Loaded } from './hooks.js';
 import { ConfirmButton, ErrorNote, Link, roleList } from './ui.js';
 
 const DAY_MS = 86_400_000;
+const sum = (hours: { count: number }[]) => hours.reduce((n, h) => n + h.count, 0);
 
 type Detail = { status: PresetStatus; builds: Build[]; replacements: Replacement[] };
 type Timeline = { preview: PreviewPoint[]; history: History; from: Date; to: Date };
@@ -56,6 +57,7 @@ function Actions(props: { scope: Scope; status: PresetStatus; onDone: () => void
 function Summary(props: { status: PresetStatus }) {
   const p = props.status;
   const s = statusOf(p);
+  const rate = hitRateOf(p);
   const items: [string, string | number][] = [
     ['Desired now', p.desiredNow],
     ['Running', p.running],
@@ -63,6 +65,7 @@ function Summary(props: { status: PresetStatus }) {
     ['Starting', p.starting],
     ['Expired', p.expired],
     ['Failed', p.failed],
+    ['Hit rate 24 h', rate.text],
     ['Next change', p.nextScheduleChange ? `${p.nextScheduleChange.instances} at ${shortTime(p.nextScheduleChange.at)}` : 'none'],
   ];
   return (
@@ -86,6 +89,9 @@ function Summary(props: { status: PresetStatus }) {
           </div>
         ))}
       </dl>
+      <p class="hint" data-testid="hit-rate-detail">
+        Hit rate 24 h: {rate.detail}
+      </p>
     </>
   );
 }
@@ -108,7 +114,7 @@ function Builds(props: { builds: Build[] }) {
         {props.builds.map((b) => (
           <tr key={b.id}>
             <td data-label="Started">{fullTime(b.createdAt)}</td>
-            <td data-label="Workspace">{b.workspaceName}</td>
+            <td data-label="Workspace">{b.workspaceName ?? <span class="muted">another user's workspace</span>}</td>
             <td data-label="Build">
               #{b.buildNumber} {b.transition} ({b.reason})
             </td>
@@ -131,7 +137,7 @@ function Replacements(props: { items: Replacement[] }) {
     <ul class="notices">
       {props.items.map((r) => (
         <li key={r.buildId}>
-          <strong>{fullTime(r.at)}</strong>: claiming {r.workspaceName} (build #{r.buildNumber}, by {r.claimant}) replaced{' '}
+          <strong>{fullTime(r.at)}</strong>: claiming {r.workspaceName ?? "another user's workspace"} (build #{r.buildNumber}{r.claimant ? `, by ${r.claimant}` : ''}) replaced{' '}
           {Object.entries(r.replacements)
             .map(([resource, attrs]) => `${resource} (${attrs.join(', ')})`)
             .join('; ')}
@@ -205,11 +211,15 @@ function PresetDetails(props: { timeline: Loaded<Timeline>; series: ChartSeries 
       <section aria-labelledby="chart-section" class="panel">
         <h2 id="chart-section">Desired count, past and next 7 days</h2>
         {timeline.error && <ErrorNote error={timeline.error} what="the schedule" />}
-        {series && <PoolChart series={series} title="Desired (schedule preview and recorded), eligible (recorded) and claims per hour" />}
+        {series && <PoolChart series={series} title="Desired (schedule preview and recorded), eligible (recorded), hits and misses per hour" />}
         {timeline.data && timeline.data.history.samples.length === 0 && (
           <p class="hint">No pool history recorded yet: the api records desired and eligible counts every {timeline.data.history.sampleIntervalMs / 60_000} minutes.</p>
         )}
-        <p class="hint">Claims shown are hits (a prebuild was handed over); misses are not recorded yet.</p>
+        {timeline.data && (
+          <p class="hint" data-testid="demand-totals">
+            Past 7 days: {sum(timeline.data.history.hits)} hit(s) (a prebuild was handed over) and {sum(timeline.data.history.misses)} miss(es) (built from scratch).
+          </p>
+        )}
         {timeline.data && (
           <details>
             <summary>Schedule preview as a table</summary>

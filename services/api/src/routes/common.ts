@@ -1,21 +1,33 @@
 import { findOrganizationId, findPreset as loadPreset, findTemplate as loadTemplate, type PresetRow, type Principal, type TemplateRow } from '@warmpool/db';
-import type { ApiDeps } from '../app.js';
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.js';
 import { cacheFor } from '../cache.js';
 import { can, rolesAllowedTo, seesOrganization, type Action } from '../authz.js';
 import { ApiError, notFound } from '../errors.js';
 
-export const uuidParam = (...names: string[]) => ({
-  type: 'object',
-  properties: Object.fromEntries(names.map((n) => [n, { type: 'string', format: 'uuid' }])),
-  required: names,
-  additionalProperties: false,
-});
-export const orgParam = { type: 'object', properties: { org: { type: 'string', minLength: 1, maxLength: 63 } }, required: ['org'], additionalProperties: false };
+/**
+ * Route plugins see the app through the JSON-schema type provider: params, querystring, body and replies are typed
+ * from the route's own schemas (written `as const`), so no hand-written request type can drift from them.
+ */
+export type Api = ReturnType<typeof typed>;
+export const typed = (app: FastifyInstance) => app.withTypeProvider<JsonSchemaToTsProvider>();
+
+const uuid = { type: 'string', format: 'uuid' } as const;
+/** Path parameters that are all UUIDs. */
+export const uuidParam = <const N extends readonly string[]>(...names: N) =>
+  ({
+    type: 'object',
+    properties: Object.fromEntries(names.map((n) => [n, uuid])) as { [K in N[number]]: typeof uuid },
+    required: names,
+    additionalProperties: false,
+  }) as const;
+export const orgParam = { type: 'object', properties: { org: { type: 'string', minLength: 1, maxLength: 63 } }, required: ['org'], additionalProperties: false } as const;
 export const errorSchema = {
   type: 'object',
   properties: { error: { type: 'string' }, message: { type: 'string' }, details: { type: 'array' } },
   required: ['error', 'message', 'details'],
-};
+} as const;
 
 /** Throws 403 unless the principal may take the action on an object of that organization; the message names the roles that may. */
 export function authorize(principal: Principal, action: Action, target: { organizationId: string | null; ownerId?: string }): void {

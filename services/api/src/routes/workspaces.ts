@@ -7,11 +7,11 @@ import {
   type WorkspaceRow,
 } from '@warmpool/db';
 import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
-import type { ApiDeps } from '../app.js';
+import type { ApiDeps } from '../deps.js';
 import { can, seesOrganization } from '../authz.js';
 import { cacheFor } from '../cache.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
-import { authorize, errorSchema, findOrganization, orgParam, uuidParam } from './common.js';
+import { authorize, errorSchema, findOrganization, orgParam, typed, uuidParam } from './common.js';
 
 const workspaceSchema = {
   type: 'object',
@@ -33,16 +33,15 @@ const workspaceSchema = {
       properties: { id: { type: 'string' }, build_number: { type: 'integer' }, transition: { type: 'string' }, job_status: { type: 'string' }, reason: { type: 'string' } },
     },
   },
-};
+} as const;
 
 // A year; also keeps values inside the int4 columns (an overflow would otherwise be a 5xx).
 const MAX_LIFECYCLE_SECONDS = 365 * 86_400;
 
 const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString() });
 
-type CreateBody = { template_id: string; name: string; preset_id?: string; parameters?: Record<string, string> };
-
-export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const app = typed(fastify);
   /** A workspace the principal can see; objects of other organizations answer 404. */
   const visibleWorkspace = async (principal: Parameters<typeof can>[0], id: string) => {
     const ws = await getWorkspace(deps.pool, id);
@@ -50,7 +49,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     return ws;
   };
 
-  app.post<{ Params: { org: string }; Body: CreateBody }>(
+  app.post(
     '/organizations/:org/workspaces',
     {
       schema: {
@@ -98,7 +97,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/workspaces/:id',
     { schema: { params: uuidParam('id'), response: { 200: workspaceSchema, '4xx': errorSchema } } },
     async (request) => {
@@ -113,7 +112,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
   );
 
   // Deletion (SPEC §7): workspace.delete, or for a prebuild prebuilt_workspace.delete (template admins in scope).
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/workspaces/:id',
     { schema: { params: uuidParam('id'), response: { 202: { type: 'object', properties: { build_id: { type: 'string' } } }, '4xx': errorSchema } } },
     async (request, reply) => {
@@ -133,7 +132,7 @@ export async function workspaceRoutes(app: FastifyInstance, deps: ApiDeps): Prom
   );
 
   // Lifecycle options; an unclaimed prebuild is not touched by user lifecycle features (SPEC §5).
-  app.patch<{ Params: { id: string }; Body: { autostop_seconds?: number | null; dormant_after_seconds?: number | null } }>(
+  app.patch(
     '/workspaces/:id',
     {
       schema: {

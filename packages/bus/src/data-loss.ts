@@ -1,0 +1,36 @@
+import type { RedisClient } from './connection.js';
+import { queuePrefix } from './queues.js';
+
+/**
+ * Notices that Redis lost its data (a restart without persistence, a failover to a replica that had not caught up):
+ * a marker key written at start is gone. What the queues held is then gone too (build requests, armed wake-ups), and
+ * waiting for the age-based republisher would leave pools short for WARMPOOL_REPUBLISH_PENDING_AFTER_MS. One EXISTS
+ * per interval; `onLoss` runs once per loss (again at the next check if it failed). Errors (Redis away) are skipped:
+ * the next check after the reconnect decides.
+ */
+export function watchDataLoss(redis: RedisClient, prefix: string, onLoss: () => Promise<void>, intervalMs = 1_000): { stop: () => void } {
+  const key = `${queuePrefix(prefix)}:data-marker`;
+  let busy = false;
+  // Also on the first check: a marker missing at start is a fresh Redis or a loss that a starting replica must not
+  // hide from the others by writing the marker first; the republish is then a no-op or exactly what is needed.
+  const check = async () => {
+    if ((await redis.exists(key)) === 1) return;
+    // Marked again only once onLoss succeeded, so a failed republish is retried at the next check. Several watchers
+    // may each run it: the callbacks are idempotent republishes.
+    await onLoss();
+    await redis.set(key, String(Date.now()));
+  };
+  const run = () => {
+    if (busy) return;
+    busy = true;
+    check()
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
+  };
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  run();
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,83 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createQueueSet, createRedis, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { startReconciler, type Reconciler } from '@warmpool/reconciler';
+import { createLogger } from '@warmpool/runtime';
+import { createTestDatabase, createTestQueuePrefix, REDIS_URL, scanKeys, type TestDatabase } from '../support/env.js';
+import { testConfig } from '../support/pipeline.js';
+import { seedPresets } from '../support/seed.js';
+import { waitFor } from '../support/wait.js';
+
+// Redis losing its data (restart without persistence, failover to a lagging replica) is noticed within about a
+// second, and what it lost is published again at once instead of after WARMPOOL_REPUBLISH_PENDING_AFTER_MS.
+
+let db: TestDatabase;
+let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
+let redis: RedisClient;
+let queues: QueueSet;
+before(async () => {
+  db = await createTestDatabase();
+  prefix = await createTestQueuePrefix();
+  redis = createRedis(REDIS_URL, { role: 'producer' });
+  queues = createQueueSet(redis, prefix.prefix);
+});
+after(async () => {
+  await queues.close();
+  await redis.quit();
+  await prefix.cleanup();
+  await db.drop();
+});
+
+const marker = () => `${queuePrefix(prefix.prefix)}:data-marker`;
+const loseEverything = async () => {
+  for (const { key, server } of await scanKeys(redis, `${queuePrefix(prefix.prefix)}:*`)) await server.del(key);
+};
+
+test('the watcher calls back when its marker is gone (at start: a fresh Redis), and once the callback succeeded marks again', async () => {
+  let calls = 0;
+  let fail = true;
+  const watcher = watchDataLoss(redis, `${prefix.prefix}-w`, async () => {
+    calls++;
+    if (fail) throw new Error('database away');
+  }, 20);
+  try {
+    await waitFor(async () => calls >= 2, { what: 'a failed callback retried' });
+    assert.equal(await redis.exists(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`), 0, 'not marked while the callback fails');
+    fail = false;
+    await waitFor(async () => (await redis.exists(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`)) === 1, { what: 'the marker written' });
+    const before = calls;
+    await redis.del(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`);
+    await waitFor(async () => calls > before, { what: 'the loss noticed' });
+  } finally {
+    watcher.stop();
+    await redis.del(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`);
+  }
+});
+
+test('a reconciler publishes the pending build requests again right after Redis lost its data', async () => {
+  // The republisher's age threshold (2 min) is far away: only the data-loss watcher can publish within the wait.
+  const reconciler: Reconciler = await startReconciler({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_REPUBLISH_PENDING_AFTER_MS: '120000' }), logger: createLogger('test', { level: 'silent' }), pool: db.pool });
+  try {
+    await waitFor(async () => (await redis.exists(marker())) === 1, { what: 'the marker written at start' });
+    const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO workspaces (organization_id, template_id, template_version_id, preset_id, owner_id, name)
+       VALUES ($1, $2, $3, $4, '00000000-0000-0000-0000-000000000001', 'lost') RETURNING id`,
+      [p!.organizationId, p!.templateId, p!.versionId, p!.presetId],
+    );
+    const { rows: b } = await db.pool.query<{ id: string }>(
+      `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason)
+       VALUES ($1, 1, $2, 'start', '00000000-0000-0000-0000-000000000001', 'prebuild-create') RETURNING id`,
+      [rows[0]!.id, p!.versionId],
+    );
+    const key = `build-${b[0]!.id}`;
+    // Published a moment ago; its job is about to be lost with everything else.
+    await db.pool.query(`INSERT INTO outbox (queue, name, payload, idempotency_key, published_at) VALUES ('build-requests', 'build-requested', '{}', $1, now())`, [key]);
+    await loseEverything();
+    await waitFor(async () => (await queues.buildRequests.getJob(key)) !== undefined, { what: 'the lost build request published again' });
+    await waitFor(async () => (await redis.exists(marker())) === 1, { what: 'marked again' });
+    assert.ok(await queues.buildRequests.getJob(key), 'under the same job id');
+  } finally {
+    await reconciler.close();
+  }
+});
