@@ -79,7 +79,8 @@ async function signIn(role: Role, viewport = { width: 1280, height: 900 }): Prom
   await page.goto(`${env.api.url}/console/`);
   await page.getByLabel('API token').fill(tokens[role]);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Pools' }).waitFor();
+  // Exact: the login page's own heading, "Warmpool pools", would match too and return before the session is set.
+  await page.getByRole('heading', { name: 'Pools', exact: true }).waitFor();
   return { context, page, external };
 }
 
