@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { desiredTimeline } from '@warmpool/core';
-import { SYSTEM_USER_ID } from '@warmpool/db';
+import { recordPoolSamples, SYSTEM_USER_ID } from '@warmpool/db';
 import { ensureConsoleBuilt } from '../../services/api/console/build.js';
 import { launchChromium } from '../support/browser.js';
 import { seedOrganization, seedTemplate, seedVersion } from '../support/seed.js';
@@ -179,16 +179,23 @@ test('a member reads the organization\'s pools and hit rates; actions are disabl
   await context.close();
 });
 
-test('a preset\'s page shows its hit rate and plots the recorded hits and misses per hour', async () => {
+test('a preset\'s page shows its hit rate and plots the recorded eligible counts, hits and misses per hour', async () => {
+  // Two recorded samples of the pool, 2 and 3 days ago (5-minute buckets, kept 8 days).
+  const dayMs = 86_400_000;
+  const sampledAt = [3, 2].map((days) => new Date(Math.floor((Date.now() - days * dayMs) / 300_000) * 300_000));
+  for (const [i, at] of sampledAt.entries()) await recordPoolSamples(env.db.pool, [{ presetId: acme.warm, desired: 1, eligible: i }], at, 300_000, 8 * dayMs);
   const { context, page } = await signIn('org-admin');
   await page.goto(`${env.api.url}/console/presets/${acme.warm}`);
   await page.getByTestId('pool-chart').locator('canvas').waitFor();
   assert.equal(await page.locator('.stats div', { hasText: 'Hit rate 24 h' }).locator('dd').textContent(), '75%');
   await page.getByTestId('hit-rate-detail').getByText('3 of 4 request(s) in the last 24 hours got a prebuild.').waitFor();
   await page.getByTestId('demand-totals').getByText('3 hit(s)').waitFor();
-  const chart = await page.evaluate(() => (globalThis as unknown as { warmpoolChart?: { hits: { count: number }[]; misses: { count: number }[] } }).warmpoolChart);
+  type Series = { hits: { count: number }[]; misses: { count: number }[]; samples: { t: number; eligible: number }[] };
+  const chart = await page.evaluate(() => (globalThis as unknown as { warmpoolChart?: Series }).warmpoolChart);
   const total = (list: { count: number }[] | undefined) => (list ?? []).reduce((n, h) => n + h.count, 0);
   assert.deepEqual([total(chart?.hits), total(chart?.misses)], [3, 1]);
+  const recorded = new Set(sampledAt.map((at) => at.getTime() / 1000));
+  assert.deepEqual(chart?.samples.filter((x) => recorded.has(x.t)).map((x) => x.eligible), [0, 1]);
   await context.close();
 });
 

@@ -57,7 +57,8 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
       done(null, Object.fromEntries(new URLSearchParams(body)));
     });
     scope.get(ADMIN_LOGIN, { schema: { hide: true } }, async (_request, reply) => reply.type('text/html').send(LOGIN_PAGE()));
-    scope.post<{ Body: { token?: string } }>(ADMIN_LOGIN, { schema: { hide: true } }, async (request, reply) => {
+    // No body schema on purpose: a browser form gets an HTML page for every refusal, never a JSON validation error.
+    scope.post<{ Body: { token?: unknown } | undefined }>(ADMIN_LOGIN, { schema: { hide: true } }, async (request, reply) => {
       const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
       const principal = token ? await authenticateToken(token) : undefined;
       if (!principal) return reply.status(401).type('text/html').send(LOGIN_PAGE('Unknown or expired token.'));

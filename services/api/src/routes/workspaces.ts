@@ -11,32 +11,8 @@ import type { ApiDeps } from '../deps.js';
 import { can, seesOrganization } from '../authz.js';
 import { cacheFor } from '../cache.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
-import { authorize, errorSchema, findOrganization, orgParam, typed, uuidParam } from './common.js';
-
-const workspaceSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    organization_id: { type: 'string' },
-    template_id: { type: 'string' },
-    template_version_id: { type: 'string' },
-    preset_id: { type: ['string', 'null'] },
-    owner_id: { type: 'string' },
-    is_prebuild: { type: 'boolean' },
-    deleted: { type: 'boolean' },
-    autostop_seconds: { type: ['integer', 'null'] },
-    dormant_after_seconds: { type: ['integer', 'null'] },
-    created_at: { type: 'string' },
-    latest_build: {
-      type: ['object', 'null'],
-      properties: { id: { type: 'string' }, build_number: { type: 'integer' }, transition: { type: 'string' }, job_status: { type: 'string' }, reason: { type: 'string' } },
-    },
-  },
-} as const;
-
-// A year; also keeps values inside the int4 columns (an overflow would otherwise be a 5xx).
-const MAX_LIFECYCLE_SECONDS = 365 * 86_400;
+import { authorize, findOrganization, typed } from './common.js';
+import { createWorkspaceSchema, deleteWorkspaceSchema, getWorkspaceSchema, updateWorkspaceSchema } from './workspaces.schemas.js';
 
 const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString() });
 
@@ -51,26 +27,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
 
   app.post(
     '/organizations/:org/workspaces',
-    {
-      schema: {
-        params: orgParam,
-        body: {
-          type: 'object',
-          properties: {
-            template_id: { type: 'string', format: 'uuid' },
-            name: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$' },
-            preset_id: { type: 'string', format: 'uuid' },
-            parameters: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, propertyNames: { minLength: 1 }, maxProperties: 200 },
-          },
-          required: ['template_id', 'name'],
-          additionalProperties: false,
-        },
-        response: {
-          201: { type: 'object', properties: { claimed: { type: 'boolean' }, preset_id: { type: ['string', 'null'] }, build_id: { type: 'string' }, workspace: workspaceSchema } },
-          '4xx': errorSchema,
-        },
-      },
-    },
+    { schema: createWorkspaceSchema },
     async (request, reply) => {
       const { principal } = request;
       const organizationId = await findOrganization(deps, principal, request.params.org);
@@ -99,7 +56,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
 
   app.get(
     '/workspaces/:id',
-    { schema: { params: uuidParam('id'), response: { 200: workspaceSchema, '4xx': errorSchema } } },
+    { schema: getWorkspaceSchema },
     async (request) => {
       const ws = await visibleWorkspace(request.principal, request.params.id);
       const isPrebuild = ws.owner_id === SYSTEM_USER_ID;
@@ -114,7 +71,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
   // Deletion (SPEC §7): workspace.delete, or for a prebuild prebuilt_workspace.delete (template admins in scope).
   app.delete(
     '/workspaces/:id',
-    { schema: { params: uuidParam('id'), response: { 202: { type: 'object', properties: { build_id: { type: 'string' } } }, '4xx': errorSchema } } },
+    { schema: deleteWorkspaceSchema },
     async (request, reply) => {
       const { principal } = request;
       await visibleWorkspace(principal, request.params.id);
@@ -134,21 +91,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
   // Lifecycle options; an unclaimed prebuild is not touched by user lifecycle features (SPEC §5).
   app.patch(
     '/workspaces/:id',
-    {
-      schema: {
-        params: uuidParam('id'),
-        body: {
-          type: 'object',
-          properties: {
-            autostop_seconds: { type: ['integer', 'null'], minimum: 60, maximum: MAX_LIFECYCLE_SECONDS },
-            dormant_after_seconds: { type: ['integer', 'null'], minimum: 3600, maximum: MAX_LIFECYCLE_SECONDS },
-          },
-          additionalProperties: false,
-          minProperties: 1,
-        },
-        response: { 200: workspaceSchema, '4xx': errorSchema },
-      },
-    },
+    { schema: updateWorkspaceSchema },
     async (request) => {
       const ws = await visibleWorkspace(request.principal, request.params.id);
       if (ws.owner_id === SYSTEM_USER_ID) throw new ApiError(409, 'prebuild_unclaimed', 'lifecycle options cannot be set on an unclaimed prebuild');
