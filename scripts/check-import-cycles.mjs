@@ -5,18 +5,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { filesUnder } from './files.mjs';
 
 const roots = process.argv.length > 2 ? process.argv.slice(2) : ['packages', 'services', 'test', 'scripts'];
-const files = [];
-const walk = (dir) => {
-  for (const entry of readdirSync(dir)) {
-    if (entry === 'node_modules' || entry === 'dist') continue;
-    const full = path.join(dir, entry);
-    if (statSync(full).isDirectory()) walk(full);
-    else if (/\.tsx?$/.test(entry) && !entry.endsWith('.d.ts')) files.push(path.resolve(full));
-  }
-};
-for (const root of roots) if (existsSync(root)) walk(root);
+const files = filesUnder(roots.filter((root) => existsSync(root)), (name) => /\.tsx?$/.test(name) && !name.endsWith('.d.ts')).map((f) => path.resolve(f));
 
 const packages = new Map();
 for (const dir of ['packages', 'services']) {
