@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRequestKey, createQueueSet, createRedis, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
+import { startScheduler } from '@warmpool/scheduler';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, scanKeys, type TestDatabase } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
@@ -28,7 +29,7 @@ after(async () => {
   await db.drop();
 });
 
-const marker = () => `${queuePrefix(prefix.prefix)}:data-marker`;
+const marker = () => `${queuePrefix(prefix.prefix)}:data-marker:reconciler`;
 const loseEverything = async () => {
   for (const { key, server } of await scanKeys(redis, `${queuePrefix(prefix.prefix)}:*`)) await server.del(key);
 };
@@ -36,21 +37,21 @@ const loseEverything = async () => {
 test('the watcher calls back when its marker is gone (at start: a fresh Redis), and once the callback succeeded marks again', async () => {
   let calls = 0;
   let fail = true;
-  const watcher = watchDataLoss(redis, `${prefix.prefix}-w`, async () => {
+  const watcher = watchDataLoss(redis, prefix.prefix, 'test', async () => {
     calls++;
     if (fail) throw new Error('database away');
   }, 20);
   try {
     await waitFor(async () => calls >= 2, { what: 'a failed callback retried' });
-    assert.equal(await redis.exists(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`), 0, 'not marked while the callback fails');
+    assert.equal(await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:test`), 0, 'not marked while the callback fails');
     fail = false;
-    await waitFor(async () => (await redis.exists(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`)) === 1, { what: 'the marker written' });
+    await waitFor(async () => (await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:test`)) === 1, { what: 'the marker written' });
     const before = calls;
-    await redis.del(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`);
+    await redis.del(`${queuePrefix(prefix.prefix)}:data-marker:test`);
     await waitFor(async () => calls > before, { what: 'the loss noticed' });
   } finally {
     watcher.stop();
-    await redis.del(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`);
+    await redis.del(`${queuePrefix(prefix.prefix)}:data-marker:test`);
   }
 });
 
@@ -68,5 +69,17 @@ test('a reconciler publishes the pending build requests again right after Redis 
     assert.ok(await queues.buildRequests.getJob(key), 'under the same job id');
   } finally {
     await reconciler.close();
+  }
+});
+
+test('a scheduler re-creates the tick job scheduler right after Redis lost its data (not at its 30 s re-check)', async () => {
+  const scheduler = await startScheduler({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '3600000' }), logger: createLogger('test', { level: 'silent' }), pool: db.pool });
+  try {
+    await waitFor(async () => (await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:scheduler`)) === 1, { what: 'the marker written at start' });
+    assert.ok(await queues.schedulerTick.getJobScheduler('tick'), 'created at start');
+    await loseEverything();
+    await waitFor(async () => Boolean(await queues.schedulerTick.getJobScheduler('tick')), { what: 'the tick scheduler re-created' });
+  } finally {
+    await scheduler.close();
   }
 });

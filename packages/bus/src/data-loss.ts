@@ -8,8 +8,9 @@ import { queuePrefix } from './queues.js';
  * per interval; `onLoss` runs once per loss (again at the next check if it failed). Errors (Redis away) are skipped:
  * the next check after the reconnect decides.
  */
-export function watchDataLoss(redis: RedisClient, prefix: string, onLoss: () => Promise<void>, intervalMs = 1_000): { stop: () => void } {
-  const key = `${queuePrefix(prefix)}:data-marker`;
+export function watchDataLoss(redis: RedisClient, prefix: string, role: string, onLoss: () => Promise<void>, intervalMs = 1_000): { stop: () => void } {
+  // One marker per role (reconciler, scheduler): each role repairs its own part; replicas of a role share one.
+  const key = `${queuePrefix(prefix)}:data-marker:${role}`;
   let busy = false;
   // Also on the first check: a marker missing at start is a fresh Redis or a loss that a starting replica must not
   // hide from the others by writing the marker first; the republish is then a no-op or exactly what is needed.

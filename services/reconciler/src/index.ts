@@ -140,7 +140,7 @@ function startHousekeeping(pool: Pool, relay: OutboxRelay, producer: RedisClient
   }, Math.min(config.republishPendingAfterMs, 30_000));
   republisher.unref();
   // After Redis lost its data, the same republish at once instead of after WARMPOOL_REPUBLISH_PENDING_AFTER_MS.
-  const dataLoss = watchDataLoss(producer, config.queuePrefix, async () => {
+  const dataLoss = watchDataLoss(producer, config.queuePrefix, 'reconciler', async () => {
     const [requests, events] = await Promise.all([requeueStaleBuildRequests(pool, 0), requeueUnrecordedNotificationEvents(pool, 0)]);
     if (requests + events > 0) logger.warn({ requests, events }, 'Redis lost its data: pending build requests and unrecorded notification events published again');
     await relay.flush();
