@@ -17,7 +17,7 @@
  * CHAOS_REDIS_PERSIST=1 (run the throwaway Redis with an append-only file; default: no persistence, so a restart
  * loses every queued job), CHAOS_CLUSTER_BASE_PORT (7110, --failover), LOG_LEVEL for the services (silent).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { createPool, migrate, type Pool } from '@warmpool/db';
@@ -25,6 +25,7 @@ import { createRedis, queuePrefix } from '@warmpool/bus';
 import { seedBulk } from '../bench/lib.js';
 import { ChaosPostgres, ChaosRedis, freePort } from './servers.js';
 import { notConverged, offBreakdown, overshoot, reportOffPresets } from '../support/pool-state.js';
+import { spawnService } from '../support/processes.js';
 import { ChaosCluster } from './cluster.js';
 import { failoverFault, type FailoverFigures } from './failover.js';
 
@@ -63,7 +64,7 @@ function env(): NodeJS.ProcessEnv {
 }
 
 function startService(name: string, service: string): void {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', `services/${service}/src/main.ts`], { env: env(), stdio: 'ignore' });
+  const child = spawnService(service, env());
   processes.set(name, child);
 }
 

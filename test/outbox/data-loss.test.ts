@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createQueueSet, createRedis, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { buildRequestKey, createQueueSet, createRedis, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { startScheduler } from '@warmpool/scheduler';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, scanKeys, type TestDatabase } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
-import { seedPresets } from '../support/seed.js';
+import { seedPendingBuild } from '../support/seed.js';
 import { waitFor } from '../support/wait.js';
 
 // Redis losing its data (restart without persistence, failover to a lagging replica) is noticed within about a
@@ -62,18 +62,7 @@ test('a reconciler publishes the pending build requests again right after Redis 
   const reconciler: Reconciler = await startReconciler({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_REPUBLISH_PENDING_AFTER_MS: '120000' }), logger: createLogger('test', { level: 'silent' }), pool: db.pool });
   try {
     await waitFor(async () => (await redis.exists(marker())) === 1, { what: 'the marker written at start' });
-    const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO workspaces (organization_id, template_id, template_version_id, preset_id, owner_id, name)
-       VALUES ($1, $2, $3, $4, '00000000-0000-0000-0000-000000000001', 'lost') RETURNING id`,
-      [p!.organizationId, p!.templateId, p!.versionId, p!.presetId],
-    );
-    const { rows: b } = await db.pool.query<{ id: string }>(
-      `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason)
-       VALUES ($1, 1, $2, 'start', '00000000-0000-0000-0000-000000000001', 'prebuild-create') RETURNING id`,
-      [rows[0]!.id, p!.versionId],
-    );
-    const key = `build-${b[0]!.id}`;
+    const key = buildRequestKey((await seedPendingBuild(db.pool)).buildId);
     // Published a moment ago; its job is about to be lost with everything else.
     await db.pool.query(`INSERT INTO outbox (queue, name, payload, idempotency_key, published_at) VALUES ('build-requests', 'build-requested', '{}', $1, now())`, [key]);
     await loseEverything();
