@@ -2,24 +2,10 @@
 // Runs every *.test.ts with node's test runner (TypeScript through tsx, workspace packages from source),
 // then prints a plain "N passed, N failed" line. Optional arguments narrow the folders searched.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import path from 'node:path';
+import { filesUnder } from './files.mjs';
 
 const roots = process.argv.length > 2 ? process.argv.slice(2) : ['packages', 'services', 'test'];
-const files = [];
-const walk = (dir) => {
-  for (const entry of readdirSync(dir)) {
-    if (entry === 'node_modules' || entry === 'dist') continue;
-    const full = path.join(dir, entry);
-    if (statSync(full).isDirectory()) walk(full);
-    else if (entry.endsWith('.test.ts')) files.push(full);
-  }
-};
-for (const root of roots) {
-  if (statSync(root).isFile()) files.push(root);
-  else walk(root);
-}
-files.sort();
+const files = filesUnder(roots, (name) => name.endsWith('.test.ts'));
 
 const child = spawn(
   process.execPath,

@@ -214,7 +214,7 @@ test('prebuild operations: status, preview, pause (owner only), resume and inval
   assert.deepEqual([after.body.expired, after.body.eligible], [2, 0], 'invalidated prebuilds count as expired');
 });
 
-test('metrics are served in Prometheus text format with the SPEC names', async () => {
+test('metrics are served in Prometheus text format with the names of BEHAVIOUR.md §9', async () => {
   const text = await scrapeMetrics(env.api.url, tokens.owner.token);
   for (const name of ['warmpool_prebuilt_workspace_claim_duration_seconds', 'warmpool_prebuilt_workspaces_claimed_total', 'warmpool_prebuilt_workspaces_desired', 'warmpool_prebuilt_workspaces_reconciliation_paused', 'warmpool_queue_jobs']) {
     assert.ok(text.includes(`# TYPE ${name}`), name);

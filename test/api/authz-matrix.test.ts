@@ -123,7 +123,7 @@ const ROUTES: Route[] = [
     request: (f) => ({ method: 'PATCH', path: `/api/v1/workspaces/${f.workspaceId}`, body: { autostop_seconds: 3600 } }),
     expect: row(200, 403, 403, 200, 200, 403),
   },
-  // SPEC §7: workspace.delete (owners, org admins, the workspace's owner), else prebuilt_workspace.delete for prebuilds.
+  // BEHAVIOUR.md §7: workspace.delete (owners, org admins, the workspace's owner), else prebuilt_workspace.delete for prebuilds.
   { name: 'delete user workspace', request: (f) => ({ method: 'DELETE', path: `/api/v1/workspaces/${f.workspaceId}` }), expect: row(202, 403, 403, 202, 202, 403) },
   { name: 'delete prebuild', request: (f) => ({ method: 'DELETE', path: `/api/v1/workspaces/${f.prebuildId}` }), expect: row(202, 202, 202, 202, 403, 403) },
   // Members read their organization's pools (status, preview, the console's read routes) but do not replay or act.

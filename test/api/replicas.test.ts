@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { seedOrganization, seedTemplate, seedVersion } from '../support/seed.js';
 import { seedEligiblePrebuild, userWithRole } from '../support/api.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
+import { spawnService } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { freePort } from '../chaos/servers.js';
 
@@ -61,8 +62,8 @@ before(async () => {
   for (let i = 0; i < REPLICAS; i++) {
     const port = await freePort();
     ports.push(port);
-    const env = { ...process.env, DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: prefix.prefix, WARMPOOL_HTTP_PORT: String(port), WARMPOOL_BULL_BOARD: 'false', LOG_LEVEL: 'silent', WARMPOOL_API_CACHE_MS: String(CACHE_MS) };
-    children.push(spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/api/src/main.ts'], { env, stdio: 'ignore' }));
+    const env = { DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: prefix.prefix, WARMPOOL_HTTP_PORT: String(port), WARMPOOL_BULL_BOARD: 'false', LOG_LEVEL: 'silent', WARMPOOL_API_CACHE_MS: String(CACHE_MS) };
+    children.push(spawnService('api', env));
   }
   for (const port of ports) {
     await waitFor(() => new Promise<boolean>((resolve) => http.get({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (r) => (r.resume(), resolve(r.statusCode === 200))).on('error', () => resolve(false))), {

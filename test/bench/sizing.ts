@@ -7,6 +7,7 @@
  */
 import { DateTime } from 'luxon';
 import { replay, type AutoscalingPolicy, type ReplayTotals } from '@warmpool/core';
+import { createRandom } from '@warmpool/provisioner-sim';
 import type { Figure } from './lib.js';
 
 const MINUTE = 60_000;
@@ -42,18 +43,6 @@ function ratePerHour(p: Profile, at: number): number {
   return at >= TREND_FROM ? rate * 1.4 : rate;
 }
 
-/** mulberry32: a small seeded generator, so every run replays the same trace. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function poisson(mean: number, rand: () => number): number {
   const limit = Math.exp(-mean);
   let k = 0;
@@ -63,7 +52,8 @@ function poisson(mean: number, rand: () => number): number {
 
 /** Request instants of one preset: Poisson counts per minute, spread uniformly within the minute. */
 export function syntheticTrace(p: Profile, seed: number): Date[] {
-  const rand = random(seed);
+  // mulberry32, seeded: every run replays the same trace.
+  const rand = createRandom(seed);
   const out: Date[] = [];
   for (let t = START; t < END; t += MINUTE) {
     const n = poisson(ratePerHour(p, t) / 60, rand);

@@ -13,18 +13,19 @@
  * over, restart the killed node (it rejoins as a replica), and report how long the queue slot refused writes, how
  * long until the first build made a full round trip through Redis again, and the time to converge.
  *
- * Environment: CHAOS_PRESETS (200), CHAOS_PHASE_DEADLINE_MS (90000), CHAOS_SETTLE_MS (180000),
+ * Environment: CHAOS_VERBOSE=1 (every 2 s while waiting: why presets are off), CHAOS_PRESETS (200), CHAOS_PHASE_DEADLINE_MS (90000), CHAOS_SETTLE_MS (180000),
  * CHAOS_REDIS_PERSIST=1 (run the throwaway Redis with an append-only file; default: no persistence, so a restart
  * loses every queued job), CHAOS_CLUSTER_BASE_PORT (7110, --failover), LOG_LEVEL for the services (silent).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { createPool, migrate, type Pool } from '@warmpool/db';
 import { createRedis, queuePrefix } from '@warmpool/bus';
 import { seedBulk } from '../bench/lib.js';
 import { ChaosPostgres, ChaosRedis, freePort } from './servers.js';
-import { notConverged, overshoot, reportOffPresets } from '../support/pool-state.js';
+import { notConverged, offBreakdown, overshoot, reportOffPresets } from '../support/pool-state.js';
+import { spawnService } from '../support/processes.js';
 import { ChaosCluster } from './cluster.js';
 import { failoverFault, type FailoverFigures } from './failover.js';
 
@@ -63,7 +64,7 @@ function env(): NodeJS.ProcessEnv {
 }
 
 function startService(name: string, service: string): void {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', `services/${service}/src/main.ts`], { env: env(), stdio: 'ignore' });
+  const child = spawnService(service, env());
   processes.set(name, child);
 }
 
@@ -88,6 +89,9 @@ async function waitConverged(db: Pool, deadlineMs: number): Promise<number | und
   while (Date.now() - t0 < deadlineMs) {
     const off = await notConverged(db).catch(() => -1); // -1: PostgreSQL unreachable for a moment
     if (off === 0) return Date.now() - t0;
+    if (process.env.CHAOS_VERBOSE && Math.floor((Date.now() - t0) / 2000) !== Math.floor((Date.now() - t0 - 250) / 2000)) {
+      say(`  ${off} presets off: ${JSON.stringify(await offBreakdown(db).catch(() => ({})))}`);
+    }
     await sleep(250);
   }
   return undefined;
@@ -195,6 +199,7 @@ async function main(): Promise<void> {
     const first = await waitConverged(db, PHASE_DEADLINE_MS);
     say(`initial fill: ${first === undefined ? 'NOT converged' : `converged in ${(first / 1000).toFixed(1)} s`}`);
     const timings: string[] = [];
+    let slowest = 0; // seconds from a fault to convergence, worst phase (Infinity: one never converged)
     for (const [i, fault] of faults.entries()) {
       say(`work: ${await perturb(db, i)}`);
       await sleep(300); // the scheduler's tick or the reconcilers pick the work up
@@ -205,6 +210,7 @@ async function main(): Promise<void> {
       const took = await waitConverged(db, PHASE_DEADLINE_MS);
       const figure = took === undefined ? `NOT converged within ${PHASE_DEADLINE_MS / 1000} s` : `${((Date.now() - injectedAt) / 1000).toFixed(1)} s`;
       timings.push(`${fault.name}: ${figure}`);
+      slowest = Math.max(slowest, took === undefined ? Infinity : (Date.now() - injectedAt) / 1000);
       if (failover && took !== undefined) failover.figures.convergedMs = Date.now() - failover.figures.killedAt;
       say(`  converged after the fault: ${figure}`);
     }
@@ -215,6 +221,8 @@ async function main(): Promise<void> {
     if (settled === undefined) for (const line of await reportOffPresets(db)) say(`  off: ${line}`);
     check('convergence', settled !== undefined, settled !== undefined ? 'every preset has exactly its desired eligible prebuilds (not expired, agents ready)' : 'presets off their desired count after settling');
     for (const t of timings) say(`  time to converge — ${t}`);
+    // Reported, not a check: the figure depends on the machine's load (target ≤ 10 s, docs/BENCHMARKS.md).
+    say(`convergence after a fault, slowest phase: ${slowest.toFixed(1)} s (target ≤ 10 s: ${slowest <= 10 ? 'met' : 'MISSED'})`);
 
     const after = await overshoot(db);
     check('no overshoot after settling', after.value === 0, `max live (pending/running/succeeded start) prebuilds above desired: ${after.value}`);

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { LABEL } from '@warmpool/provisioner-docker';
@@ -11,6 +11,7 @@ import { cleanupInstance, docker, ensureTestImage, instanceContainers, testInsta
 import { poolHelpers, POOL_TIMEOUT_MS } from '../support/docker-pool.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
+import { spawnService } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 // The Docker provisioner as its own process, SIGKILLed mid-build and started again: no duplicate, no orphan, and
@@ -47,18 +48,14 @@ after(async () => {
 
 /** The provisioner's own entry point, from source, with this file's database, queues and instance label. */
 function startProvisionerProcess(): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/provisioner-docker/src/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      REDIS_URL,
-      WARMPOOL_QUEUE_PREFIX: prefix.prefix,
-      DOCKER_PROVISIONER_INSTANCE: instance,
-      DOCKER_PROVISIONER_LOCK_MS: '2000',
-      DOCKER_PROVISIONER_CONCURRENCY: '2',
-      LOG_LEVEL: 'silent',
-    },
-    stdio: 'ignore',
+  const child = spawnService('provisioner-docker', {
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    WARMPOOL_QUEUE_PREFIX: prefix.prefix,
+    DOCKER_PROVISIONER_INSTANCE: instance,
+    DOCKER_PROVISIONER_LOCK_MS: '2000',
+    DOCKER_PROVISIONER_CONCURRENCY: '2',
+    LOG_LEVEL: 'silent',
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -104,6 +101,12 @@ test('pending prebuild builds of a version that became inactive are canceled, ne
   const v2 = await importVersion(templateId, 'v2', 2, workspaceBlock());
   startProvisionerProcess();
   await converged(v2, 2, 'v2 converged');
+  // A v1 request deferred from the create slot may still wait in the queue: it is canceled when it is taken.
+  await waitFor(
+    async () =>
+      (await db.pool.query(`SELECT count(*)::int AS n FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE w.preset_id = $1 AND b.job_status IN ('pending', 'running')`, [v1])).rows[0].n === 0,
+    { timeoutMs: POOL_TIMEOUT_MS, what: 'every v1 build settled' },
+  );
   const { rows } = await db.pool.query<{ job_status: string; deleted: boolean }>(
     `SELECT b.job_status, w.deleted FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE w.preset_id = $1`,
     [v1],

@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createQueueSet, createRedis, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { buildRequestKey, createQueueSet, createRedis, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
+import { startScheduler } from '@warmpool/scheduler';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, scanKeys, type TestDatabase } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
-import { seedPresets } from '../support/seed.js';
+import { seedPendingBuild } from '../support/seed.js';
 import { waitFor } from '../support/wait.js';
 
 // Redis losing its data (restart without persistence, failover to a lagging replica) is noticed within about a
@@ -28,7 +29,7 @@ after(async () => {
   await db.drop();
 });
 
-const marker = () => `${queuePrefix(prefix.prefix)}:data-marker`;
+const marker = () => `${queuePrefix(prefix.prefix)}:data-marker:reconciler`;
 const loseEverything = async () => {
   for (const { key, server } of await scanKeys(redis, `${queuePrefix(prefix.prefix)}:*`)) await server.del(key);
 };
@@ -36,21 +37,23 @@ const loseEverything = async () => {
 test('the watcher calls back when its marker is gone (at start: a fresh Redis), and once the callback succeeded marks again', async () => {
   let calls = 0;
   let fail = true;
-  const watcher = watchDataLoss(redis, `${prefix.prefix}-w`, async () => {
+  const errors: unknown[] = [];
+  const watcher = watchDataLoss(redis, prefix.prefix, 'test', async () => {
     calls++;
     if (fail) throw new Error('database away');
-  }, 20);
+  }, { intervalMs: 20, onError: (err) => errors.push(err) });
   try {
     await waitFor(async () => calls >= 2, { what: 'a failed callback retried' });
-    assert.equal(await redis.exists(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`), 0, 'not marked while the callback fails');
+    assert.equal(await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:test`), 0, 'not marked while the callback fails');
+    assert.match(String(errors[0]), /database away/, 'the failure is reported, not swallowed');
     fail = false;
-    await waitFor(async () => (await redis.exists(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`)) === 1, { what: 'the marker written' });
+    await waitFor(async () => (await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:test`)) === 1, { what: 'the marker written' });
     const before = calls;
-    await redis.del(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`);
+    await redis.del(`${queuePrefix(prefix.prefix)}:data-marker:test`);
     await waitFor(async () => calls > before, { what: 'the loss noticed' });
   } finally {
-    watcher.stop();
-    await redis.del(`${queuePrefix(`${prefix.prefix}-w`)}:data-marker`);
+    await watcher.stop();
+    await redis.del(`${queuePrefix(prefix.prefix)}:data-marker:test`);
   }
 });
 
@@ -59,18 +62,7 @@ test('a reconciler publishes the pending build requests again right after Redis 
   const reconciler: Reconciler = await startReconciler({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_REPUBLISH_PENDING_AFTER_MS: '120000' }), logger: createLogger('test', { level: 'silent' }), pool: db.pool });
   try {
     await waitFor(async () => (await redis.exists(marker())) === 1, { what: 'the marker written at start' });
-    const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
-    const { rows } = await db.pool.query<{ id: string }>(
-      `INSERT INTO workspaces (organization_id, template_id, template_version_id, preset_id, owner_id, name)
-       VALUES ($1, $2, $3, $4, '00000000-0000-0000-0000-000000000001', 'lost') RETURNING id`,
-      [p!.organizationId, p!.templateId, p!.versionId, p!.presetId],
-    );
-    const { rows: b } = await db.pool.query<{ id: string }>(
-      `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason)
-       VALUES ($1, 1, $2, 'start', '00000000-0000-0000-0000-000000000001', 'prebuild-create') RETURNING id`,
-      [rows[0]!.id, p!.versionId],
-    );
-    const key = `build-${b[0]!.id}`;
+    const key = buildRequestKey((await seedPendingBuild(db.pool)).buildId);
     // Published a moment ago; its job is about to be lost with everything else.
     await db.pool.query(`INSERT INTO outbox (queue, name, payload, idempotency_key, published_at) VALUES ('build-requests', 'build-requested', '{}', $1, now())`, [key]);
     await loseEverything();
@@ -79,5 +71,24 @@ test('a reconciler publishes the pending build requests again right after Redis 
     assert.ok(await queues.buildRequests.getJob(key), 'under the same job id');
   } finally {
     await reconciler.close();
+  }
+});
+
+test('a scheduler re-creates the tick job scheduler right after Redis lost its data (not at its 30 s re-check)', async () => {
+  // The scheduler's periodic re-check would also re-create the job scheduler (within 30 s, inside waitFor's deadline),
+  // so the test waits for what only the data-loss repair does: its log line, then checks the scheduler exists.
+  const lines: { msg: string }[] = [];
+  const logger = createLogger('test', { level: 'warn', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  const scheduler = await startScheduler({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '3600000' }), logger, pool: db.pool });
+  const repairs = () => lines.filter((l) => l.msg.startsWith('Redis lost its data: tick scheduler re-created')).length;
+  try {
+    await waitFor(async () => (await redis.exists(`${queuePrefix(prefix.prefix)}:data-marker:scheduler`)) === 1, { what: 'the marker written at start' });
+    assert.ok(await queues.schedulerTick.getJobScheduler('tick'), 'created at start');
+    const before = repairs();
+    await loseEverything();
+    await waitFor(async () => repairs() > before, { what: 'the data-loss repair' });
+    assert.ok(await queues.schedulerTick.getJobScheduler('tick'), 'the tick scheduler re-created');
+  } finally {
+    await scheduler.close();
   }
 });

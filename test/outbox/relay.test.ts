@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createQueueSet, createRedis, notificationEventKey, notificationKey, QUEUES, type NotificationEvent, type QueueSet } from '@warmpool/bus';
+import { buildRequestKey, createQueueSet, createRedis, notificationEventKey, notificationKey, QUEUES, type NotificationEvent, type QueueSet } from '@warmpool/bus';
 import { insertOutbox, requeueUnrecordedNotificationEvents, withTransaction } from '@warmpool/db';
 import { OutboxRelay, withOutboxTransaction } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
+import { seedPendingBuild } from '../support/seed.js';
 import { waitFor } from '../support/wait.js';
 
 let db: TestDatabase;
@@ -78,19 +79,8 @@ test('the polling relay delivers rows written by another process that never flus
 
 test('build requests of builds still pending long after publishing are published again (Redis lost them)', async () => {
   const { requeueStaleBuildRequests } = await import('@warmpool/db');
-  const { seedPresets } = await import('../support/seed.js');
-  const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
-  const { rows } = await db.pool.query<{ id: string }>(
-    `INSERT INTO workspaces (organization_id, template_id, template_version_id, preset_id, owner_id, name)
-     VALUES ($1, $2, $3, $4, '00000000-0000-0000-0000-000000000001', 'lost') RETURNING id`,
-    [p!.organizationId, p!.templateId, p!.versionId, p!.presetId],
-  );
-  const { rows: b } = await db.pool.query<{ id: string }>(
-    `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason)
-     VALUES ($1, 1, $2, 'start', '00000000-0000-0000-0000-000000000001', 'prebuild-create') RETURNING id`,
-    [rows[0]!.id, p!.versionId],
-  );
-  const key = `build-${b[0]!.id}`;
+  const { buildId } = await seedPendingBuild(db.pool);
+  const key = buildRequestKey(buildId);
   await db.pool.query(
     `INSERT INTO outbox (queue, name, payload, idempotency_key, published_at) VALUES ('build-requests', 'build-requested', '{}', $1, now() - interval '10 minutes')`,
     [key],
@@ -99,7 +89,7 @@ test('build requests of builds still pending long after publishing are published
   assert.equal(await requeueStaleBuildRequests(db.pool, 60_000), 1);
   await new OutboxRelay(db.pool, queues, logger).flush();
   assert.ok(await queues.buildRequests.getJob(key), 'published again under the same job id');
-  await db.pool.query(`UPDATE builds SET job_status = 'running' WHERE id = $1`, [b[0]!.id]);
+  await db.pool.query(`UPDATE builds SET job_status = 'running' WHERE id = $1`, [buildId]);
   await db.pool.query(`UPDATE outbox SET published_at = now() - interval '10 minutes' WHERE idempotency_key = $1`, [key]);
   assert.equal(await requeueStaleBuildRequests(db.pool, 60_000), 0, 'started builds are left alone');
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claimInflightSlots, ensureInflightSlots, inflightCreates, insertPrebuilds, withTransaction, type PoolClient } from '@warmpool/db';
-import { reconcilePreset, type ReconcileSettings } from '@warmpool/operations';
+import { ensureSlots, reconcilePreset, type ReconcileSettings } from '@warmpool/operations';
 import { prebuildTarget, seedPresets, type SeededPreset } from '../support/seed.js';
 import { completePendingBuilds, prebuildCounts } from '../support/fake-provisioner.js';
 import { useReconcileEnv } from '../support/pipeline.js';
@@ -133,4 +133,22 @@ test('deletes are never held back by the cap', async () => {
   );
   assert.deepEqual(rows.map((r) => r.priority), [2, 2], 'deletes go before creates (3); human builds (1) before both');
   await drain();
+});
+
+test('batches starting together add the slot rows once per pool and cap, not once each', async () => {
+  let inserts = 0;
+  const pool = new Proxy(env.db.pool, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+      return (...args: Parameters<typeof target.query>) => {
+        if (String(args[0]).includes('INSERT INTO inflight_slots')) inserts++;
+        return (target.query as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  await Promise.all([1, 2, 3, 4].map(() => ensureSlots(pool, SETTINGS.maxInflightPrebuildBuilds)));
+  await ensureSlots(pool, SETTINGS.maxInflightPrebuildBuilds);
+  assert.equal(inserts, 1);
+  const { rows } = await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM inflight_slots WHERE slot <= $1', [SETTINGS.maxInflightPrebuildBuilds]);
+  assert.equal(rows[0]!.n, SETTINGS.maxInflightPrebuildBuilds);
 });

@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createQueueSet, createRedis, enqueueReconciles, type QueueSet } from '@warmpool/bus';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';
 import { prebuildCounts } from '../support/fake-provisioner.js';
+import { spawnService } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 
 let db: TestDatabase;
@@ -28,9 +29,9 @@ after(async () => {
 });
 
 function spawnReconciler(): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'services/reconciler/src/main.ts'], {
-    env: {
-      ...process.env,
+  const child = spawnService(
+    'reconciler',
+    {
       DATABASE_URL: db.url,
       REDIS_URL,
       WARMPOOL_QUEUE_PREFIX: prefix.prefix,
@@ -40,8 +41,8 @@ function spawnReconciler(): ChildProcess {
       WARMPOOL_RECONCILE_BATCH_SIZE: '2',
       LOG_LEVEL: 'silent',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+    ['ignore', 'ignore', 'inherit'],
+  );
   children.push(child);
   return child;
 }

@@ -18,28 +18,32 @@ export function testConfig(databaseUrl: string, queuePrefix: string, overrides: 
 }
 
 /**
- * Wraps a pool so every SQL round trip (pool.query and queries on checked-out clients) is counted; used to
- * assert how many statements a reconcile costs.
+ * Wraps a pool so every SQL round trip (pool.query and queries on checked-out clients) is counted and its text
+ * kept; used to assert how many statements a reconcile or a claim costs.
  */
-export function countingPool(pool: Pool): { pool: Pool; count: () => number; reset: () => void } {
-  let n = 0;
+export function countingPool(pool: Pool): { pool: Pool; count: () => number; statements: () => string[]; reset: () => void } {
+  let texts: string[] = [];
+  const counted = (target: { query: unknown }) => (...args: unknown[]) => {
+    texts.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: unknown } | undefined)?.text));
+    return (target.query as (...a: unknown[]) => unknown).apply(target, args);
+  };
   const wrapClient = (client: PoolClient): PoolClient =>
     new Proxy(client, {
       get(target, prop, receiver) {
-        if (prop === 'query') return (...args: unknown[]) => (n++, (target.query as (...a: unknown[]) => unknown).apply(target, args));
+        if (prop === 'query') return counted(target);
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
   const proxy = new Proxy(pool, {
     get(target, prop, receiver) {
-      if (prop === 'query') return (...args: unknown[]) => (n++, (target.query as (...a: unknown[]) => unknown).apply(target, args));
+      if (prop === 'query') return counted(target);
       if (prop === 'connect') return async () => wrapClient(await target.connect());
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  return { pool: proxy, count: () => n, reset: () => (n = 0) };
+  return { pool: proxy, count: () => texts.length, statements: () => [...texts], reset: () => (texts = []) };
 }
 
 export type ReconcileEnv = {

@@ -45,6 +45,21 @@ export async function reportOffPresets(db: Pool, limit = 5): Promise<string[]> {
   return rows.map((r) => JSON.stringify(r));
 }
 
+/**
+ * Why presets are off (CHAOS_VERBOSE): short with a create in flight (waiting on a build), short with nothing in
+ * flight (waiting on a reconcile), ready but over (waiting on a delete), live but not yet eligible.
+ */
+export async function offBreakdown(db: Pool): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ kind: string; n: number }>(
+    `SELECT CASE WHEN c.live > c.instances THEN 'over'
+                 WHEN c.live < c.instances THEN 'short, nothing in flight'
+                 WHEN c.eligible < c.live AND EXISTS (SELECT 1 FROM (${PREBUILDS}) x WHERE x.preset_id = c.id AND x.live AND x.job_status IN ('pending', 'running')) THEN 'short, build in flight'
+                 ELSE 'live but not eligible (agents, expiry)' END AS kind, count(*)::int AS n
+     FROM (${COUNTS}) c WHERE c.eligible <> c.instances OR c.live <> c.instances GROUP BY 1`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
+}
+
 /** Eligible prebuilds of one preset. */
 export async function eligibleCount(db: Pool, presetId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM running_prebuilds WHERE preset_id = $1 AND eligible', [presetId]);

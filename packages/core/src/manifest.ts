@@ -129,13 +129,11 @@ function presetCountProblem(input: unknown, limits: Required<ManifestLimits>): M
     : null;
 }
 
-/**
- * Rules that span fields (unique names, one default, parameter options, schedule count and overlap). They run on
- * the raw input, reading only well-typed parts, so they are reported together with the schema's problems.
- */
-function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, warnings: string[]): ManifestProblem[] {
-  const problems: ManifestProblem[] = [];
-  const declarations = new Map<string, { options: string[] | undefined }>();
+type Declarations = Map<string, { options: string[] | undefined }>;
+
+/** The declared parameters by name; duplicates and defaults outside the options are problems. */
+function declaredParameters(input: unknown, problems: ManifestProblem[]): Declarations {
+  const declarations: Declarations = new Map();
   listAt(input, 'parameters').forEach((decl, i) => {
     if (!isRecord(decl) || typeof decl.name !== 'string' || decl.name === '') return;
     const options = Array.isArray(decl.options) && decl.options.every((o) => typeof o === 'string') ? (decl.options as string[]) : undefined;
@@ -145,6 +143,55 @@ function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, wa
       problems.push({ path: `parameters[${i}].default`, message: `"${decl.default}" is not one of the options: ${options.join(', ')}` });
     }
   });
+  return declarations;
+}
+
+/** A preset's parameter values: undeclared names warn, values outside the declared options are problems. */
+function presetParameterProblems(i: number, parameters: Record<string, unknown>, declarations: Declarations, problems: ManifestProblem[], warnings: string[]): void {
+  for (const [name, value] of Object.entries(parameters)) {
+    if (name === '__proto__') {
+      // zod's record drops this key silently; refuse it rather than lose a value the author wrote.
+      problems.push({ path: `presets[${i}].parameters.${name}`, message: 'is not allowed as a parameter name' });
+      continue;
+    }
+    if (name === '' || typeof value !== 'string' || value === '') continue; // the schema reports these
+    const decl = declarations.get(name);
+    if (!decl) warnings.push(`presets[${i}].parameters.${name}: parameter "${name}" is not declared by the version`);
+    else if (decl.options && !decl.options.includes(value)) {
+      problems.push({ path: `presets[${i}].parameters.${name}`, message: `"${value}" is not one of the options: ${decl.options.join(', ')}` });
+    }
+  }
+}
+
+/** A preset's schedule list: at most `maxSchedulesPerPreset` entries, no two ranges overlapping. */
+function scheduleProblems(i: number, preset: Record<string, unknown>, limits: Required<ManifestLimits>): ManifestProblem[] {
+  const path = `presets[${i}].prebuilds.scheduling.schedule`;
+  const schedule = listAt(isRecord(preset.prebuilds) ? preset.prebuilds.scheduling : undefined, 'schedule');
+  if (schedule.length > limits.maxSchedulesPerPreset) return [{ path, message: `at most ${limits.maxSchedulesPerPreset} schedules per preset (got ${schedule.length})` }];
+  const ranges = schedule.flatMap((entry) => {
+    if (!isRecord(entry) || typeof entry.cron !== 'string') return [];
+    try {
+      return [parseCron(entry.cron)];
+    } catch {
+      return []; // the schema reports invalid expressions on their own path
+    }
+  });
+  const problems: ManifestProblem[] = [];
+  for (let a = 0; a < ranges.length; a++) {
+    for (let b = a + 1; b < ranges.length; b++) {
+      if (rangesOverlap(ranges[a]!, ranges[b]!)) problems.push({ path, message: `schedules "${ranges[a]!.source}" and "${ranges[b]!.source}" overlap` });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Rules that span fields (unique names, one default, parameter options, schedule count and overlap). They run on
+ * the raw input, reading only well-typed parts, so they are reported together with the schema's problems.
+ */
+function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, warnings: string[]): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  const declarations = declaredParameters(input, problems);
   const env = isRecord(input) && isRecord(input.workspace) && isRecord(input.workspace.env) ? input.workspace.env : {};
   for (const { variable, name } of workspaceReferences(env)) {
     if (!declarations.has(name)) {
@@ -164,42 +211,8 @@ function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, wa
       if (firstDefault !== undefined) problems.push({ path: `presets[${i}].default`, message: `only one preset may be the default (presets[${firstDefault}] already is)` });
       else firstDefault = i;
     }
-    if (isRecord(preset.parameters)) {
-      for (const [name, value] of Object.entries(preset.parameters)) {
-        if (name === '__proto__') {
-          // zod's record drops this key silently; refuse it rather than lose a value the author wrote.
-          problems.push({ path: `presets[${i}].parameters.${name}`, message: 'is not allowed as a parameter name' });
-          continue;
-        }
-        if (name === '' || typeof value !== 'string' || value === '') continue; // the schema reports these
-        const decl = declarations.get(name);
-        if (!decl) warnings.push(`presets[${i}].parameters.${name}: parameter "${name}" is not declared by the version`);
-        else if (decl.options && !decl.options.includes(value)) {
-          problems.push({ path: `presets[${i}].parameters.${name}`, message: `"${value}" is not one of the options: ${decl.options.join(', ')}` });
-        }
-      }
-    }
-    const schedulePath = `presets[${i}].prebuilds.scheduling.schedule`;
-    const schedule = listAt(isRecord(preset.prebuilds) ? preset.prebuilds.scheduling : undefined, 'schedule');
-    if (schedule.length > limits.maxSchedulesPerPreset) {
-      problems.push({ path: schedulePath, message: `at most ${limits.maxSchedulesPerPreset} schedules per preset (got ${schedule.length})` });
-      return;
-    }
-    const ranges = schedule.flatMap((entry) => {
-      if (!isRecord(entry) || typeof entry.cron !== 'string') return [];
-      try {
-        return [parseCron(entry.cron)];
-      } catch {
-        return []; // the schema reports invalid expressions on their own path
-      }
-    });
-    for (let a = 0; a < ranges.length; a++) {
-      for (let b = a + 1; b < ranges.length; b++) {
-        if (rangesOverlap(ranges[a]!, ranges[b]!)) {
-          problems.push({ path: schedulePath, message: `schedules "${ranges[a]!.source}" and "${ranges[b]!.source}" overlap` });
-        }
-      }
-    }
+    if (isRecord(preset.parameters)) presetParameterProblems(i, preset.parameters, declarations, problems, warnings);
+    problems.push(...scheduleProblems(i, preset, limits));
   });
   return problems;
 }

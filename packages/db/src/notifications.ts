@@ -239,32 +239,10 @@ export async function recordNotificationEvent(pool: pg.Pool, event: EventToRecor
       [event.eventKey, event.message.kind, event.presetId, event.organizationId, event.url],
     );
     const deliveryId = claimed.rows[0]?.id;
-    if (!deliveryId) {
-      const { rows } = await client.query<{ id: string; status: DeliveryStatus; pending: PendingSend[] }>(
-        `SELECT d.id, d.status,
-                COALESCE((SELECT json_agg(json_build_object('id', s.id, 'channel', s.channel) ORDER BY s.id) FROM notification_sends s
-                          WHERE s.delivery_id = d.id AND s.status = 'pending'), '[]') AS pending
-         FROM notification_deliveries d WHERE d.event_key = $1`,
-        [event.eventKey],
-      );
-      const existing = rows[0];
-      if (!existing) throw new Error(`notification delivery for ${event.eventKey} vanished`);
-      return { duplicate: true, deliveryId: existing.id, status: existing.status, pendingSends: existing.pending };
-    }
+    if (!deliveryId) return recordedBefore(client, event.eventKey);
     const siteDisabled = (await client.query(`SELECT 1 FROM notification_kind_settings WHERE kind = $1 AND disabled`, [event.message.kind])).rowCount === 1;
     const byUser = new Map(event.recipients.map((r) => [r.userId, r]));
-    const { message } = event;
-    // The inbox always keeps the notice, whatever the channel choices.
-    const inserted = await client.query<{ id: string; user_id: string }>(
-      `INSERT INTO notifications (user_id, kind, title, body, labels, links, dedup_key, delivery_id)
-       SELECT u, $2, $3, $4, $5, $6, $7, $8 FROM unnest($1::uuid[]) AS u
-       ON CONFLICT (user_id, dedup_key) DO NOTHING
-       RETURNING id, user_id`,
-      [[...byUser.keys()], message.kind, message.title, message.body, JSON.stringify(message.labels), JSON.stringify(message.links), event.dedupKey, deliveryId],
-    );
-    const rows: NewInboxRow[] = inserted.rows
-      .map((r) => ({ notificationId: r.id, userId: r.user_id, username: byUser.get(r.user_id)?.username ?? '', email: byUser.get(r.user_id)?.email ?? null }))
-      .sort((a, b) => a.username.localeCompare(b.username));
+    const rows = await insertInboxRows(client, event, deliveryId, byUser);
     const webhookRows = rows.filter((r) => !byUser.get(r.userId)?.webhookOff);
     const noneNew = rows.length === 0 ? 'no new recipients (identical message already sent today)' : null;
     const reason =
@@ -286,27 +264,67 @@ export async function recordNotificationEvent(pool: pg.Pool, event: EventToRecor
        WHERE delivery_id = $1 AND NOT (id = ANY($2::uuid[]))`,
       [deliveryId, carried, reason],
     );
-
-    const sends: { channel: SendChannel; notificationId: string | null; target: string | null; skip: string | null }[] = [];
-    if (event.email) {
-      for (const row of rows) {
-        const recipient = byUser.get(row.userId);
-        const skip = siteDisabled ? SITE_DISABLED : recipient?.emailOff ? 'e-mail turned off by the recipient for this kind' : row.email ? null : 'no e-mail address';
-        sends.push({ channel: 'email', notificationId: row.notificationId, target: row.email, skip });
-      }
-    }
-    if (event.chatUrl !== null) sends.push({ channel: 'chat', notificationId: null, target: event.chatUrl, skip: siteDisabled ? SITE_DISABLED : noneNew });
-    const created = await client.query<{ id: string; channel: SendChannel; status: DeliveryStatus }>(
-      `INSERT INTO notification_sends (delivery_id, channel, notification_id, target, status, last_error)
-       SELECT $1, s.channel, s.notification_id, s.target, CASE WHEN s.skip IS NULL THEN 'pending' ELSE 'skipped' END, s.skip
-       FROM unnest($2::text[], $3::uuid[], $4::text[], $5::text[]) AS s(channel, notification_id, target, skip)
-       RETURNING id, channel, status`,
-      [deliveryId, sends.map((x) => x.channel), sends.map((x) => x.notificationId), sends.map((x) => x.target), sends.map((x) => x.skip)],
-    );
-    const pendingSends = created.rows.filter((r) => r.status === 'pending').map((r) => ({ id: r.id, channel: r.channel }));
-    const skippedSends = created.rows.filter((r) => r.status === 'skipped').map((r) => r.channel);
-    return { duplicate: false, deliveryId, status, rows, pendingSends, skippedSends };
+    const sends = await insertSends(client, deliveryId, plannedSends(event, rows, byUser, siteDisabled ? SITE_DISABLED : null, noneNew));
+    return { duplicate: false, deliveryId, status, rows, ...sends };
   });
+}
+
+/** A redelivered event: what the first recording wrote, with the sends still pending. */
+async function recordedBefore(client: pg.PoolClient, eventKey: string): Promise<RecordedEvent> {
+  const { rows } = await client.query<{ id: string; status: DeliveryStatus; pending: PendingSend[] }>(
+    `SELECT d.id, d.status,
+            COALESCE((SELECT json_agg(json_build_object('id', s.id, 'channel', s.channel) ORDER BY s.id) FROM notification_sends s
+                      WHERE s.delivery_id = d.id AND s.status = 'pending'), '[]') AS pending
+     FROM notification_deliveries d WHERE d.event_key = $1`,
+    [eventKey],
+  );
+  const existing = rows[0];
+  if (!existing) throw new Error(`notification delivery for ${eventKey} vanished`);
+  return { duplicate: true, deliveryId: existing.id, status: existing.status, pendingSends: existing.pending };
+}
+
+/** The inbox always keeps the notice, whatever the channel choices: one row per recipient not sent it today. */
+async function insertInboxRows(client: pg.PoolClient, event: EventToRecord, deliveryId: string, byUser: Map<string, Recipient>): Promise<NewInboxRow[]> {
+  const { message } = event;
+  const inserted = await client.query<{ id: string; user_id: string }>(
+    `INSERT INTO notifications (user_id, kind, title, body, labels, links, dedup_key, delivery_id)
+     SELECT u, $2, $3, $4, $5, $6, $7, $8 FROM unnest($1::uuid[]) AS u
+     ON CONFLICT (user_id, dedup_key) DO NOTHING
+     RETURNING id, user_id`,
+    [[...byUser.keys()], message.kind, message.title, message.body, JSON.stringify(message.labels), JSON.stringify(message.links), event.dedupKey, deliveryId],
+  );
+  return inserted.rows
+    .map((r) => ({ notificationId: r.id, userId: r.user_id, username: byUser.get(r.user_id)?.username ?? '', email: byUser.get(r.user_id)?.email ?? null }))
+    .sort((a, b) => a.username.localeCompare(b.username));
+}
+
+type PlannedSend = { channel: SendChannel; notificationId: string | null; target: string | null; skip: string | null };
+
+/** One e-mail per new inbox row (when SMTP is configured) and one chat post, each with the reason it is skipped, if any. */
+function plannedSends(event: EventToRecord, rows: NewInboxRow[], byUser: Map<string, Recipient>, siteDisabled: string | null, noneNew: string | null): PlannedSend[] {
+  const sends: PlannedSend[] = [];
+  if (event.email) {
+    for (const row of rows) {
+      const skip = siteDisabled ?? (byUser.get(row.userId)?.emailOff ? 'e-mail turned off by the recipient for this kind' : row.email ? null : 'no e-mail address');
+      sends.push({ channel: 'email', notificationId: row.notificationId, target: row.email, skip });
+    }
+  }
+  if (event.chatUrl !== null) sends.push({ channel: 'chat', notificationId: null, target: event.chatUrl, skip: siteDisabled ?? noneNew });
+  return sends;
+}
+
+async function insertSends(client: pg.PoolClient, deliveryId: string, sends: PlannedSend[]): Promise<{ pendingSends: PendingSend[]; skippedSends: SendChannel[] }> {
+  const created = await client.query<{ id: string; channel: SendChannel; status: DeliveryStatus }>(
+    `INSERT INTO notification_sends (delivery_id, channel, notification_id, target, status, last_error)
+     SELECT $1, s.channel, s.notification_id, s.target, CASE WHEN s.skip IS NULL THEN 'pending' ELSE 'skipped' END, s.skip
+     FROM unnest($2::text[], $3::uuid[], $4::text[], $5::text[]) AS s(channel, notification_id, target, skip)
+     RETURNING id, channel, status`,
+    [deliveryId, sends.map((x) => x.channel), sends.map((x) => x.notificationId), sends.map((x) => x.target), sends.map((x) => x.skip)],
+  );
+  return {
+    pendingSends: created.rows.filter((r) => r.status === 'pending').map((r) => ({ id: r.id, channel: r.channel })),
+    skippedSends: created.rows.filter((r) => r.status === 'skipped').map((r) => r.channel),
+  };
 }
 
 export type DeliveryToSend = {

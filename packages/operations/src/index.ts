@@ -3,7 +3,7 @@
  * relay the outbox, and the operator and user operations (workspaces, templates, pause, roles, preview).
  */
 export { OutboxRelay, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
-export { reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
+export { ensureSlots, reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
 export { reconcilePresets, ReconcileBatcher } from './reconcile-batch.js';
 export { handleBuildResult, createBuildResultsWorker, type BuildResultOutcome, type BuildResultsDeps } from './build-results.js';
 export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';

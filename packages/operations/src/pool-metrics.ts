@@ -9,58 +9,70 @@ const PRESET_LABELS = ['organization_name', 'template_name', 'preset_name'] as c
 /** Pool history kept for the console: one sample per preset and bucket, pruned after `keepMs`. */
 export const POOL_SAMPLES = { bucketMs: 5 * 60_000, keepMs: 8 * 86_400_000 };
 
+/** The §9 pool metrics, registered in `registry`. */
+function poolMetricSet(registry: Registry) {
+  const labelNames = [...PRESET_LABELS];
+  const counter = (name: string, help: string) => new Counter({ name: `warmpool_prebuilt_workspaces_${name}`, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string, labels: readonly string[] = labelNames) =>
+    new Gauge({ name: `warmpool_${name}`, help, labelNames: [...labels], registers: [registry] });
+  const perPreset = {
+    created: counter('created_total', 'Prebuilt workspaces whose creation was requested.'),
+    failed: counter('failed_total', 'Prebuilt workspace builds that failed.'),
+    claimed: counter('claimed_total', 'Prebuilt workspaces claimed by users.'),
+    missed: counter('missed_total', 'Workspace requests a preset applied to that found no eligible prebuild (a fresh build).'),
+    replacements: counter('resource_replacements_total', 'Claims whose build replaced resources.'),
+    hitRatio: gauge('prebuilt_workspaces_hit_ratio', 'Share of the preset\'s workspace requests in the last 24 h served by a prebuild (absent without requests).'),
+    desired: gauge('prebuilt_workspaces_desired', 'Desired prebuilt workspaces now (active presets).'),
+    running: gauge('prebuilt_workspaces_running', 'Running prebuilt workspaces (active presets).'),
+    eligible: gauge('prebuilt_workspaces_eligible', 'Claimable prebuilt workspaces (active presets).'),
+    hardLimited: gauge('prebuilt_workspaces_preset_hard_limited', '1 when the preset reached its failure limit.'),
+    validationFailed: gauge('prebuilt_workspaces_preset_validation_failed', '1 when the preset cannot build (invalid parameters).'),
+  };
+  return {
+    perPreset,
+    paused: gauge('prebuilt_workspaces_reconciliation_paused', '1 when reconciliation is paused site-wide.', []),
+    lastUpdated: gauge('prebuilt_workspaces_metrics_last_updated', 'Unix time of the last refresh of these metrics.', []),
+  };
+}
+
+/** Sets every metric from one read of the pools, and records the active presets' history samples. */
+async function refreshPoolMetrics(metrics: ReturnType<typeof poolMetricSet>, pool: Pool): Promise<void> {
+  const { created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hardLimited, validationFailed } = metrics.perPreset;
+  const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
+  const now = new Date();
+  const sizing = await sizePoolRows(pool, rows, now);
+  const samples: PoolSample[] = [];
+  for (const metric of Object.values(metrics.perPreset)) metric.reset();
+  for (const row of rows) {
+    const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
+    if (row.created) created.inc(labels, row.created);
+    if (row.failed) failed.inc(labels, row.failed);
+    if (row.claimed) claimed.inc(labels, row.claimed);
+    if (row.missed) missed.inc(labels, row.missed);
+    if (row.replacements) replacements.inc(labels, row.replacements);
+    if (row.requests_24h > 0) hitRatio.set(labels, row.hits_24h / row.requests_24h);
+    if (!row.active) continue;
+    const desiredNow = sizing.get(row.preset_id)?.target ?? storedDesiredInstances(row, now);
+    desired.set(labels, desiredNow);
+    samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
+    running.set(labels, row.running);
+    eligible.set(labels, row.eligible);
+    hardLimited.set(labels, row.status === 'hard_limited' ? 1 : 0);
+    validationFailed.set(labels, row.status === 'validation_failed' ? 1 : 0);
+  }
+  metrics.paused.set(isPausedNow ? 1 : 0);
+  metrics.lastUpdated.set(Math.floor(now.getTime() / 1000));
+  await recordPoolSamples(pool, samples, now, POOL_SAMPLES.bucketMs, POOL_SAMPLES.keepMs);
+}
+
 /**
  * BEHAVIOUR.md §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
  * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`. Each refresh also
  * records the active presets' desired and eligible counts as the console's pool history (`pool_samples`).
  */
 export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logger, refreshMs: number) {
-  const labelNames = [...PRESET_LABELS];
-  const counter = (name: string, help: string) => new Counter({ name: `warmpool_prebuilt_workspaces_${name}`, help, labelNames, registers: [registry] });
-  const gauge = (name: string, help: string, labels: readonly string[] = labelNames) =>
-    new Gauge({ name: `warmpool_${name}`, help, labelNames: [...labels], registers: [registry] });
-  const created = counter('created_total', 'Prebuilt workspaces whose creation was requested.');
-  const failed = counter('failed_total', 'Prebuilt workspace builds that failed.');
-  const claimed = counter('claimed_total', 'Prebuilt workspaces claimed by users.');
-  const missed = counter('missed_total', 'Workspace requests a preset applied to that found no eligible prebuild (a fresh build).');
-  const replacements = counter('resource_replacements_total', 'Claims whose build replaced resources.');
-  const hitRatio = gauge('prebuilt_workspaces_hit_ratio', 'Share of the preset\'s workspace requests in the last 24 h served by a prebuild (absent without requests).');
-  const desired = gauge('prebuilt_workspaces_desired', 'Desired prebuilt workspaces now (active presets).');
-  const running = gauge('prebuilt_workspaces_running', 'Running prebuilt workspaces (active presets).');
-  const eligible = gauge('prebuilt_workspaces_eligible', 'Claimable prebuilt workspaces (active presets).');
-  const hardLimited = gauge('prebuilt_workspaces_preset_hard_limited', '1 when the preset reached its failure limit.');
-  const validationFailed = gauge('prebuilt_workspaces_preset_validation_failed', '1 when the preset cannot build (invalid parameters).');
-  const paused = gauge('prebuilt_workspaces_reconciliation_paused', '1 when reconciliation is paused site-wide.', []);
-  const lastUpdated = gauge('prebuilt_workspaces_metrics_last_updated', 'Unix time of the last refresh of these metrics.', []);
-
-  const refresh = async () => {
-    const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
-    const now = new Date();
-    const sizing = await sizePoolRows(pool, rows, now);
-    const samples: PoolSample[] = [];
-    for (const metric of [created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hardLimited, validationFailed]) metric.reset();
-    for (const row of rows) {
-      const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
-      if (row.created) created.inc(labels, row.created);
-      if (row.failed) failed.inc(labels, row.failed);
-      if (row.claimed) claimed.inc(labels, row.claimed);
-      if (row.missed) missed.inc(labels, row.missed);
-      if (row.replacements) replacements.inc(labels, row.replacements);
-      if (row.requests_24h > 0) hitRatio.set(labels, row.hits_24h / row.requests_24h);
-      if (!row.active) continue;
-      const desiredNow = sizing.get(row.preset_id)?.target ?? storedDesiredInstances(row, now);
-      desired.set(labels, desiredNow);
-      samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
-      running.set(labels, row.running);
-      eligible.set(labels, row.eligible);
-      hardLimited.set(labels, row.status === 'hard_limited' ? 1 : 0);
-      validationFailed.set(labels, row.status === 'validation_failed' ? 1 : 0);
-    }
-    paused.set(isPausedNow ? 1 : 0);
-    lastUpdated.set(Math.floor(now.getTime() / 1000));
-    await recordPoolSamples(pool, samples, now, POOL_SAMPLES.bucketMs, POOL_SAMPLES.keepMs);
-  };
-
+  const metrics = poolMetricSet(registry);
+  const refresh = () => refreshPoolMetrics(metrics, pool);
   let timer: NodeJS.Timeout | undefined;
   const loop = () => {
     refresh()

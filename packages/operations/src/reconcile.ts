@@ -52,12 +52,21 @@ export type ReconcileOutcome =
  */
 const CAPPED_RETRY_MS = { fair: 15_000, fifo: 2_000 } as const;
 
-// Slot rows are added up to the cap once per pool and cap (idempotent; another process may have done it).
-const slotsEnsured = new WeakMap<Pool, number>();
+// Slot rows are added up to the cap once per pool and cap (idempotent; another process may have done it). The
+// promise is kept, so batches starting together wait for one INSERT instead of each running it (with a lifted
+// cap of 100,000 that was four concurrent 100,000-row inserts at start-up).
+const slotsEnsured = new WeakMap<Pool, { cap: number; done: Promise<void> }>();
 export async function ensureSlots(pool: Pool, cap: number): Promise<void> {
-  if (slotsEnsured.get(pool) === cap) return;
-  await ensureInflightSlots(pool, cap);
-  slotsEnsured.set(pool, cap);
+  const known = slotsEnsured.get(pool);
+  if (known?.cap === cap) return known.done;
+  const done = ensureInflightSlots(pool, cap);
+  slotsEnsured.set(pool, { cap, done });
+  try {
+    await done;
+  } catch (err) {
+    if (slotsEnsured.get(pool)?.done === done) slotsEnsured.delete(pool); // the next call tries again
+    throw err;
+  }
 }
 
 /**

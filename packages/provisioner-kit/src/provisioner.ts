@@ -199,26 +199,14 @@ function createSlotCount(options: ProvisionerOptions): number {
 }
 
 /**
- * The provisioner side of the build protocol (docs/PROVISIONERS.md): consumes `build-requested` jobs (validated;
- * malformed ones are logged and failed once), reports `build-started`, then the backend's outcome as
- * `build-succeeded` / `build-failed` / `build-canceled`, and `agent-ready` when the backend says so. Builds of one
- * workspace run one after the other; a delete cancels a start of the same workspace still running here.
+ * The build-request job handler: validates the payload (malformed ones fail once, unrecoverably), sends a prebuild
+ * create that finds no create slot back to the queue for `deferMs`, and runs the build in its workspace's lane.
  */
-export function startProvisioner(options: ProvisionerOptions): Provisioner {
-  const { logger, backend } = options;
-  const name = options.name ?? 'provisioner';
-  const producer = createRedis(options.redis, { role: 'producer', name: `${name}-producer` });
-  const workerConnection = createRedis(options.redis, { role: 'worker', name: `${name}-worker` });
-  const queues = createQueueSet(producer, options.queuePrefix);
-  const reporter = new Reporter(queues.buildResults, logger, options.reporter);
-  const shutdown = new AbortController();
-  setMaxListeners(0, shutdown.signal);
-  const background = new BackgroundTasks(shutdown.signal);
-  const lanes = new WorkspaceLanes();
+function buildRequestProcessor(options: ProvisionerOptions, run: BuildRun, lanes: WorkspaceLanes): (job: Job, token?: string) => Promise<{ result: string }> {
+  const { logger } = options;
   const createSlots = createSlotCount(options);
   let creating = 0;
-
-  const processor = async (job: Job, token?: string) => {
+  return async (job, token) => {
     const parsed = BuildRequested.safeParse(job.data);
     if (!parsed.success) {
       logger.error({ queue: QUEUES.buildRequests, jobId: job.id, problem: describeIssues(parsed.error) }, 'malformed build request rejected');
@@ -235,11 +223,31 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
     try {
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      return { result: await lanes.run(request, (signal) => runBuild({ backend, reporter, background }, request, signal, log, lastAttempt)) };
+      return { result: await lanes.run(request, (signal) => runBuild(run, request, signal, log, lastAttempt)) };
     } finally {
       if (gated) creating--;
     }
   };
+}
+
+/**
+ * The provisioner side of the build protocol (docs/PROVISIONERS.md): consumes `build-requested` jobs (validated;
+ * malformed ones are logged and failed once), reports `build-started`, then the backend's outcome as
+ * `build-succeeded` / `build-failed` / `build-canceled`, and `agent-ready` when the backend says so. Builds of one
+ * workspace run one after the other; a delete cancels a start of the same workspace still running here.
+ */
+export function startProvisioner(options: ProvisionerOptions): Provisioner {
+  const { logger, backend } = options;
+  const name = options.name ?? 'provisioner';
+  const producer = createRedis(options.redis, { role: 'producer', name: `${name}-producer` });
+  const workerConnection = createRedis(options.redis, { role: 'worker', name: `${name}-worker` });
+  const queues = createQueueSet(producer, options.queuePrefix);
+  const reporter = new Reporter(queues.buildResults, logger, options.reporter);
+  const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal);
+  const background = new BackgroundTasks(shutdown.signal);
+  const lanes = new WorkspaceLanes();
+  const processor = buildRequestProcessor(options, { backend, reporter, background }, lanes);
 
   const worker = new Worker(QUEUES.buildRequests, processor, {
     connection: workerConnection,

@@ -34,7 +34,12 @@ function logQueueErrors(queues: QueueSet, logger: Logger): void {
   }
 }
 
-/** Connections of one API process: concurrent requests beyond this wait for a connection. */
+/**
+ * Connections of one API process; concurrent requests beyond this wait for a connection. A claim holds one for a
+ * single statement (1–3 ms of PostgreSQL time), so 20 carry more than a 2-core database can serve: raw claims through
+ * pools of 4, 8 and 20 measured the same within noise (docs/BENCHMARKS.md), and more would only queue inside
+ * PostgreSQL. Replicas × 20 plus the services' pools must stay below max_connections (or PgBouncer's pool size).
+ */
 export const API_POOL_SIZE = 20;
 
 export type Api = { app: FastifyInstance; url: string; close: () => Promise<void> };

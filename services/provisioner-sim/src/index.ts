@@ -5,7 +5,7 @@ import type { Config, Logger } from '@warmpool/runtime';
 import { createRandom, type SimOptions } from './options.js';
 import { decideOutcome, OutcomeMemory } from './outcome.js';
 
-export { loadSimOptions, type SimOptions } from './options.js';
+export { createRandom, loadSimOptions, type SimOptions } from './options.js';
 export { decideOutcome, OutcomeMemory, rateParameter, SIMULATED_ERROR, SIMULATED_REPLACEMENTS, type SimOutcome } from './outcome.js';
 
 export type ProvisionerSim = { worker: Worker; close: () => Promise<void> };

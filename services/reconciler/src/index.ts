@@ -81,7 +81,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      stopHousekeeping();
+      await stopHousekeeping();
       await health.close();
       await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
       await relay.stop();
@@ -119,7 +119,7 @@ function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeo
 }
 
 /** Timers any replica may run (their writes are idempotent); returns what stops them. */
-function startHousekeeping(pool: Pool, relay: OutboxRelay, producer: RedisClient, config: Config, logger: Logger): () => void {
+function startHousekeeping(pool: Pool, relay: OutboxRelay, producer: RedisClient, config: Config, logger: Logger): () => Promise<void> {
   // Published outbox rows are kept a week for auditing, then pruned.
   const pruner = setInterval(() => {
     pruneOutbox(pool, OUTBOX_RETENTION_MS).catch((err: unknown) => logger.warn({ err }, 'outbox prune failed'));
@@ -140,14 +140,14 @@ function startHousekeeping(pool: Pool, relay: OutboxRelay, producer: RedisClient
   }, Math.min(config.republishPendingAfterMs, 30_000));
   republisher.unref();
   // After Redis lost its data, the same republish at once instead of after WARMPOOL_REPUBLISH_PENDING_AFTER_MS.
-  const dataLoss = watchDataLoss(producer, config.queuePrefix, async () => {
+  const dataLoss = watchDataLoss(producer, config.queuePrefix, 'reconciler', async () => {
     const [requests, events] = await Promise.all([requeueStaleBuildRequests(pool, 0), requeueUnrecordedNotificationEvents(pool, 0)]);
     if (requests + events > 0) logger.warn({ requests, events }, 'Redis lost its data: pending build requests and unrecorded notification events published again');
     await relay.flush();
-  });
-  return () => {
+  }, { onError: (err) => logger.warn({ err }, 'republish after Redis lost its data failed; retried in a second') });
+  return async () => {
     clearInterval(pruner);
     clearInterval(republisher);
-    dataLoss.stop();
+    await dataLoss.stop();
   };
 }

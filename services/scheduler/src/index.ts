@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
-import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { screenPresets } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
@@ -86,6 +86,13 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger).catch((err: unknown) => logger.warn({ err }, 'tick scheduler check failed'));
   }, UPSERT_GUARD_MS);
   recheck.unref();
+  // After Redis lost its data the tick's job scheduler, the queued reconciles and the armed timers are gone:
+  // re-create the scheduler and tick at once rather than at the next re-check.
+  const dataLoss = watchDataLoss(producer, config.queuePrefix, 'scheduler', async () => {
+    await ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger);
+    const enqueued = await tick();
+    logger.warn({ enqueued }, 'Redis lost its data: tick scheduler re-created, presets re-screened');
+  }, { onError: (err) => logger.warn({ err }, 'repair after Redis lost its data failed; retried in a second') });
 
   const registry = createRegistry('scheduler');
   registerQueueMetrics(registry, queues);
@@ -97,6 +104,7 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const close = () =>
     (closed ??= (async () => {
       clearInterval(recheck);
+      await dataLoss.stop();
       await health.close();
       await worker.close();
       await queues.close();

@@ -47,42 +47,38 @@ export type ReplayResult = { hours: ReplayHour[]; totals: ReplayTotals; sources:
 const RECENT_MS = 120 * 60_000;
 const QUARTER_MS = 15 * 60_000;
 
-export function replay(input: ReplayInput): ReplayResult {
-  const step = input.stepMs ?? 60_000;
-  const from = input.from.getTime();
-  const to = input.to.getTime();
-  const leadMs = input.leadTimeSeconds * 1000;
-  const requests = input.requests.map((d) => d.getTime());
-  const history = indexHistory(toHourly(requests));
+/** The simulated pool: ready prebuilds, and the ready-at instants of those building (ascending: constant lead time). */
+type SimPool = { ready: number; building: number[] };
 
-  let ready = 0;
-  const building: number[] = []; // ready-at instants, ascending (constant lead time keeps them in order)
-  const recent: DemandEvent[] = [];
-  const hours: ReplayHour[] = [];
-  const sources: Partial<Record<TargetSource, number>> = {};
-  let next = lowerBound(requests, from);
-
-  // Schedules change only at local hour starts, and every zone offset is a whole number of quarter hours: the
-  // scheduled count is constant within a UTC quarter hour, so it is computed once per quarter (luxon is slow).
+/**
+ * The scheduled count at `now`. Schedules change only at local hour starts, and every zone offset is a whole number
+ * of quarter hours: the count is constant within a UTC quarter hour, so it is computed once per quarter (luxon is slow).
+ */
+function scheduleByQuarter(schedule: PresetSchedule): (now: number) => number {
   let quarter = Number.NaN;
-  let scheduledInQuarter = 0;
-  const scheduledAt = (now: number, at: Date) => {
+  let scheduled = 0;
+  return (now) => {
     const q = Math.floor(now / QUARTER_MS);
     if (q !== quarter) {
       quarter = q;
-      scheduledInQuarter = desiredInstancesAt(input.schedule, at);
+      scheduled = desiredInstancesAt(schedule, new Date(now));
     }
-    return scheduledInQuarter;
+    return scheduled;
   };
-  const desiredAt = (now: number) => {
+}
+
+/** The policy's target at `now` over the simulated pool and the last two hours of requests; counts each target source. */
+function targetSizer(input: ReplayInput, pool: SimPool, recent: DemandEvent[], history: ReturnType<typeof indexHistory>, sources: ReplayResult['sources']): (now: number) => number {
+  const scheduledAt = scheduleByQuarter(input.schedule);
+  return (now) => {
     const at = new Date(now);
     while (recent.length && recent[0]!.at.getTime() <= now - RECENT_MS) recent.shift();
     const result = sizeTarget({
       policy: input.policy,
-      scheduled: scheduledAt(now, at),
+      scheduled: scheduledAt(now),
       now: at,
       timezone: input.schedule.timezone,
-      pool: { running: ready, eligible: ready, starting: building.length, stopping: 0, deleting: 0, expired: 0 },
+      pool: { running: pool.ready, eligible: pool.ready, starting: pool.building.length, stopping: 0, deleting: 0, expired: 0 },
       recent,
       history,
       measuredLeadTimeSeconds: input.leadTimeSeconds,
@@ -91,23 +87,46 @@ export function replay(input: ReplayInput): ReplayResult {
     sources[result.source] = (sources[result.source] ?? 0) + 1;
     return result.target;
   };
+}
 
-  ready = desiredAt(from);
+function emptyHour(hourStart: number): ReplayHour {
+  return { hour: new Date(hourStart).toISOString(), desired: 0, requests: 0, hits: 0, misses: 0, hitRate: null, prebuildHours: 0 };
+}
+
+function totalsOf(hours: readonly ReplayHour[]): ReplayTotals {
+  const totals = hours.reduce(
+    (sum, h) => ({ requests: sum.requests + h.requests, hits: sum.hits + h.hits, misses: sum.misses + h.misses, prebuildHours: sum.prebuildHours + h.prebuildHours }),
+    { requests: 0, hits: 0, misses: 0, prebuildHours: 0 },
+  );
+  return { ...totals, hitRate: totals.requests ? totals.hits / totals.requests : null };
+}
+
+export function replay(input: ReplayInput): ReplayResult {
+  const step = input.stepMs ?? 60_000;
+  const from = input.from.getTime();
+  const to = input.to.getTime();
+  const leadMs = input.leadTimeSeconds * 1000;
+  const requests = input.requests.map((d) => d.getTime());
+  const pool: SimPool = { ready: 0, building: [] };
+  const recent: DemandEvent[] = [];
+  const hours: ReplayHour[] = [];
+  const sources: ReplayResult['sources'] = {};
+  const desiredAt = targetSizer(input, pool, recent, indexHistory(toHourly(requests)), sources);
+  let next = lowerBound(requests, from);
+
+  pool.ready = desiredAt(from);
   let hour: ReplayHour | null = null;
   for (let t = from; t < to; t += step) {
     const end = Math.min(t + step, to);
     const hourStart = Math.floor(t / HOUR_MS) * HOUR_MS;
-    if (!hour || hour.hour !== new Date(hourStart).toISOString()) {
-      hour = { hour: new Date(hourStart).toISOString(), desired: 0, requests: 0, hits: 0, misses: 0, hitRate: null, prebuildHours: 0 };
-      hours.push(hour);
-    }
-    while (building.length && building[0]! <= t) {
-      building.shift();
-      ready++;
+    if (!hour || hour.hour !== new Date(hourStart).toISOString()) hours.push((hour = emptyHour(hourStart)));
+    while (pool.building.length && pool.building[0]! <= t) {
+      pool.building.shift();
+      pool.ready++;
     }
     for (; next < requests.length && requests[next]! < end; next++) {
-      const hit = ready > 0;
-      if (hit) ready--;
+      const hit = pool.ready > 0;
+      if (hit) pool.ready--;
       recent.push({ at: new Date(requests[next]!), hit });
       hour.requests++;
       if (hit) hour.hits++;
@@ -115,17 +134,13 @@ export function replay(input: ReplayInput): ReplayResult {
     }
     const desired = desiredAt(end);
     hour.desired = Math.max(hour.desired, desired);
-    const create = Math.max(desired - ready - building.length, 0);
-    for (let i = 0; i < create; i++) building.push(end + leadMs);
-    ready -= Math.max(ready - desired, 0);
-    hour.prebuildHours += ((ready + building.length) * (end - t)) / HOUR_MS;
+    const create = Math.max(desired - pool.ready - pool.building.length, 0);
+    for (let i = 0; i < create; i++) pool.building.push(end + leadMs);
+    pool.ready -= Math.max(pool.ready - desired, 0);
+    hour.prebuildHours += ((pool.ready + pool.building.length) * (end - t)) / HOUR_MS;
   }
   for (const h of hours) h.hitRate = h.requests ? h.hits / h.requests : null;
-  const totals = hours.reduce(
-    (sum, h) => ({ requests: sum.requests + h.requests, hits: sum.hits + h.hits, misses: sum.misses + h.misses, prebuildHours: sum.prebuildHours + h.prebuildHours }),
-    { requests: 0, hits: 0, misses: 0, prebuildHours: 0 },
-  );
-  return { hours, totals: { ...totals, hitRate: totals.requests ? totals.hits / totals.requests : null }, sources };
+  return { hours, totals: totalsOf(hours), sources };
 }
 
 /** Hourly request counts of a sorted trace (all of it: the forecast itself only reads hours before its `now`). */

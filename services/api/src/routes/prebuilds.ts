@@ -69,7 +69,7 @@ export async function prebuildRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     });
   }
 
-  // Resume a hard-limited or validation-failed preset: failures before now no longer count (SPEC §4.3).
+  // Resume a hard-limited or validation-failed preset: failures before now no longer count (BEHAVIOUR.md §4.3).
   app.post('/presets/:id/resume', { schema: resumePresetSchema }, async (request) => {
     const preset = await findPreset(deps, request.principal, request.params.id);
     authorize(request.principal, 'prebuild.operate', { organizationId: preset.organization_id });

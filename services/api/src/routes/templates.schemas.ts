@@ -14,12 +14,12 @@ const template = {
   required: ['id', 'name', 'active_version_id', 'deprecated'],
 } as const;
 
-// The manifest (SPEC §2) as JSON or YAML. Only its outer shape is checked here: the core validates the content
+// The manifest (BEHAVIOUR.md §2) as JSON or YAML. Only its outer shape is checked here: the core validates the content
 // and names every offending field, the same validation the CLI uses.
 const manifestBody = {
   content: {
     'application/json': {
-      schema: { type: 'object', description: 'manifest: { name, parameters: [...], presets: [...] } (SPEC §2)' },
+      schema: { type: 'object', description: 'manifest: { name, parameters: [...], presets: [...] } (BEHAVIOUR.md §2)' },
     },
     'application/yaml': { schema: { type: 'string', description: 'the same manifest as YAML' } },
   },

@@ -65,7 +65,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
     },
   );
 
-  // Deletion (SPEC §7): workspace.delete, or for a prebuild prebuilt_workspace.delete (template admins in scope).
+  // Deletion (BEHAVIOUR.md §7): workspace.delete, or for a prebuild prebuilt_workspace.delete (template admins in scope).
   app.delete(
     '/workspaces/:id',
     { schema: deleteWorkspaceSchema },
@@ -85,7 +85,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
     },
   );
 
-  // Lifecycle options; an unclaimed prebuild is not touched by user lifecycle features (SPEC §5).
+  // Lifecycle options; an unclaimed prebuild is not touched by user lifecycle features (BEHAVIOUR.md §5).
   app.patch(
     '/workspaces/:id',
     { schema: updateWorkspaceSchema },

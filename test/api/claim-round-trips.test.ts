@@ -1,0 +1,55 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApi, type Api } from '@warmpool/api';
+import { createLogger } from '@warmpool/runtime';
+import { client, seedEligiblePrebuild, userWithRole } from '../support/api.js';
+import { createTestDatabase, createTestQueuePrefix, type TestDatabase } from '../support/env.js';
+import { countingPool, testConfig } from '../support/pipeline.js';
+import { seedPresets } from '../support/seed.js';
+
+// Issue 14: a claim through the API costs 1 PostgreSQL round trip once the replica's caches are warm (the claim
+// statement; principal, organization and the template's target come from WARMPOOL_API_CACHE_MS caches). Cold, it is
+// 5: the principal, the token's last_used_at, the organization by name, the target, the claim; that happens once per
+// cache period per token and template. The outbox relay's background flush is not the request's and is left out
+// (its statements name the outbox).
+
+let db: TestDatabase;
+let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
+let api: Api;
+let counting: ReturnType<typeof countingPool>;
+before(async () => {
+  db = await createTestDatabase();
+  prefix = await createTestQueuePrefix();
+  counting = countingPool(db.pool);
+  api = await startApi({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_API_CACHE_MS: '60000' }), logger: createLogger('test', { level: 'silent' }), pool: counting.pool, port: 0 });
+});
+after(async () => {
+  await api.close();
+  await prefix.cleanup();
+  await db.drop();
+});
+
+const requestPath = () => counting.statements().filter((s) => !/outbox|^\s*(BEGIN|COMMIT|ROLLBACK)\b/i.test(s));
+
+test('a claim costs 1 round trip with warm caches (5 with cold ones)', async () => {
+  const [p] = await seedPresets(db.pool, [{ instances: 2 }]);
+  await seedEligiblePrebuild(db.pool, p!);
+  await seedEligiblePrebuild(db.pool, p!);
+  const { rows } = await db.pool.query<{ name: string }>('SELECT name FROM organizations WHERE id = $1', [p!.organizationId]);
+  const { token } = await userWithRole(db.pool, 'member', p!.organizationId);
+  const call = client(api.url);
+  const claim = (name: string) => call('POST', `/api/v1/organizations/${rows[0]!.name}/workspaces`, { token, body: { template_id: p!.templateId, preset_id: p!.presetId, name } });
+
+  counting.reset();
+  const cold = await claim('cold');
+  assert.deepEqual([cold.status, cold.body.claimed], [201, true]);
+  const coldTrips = requestPath();
+  assert.equal(coldTrips.length, 5, `cold: ${coldTrips.length} round trips: ${coldTrips.map((s) => s.slice(0, 60)).join(' | ')}`);
+
+  counting.reset();
+  const warm = await claim('warm');
+  assert.deepEqual([warm.status, warm.body.claimed], [201, true]);
+  const warmTrips = requestPath();
+  assert.equal(warmTrips.length, 1, `warm: ${warmTrips.map((s) => s.slice(0, 60)).join(' | ')}`);
+  assert.match(warmTrips[0]!, /claim_prebuild/);
+});
