@@ -17,6 +17,9 @@ export type ClaimTargetCache = {
   delete: (key: string) => void;
 };
 
+/** The key of a template's entry in a ClaimTargetCache (routes that retire or re-version a template drop it). */
+export const claimTargetKey = (organizationId: string, templateId: string): string => `${organizationId}/${templateId}`;
+
 export type WorkspaceDeps = OutboxDeps & { queues: QueueSet; claimTargets?: ClaimTargetCache };
 
 export type CreateWorkspaceInput = {
@@ -55,7 +58,7 @@ function choosePreset(target: ClaimTarget, input: CreateWorkspaceInput): Preset 
 
 /** The template's active version, its presets and the chosen preset with resolved parameters; throws for bad input. */
 async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, fresh: boolean) {
-  const key = `${input.organizationId}/${input.templateId}`;
+  const key = claimTargetKey(input.organizationId, input.templateId);
   const load = () => loadClaimTarget(deps.pool, input.organizationId, input.templateId);
   if (fresh) deps.claimTargets?.delete(key);
   const target = deps.claimTargets ? await deps.claimTargets.get(key, load) : await load();
