@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApi, type Api } from '@warmpool/api';
 import { createLogger } from '@warmpool/runtime';
+import { SYSTEM_USER_ID } from '@warmpool/db';
 import { client, seedEligiblePrebuild, userWithRole } from '../support/api.js';
 import { createTestDatabase, createTestQueuePrefix, type TestDatabase } from '../support/env.js';
 import { countingPool, testConfig } from '../support/pipeline.js';
@@ -55,4 +56,22 @@ test('a claim costs 1 round trip with warm caches (3 with cold ones)', async () 
   const warmTrips = requestPath();
   assert.equal(warmTrips.length, 1, `warm: ${warmTrips.map((s) => s.slice(0, 60)).join(' | ')}`);
   assert.match(warmTrips[0]!, /claim_prebuild/);
+});
+
+test('on cold caches the one-statement lookup still answers 404 for an invisible organization or a foreign template', async () => {
+  const [mine] = await seedPresets(db.pool, [{ instances: 1 }]);
+  const [theirs] = await seedPresets(db.pool, [{ instances: 1 }]);
+  await seedEligiblePrebuild(db.pool, theirs!);
+  const orgName = async (id: string) => (await db.pool.query<{ name: string }>('SELECT name FROM organizations WHERE id = $1', [id])).rows[0]!.name;
+  const { token } = await userWithRole(db.pool, 'member', mine!.organizationId);
+  const call = client(api.url);
+  const create = (org: string, templateId: string, presetId: string) =>
+    call('POST', `/api/v1/organizations/${org}/workspaces`, { token, body: { template_id: templateId, preset_id: presetId, name: 'nope' } });
+
+  const invisible = await create(await orgName(theirs!.organizationId), theirs!.templateId, theirs!.presetId);
+  assert.deepEqual([invisible.status, invisible.body.error], [404, 'not_found']);
+  const foreignTemplate = await create(await orgName(mine!.organizationId), theirs!.templateId, theirs!.presetId);
+  assert.deepEqual([foreignTemplate.status, foreignTemplate.body.error], [404, 'not_found']);
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM workspaces WHERE preset_id = $1 AND owner_id <> $2', [theirs!.presetId, SYSTEM_USER_ID]);
+  assert.equal(rows[0]!.n, 0, 'nothing claimed from the other organization');
 });
