@@ -75,6 +75,7 @@ export {
   versionBelongsTo,
   retireTemplate,
   loadClaimTarget,
+  loadOrganizationClaimTarget,
   type ManifestToStore,
   type TemplateRow,
   type TemplateSummary,

@@ -145,18 +145,43 @@ export type ClaimTarget = {
   presets: { id: string; name: string; parameters: Record<string, string> }[];
 };
 
+// The claim target's columns over `templates t JOIN template_versions v ON v.id = t.active_version_id`.
+const CLAIM_TARGET_COLUMNS = `t.id, t.name, t.active_version_id AS "activeVersionId", t.deprecated, v.parameters AS declarations,
+            COALESCE((SELECT json_agg(json_build_object('id', p.id, 'name', p.name, 'parameters', p.parameters))
+                      FROM presets p WHERE p.template_version_id = v.id), '[]') AS presets`;
+
 /**
  * What creating a workspace from a template needs, in one statement: the live template of the organization with
  * its active version's declarations and presets. Undefined when there is no such template or no active version.
  */
 export async function loadClaimTarget(db: pg.Pool | pg.ClientBase, organizationId: string, templateId: string): Promise<ClaimTarget | undefined> {
   const { rows } = await db.query<ClaimTarget>(
-    `SELECT t.id, t.name, t.active_version_id AS "activeVersionId", t.deprecated, v.parameters AS declarations,
-            COALESCE((SELECT json_agg(json_build_object('id', p.id, 'name', p.name, 'parameters', p.parameters))
-                      FROM presets p WHERE p.template_version_id = v.id), '[]') AS presets
+    `SELECT ${CLAIM_TARGET_COLUMNS}
      FROM templates t JOIN template_versions v ON v.id = t.active_version_id
      WHERE t.id = $1 AND t.organization_id = $2 AND NOT t.deleted`,
     [templateId, organizationId],
   );
   return rows[0];
+}
+
+/**
+ * The organization by name and, in the same statement, the claim target of one of its templates (as
+ * `loadClaimTarget`), so a create on cold caches looks both up in one round trip. Undefined for an unknown
+ * organization; `target` undefined when the template is not the organization's live one with an active version.
+ */
+export async function loadOrganizationClaimTarget(
+  db: pg.Pool | pg.ClientBase,
+  organizationName: string,
+  templateId: string,
+): Promise<{ organizationId: string; target: ClaimTarget | undefined } | undefined> {
+  const { rows } = await db.query<{ organization_id: string; target: ClaimTarget | null }>(
+    `SELECT o.id AS organization_id,
+            (SELECT row_to_json(c) FROM (SELECT ${CLAIM_TARGET_COLUMNS}
+                FROM templates t JOIN template_versions v ON v.id = t.active_version_id
+                WHERE t.id = $2 AND t.organization_id = o.id AND NOT t.deleted) c) AS target
+     FROM organizations o WHERE o.name = $1`,
+    [organizationName, templateId],
+  );
+  const row = rows[0];
+  return row ? { organizationId: row.organization_id, target: row.target ?? undefined } : undefined;
 }

@@ -51,22 +51,28 @@ export type Principal = {
 };
 
 /**
- * The principal behind a bearer token (by its hash), or undefined for unknown or expired tokens. A read only:
- * `last_used_at` is refreshed separately, at most once a minute per token, so authentication adds no write.
+ * The principal behind a bearer token (by its hash), or undefined for unknown or expired tokens. One statement that
+ * also refreshes the token's `last_used_at`, at most once a minute (the `stale` test), so authentication costs one
+ * round trip and writes a token's row at most once a minute (docs/DECISIONS.md, "last_used_at").
  */
-export async function findPrincipalByTokenHash(db: pg.Pool, tokenHash: Buffer): Promise<Principal | undefined> {
-  const { rows } = await db.query<{ token_id: string; user_id: string; username: string; stale: boolean; roles: Principal['roles']; expires_at: Date | null }>(
-    `SELECT t.id AS token_id, u.id AS user_id, u.username, t.expires_at,
-            (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale,
+export async function findPrincipalByTokenHash(db: pg.Pool | pg.ClientBase, tokenHash: Buffer): Promise<Principal | undefined> {
+  const { rows } = await db.query<{ user_id: string; username: string; roles: Principal['roles']; expires_at: Date | null }>(
+    `WITH token AS (
+       SELECT t.id, t.expires_at, u.id AS user_id, u.username,
+              (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale
+       FROM api_tokens t JOIN users u ON u.id = t.user_id AND NOT u.is_system
+       WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())
+     ), touched AS (
+       UPDATE api_tokens a SET last_used_at = now() FROM token WHERE a.id = token.id AND token.stale RETURNING a.id
+     )
+     SELECT token.user_id, token.username, token.expires_at,
             COALESCE((SELECT json_agg(json_build_object('role', r.role, 'organizationId', r.organization_id))
-                      FROM role_assignments r WHERE r.user_id = u.id), '[]') AS roles
-     FROM api_tokens t JOIN users u ON u.id = t.user_id AND NOT u.is_system
-     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > now())`,
+                      FROM role_assignments r WHERE r.user_id = token.user_id), '[]') AS roles
+     FROM token`,
     [tokenHash],
   );
   const row = rows[0];
   if (!row) return undefined;
-  if (row.stale) void db.query('UPDATE api_tokens SET last_used_at = now() WHERE id = $1', [row.token_id]).catch(() => undefined);
   return { userId: row.user_id, username: row.username, roles: row.roles, expiresAt: row.expires_at };
 }
 

@@ -7,9 +7,10 @@ import {
 } from '@warmpool/db';
 import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
 import type { ApiDeps } from '../deps.js';
+import { findOrganizationForCreate } from './claim-lookup.js';
 import { can, seesOrganization } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
-import { authorize, claimTargetCache, findOrganization, typed } from './common.js';
+import { authorize, claimTargetCache, typed } from './common.js';
 import { createWorkspaceSchema, deleteWorkspaceSchema, getWorkspaceSchema, updateWorkspaceSchema } from './workspaces.schemas.js';
 
 const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString() });
@@ -28,7 +29,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
     { schema: createWorkspaceSchema },
     async (request, reply) => {
       const { principal } = request;
-      const organizationId = await findOrganization(deps, principal, request.params.org);
+      const organizationId = await findOrganizationForCreate(deps, principal, request.params.org, request.body.template_id);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
       // The template's active version and presets are cached per replica (claim and fresh insert re-check it in SQL).
