@@ -1,40 +1,26 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { buildRequestKey, createQueueSet, createRedis, notificationEventKey, notificationKey, QUEUES, type NotificationEvent, type QueueSet } from '@warmpool/bus';
+import { buildRequestKey, notificationEventKey, notificationKey, QUEUES, type NotificationEvent } from '@warmpool/bus';
 import { insertOutbox, requeueUnrecordedNotificationEvents, withTransaction } from '@warmpool/db';
 import { OutboxRelay, withOutboxTransaction } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
-import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
+import { useTestDatabase, useTestQueues } from '../support/env.js';
 import { seedPendingBuild } from '../support/seed.js';
 import { waitFor } from '../support/wait.js';
 
-let db: TestDatabase;
-let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
-const redis = createRedis(REDIS_URL, { role: 'producer' });
-let queues: QueueSet;
+const db = useTestDatabase();
+const bus = useTestQueues();
 const logger = createLogger('test', { level: 'silent' });
-
-before(async () => {
-  db = await createTestDatabase();
-  prefix = await createTestQueuePrefix();
-  queues = createQueueSet(redis, prefix.prefix);
-});
-after(async () => {
-  await queues.close();
-  await redis.quit();
-  await prefix.cleanup();
-  await db.drop();
-});
 
 const message = (key: string, priority = 0) => ({ queue: 'build-requests', name: 'build-requested', payload: { key }, idempotencyKey: key, priority });
 
 test('flush publishes every committed row once, with job id = idempotency key and its priority', async () => {
   await withTransaction(db.pool, (c) => insertOutbox(c, [message('a', 3), message('b', 1), message('a', 3)]));
-  const relay = new OutboxRelay(db.pool, queues, logger);
+  const relay = new OutboxRelay(db.pool, bus.queues, logger);
   assert.equal(await relay.flush(), 2);
   assert.equal(await relay.flush(), 0);
-  const jobs = await queues.buildRequests.getJobs(['prioritized', 'wait']);
+  const jobs = await bus.queues.buildRequests.getJobs(['prioritized', 'wait']);
   assert.deepEqual(jobs.map((j) => j.id).sort(), ['a', 'b']);
   assert.equal(jobs.find((j) => j.id === 'b')?.opts.priority, 1);
 });
@@ -42,10 +28,10 @@ test('flush publishes every committed row once, with job id = idempotency key an
 test('a row published but not marked (crash before commit) is re-published as the same job', async () => {
   await withTransaction(db.pool, (c) => insertOutbox(c, [message('c')]));
   // Simulate the crash window: the job reaches Redis, but the transaction marking the row never commits.
-  await queues.buildRequests.add('build-requested', { key: 'c' }, { jobId: 'c' });
-  const relay = new OutboxRelay(db.pool, queues, logger);
+  await bus.queues.buildRequests.add('build-requested', { key: 'c' }, { jobId: 'c' });
+  const relay = new OutboxRelay(db.pool, bus.queues, logger);
   assert.equal(await relay.flush(), 1);
-  const jobs = (await queues.buildRequests.getJobs(['prioritized', 'wait'])).filter((j) => j.id === 'c');
+  const jobs = (await bus.queues.buildRequests.getJobs(['prioritized', 'wait'])).filter((j) => j.id === 'c');
   assert.equal(jobs.length, 1);
   const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`);
   assert.equal(rows[0].n, 0);
@@ -59,17 +45,17 @@ test('rows rolled back with their transaction are never published', async () => 
     }),
     /boom/,
   );
-  const relay = new OutboxRelay(db.pool, queues, logger);
+  const relay = new OutboxRelay(db.pool, bus.queues, logger);
   await relay.flush();
-  assert.equal(await queues.buildRequests.getJob('rolled-back'), undefined);
+  assert.equal(await bus.queues.buildRequests.getJob('rolled-back'), undefined);
 });
 
 test('the polling relay delivers rows written by another process that never flushed', async () => {
-  const relay = new OutboxRelay(db.pool, queues, logger, { pollMs: 50 });
+  const relay = new OutboxRelay(db.pool, bus.queues, logger, { pollMs: 50 });
   relay.start();
   try {
     await db.pool.query(`INSERT INTO outbox (queue, name, payload, idempotency_key) VALUES ('build-requests', 'build-requested', '{}', 'late')`);
-    await waitFor(async () => (await queues.buildRequests.getJob('late')) !== undefined, { what: 'the polled row' });
+    await waitFor(async () => (await bus.queues.buildRequests.getJob('late')) !== undefined, { what: 'the polled row' });
   } finally {
     await relay.stop();
   }
@@ -85,20 +71,20 @@ test('build requests of builds still pending long after publishing are published
     `INSERT INTO outbox (queue, name, payload, idempotency_key, published_at) VALUES ('build-requests', 'build-requested', '{}', $1, now() - interval '10 minutes')`,
     [key],
   );
-  assert.equal(await queues.buildRequests.getJob(key), undefined, 'the job is gone, as after a Redis data loss');
+  assert.equal(await bus.queues.buildRequests.getJob(key), undefined, 'the job is gone, as after a Redis data loss');
   assert.equal(await requeueStaleBuildRequests(db.pool, 60_000), 1);
-  await new OutboxRelay(db.pool, queues, logger).flush();
-  assert.ok(await queues.buildRequests.getJob(key), 'published again under the same job id');
+  await new OutboxRelay(db.pool, bus.queues, logger).flush();
+  assert.ok(await bus.queues.buildRequests.getJob(key), 'published again under the same job id');
   await db.pool.query(`UPDATE builds SET job_status = 'running' WHERE id = $1`, [buildId]);
   await db.pool.query(`UPDATE outbox SET published_at = now() - interval '10 minutes' WHERE idempotency_key = $1`, [key]);
   assert.equal(await requeueStaleBuildRequests(db.pool, 60_000), 0, 'started builds are left alone');
 });
 
 test('withOutboxTransaction relays what it committed, and nothing of a rolled-back transaction', async () => {
-  const relay = new OutboxRelay(db.pool, queues, logger);
+  const relay = new OutboxRelay(db.pool, bus.queues, logger);
   const deps = { pool: db.pool, relay, logger };
   await withOutboxTransaction(deps, (c) => insertOutbox(c, [message('tx-1')]));
-  assert.ok(await queues.buildRequests.getJob('tx-1'), 'published right after the commit, no flush by the caller');
+  assert.ok(await bus.queues.buildRequests.getJob('tx-1'), 'published right after the commit, no flush by the caller');
   await assert.rejects(
     withOutboxTransaction(deps, async (c) => {
       await insertOutbox(c, [message('tx-2')]);
@@ -106,7 +92,7 @@ test('withOutboxTransaction relays what it committed, and nothing of a rolled-ba
     }),
     /boom/,
   );
-  assert.equal(await queues.buildRequests.getJob('tx-2'), undefined);
+  assert.equal(await bus.queues.buildRequests.getJob('tx-2'), undefined);
   const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM outbox WHERE idempotency_key = 'tx-2'`);
   assert.equal(rows[0].n, 0);
 });
@@ -126,10 +112,10 @@ test('a failed flush after the commit is logged, the result still returned and t
 });
 
 test('QueueSet lists every queue once and finds a queue by its name', () => {
-  assert.equal(queues.all.length, Object.keys(QUEUES).length);
-  for (const name of Object.values(QUEUES)) assert.equal(queues.byName(name)?.name, name);
-  assert.equal(queues.byName('no-such-queue'), undefined);
-  assert.equal(queues.byName('prefix'), undefined, 'only queues, never the other members of the set');
+  assert.equal(bus.queues.all.length, Object.keys(QUEUES).length);
+  for (const name of Object.values(QUEUES)) assert.equal(bus.queues.byName(name)?.name, name);
+  assert.equal(bus.queues.byName('no-such-queue'), undefined);
+  assert.equal(bus.queues.byName('prefix'), undefined, 'only bus.queues, never the other members of the set');
 });
 
 // A Redis failover can drop the last writes, among them a notification event the relay had just published (its
@@ -161,7 +147,7 @@ test('a published notification event the notifier never recorded is published ag
   const marked = Object.fromEntries(rows.map((r) => [r.idempotency_key, r.republish]));
   assert.deepEqual(marked, { [lostKey]: true, [recordedKey]: false, [recentKey]: false, [oldKey]: false });
 
-  await new OutboxRelay(db.pool, queues, logger).flush();
-  assert.ok(await queues.notifications.getJob(lostKey), 'published again under the same job id');
+  await new OutboxRelay(db.pool, bus.queues, logger).flush();
+  assert.ok(await bus.queues.notifications.getJob(lostKey), 'published again under the same job id');
   assert.equal(await requeueUnrecordedNotificationEvents(db.pool, 60_000), 0, 'just republished: not again before the delay');
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import pg from 'pg';
 import { Cluster, type Redis } from 'ioredis';
-import { createRedis, type RedisClient } from '@warmpool/bus';
+import { createQueueSet, createRedis, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { createPool, migrate, type Pool } from '@warmpool/db';
 
 /**
@@ -95,4 +95,27 @@ export async function createTestQueuePrefix(): Promise<{ prefix: string; cleanup
       }
     },
   };
+}
+
+export type TestQueues = { prefix: string; redis: RedisClient; queues: QueueSet };
+
+/**
+ * A queue prefix of its own for one test file, with a producer connection and the queue set on it, filled in before
+ * the file's tests and closed and removed after them.
+ */
+export function useTestQueues(): TestQueues {
+  const harness = {} as TestQueues;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    const prefix = await createTestQueuePrefix();
+    cleanup = prefix.cleanup;
+    const redis = createRedis(REDIS_URL, { role: 'producer' });
+    Object.assign(harness, { prefix: prefix.prefix, redis, queues: createQueueSet(redis, prefix.prefix) });
+  });
+  after(async () => {
+    await harness.queues.close();
+    await harness.redis.quit();
+    await cleanup();
+  });
+  return harness;
 }
