@@ -19,38 +19,137 @@ function HitRate(props: { status: PresetStatus }) {
   );
 }
 
-function readFilters(): { org: string; template: string } {
+type Filters = { org: string; template: string };
+
+function readFilters(): Filters {
   const q = new URLSearchParams(location.search);
   return { org: q.get('org') ?? '', template: q.get('template') ?? '' };
 }
 
-export function Overview(props: { scope: Scope }) {
-  const { scope } = props;
+/** The filters, kept in the address so a filtered view can be shared and survives a reload. */
+function useFilters(): [Filters, (next: Filters) => void] {
   const [filters, setFilters] = useState(readFilters);
-  const setFilter = (next: { org: string; template: string }) => {
+  const setFilter = (next: Filters) => {
     setFilters(next);
     const q = new URLSearchParams();
     if (next.org) q.set('org', next.org);
     if (next.template) q.set('template', next.template);
     history.replaceState(null, '', `/console/${q.toString() ? `?${q.toString()}` : ''}`);
   };
-  const orgs = scope.organizations.filter((o) => !filters.org || o.name === filters.org);
-  const loaded = usePoll<OrgResult[]>(
+  return [filters, setFilter];
+}
+
+/** Every organization's presets, polled; an organization that refuses (403, 404) is reported, not fatal. */
+function usePools(orgNames: string[]) {
+  return usePoll<OrgResult[]>(
     () =>
       Promise.all(
-        orgs.map((o) =>
-          get<PresetStatus[]>(`/organizations/${encodeURIComponent(o.name)}/presets`).then(
-            (presets) => ({ org: o.name, presets }),
+        orgNames.map((org) =>
+          get<PresetStatus[]>(`/organizations/${encodeURIComponent(org)}/presets`).then(
+            (presets) => ({ org, presets }),
             (error: unknown) => {
-              if (error instanceof HttpError && error.status !== 401) return { org: o.name, error };
+              if (error instanceof HttpError && error.status !== 401) return { org, error };
               throw error;
             },
           ),
         ),
       ),
     POLL_MS,
-    orgs.map((o) => o.name).join(','),
+    orgNames.join(','),
   );
+}
+
+function FilterForm(props: { scope: Scope; templates: string[]; filters: Filters; onChange: (next: Filters) => void }) {
+  const { scope, templates, filters, onChange } = props;
+  return (
+    <form class="filters" onSubmit={(e) => e.preventDefault()}>
+      <label>
+        Organization
+        <select value={filters.org} onChange={(e) => onChange({ org: e.currentTarget.value, template: '' })}>
+          <option value="">All ({scope.organizations.length})</option>
+          {scope.organizations.map((o) => (
+            <option key={o.id} value={o.name}>
+              {o.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Template
+        <select value={filters.template} onChange={(e) => onChange({ ...filters, template: e.currentTarget.value })}>
+          <option value="">All</option>
+          {templates.map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
+      </label>
+    </form>
+  );
+}
+
+function PoolRow(props: { preset: PresetStatus }) {
+  const p = props.preset;
+  const s = statusOf(p);
+  return (
+    <tr data-preset={`${p.template}/${p.preset}`}>
+      <th scope="row" data-label="Preset">
+        <Link href={presetPath(p.presetId)}>
+          {p.template}/{p.preset}
+        </Link>
+        <span class="sub">
+          {p.organization} · {p.version}
+        </span>
+      </th>
+      <td class="num" data-label="Desired now">{p.desiredNow}</td>
+      <td class="num" data-label="Running">{p.running}</td>
+      <td class="num" data-label="Eligible" data-col="eligible">{p.eligible}</td>
+      <td class="num" data-label="Starting">{p.starting}</td>
+      <td class="num" data-label="Failed">{p.failed}</td>
+      <td data-label="Status" data-col="status">
+        <span class={`badge badge-${s.tone}`} title={s.detail}>
+          {s.label}
+        </span>
+      </td>
+      <td class="num" data-label="Hit rate 24 h" data-col="hit-rate">
+        <HitRate status={p} />
+      </td>
+      <td data-label="Next change">{p.nextScheduleChange ? `${p.nextScheduleChange.instances} at ${shortTime(p.nextScheduleChange.at)}` : <span class="muted">none</span>}</td>
+    </tr>
+  );
+}
+
+function PoolsTable(props: { rows: PresetStatus[] }) {
+  return (
+    <table class="pools" data-testid="pools">
+      <caption class="sr-only">Every active preset and its pool</caption>
+      <thead>
+        <tr>
+          <th scope="col">Preset</th>
+          <th scope="col" class="num">Desired now</th>
+          <th scope="col" class="num">Running</th>
+          <th scope="col" class="num">Eligible</th>
+          <th scope="col" class="num">Starting</th>
+          <th scope="col" class="num">Failed</th>
+          <th scope="col">Status</th>
+          <th scope="col" class="num">Hit rate 24 h</th>
+          <th scope="col">Next schedule change</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((p) => (
+          <PoolRow key={p.presetId} preset={p} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function Overview(props: { scope: Scope }) {
+  const { scope } = props;
+  const [filters, setFilter] = useFilters();
+  const loaded = usePools(scope.organizations.filter((o) => !filters.org || o.name === filters.org).map((o) => o.name));
   const results = loaded.data ?? [];
   const all = results.flatMap((r) => ('presets' in r ? r.presets : []));
   const refused = results.filter((r): r is { org: string; error: HttpError } => 'error' in r);
@@ -65,30 +164,7 @@ export function Overview(props: { scope: Scope }) {
           {loaded.updatedAt ? `Live · updated ${loaded.updatedAt.toLocaleTimeString()}` : 'Loading…'}
         </p>
       </div>
-      <form class="filters" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Organization
-          <select value={filters.org} onChange={(e) => setFilter({ org: e.currentTarget.value, template: '' })}>
-            <option value="">All ({scope.organizations.length})</option>
-            {scope.organizations.map((o) => (
-              <option key={o.id} value={o.name}>
-                {o.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Template
-          <select value={filters.template} onChange={(e) => setFilter({ ...filters, template: e.currentTarget.value })}>
-            <option value="">All</option>
-            {templates.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </label>
-      </form>
+      <FilterForm scope={scope} templates={templates} filters={filters} onChange={setFilter} />
       {loaded.error && <ErrorNote error={loaded.error} what="the pools could not be refreshed" />}
       {refused.map((r) => (
         <ErrorNote key={r.org} error={r.error} what={`organization ${r.org}`} />
@@ -97,55 +173,7 @@ export function Overview(props: { scope: Scope }) {
       {loaded.data && rows.length === 0 && refused.length < results.length && (
         <p class="empty">No active presets{filters.template ? ` of template ${filters.template}` : ''}. Import a template version with presets to start a pool.</p>
       )}
-      {rows.length > 0 && (
-        <table class="pools" data-testid="pools">
-          <caption class="sr-only">Every active preset and its pool</caption>
-          <thead>
-            <tr>
-              <th scope="col">Preset</th>
-              <th scope="col" class="num">Desired now</th>
-              <th scope="col" class="num">Running</th>
-              <th scope="col" class="num">Eligible</th>
-              <th scope="col" class="num">Starting</th>
-              <th scope="col" class="num">Failed</th>
-              <th scope="col">Status</th>
-              <th scope="col" class="num">Hit rate 24 h</th>
-              <th scope="col">Next schedule change</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((p) => {
-              const s = statusOf(p);
-              return (
-                <tr key={p.presetId} data-preset={`${p.template}/${p.preset}`}>
-                  <th scope="row" data-label="Preset">
-                    <Link href={presetPath(p.presetId)}>
-                      {p.template}/{p.preset}
-                    </Link>
-                    <span class="sub">
-                      {p.organization} · {p.version}
-                    </span>
-                  </th>
-                  <td class="num" data-label="Desired now">{p.desiredNow}</td>
-                  <td class="num" data-label="Running">{p.running}</td>
-                  <td class="num" data-label="Eligible" data-col="eligible">{p.eligible}</td>
-                  <td class="num" data-label="Starting">{p.starting}</td>
-                  <td class="num" data-label="Failed">{p.failed}</td>
-                  <td data-label="Status" data-col="status">
-                    <span class={`badge badge-${s.tone}`} title={s.detail}>
-                      {s.label}
-                    </span>
-                  </td>
-                  <td class="num" data-label="Hit rate 24 h" data-col="hit-rate">
-                    <HitRate status={p} />
-                  </td>
-                  <td data-label="Next change">{p.nextScheduleChange ? `${p.nextScheduleChange.instances} at ${shortTime(p.nextScheduleChange.at)}` : <span class="muted">none</span>}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
+      {rows.length > 0 && <PoolsTable rows={rows} />}
       {rows.length > 0 && <p class="hint">Hit rate 24 h: the share of workspace requests of the last 24 hours that got a prebuild; — means no request was recorded.</p>}
     </section>
   );
