@@ -123,11 +123,28 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The variables starting with `prefix`, without unset or empty ones (empty strings count as unset). */
+const setVariables = (env: Record<string, string | undefined>, prefix = '') =>
+  Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith(prefix) && v !== undefined && v !== '')) as Record<string, string>;
+
+/** One line per bad variable: `NAME: why`. */
+const issueLines = (error: z.ZodError) => error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+
+/**
+ * A service's own variables (those starting with `prefix`) parsed by its schema, the way `loadConfig` parses the
+ * shared ones: ConfigError naming every bad variable, `invalid <what> configuration`.
+ */
+export function parseEnvGroup<T extends z.ZodTypeAny>(schema: T, env: Record<string, string | undefined>, prefix: string, what: string): z.output<T> {
+  const parsed = schema.safeParse(setVariables(env, prefix));
+  if (!parsed.success) throw new ConfigError(`invalid ${what} configuration:\n  ${issueLines(parsed.error).join('\n  ')}`);
+  return parsed.data;
+}
+
 /** Parses the environment; throws ConfigError naming every bad variable. Empty strings count as unset. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = setVariables(env);
   const parsed = EnvSchema.safeParse(cleaned);
-  const lines = parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+  const lines = parsed.success ? [] : issueLines(parsed.error);
   let redis: RedisTarget | undefined;
   try {
     redis = parseRedisTarget(cleaned.REDIS_URL, cleaned.REDIS_CLUSTER_NODES);

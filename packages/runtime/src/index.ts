@@ -1,4 +1,4 @@
-export { loadConfig, ConfigError, evaluationSettings, type Config, type SmtpConfig, WebhookSecret } from './config.js';
+export { loadConfig, parseEnvGroup, ConfigError, evaluationSettings, type Config, type SmtpConfig, WebhookSecret } from './config.js';
 export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
 export { onShutdown } from './shutdown.js';
 export { startHealthServer, serveHealth, healthPortFromEnv, withTimeout, watchWorkerProgress, workerLiveness, type HealthCheck, type HealthEndpoint } from './health.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnvGroup } from '@warmpool/runtime';
 
 const DockerEnv = z.object({
   DOCKER_PROVISIONER_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(8),
@@ -21,12 +22,7 @@ export type DockerOptions = {
 };
 
 export function loadDockerOptions(env: Record<string, string | undefined> = process.env): DockerOptions {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('DOCKER_PROVISIONER_') && v !== undefined && v !== ''));
-  const parsed = DockerEnv.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new Error(`invalid Docker provisioner configuration:\n  ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnvGroup(DockerEnv, env, 'DOCKER_PROVISIONER_', 'Docker provisioner');
   return {
     concurrency: e.DOCKER_PROVISIONER_CONCURRENCY,
     instance: e.DOCKER_PROVISIONER_INSTANCE,

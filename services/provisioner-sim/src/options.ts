@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnvGroup } from '@warmpool/runtime';
 
 const rate = z.coerce.number().min(0).max(1);
 const ms = z.coerce.number().int().min(0).max(3_600_000);
@@ -25,12 +26,7 @@ export type SimOptions = {
 };
 
 export function loadSimOptions(env: Record<string, string | undefined> = process.env): SimOptions {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('SIM_') && v !== undefined && v !== ''));
-  const parsed = SimEnv.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new Error(`invalid simulator configuration:\n  ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('\n  ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnvGroup(SimEnv, env, 'SIM_', 'simulator');
   return {
     buildMs: e.SIM_BUILD_MS,
     jitterMs: e.SIM_BUILD_JITTER_MS,
