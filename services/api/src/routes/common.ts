@@ -39,9 +39,12 @@ export function authorize(principal: Principal, action: Action, target: { organi
   throw new ApiError(403, 'forbidden', `not allowed to ${action}: needs the ${named} role ${scope}`);
 }
 
-/** An organization by name, visible to the principal; other organizations answer 404. */
-export async function findOrganization(deps: ApiDeps, principal: Principal, name: string): Promise<string> {
-  const id = await cacheFor<string>(deps.pool, 'organizations', deps.config.apiCacheMs).get(name, () => findOrganizationId(deps.pool, name));
+/**
+ * An organization by name, visible to the principal; other organizations answer 404. `load` reads it when this
+ * replica has not cached it (a create passes one that reads the template's claim target in the same statement).
+ */
+export async function findOrganization(deps: ApiDeps, principal: Principal, name: string, load = () => findOrganizationId(deps.pool, name)): Promise<string> {
+  const id = await cacheFor<string>(deps.pool, 'organizations', deps.config.apiCacheMs).get(name, load);
   if (!id || !seesOrganization(principal, id)) throw notFound('organization');
   return id;
 }
