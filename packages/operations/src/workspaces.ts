@@ -73,23 +73,33 @@ async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, f
 /**
  * Creates a workspace claim-first (§5). With a preset, one statement claims the oldest eligible prebuild and answers
  * with the claimed row (claim_prebuild: the round trip of the claim is the only one when the template is cached); it
- * re-checks that the (possibly cached) version is still active, and on 'stale' the target is reloaded and the claim
- * tried once more. Without an eligible prebuild, a fresh workspace and build are created in one transaction, whose
- * insert re-checks the version the same way (on 'stale': reload, then once more). After a
- * claim the preset is reconciled at once (its pool lost one) and the build request relayed, both in the background.
+ * re-checks that the (possibly cached) version is still active. Without an eligible prebuild, a fresh workspace and
+ * build are created in one transaction whose insert re-checks the version the same way. On 'stale' from either, the
+ * target is reloaded and the whole attempt (claim first) made once more. After a claim the preset is reconciled at
+ * once (its pool lost one) and the build request relayed, both in the background.
  */
 export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspaceInput): Promise<CreateWorkspaceResult> {
-  let { target, preset, parameters } = await resolveTarget(deps, input, false);
+  const target = await resolveTarget(deps, input, false);
   const started = performance.now();
+  const first = await claimOrCreate(deps, input, target, started);
+  if (first !== 'stale') return first;
+  // The (cached) target was retired or replaced: reload it, which answers 404/409 as an uncached create would.
+  const second = await claimOrCreate(deps, input, await resolveTarget(deps, input, true), started);
+  if (second === 'stale') throw new DomainError('conflict', 'the template changed while the workspace was being created; try again');
+  return second;
+}
+
+/** One attempt on a resolved target: claim a prebuild of its preset, else build fresh; 'stale' when both SQL re-checks say the target is no longer current. */
+async function claimOrCreate(
+  deps: WorkspaceDeps,
+  input: CreateWorkspaceInput,
+  { target, preset, parameters }: Awaited<ReturnType<typeof resolveTarget>>,
+  started: number,
+): Promise<CreateWorkspaceResult | 'stale'> {
   if (preset) {
-    const claim = (p: Preset, t: ClaimTarget) =>
-      claimPrebuild(deps.pool, { presetId: p.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human, templateId: t.id, versionId: t.activeVersionId });
-    let outcome = await claim(preset, target);
-    if (outcome.outcome === 'stale') {
-      ({ target, preset, parameters } = await resolveTarget(deps, input, true));
-      outcome = preset ? await claim(preset, target) : { outcome: 'none' };
-    }
-    if (outcome.outcome === 'claimed' && preset) {
+    const outcome = await claimPrebuild(deps.pool, { presetId: preset.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human, templateId: target.id, versionId: target.activeVersionId });
+    if (outcome.outcome === 'stale') return 'stale';
+    if (outcome.outcome === 'claimed') {
       const seconds = (performance.now() - started) / 1000;
       void deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => deps.logger.warn({ err }, 'claim reconcile not enqueued; the tick will'));
@@ -103,29 +113,22 @@ export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspac
       };
     }
   }
-  const insertFresh = (t: ClaimTarget, p: Preset | null, params: Record<string, string>) =>
-    withOutboxTransaction(
-      deps,
-      (client) =>
-        createFreshWorkspace(client, {
-          organizationId: input.organizationId,
-          templateId: t.id,
-          templateVersionId: t.activeVersionId,
-          presetId: p?.id ?? null,
-          userId: input.userId,
-          name: input.name,
-          parameters: params,
-          priority: BUILD_PRIORITY.human,
-        }),
-      { background: true },
-    );
-  let fresh = await insertFresh(target, preset, parameters);
-  if (fresh.outcome === 'stale') {
-    // The (cached) target was retired or replaced: reload it, which answers 404/409 as an uncached create would.
-    ({ target, preset, parameters } = await resolveTarget(deps, input, true));
-    fresh = await insertFresh(target, preset, parameters);
-    if (fresh.outcome === 'stale') throw new DomainError('conflict', 'the template changed while the workspace was being created; try again');
-  }
+  const fresh = await withOutboxTransaction(
+    deps,
+    (client) =>
+      createFreshWorkspace(client, {
+        organizationId: input.organizationId,
+        templateId: target.id,
+        templateVersionId: target.activeVersionId,
+        presetId: preset?.id ?? null,
+        userId: input.userId,
+        name: input.name,
+        parameters,
+        priority: BUILD_PRIORITY.human,
+      }),
+    { background: true },
+  );
+  if (fresh.outcome === 'stale') return 'stale';
   const workspace = (await getWorkspace(deps.pool, fresh.workspaceId))!;
   const seconds = (performance.now() - started) / 1000;
   return {
