@@ -29,7 +29,7 @@ export {
   type ManifestProblem,
   type ManifestValidation,
 } from './manifest.js';
-export { resolveBuildParameters, matchPreset } from './parameters.js';
+export { resolveBuildParameters, parameterValueProblem, matchPreset, type ResolvedParameters } from './parameters.js';
 export * from './sizing/index.js';
 export type { PresetRecord, PresetStatusName } from './record.js';
 export {
