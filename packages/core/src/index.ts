@@ -44,4 +44,4 @@ export {
 } from './evaluate.js';
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
-export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
+export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
