@@ -38,7 +38,7 @@ async function sh(cmd: string, args: string[], options: { env?: NodeJS.ProcessEn
     return stdout;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim().slice(-3000)}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim().slice(-3000)}`, { cause: err });
   }
 }
 
@@ -181,7 +181,7 @@ try {
     if (env.BUILD_CA_CERTS === undefined) {
       const local = '/usr/local/share/ca-certificates';
       const files = await readdir(local).catch(() => [] as string[]);
-      env.BUILD_CA_CERTS = (await Promise.all(files.filter((f) => f.endsWith('.crt')).map((f) => readFile(path.join(local, f), 'utf8')))).join('\n');
+      env.BUILD_CA_CERTS = (await Promise.all(files.filter((f) => f.endsWith('.crt')).sort().map(async (f) => (await readFile(path.join(local, f), 'utf8')).trimEnd()))).join('\n');
     }
     await dc(['build', 'migrate'], { timeoutMs: 1_200_000 });
     timings.build = secs(Date.now() - t0);
