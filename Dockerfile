@@ -56,5 +56,5 @@ COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
 USER node
 EXPOSE 8080
 # The api's /readyz, or a worker's /healthz when WARMPOOL_HEALTH_PORT is set (deploy/healthcheck.mjs).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 CMD ["node", "deploy/healthcheck.mjs"]
+HEALTHCHECK --interval=10s --timeout=10s --start-period=60s --retries=5 CMD ["node", "deploy/healthcheck.mjs"]
 CMD ["node", "services/api"]

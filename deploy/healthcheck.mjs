@@ -7,7 +7,7 @@ const url =
     ? `http://127.0.0.1:${env.WARMPOOL_HEALTH_PORT}/healthz`
     : `http://127.0.0.1:${env.WARMPOOL_HTTP_PORT ?? '8080'}/readyz`);
 try {
-  const res = await fetch(url, { signal: AbortSignal.timeout(4000) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(8000) });
   if (!res.ok) console.error(`${url} answered ${res.status}`);
   process.exit(res.ok ? 0 : 1);
 } catch (err) {
