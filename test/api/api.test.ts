@@ -144,7 +144,8 @@ test('a claim racing a reconciler delete of the same prebuild: never both (50 ro
     const expected = claim.body.claimed === true ? [tokens.memberA.userId, ['start', 'start']] : [SYSTEM_USER_ID, ['start', 'delete']];
     assert.deepEqual([rows[0]!.owner_id, rows[0]!.transitions], expected);
   }
-  assert.equal(outcomes.claim + outcomes.delete, 50);
+  // Each round has exactly one winner (above); the race is only exercised when both sides won some rounds.
+  assert.ok(outcomes.claim > 0 && outcomes.delete > 0, `both outcomes occurred: ${JSON.stringify(outcomes)}`);
 });
 
 test('a claim racing a template admin deleting the same prebuild through the API: never both (25 rounds)', async () => {
