@@ -118,8 +118,8 @@ test('malformed reconcile payloads fail without retries and the worker keeps goi
   assert.ok(r.worker.isRunning());
 });
 
-test('a wake job is reconciled in place: its own result is the reconcile, and no reconcile job is added', async () => {
-  const r = await start();
+test('a wake job is reconciled in place (no reconcile job is added), timed under its trigger', async () => {
+  const r = await start({}, 0);
   const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
   const results: { name: string; kind: unknown }[] = [];
   r.worker.on('completed', (job, result: { kind?: unknown }) => {
@@ -131,6 +131,10 @@ test('a wake job is reconciled in place: its own result is the reconcile, and no
   assert.equal((await prebuildCounts(db.pool, p!.presetId)).total, 1);
   const queued = await queues.reconcile.getJobs(['waiting', 'prioritized', 'delayed', 'active']);
   assert.deepEqual(queued.filter((j) => j.data.presetId === p!.presetId).map((j) => j.name), [], 'no reconcile job queued for it');
+  const address = r.healthServer!.address();
+  assert.ok(address && typeof address === 'object');
+  const metrics = await (await fetch(`http://127.0.0.1:${address.port}/metrics`)).text();
+  assert.match(metrics, /^warmpool_reconcile_duration_seconds_count\{service="reconciler",outcome="executed",trigger="timer"\} 1$/m);
 });
 
 test('the liveness endpoint reports a running worker as healthy', async () => {

@@ -5,9 +5,35 @@ import { z } from 'zod';
 const uuid = z.uuid();
 const isoDate = z.iso.datetime({ offset: true });
 
+/**
+ * Why a reconcile was asked for: carried to the reconciler's `reconciled` log line and, as the `trigger` label of
+ * warmpool_reconcile_duration_seconds, kept to this bounded set.
+ */
+export const RECONCILE_TRIGGERS = [
+  'tick',
+  'timer',
+  'inflight-cap',
+  'slot-free',
+  'claim',
+  'build-finished',
+  'agent-ready',
+  'workspace-lost',
+  'preset-resumed',
+  'preset-invalidated',
+  'version-activated',
+  'template-deprecated',
+  'template-deleted',
+] as const;
+export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
+
+/** The metric label of a job's trigger: itself when known, else `other` (a job from a newer or older producer). */
+export function reconcileTriggerLabel(trigger: string): ReconcileTrigger | 'other' {
+  return (RECONCILE_TRIGGERS as readonly string[]).includes(trigger) ? (trigger as ReconcileTrigger) : 'other';
+}
+
 export const ReconcileJob = z.strictObject({
   presetId: uuid,
-  /** Why the reconcile was triggered (tick, claim, build-finished, schedule-boundary, ...), for logs and metrics. */
+  /** A ReconcileTrigger; any short string is accepted so that jobs of other versions are still reconciled. */
   trigger: z.string().min(1).max(64),
 });
 export type ReconcileJob = z.infer<typeof ReconcileJob>;

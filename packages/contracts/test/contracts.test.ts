@@ -8,6 +8,9 @@ import {
   notificationEventKey,
   notificationKey,
   QUEUES,
+  RECONCILE_TRIGGERS,
+  ReconcileJob,
+  reconcileTriggerLabel,
   ROLES,
   wakeJobId,
   type NotificationEvent,
@@ -49,4 +52,11 @@ test('queues, priorities and roles are one table each', () => {
   assert.deepEqual([...ROLES], ['owner', 'template-admin', 'org-admin', 'member']);
   assert.ok(isRole('member'));
   assert.ok(!isRole('prebuilds'));
+});
+
+test('a reconcile trigger is its own metric label when known, else other; any short trigger is still a valid job', () => {
+  for (const trigger of RECONCILE_TRIGGERS) assert.equal(reconcileTriggerLabel(trigger), trigger);
+  assert.equal(reconcileTriggerLabel('from-a-newer-version'), 'other');
+  assert.equal(reconcileTriggerLabel('toString'), 'other');
+  assert.ok(ReconcileJob.safeParse({ presetId: id, trigger: 'from-a-newer-version' }).success);
 });

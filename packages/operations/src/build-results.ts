@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { BuildResult, describeIssues, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
 import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
@@ -15,7 +15,7 @@ export type BuildResultsDeps = {
 };
 
 // A build that starts changes no plan (pending and running both count as in progress): no reconcile.
-const TRIGGER: Record<BuildResult['type'], string | null> = {
+const TRIGGER: Record<BuildResult['type'], ReconcileTrigger | null> = {
   'build-started': null,
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',

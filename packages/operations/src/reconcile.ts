@@ -1,5 +1,5 @@
 import { evaluatePreset, needsPresetLock, nextWakeAt, planWrites, usesDemand, type EvaluationSettings, type Notice, type PresetDemand, type PresetView, type Write } from '@warmpool/core';
-import { armWakeUps, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
+import { armWakeUps, BUILD_PRIORITY, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
 import {
   buildRequestedMessage,
   claimInflightSlots,
@@ -143,7 +143,7 @@ export async function reconcilePresets(deps: ReconcileDeps, presetIds: readonly 
 }
 
 /** The exact instant at which the plan can next change (schedule boundary, TTL expiry, backoff end), or the capped retry. */
-export function nextWakeUp(settings: ReconcileSettings, view: PresetView, now: Date, capped: boolean): { at: Date; trigger: string } | null {
+export function nextWakeUp(settings: ReconcileSettings, view: PresetView, now: Date, capped: boolean): { at: Date; trigger: ReconcileTrigger } | null {
   const at = nextWakeAt(view.snapshot, { now, backoffIntervalMs: settings.backoffIntervalMs });
   const retryAt = new Date(now.getTime() + CAPPED_RETRY_MS[sharing(settings)]);
   if (capped && (!at || at > retryAt)) return { at: retryAt, trigger: 'inflight-cap' };
@@ -221,7 +221,7 @@ export class ReconcileBatcher {
   }
 }
 
-type WakeUp = { presetId: string; at: Date; trigger: string };
+type WakeUp = { presetId: string; at: Date; trigger: ReconcileTrigger };
 
 /** One preset's record, what it means now, and what core says to write for it. */
 export type PresetPlan = { row: PresetSnapshotRow; view: PresetView; writes: Write[] };
