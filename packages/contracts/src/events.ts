@@ -88,6 +88,31 @@ export const BuildResult = z.discriminatedUnion('type', [
   }),
 ]);
 export type BuildResult = z.infer<typeof BuildResult>;
+/** A result about one build (every type but workspace-lost, which is about a workspace). */
+export type ResultOfBuild = Exclude<BuildResult, { type: 'workspace-lost' }>;
+
+/** The job statuses that end a build: no result moves it further, and a create's in-flight slot is freed. */
+export const TERMINAL_JOB_STATUSES = ['succeeded', 'failed', 'canceled'] as const;
+export type TerminalJobStatus = (typeof TERMINAL_JOB_STATUSES)[number];
+
+/** The job status each result about a build records (agent-ready records none). */
+const RECORDED_JOB_STATUS: Record<ResultOfBuild['type'], 'running' | TerminalJobStatus | null> = {
+  'build-started': 'running',
+  'build-succeeded': 'succeeded',
+  'build-failed': 'failed',
+  'build-canceled': 'canceled',
+  'agent-ready': null,
+};
+
+export function isTerminalJobStatus(status: string): status is TerminalJobStatus {
+  return (TERMINAL_JOB_STATUSES as readonly string[]).includes(status);
+}
+
+/** True when the result ends its build: it records a terminal job status. */
+export function endsBuild(result: Pick<BuildResult, 'type'>): boolean {
+  const status = result.type === 'workspace-lost' ? null : RECORDED_JOB_STATUS[result.type];
+  return status !== null && isTerminalJobStatus(status);
+}
 
 export const NotificationEvent = z.discriminatedUnion('type', [
   z.strictObject({
