@@ -217,7 +217,7 @@ test('prebuild operations: status, preview, pause (owner only), resume and inval
 
 test('metrics are served in Prometheus text format with the names of BEHAVIOUR.md §9', async () => {
   const text = await scrapeMetrics(env.api.url, tokens.owner.token);
-  for (const name of ['warmpool_prebuilt_workspace_claim_duration_seconds', 'warmpool_prebuilt_workspaces_claimed_total', 'warmpool_prebuilt_workspaces_desired', 'warmpool_prebuilt_workspaces_reconciliation_paused', 'warmpool_queue_jobs']) {
+  for (const name of ['warmpool_preset_workspace_request_duration_seconds', 'warmpool_prebuilt_workspaces_claimed_total', 'warmpool_prebuilt_workspaces_desired', 'warmpool_prebuilt_workspaces_reconciliation_paused', 'warmpool_queue_jobs']) {
     assert.ok(text.includes(`# TYPE ${name}`), name);
   }
 });
