@@ -11,9 +11,10 @@ export type Screening = {
 };
 
 /**
- * Screens a batch of presets with one query: only presets whose plan has writes (or whose stored-schedule
- * problem changed) need a reconcile job; the rest are converged. This is what lets a periodic tick cover
- * thousands of presets cheaply, while the per-preset job stays the unit of work and of mutual exclusion.
+ * Screens a batch of presets with one query: only presets with something to write (core planWrites, the reconcile's
+ * own rule: pool writes, a transition, a changed schedule or autoscaling problem) need a reconcile job; the rest are
+ * converged. This is what lets a periodic tick cover thousands of presets cheaply; the reconcile job stays the unit
+ * of work, and the preset row lock the unit of mutual exclusion.
  */
 export async function screenPresets(pool: Pool, presetIds: readonly string[], now: Date, settings: EvaluationSettings): Promise<Screening> {
   const rows = await loadPresetSnapshots(pool, presetIds);
