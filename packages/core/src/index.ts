@@ -1,10 +1,12 @@
 export type * from './types.js';
-export { parseCron, CronError, type CronRange } from './cron.js';
+export { parseCron, CronError, MAX_CRON_LENGTH, type CronRange } from './cron.js';
 export {
   scheduleContains,
   validateSchedules,
   describeScheduleProblem,
   desiredInstancesAt,
+  scheduleEvaluator,
+  scheduleCacheSizes,
   nextDesiredChange,
   desiredTimeline,
   isValidTimezone,
