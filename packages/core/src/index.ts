@@ -19,6 +19,7 @@ export {
   validateManifest,
   parseManifestText,
   formatPath,
+  MAX_REPORTED_PROBLEMS,
   ManifestSyntaxError,
   DEFAULT_MANIFEST_LIMITS,
   TTL_MIN_SECONDS,
@@ -45,5 +46,5 @@ export {
   type PresetView,
 } from './evaluate.js';
 export { presetStatus, type PresetStatus } from './status.js';
-export { unstorableText } from './text.js';
+export { unstorableText, clip } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
