@@ -1,12 +1,12 @@
 import {
   DEFAULT_LEAD_TIME_SECONDS,
   parseStoredAutoscaling,
-  replay,
   validateManifest,
   type ManifestProblem,
   type ReplayResult,
 } from '@warmpool/core';
 import { DEMAND_HISTORY_DAYS, loadDemandSummaries, loadDemandTrace, loadPresetSnapshot, type Pool } from '@warmpool/db';
+import { offload } from './offload/pool.js';
 
 export const MAX_REPLAY_DAYS = 28;
 const DAY_MS = 86_400_000;
@@ -19,6 +19,8 @@ export type ReplayRequest = {
    */
   prebuilds?: unknown;
   now?: Date;
+  /** Time budget of the simulation (default OFFLOAD_BUDGET_MS). */
+  budgetMs?: number;
 };
 
 export type PresetReplay = ReplayResult & {
@@ -84,7 +86,8 @@ export async function replayPreset(pool: Pool, presetId: string, request: Replay
   const leadTimeSeconds = Math.round(
     (policy?.kind === 'forecast' ? policy.leadTimeSeconds : null) ?? demand?.leadTimeP95Seconds ?? DEFAULT_LEAD_TIME_SECONDS,
   );
-  const result = replay({ policy, schedule, requests: trace.map((e) => e.at), from, to, leadTimeSeconds });
+  // Minute by minute over up to 28 days: in a worker thread, with a time budget (issue 21).
+  const result = await offload('replayTask', { policy, schedule, requests: trace.map((e) => e.at), from, to, leadTimeSeconds }, { path: 'days', label: `replaying ${request.days} days` }, request.budgetMs);
   const inWindow = trace.filter((e) => e.at >= from);
   const hits = inWindow.filter((e) => e.hit).length;
   return {

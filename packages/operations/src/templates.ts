@@ -1,4 +1,3 @@
-import { ManifestSyntaxError, parseManifestText, unstorableText, validateManifest } from '@warmpool/core';
 import { DomainError } from '@warmpool/contracts';
 import {
   activateVersion as storeActiveVersion,
@@ -11,6 +10,8 @@ import {
   withTransaction,
   type Pool,
 } from '@warmpool/db';
+import { inspectManifest, type ManifestCheck } from './manifest-check.js';
+import { offload } from './offload/pool.js';
 import type { TriggerReconciles } from './reconciles.js';
 
 export type TemplateDeps = { pool: Pool; reconcile: TriggerReconciles };
@@ -35,23 +36,22 @@ export type ImportVersionResult = {
 
 /** Parses (when text) and validates a manifest with the rules of §2; throws `invalid_manifest` / `invalid_text`. */
 export function checkManifest(manifest: unknown) {
-  let input = manifest;
-  if (typeof input === 'string') {
-    try {
-      input = parseManifestText(input);
-    } catch (err) {
-      if (err instanceof ManifestSyntaxError) throw new DomainError('invalid_manifest', err.message);
-      throw err;
-    }
-  }
-  // YAML escapes (\0) can produce text no transport check saw.
-  const unstorable = unstorableText(input, 'manifest');
-  if (unstorable.length > 0) {
-    throw new DomainError('invalid_text', 'text must not contain NUL characters or unpaired surrogates', unstorable.map((path) => ({ path, message: 'unstorable character' })));
-  }
-  const validation = validateManifest(input);
-  if (!validation.ok) throw new DomainError('invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
-  return validation;
+  return orThrow(inspectManifest(manifest));
+}
+
+/** Manifests larger than this are checked in a worker thread (YAML parsing and validation take ~1 ms per KB). */
+const OFFLOAD_MANIFEST_CHARS = 32_000;
+
+/** checkManifest, in a worker thread with a time budget when the manifest is large (issue 21). */
+export async function checkManifestOffLoop(manifest: unknown) {
+  const size = typeof manifest === 'string' ? manifest.length : (JSON.stringify(manifest)?.length ?? 0);
+  if (size <= OFFLOAD_MANIFEST_CHARS) return checkManifest(manifest);
+  return orThrow(await offload('manifestTask', manifest, { path: 'body', label: 'checking the manifest' }));
+}
+
+function orThrow(check: ManifestCheck) {
+  if (!check.ok) throw new DomainError(check.code, check.message, check.details);
+  return check;
 }
 
 /**
@@ -59,7 +59,7 @@ export function checkManifest(manifest: unknown) {
  * `activate`, the presets whose pools change (the new version's and the replaced version's) are reconciled at once.
  */
 export async function importVersion(deps: TemplateDeps, input: ImportVersionInput): Promise<ImportVersionResult> {
-  const { value: manifest, warnings } = checkManifest(input.manifest);
+  const { value: manifest, warnings } = await checkManifestOffLoop(input.manifest);
   const imported = await withTransaction(deps.pool, async (client) => {
     const templateId = 'id' in input.template ? input.template.id : await ensureTemplate(client, input.template.organizationId, input.template.name);
     return { templateId, ...(await importTemplateVersion(client, { templateId, manifest, createdBy: input.createdBy, activate: input.activate })) };
