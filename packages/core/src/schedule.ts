@@ -52,13 +52,14 @@ function rangeBits(range: CronRange): RangeBits {
   if (bits) return bits;
   bits = { hours: 0, days: new Uint32Array(Math.ceil(DAY_SLOTS / 32)) };
   for (const h of range.hours) bits.hours |= 1 << h;
+  // The day rule does not depend on the month: evaluate it once per (day, weekday), then copy into each month.
+  const matching: boolean[] = [];
+  for (let day = 1; day <= 31; day++) for (let weekday = 0; weekday <= 6; weekday++) matching.push(dayMatches(range, day, weekday));
   for (const month of range.months) {
-    for (let day = 1; day <= DAYS_IN_MONTH[month - 1]!; day++) {
-      for (let weekday = 0; weekday <= 6; weekday++) {
-        if (!dayMatches(range, day, weekday)) continue;
-        const slot = ((month - 1) * 31 + day - 1) * 7 + weekday;
-        bits.days[slot >>> 5]! |= 1 << (slot & 31);
-      }
+    for (let i = 0; i < DAYS_IN_MONTH[month - 1]! * 7; i++) {
+      if (!matching[i]) continue;
+      const slot = (month - 1) * 31 * 7 + i;
+      bits.days[slot >>> 5]! |= 1 << (slot & 31);
     }
   }
   bitsOf.set(range, bits);
