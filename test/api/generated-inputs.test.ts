@@ -277,13 +277,16 @@ test('mutated manifests (JSON and YAML) never get a 5xx, and refused ones store 
 
 /**
  * Targets: at most 200 ms of event-loop blocking per request, /healthz answered within 100 ms meanwhile. This 2-core
- * machine is shared with other builds (load averages of 30 to 67 were seen), which delays the loop whatever the api
- * does, so the headroom is partly measured: each budget is twice the target plus the worst of the same figure over
- * a second of idle /healthz polling just before. Before the fixes these requests blocked for seconds each. The
- * figures are printed and kept in docs/BENCHMARKS.md.
+ * machine is shared with other builds (load averages of 30 to 96 were seen), which delays the loop whatever the api
+ * does, so the headroom is partly measured: each budget is twice the target plus twice the worst of the same figure
+ * over two seconds of idle /healthz polling before and after the costly requests (under a load average of 96 this
+ * came to 780 / 550 ms). Before the fixes these requests blocked the loop for 3.5 to 85 s each. The figures are
+ * printed and kept in docs/BENCHMARKS.md.
  */
 const BLOCKING_TARGET_MS = 200;
 const HEALTHZ_TARGET_MS = 100;
+
+const idleFor = () => new Promise<void>((resolve) => setTimeout(resolve, 2_000));
 
 /** Polls /healthz back to back until `done` settles: the worst latency seen and the loop's worst delay. */
 async function underHealthzPolling<T>(baseUrl: string, work: () => Promise<T>): Promise<{ result: T; healthzMs: number; blockedMs: number }> {
@@ -370,9 +373,7 @@ const costly: CostlyRequest[] = [
 ];
 
 test('costly inputs up to the body limit neither block the event loop nor delay /healthz', async () => {
-  const idle = await underHealthzPolling(env.api.url, () => new Promise((resolve) => setTimeout(resolve, 1_000)));
-  const blockingBudget = 2 * BLOCKING_TARGET_MS + idle.blockedMs;
-  const healthzBudget = 2 * HEALTHZ_TARGET_MS + idle.healthzMs;
+  const idleBefore = await underHealthzPolling(env.api.url, idleFor);
   const figures: { name: string; status: number; ms: number; blockedMs: number; healthzMs: number; bytesIn: number; bytesOut: number }[] = [];
   for (const request of costly) {
     assert.ok(request.raw.length < 1024 * 1024, `${request.name}: ${request.raw.length} bytes is within the body limit`);
@@ -387,6 +388,10 @@ test('costly inputs up to the body limit neither block the event loop nor delay 
     });
     figures.push({ name: request.name, status: result.status, ms: Math.round(performance.now() - started), blockedMs, healthzMs, bytesIn: request.raw.length, bytesOut: result.text.length });
   }
+  const idleAfter = await underHealthzPolling(env.api.url, idleFor);
+  const idle = { blockedMs: Math.max(idleBefore.blockedMs, idleAfter.blockedMs), healthzMs: Math.max(idleBefore.healthzMs, idleAfter.healthzMs) };
+  const blockingBudget = 2 * (BLOCKING_TARGET_MS + idle.blockedMs);
+  const healthzBudget = 2 * (HEALTHZ_TARGET_MS + idle.healthzMs);
   // Every figure is printed before any is judged, so a failing run still shows them all.
   console.log(JSON.stringify({ idle, blockingBudget, healthzBudget, figures }));
   for (const f of figures) {
