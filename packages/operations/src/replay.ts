@@ -1,7 +1,6 @@
 import {
   DEFAULT_LEAD_TIME_SECONDS,
   parseStoredAutoscaling,
-  validateManifest,
   type ManifestProblem,
   type ReplayResult,
 } from '@warmpool/core';
@@ -66,9 +65,10 @@ export async function replayPreset(pool: Pool, presetId: string, request: Replay
     prebuilds = { ...current, ...request.prebuilds };
     // null removes a field (e.g. "autoscaling": null tries the schedule alone).
     for (const [key, value] of Object.entries(prebuilds)) if (value === null) delete prebuilds[key];
-    const checked = validateManifest({ name: 'replay', presets: [{ name: 'replay', prebuilds }] });
+    // Checked in a worker thread too: expanding 64 long crons can take a second.
+    const checked = await offload('manifestTask', { name: 'replay', presets: [{ name: 'replay', prebuilds }] }, { path: 'prebuilds', label: 'checking the proposal' }, request.budgetMs);
     if (!checked.ok) {
-      throw new ReplayInputError(checked.errors.map((e) => ({ path: e.path.replace(/^presets\[0\]\.prebuilds/, 'prebuilds').replace(/^presets\[0\]/, 'prebuilds'), message: e.message })));
+      throw new ReplayInputError(checked.details.map((e) => ({ path: e.path.replace(/^manifest\./, '').replace(/^presets\[0\]\.prebuilds/, 'prebuilds').replace(/^presets\[0\]/, 'prebuilds'), message: e.message })));
     }
   }
   const policy = parseStoredAutoscaling(prebuilds.autoscaling ?? null).policy;

@@ -1,5 +1,5 @@
 /**
- * Heavy pure work (replays, large manifests) runs in worker threads so that no request stalls the api's event loop
+ * Heavy pure work (replays, manifest checks) runs in worker threads so that no request stalls the api's event loop
  * (issue 21). Each task has a time budget: past it the worker is terminated and the caller gets `too_large`. The
  * queue is short: when it is full the caller gets `busy` at once instead of waiting behind others' work.
  */
