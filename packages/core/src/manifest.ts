@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { CronError, parseCron } from './cron.js';
+import { CronError, parseCronCached } from './cron.js';
 import { isValidTimezone, rangesOverlap } from './schedule.js';
 import { checkAutoscaling, type AutoscalingManifest } from './sizing/policy.js';
 import { clip, echo, listed } from './text.js';
@@ -38,7 +38,7 @@ const ParameterDeclarationSchema = objectOf({
 const ScheduleSchema = objectOf({
   cron: z.string({ error: typeError('a cron expression string') }).superRefine((cron, ctx) => {
     try {
-      parseCron(cron);
+      parseCronCached(cron); // memoised (accepted ones only): manifests repeat the same schedules across presets
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: err instanceof CronError ? err.message : 'invalid cron' });
     }
@@ -172,7 +172,7 @@ function scheduleProblems(i: number, preset: Record<string, unknown>, limits: Re
   const ranges = schedule.flatMap((entry) => {
     if (!isRecord(entry) || typeof entry.cron !== 'string') return [];
     try {
-      return [parseCron(entry.cron)];
+      return [parseCronCached(entry.cron)];
     } catch {
       return []; // the schema reports invalid expressions on their own path
     }
