@@ -4,6 +4,7 @@ import {
   ensureTemplate,
   importTemplateVersion,
   listTemplatePresetIds,
+  loadActivePoolShapes,
   listVersionPresets,
   retireTemplate as storeRetired,
   versionBelongsTo,
@@ -46,6 +47,14 @@ export function checkManifest(manifest: unknown) {
  */
 export async function checkManifestOffLoop(manifest: unknown) {
   return orThrow(await offload('manifestTask', manifest, { path: 'body', label: 'checking the manifest' }));
+}
+
+/** Dry run of a manifest against the template's active pools (BEHAVIOUR.md §7), in the worker pool. */
+export async function dryRunManifest(pool: Pool, templateId: string, manifest: unknown, now = new Date()) {
+  const current = await loadActivePoolShapes(pool, templateId);
+  const outcome = await offload('dryRunTask', { manifest, current, now }, { path: 'body', label: 'the dry run' });
+  if (!outcome.ok) throw new DomainError(outcome.code, outcome.message, outcome.details);
+  return { warnings: outcome.warnings, changes: outcome.changes };
 }
 
 function orThrow(check: ManifestCheck) {

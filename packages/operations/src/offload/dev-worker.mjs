@@ -5,4 +5,4 @@ import { register } from 'tsx/esm/api';
 register();
 const tasks = await import('./tasks.ts');
 
-export const { replayTask, manifestTask } = tasks;
+export const { replayTask, manifestTask, dryRunTask } = tasks;

@@ -8,11 +8,12 @@ import { Piscina } from 'piscina';
 import { DomainError } from '@warmpool/contracts';
 import type { ReplayInput, ReplayResult } from '@warmpool/core';
 import type { ManifestCheck } from '../manifest-check.js';
+import type { DryRunInput, DryRunOutcome } from './tasks.js';
 
 /** A task's time budget unless the caller sets one: a 28-day replay with a long expression takes about 1.5 s. */
 export const OFFLOAD_BUDGET_MS = 15_000;
 
-type Tasks = { replayTask: [ReplayInput, ReplayResult]; manifestTask: [unknown, ManifestCheck] };
+type Tasks = { replayTask: [ReplayInput, ReplayResult]; manifestTask: [unknown, ManifestCheck]; dryRunTask: [DryRunInput, DryRunOutcome] };
 
 // Sources run through tsx in development (see dev-worker.mjs); the build runs the compiled tasks.js beside this file.
 const workerFile = new URL(import.meta.url.endsWith('.ts') ? './dev-worker.mjs' : './tasks.js', import.meta.url).href;
