@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Queue } from 'bullmq';
-import { BUILD_PRIORITY, BuildResult, createQueueSet, createRedis, queuePrefix, QUEUES, type BuildRequested, type QueueSet } from '@warmpool/bus';
+import { BUILD_PRIORITY, BuildResult, createQueueSet, createRedis, queuePrefix, QUEUES, resultJobId, type BuildRequested, type QueueSet } from '@warmpool/bus';
 import { createLogger, type Logger } from '@warmpool/runtime';
-import { Reporter, resultJobId, startProvisioner, type ProvisionerBackend, type ProvisionerOptions } from '../src/index.js';
+import { Reporter, startProvisioner, type ProvisionerBackend, type ProvisionerOptions } from '../src/index.js';
 import { createTestQueuePrefix, REDIS_URL } from '../../../test/support/env.js';
 import { waitFor, within } from '../../../test/support/wait.js';
 import { buildRequest as request } from '../../../test/support/build-request.js';
@@ -61,14 +61,6 @@ async function withKit(
     await prefix.cleanup();
   }
 }
-
-test('result job ids are fixed per fact', () => {
-  const id = randomUUID();
-  const at = new Date().toISOString();
-  assert.equal(resultJobId({ type: 'build-started', buildId: id, at }), `build-started-${id}`);
-  assert.equal(resultJobId({ type: 'agent-ready', buildId: id, agent: 'main', at }), `agent-ready-${id}-main`);
-  assert.equal(resultJobId({ type: 'workspace-lost', workspaceId: id, incident: 'abc', at, reason: 'gone' }), `workspace-lost-${id}-abc`);
-});
 
 test('a delete overtaking a running start of the same workspace cancels it, then runs', async () => {
   const order: string[] = [];
