@@ -45,3 +45,4 @@ export {
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
+export { workspaceReadiness, type AgentState, type LatestBuildState, type Readiness, type ClaimHookStatus } from './readiness.js';
