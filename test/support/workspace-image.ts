@@ -32,7 +32,10 @@ export async function ensureWorkspaceImage(variant: 'good' | 'broken' = 'good'):
   });
 }
 
-/** The manifest's `workspace` block for that image: ready `readyAfterSeconds` after start, health checked every 0.5 s. */
+/**
+ * The manifest's `workspace` block for that image: ready `readyAfterSeconds` after start, its health checked every
+ * second (each check is an exec in the engine: many containers at a shorter interval load a small machine heavily).
+ */
 export function workspaceImageBlock(image: string, options: { readyAfterSeconds?: number; claimHookSeconds?: number; memory?: string } = {}) {
   return {
     image,
@@ -41,7 +44,7 @@ export function workspaceImageBlock(image: string, options: { readyAfterSeconds?
       CLAIM_HOOK_SECONDS: String(options.claimHookSeconds ?? 0.3),
     },
     resources: { memory: options.memory ?? '32m' },
-    healthcheck: { command: ['test', '-f', '/tmp/ready'], interval_seconds: 0.5, retries: 3 },
+    healthcheck: { command: ['test', '-f', '/tmp/ready'], interval_seconds: 1, retries: 3 },
     claim_hook: { command: ['/usr/local/bin/claim-hook'], timeout_seconds: 30 },
   };
 }
