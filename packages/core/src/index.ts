@@ -29,7 +29,7 @@ export {
   type ManifestProblem,
   type ManifestValidation,
 } from './manifest.js';
-export { resolveBuildParameters, matchPreset } from './parameters.js';
+export { resolveBuildParameters, parameterValueProblem, matchPreset, type ResolvedParameters } from './parameters.js';
 export * from './sizing/index.js';
 export type { PresetRecord, PresetStatusName } from './record.js';
 export {
@@ -37,12 +37,11 @@ export {
   toCoreSnapshot,
   parseStoredSchedules,
   storedDesiredInstances,
-  reconcileNeeds,
-  needsReconcile,
   type EvaluationSettings,
   type PresetView,
 } from './evaluate.js';
+export { planWrites, needsPresetLock, NOTICE_TEXT_LIMIT, type Write, type Notice } from './writes.js';
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
-export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
+export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
 export { workspaceReadiness, type AgentState, type LatestBuildState, type Readiness, type ClaimHookStatus } from './readiness.js';
