@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { causeOf, standbyUsage, summarize, type EngineSample, type RequestRecord, type RolloutWindow } from './day/figures.js';
+import { CONFIG_NAMES, loadDayConfig, type DayConfig } from './day/plan.js';
 import { renderDaySvg } from './day/svg.js';
 import { BURSTS, dayTrace, PROFILES, WINDOW } from './day/trace.js';
 
@@ -73,4 +74,10 @@ test('the picture draws every panel and escapes its text', () => {
   assert.equal(svg.match(/class="miss"/g)?.length, 4);
   assert.equal(svg.match(/class="desired"/g)?.length, 2);
   assert.ok(svg.trimEnd().endsWith('</svg>'));
+});
+
+test('both configuration files load with the sizing each stands for and the same hit-rate goal', () => {
+  const [coder, warmpool] = CONFIG_NAMES.map(loadDayConfig) as [DayConfig, DayConfig];
+  assert.deepEqual([coder.name, coder.sizing, warmpool.name, warmpool.sizing], ['coder', 'best-static-schedule', 'warmpool', 'forecast']);
+  assert.equal(coder.target_hit_rate, warmpool.target_hit_rate);
 });

@@ -3,29 +3,38 @@
  * JSON file beside this module (coder.json, warmpool.json); each later feature adds its own line to it.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { AUTOSCALING_CAP, desiredInstancesAt, indexHistory, sizeTarget, toHourly, type AutoscalingPolicy } from '@warmpool/core';
 import { bestStaticSchedule } from '../sizing.js';
 import { PROFILES, WINDOW, type DayTrace, type PresetName } from './trace.js';
 
-export const DayConfigSchema = z
-  .object({
-    description: z.string(),
-    /** best-static-schedule: docs/SIZING.md's rule, with hindsight on the day; forecast: the forecast policy. */
-    sizing: z.enum(['best-static-schedule', 'forecast']),
-    target_hit_rate: z.number().gt(0).lt(1),
-    rollout: z.enum(['activate-at-once']),
-    claim: z.enum(['ready-prebuild-or-cold']),
-    standby: z.enum(['running']),
-  })
-  .strict();
-export type DayConfig = z.infer<typeof DayConfigSchema> & { name: string };
+/** A configuration file's settings; every key is required and none other is allowed (a typo must not pass). */
+export type DayConfig = {
+  name: string;
+  description: string;
+  /** best-static-schedule: docs/SIZING.md's rule, with hindsight on the day; forecast: the forecast policy. */
+  sizing: 'best-static-schedule' | 'forecast';
+  target_hit_rate: number;
+  rollout: 'activate-at-once';
+  claim: 'ready-prebuild-or-cold';
+  standby: 'running';
+};
+
+const ALLOWED: Record<Exclude<keyof DayConfig, 'name'>, (v: unknown) => boolean> = {
+  description: (v) => typeof v === 'string',
+  sizing: (v) => v === 'best-static-schedule' || v === 'forecast',
+  target_hit_rate: (v) => typeof v === 'number' && v > 0 && v < 1,
+  rollout: (v) => v === 'activate-at-once',
+  claim: (v) => v === 'ready-prebuild-or-cold',
+  standby: (v) => v === 'running',
+};
 
 export const CONFIG_NAMES = ['coder', 'warmpool'] as const;
 
 export function loadDayConfig(name: string): DayConfig {
-  const raw: unknown = JSON.parse(readFileSync(new URL(`./${name}.json`, import.meta.url), 'utf8'));
-  return { ...DayConfigSchema.parse(raw), name };
+  const raw = JSON.parse(readFileSync(new URL(`./${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const bad = [...new Set([...Object.keys(raw), ...Object.keys(ALLOWED)])].filter((k) => !(k in ALLOWED) || !ALLOWED[k as keyof typeof ALLOWED](raw[k]));
+  if (bad.length > 0) throw new Error(`test/bench/day/${name}.json: unknown, missing or invalid ${bad.join(', ')}`);
+  return { ...(raw as Omit<DayConfig, 'name'>), name };
 }
 
 /** A change of a pool's desired count at a virtual instant. */
