@@ -42,6 +42,17 @@ export {
   type EvaluationSettings,
   type PresetView,
 } from './evaluate.js';
+export {
+  checkStandby,
+  planStandby,
+  FREEZE_CAPABILITY,
+  STANDBY_RETRY_MS,
+  type StandbyManifest,
+  type StandbyPrebuild,
+  type StandbyInput,
+  type StandbyPlan,
+  type StandbyRequest,
+} from './standby.js';
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
