@@ -27,6 +27,25 @@ export const BuildRequested = z.strictObject({
 });
 export type BuildRequested = z.infer<typeof BuildRequested>;
 
+/** What a provisioner may declare it can do beyond builds (docs/PROVISIONERS.md); Warmpool asks only for those. */
+export const PROVISIONER_CAPABILITIES = ['freeze'] as const;
+export const ProvisionerCapability = z.enum(PROVISIONER_CAPABILITIES);
+export type ProvisionerCapability = z.infer<typeof ProvisionerCapability>;
+
+/** A job id part: BullMQ reserves ':' and the key ends up in job ids. */
+const keyPart = z.string().regex(/^[A-Za-z0-9_.@-]{1,200}$/);
+
+/**
+ * Warmpool → provisioner (job `standby-requested` on the build-requests queue): freeze a running prebuild (it keeps
+ * its memory, uses no CPU) or thaw it back to running and usable. Only sent to provisioners that declare `freeze`.
+ */
+export const StandbyRequested = z.strictObject({
+  workspaceId: uuid,
+  action: z.enum(['freeze', 'thaw']),
+  idempotencyKey: keyPart,
+});
+export type StandbyRequested = z.infer<typeof StandbyRequested>;
+
 /** `{ resource address: [attribute paths] }` reported by a claim build that replaced resources. */
 export const Replacements = z.record(z.string().min(1), z.array(z.string().min(1)).min(1));
 
@@ -59,6 +78,26 @@ export const BuildResult = z.discriminatedUnion('type', [
     incident: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/),
     at: isoDate,
     reason: z.string().max(4096),
+  }),
+  /** A standby request was carried out (or already true): `at` is when the workspace froze or became usable again. */
+  z.strictObject({
+    type: z.literal('standby-done'),
+    workspaceId: uuid,
+    action: z.enum(['freeze', 'thaw']),
+    key: keyPart,
+    at: isoDate,
+    /** How long the thaw took until the workspace was usable again (thaw only). */
+    durationMs: z.number().int().nonnegative().max(3_600_000).optional(),
+    /** `claim`: a thaw a claim build did itself (reported for its duration only; the claim build says the rest). */
+    reason: z.enum(['refill', 'claim']).optional(),
+  }),
+  z.strictObject({ type: z.literal('standby-failed'), workspaceId: uuid, action: z.enum(['freeze', 'thaw']), key: keyPart, at: isoDate, error: z.string().max(4096) }),
+  /** A provisioner is running and declares its capabilities; repeated every PROVISIONER_HEARTBEAT_MS. */
+  z.strictObject({
+    type: z.literal('provisioner-seen'),
+    provisioner: keyPart,
+    capabilities: z.array(ProvisionerCapability).max(16),
+    at: isoDate,
   }),
 ]);
 export type BuildResult = z.infer<typeof BuildResult>;

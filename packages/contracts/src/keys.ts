@@ -45,3 +45,8 @@ export function notificationEventKey(event: NotificationEvent): string {
       return `${event.type}:${event.buildId}`;
   }
 }
+
+/** The idempotency key (and job id) of a freeze or thaw request: one per workspace, action and instant asked. */
+export function standbyRequestKey(workspaceId: string, action: 'freeze' | 'thaw', at: Date): string {
+  return `standby-${workspaceId}-${action}-${at.getTime()}`;
+}

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
-import { BuildResult } from '@warmpool/bus';
+import { BuildResult, PROVISIONER_HEARTBEAT_MS } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 
 /**
@@ -13,6 +13,12 @@ export function resultJobId(result: BuildResult): string {
       return `agent-ready-${result.buildId}-${result.agent}`;
     case 'workspace-lost':
       return `workspace-lost-${result.workspaceId}-${result.incident}`;
+    case 'standby-done':
+    case 'standby-failed':
+      return `${result.type}-${result.key}`;
+    case 'provisioner-seen':
+      // One per heartbeat period: a report repeated within it is the same fact.
+      return `provisioner-seen-${result.provisioner}-${Math.floor(Date.parse(result.at) / PROVISIONER_HEARTBEAT_MS)}`;
     default:
       return `${result.type}-${result.buildId}`;
   }

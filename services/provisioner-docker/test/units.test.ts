@@ -18,6 +18,7 @@ const target = (): BuildTarget => ({
   ownerName: 'prebuilds',
   workspace: null,
   active: true,
+  frozenAt: null,
 });
 
 test('options: defaults, parsing, and errors naming the variable', () => {
