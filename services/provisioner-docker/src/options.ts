@@ -7,6 +7,7 @@ const DockerEnv = z.object({
   DOCKER_PROVISIONER_MOUNT_PATH: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/workspace'),
   DOCKER_PROVISIONER_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(5),
   DOCKER_PROVISIONER_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  DOCKER_PROVISIONER_THAW_BUDGET_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
 });
 
 /** How the Docker provisioner runs; every field has an environment variable (DOCKER_PROVISIONER_*). */
@@ -19,6 +20,8 @@ export type DockerOptions = {
   stopTimeoutSeconds: number;
   /** Job lock of a build: after a crash its request is redelivered within about this time. */
   lockMs: number;
+  /** A thawed container whose health check does not pass within this long fails the thaw (or the claim). */
+  thawBudgetMs: number;
 };
 
 export function loadDockerOptions(env: Record<string, string | undefined> = process.env): DockerOptions {
@@ -29,5 +32,6 @@ export function loadDockerOptions(env: Record<string, string | undefined> = proc
     mountPath: e.DOCKER_PROVISIONER_MOUNT_PATH,
     stopTimeoutSeconds: e.DOCKER_PROVISIONER_STOP_TIMEOUT_S,
     lockMs: e.DOCKER_PROVISIONER_LOCK_MS,
+    thawBudgetMs: e.DOCKER_PROVISIONER_THAW_BUDGET_MS,
   };
 }
