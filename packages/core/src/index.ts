@@ -45,6 +45,7 @@ export {
 export {
   checkStandby,
   planStandby,
+  standbyStatus,
   FREEZE_CAPABILITY,
   STANDBY_RETRY_MS,
   type StandbyManifest,
@@ -52,6 +53,8 @@ export {
   type StandbyInput,
   type StandbyPlan,
   type StandbyRequest,
+  type StandbyStatus,
+  type StandbyFacts,
 } from './standby.js';
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';

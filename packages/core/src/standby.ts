@@ -13,6 +13,8 @@ export const FREEZE_CAPABILITY = 'freeze';
 /** A freeze or thaw asked for and not confirmed after this long is asked for again (a lost message). */
 export const STANDBY_RETRY_MS = 30_000;
 
+const NOT_CAPABLE = 'no running provisioner declares the freeze capability: the standby runs hot';
+
 export type StandbyProblem = { path: string; message: string };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -67,6 +69,8 @@ export type StandbyPlan = {
   /** Why tiers are configured but not used (all hot), or null. */
   degraded: string | null;
   requests: StandbyRequest[];
+  /** When to look again if a request is still unconfirmed by then (null: nothing is waiting for a provisioner). */
+  recheckAt: Date | null;
 };
 
 const tierOf = (p: StandbyPrebuild): 'hot' | 'frozen' => p.want ?? (p.frozen ? 'frozen' : 'hot');
@@ -86,12 +90,12 @@ export function planStandby(input: StandbyInput): StandbyPlan {
   };
   if (!input.standby) {
     // No tiers: a prebuild frozen under an earlier configuration is thawed (when the provisioner can).
-    if (!input.capable) return { ...counts(prebuilds), degraded: null, requests: [] };
+    if (!input.capable) return { ...counts(prebuilds), degraded: null, requests: [], recheckAt: null };
     const requests = prebuilds.filter((p) => tierOf(p) === 'frozen').map((p) => ({ id: p.id, action: 'thaw' as const }));
-    return { hot: prebuilds.length, frozen: 0, degraded: null, requests: retried(requests, prebuilds, input.now) };
+    return withRecheck({ hot: prebuilds.length, frozen: 0, degraded: null }, retried(requests, prebuilds, input.now), prebuilds, input.now);
   }
   if (!input.capable) {
-    return { ...counts(prebuilds), degraded: 'no running provisioner declares the freeze capability: the standby runs hot', requests: [] };
+    return { ...counts(prebuilds), degraded: NOT_CAPABLE, requests: [], recheckAt: null };
   }
   const hotTarget = Math.min(input.standby.hot, Math.max(input.desired, 0));
   const hot = prebuilds.filter((p) => tierOf(p) === 'hot');
@@ -101,7 +105,21 @@ export function planStandby(input: StandbyInput): StandbyPlan {
   else for (const p of frozen.slice(0, hotTarget - hot.length)) requests.push({ id: p.id, action: 'thaw' });
   const changed = new Map(requests.map((r) => [r.id, r.action]));
   const hotAfter = prebuilds.filter((p) => (changed.get(p.id) === 'thaw' ? true : changed.get(p.id) === 'freeze' ? false : tierOf(p) === 'hot')).length;
-  return { hot: hotAfter, frozen: prebuilds.length - hotAfter, degraded: null, requests: retried(requests, prebuilds, input.now) };
+  return withRecheck({ hot: hotAfter, frozen: prebuilds.length - hotAfter, degraded: null }, retried(requests, prebuilds, input.now), prebuilds, input.now);
+}
+
+/**
+ * The plan with its requests and the instant to look again: the earliest moment a request (made now, or earlier
+ * and still unconfirmed) is due to be made again. Reconciles follow every confirmation; this catches lost ones.
+ */
+function withRecheck(plan: Omit<StandbyPlan, 'requests' | 'recheckAt'>, requests: StandbyRequest[], prebuilds: StandbyPrebuild[], now: Date): StandbyPlan {
+  const asked = new Set(requests.map((r) => r.id));
+  const pendingSince = prebuilds.flatMap((p) => {
+    if (asked.has(p.id)) return [now.getTime()];
+    return p.want !== null && (p.want === 'frozen') !== p.frozen && p.requestedAt !== null ? [p.requestedAt.getTime()] : [];
+  });
+  const recheckAt = pendingSince.length ? new Date(Math.min(...pendingSince) + STANDBY_RETRY_MS) : null;
+  return { ...plan, requests, recheckAt };
 }
 
 /**
@@ -118,4 +136,22 @@ function retried(requests: StandbyRequest[], prebuilds: StandbyPrebuild[], now: 
       (p.requestedAt === null || now.getTime() - p.requestedAt.getTime() >= STANDBY_RETRY_MS),
   );
   return [...requests, ...stale.map((p) => ({ id: p.id, action: p.want === 'frozen' ? ('freeze' as const) : ('thaw' as const) }))];
+}
+
+/** What the preset status shows of the tiers (null: the preset has none). */
+export type StandbyStatus = { hotTarget: number; hot: number; frozen: number; degraded: string | null } | null;
+
+/** The facts behind StandbyStatus: the stored fragment, the eligible prebuilds per tier, the capability. */
+export type StandbyFacts = { standby: unknown; hot: number; frozen: number; capable: boolean };
+
+/** The tiers as operators see them: target, counts, and why the standby runs hot when it does (degraded). */
+export function standbyStatus(facts: StandbyFacts | undefined, desired: number): StandbyStatus {
+  if (!facts || facts.standby === null || facts.standby === undefined) return null;
+  const checked = checkStandby(facts.standby, Number.MAX_SAFE_INTEGER);
+  const degraded = !checked.standby
+    ? `stored standby tiers unusable (${checked.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}): the standby runs hot`
+    : facts.capable
+      ? null
+      : NOT_CAPABLE;
+  return { hotTarget: Math.min(checked.standby?.hot ?? desired, Math.max(desired, 0)), hot: facts.hot, frozen: facts.frozen, degraded };
 }

@@ -57,6 +57,7 @@ describe('planStandby', () => {
       { id: 'd', action: 'freeze' },
     ]);
     assert.deepEqual([plan.hot, plan.frozen, plan.degraded], [1, 3, null]);
+    assert.deepEqual(plan.recheckAt, at(STANDBY_RETRY_MS / 1000));
   });
 
   test('a claimed hot prebuild is refilled by thawing the oldest frozen one', () => {
@@ -74,6 +75,7 @@ describe('planStandby', () => {
   test('a request in flight is not repeated until STANDBY_RETRY_MS passed', () => {
     const asked = (s: number) => [prebuild('a', 20), prebuild('b', 10, { want: 'frozen', frozen: false, requestedAt: at(-s) })];
     assert.deepEqual(planStandby(input({ prebuilds: asked(1) })).requests, []);
+    assert.deepEqual(planStandby(input({ prebuilds: asked(1) })).recheckAt, at(-1 + STANDBY_RETRY_MS / 1000), 'looked at again when due');
     assert.deepEqual(planStandby(input({ prebuilds: asked(STANDBY_RETRY_MS / 1000) })).requests, [{ id: 'b', action: 'freeze' }]);
   });
 
@@ -115,6 +117,7 @@ describe('planStandby', () => {
         assert.equal(plan.frozen, prebuilds.length - hotAfter.length);
         const again = planStandby(input({ standby: { hot }, desired, prebuilds: done, now: at(3600) }));
         assert.deepEqual(again.requests, [], 'a converged pool needs nothing');
+        assert.equal(again.recheckAt, null, 'and waits for nothing');
       }),
     );
   });

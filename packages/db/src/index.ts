@@ -30,7 +30,7 @@ export {
   requestStandby,
   applyStandbyDone,
   standbyCounts,
-  tryLockStandby,
+  lockStandby,
   type StandbyPoolRow,
   type ProvisionerRow,
 } from './standby.js';

@@ -111,23 +111,33 @@ export async function applyStandbyDone(db: pg.Pool | pg.ClientBase, done: { work
   return rows[0]?.preset_id ?? null;
 }
 
-/** Hot and frozen eligible prebuilds per preset (pool metrics); frozen = frozen or a freeze asked for. */
-export async function standbyCounts(db: pg.Pool | pg.ClientBase): Promise<Map<string, { hot: number; frozen: number }>> {
-  const { rows } = await db.query<{ preset_id: string; hot: number; frozen: number }>(
-    `SELECT r.preset_id,
-            count(*) FILTER (WHERE w.frozen_at IS NULL AND w.standby_want IS DISTINCT FROM 'frozen')::int AS hot,
-            count(*) FILTER (WHERE w.frozen_at IS NOT NULL OR w.standby_want = 'frozen')::int AS frozen
-     FROM running_prebuilds r JOIN workspaces w ON w.id = r.id WHERE r.eligible GROUP BY r.preset_id`,
+/**
+ * Per preset of `presetIds` (all presets with tiers or frozen prebuilds when absent): its stored standby fragment and
+ * its eligible prebuilds per tier, frozen = frozen or a freeze asked for (the claim's order: hot ones first).
+ */
+export async function standbyCounts(db: pg.Pool | pg.ClientBase, presetIds?: readonly string[]): Promise<Map<string, { standby: unknown; hot: number; frozen: number }>> {
+  const { rows } = await db.query<{ preset_id: string; standby: unknown; hot: number; frozen: number }>(
+    `SELECT p.id AS preset_id, p.standby,
+            count(r.id) FILTER (WHERE w.frozen_at IS NULL AND w.standby_want IS DISTINCT FROM 'frozen')::int AS hot,
+            count(r.id) FILTER (WHERE w.frozen_at IS NOT NULL OR w.standby_want = 'frozen')::int AS frozen
+     FROM presets p
+     LEFT JOIN running_prebuilds r ON r.preset_id = p.id AND r.eligible
+     LEFT JOIN workspaces w ON w.id = r.id
+     WHERE ($1::uuid[] IS NULL OR p.id = ANY($1)) AND (p.standby IS NOT NULL OR $1::uuid[] IS NOT NULL)
+     GROUP BY p.id`,
+    [presetIds ?? null],
   );
-  return new Map(rows.map((r) => [r.preset_id, { hot: r.hot, frozen: r.frozen }]));
+  return new Map(rows.map((r) => [r.preset_id, { standby: r.standby, hot: r.hot, frozen: r.frozen }]));
 }
 
 // Class of the transaction-scoped advisory locks that keep one standby decision per preset at a time (the second
-// key is the preset id's hash; a rare collision only makes another preset's step skip once).
+// key is the preset id's hash; a rare collision only makes two presets' steps wait for each other).
 const STANDBY_LOCK_CLASS = 7_270_025;
 
-/** Takes the preset's standby lock for the caller's transaction; false when another transaction holds it. */
-export async function tryLockStandby(client: pg.ClientBase, presetId: string): Promise<boolean> {
-  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [STANDBY_LOCK_CLASS, presetId]);
-  return rows[0]?.ok ?? false;
+/**
+ * Takes the preset's standby lock for the caller's transaction, waiting for a concurrent step (milliseconds) so that
+ * it decides on what that one wrote. Transaction-scoped: safe behind a transaction-pooling PgBouncer.
+ */
+export async function lockStandby(client: pg.ClientBase, presetId: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [STANDBY_LOCK_CLASS, presetId]);
 }

@@ -1,5 +1,6 @@
+import { armWakeUp, type QueueSet } from '@warmpool/bus';
 import { checkStandby, FREEZE_CAPABILITY, MAX_INSTANCES, planStandby, type StandbyPlan } from '@warmpool/core';
-import { loadStandbyPool, provisionersDeclare, requestStandby, tryLockStandby } from '@warmpool/db';
+import { loadStandbyPool, provisionersDeclare, requestStandby, lockStandby } from '@warmpool/db';
 import { withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
 
 // A preset's standby fragment never changes (a version's manifest is immutable), so a preset seen without tiers
@@ -10,13 +11,13 @@ const noTiers = new Set<string>();
 /**
  * The standby step of a preset's reconcile (issue 25): in one transaction under the preset's standby lock, its
  * eligible prebuilds and tiers are read, `planStandby` (core) decides which to freeze or thaw, and the requests are
- * written with their outbox messages. Returns the plan, or null for a preset without tiers or whose step another
- * transaction is taking right now (that one sees the same state; a claim after it enqueues another reconcile).
+ * written with their outbox messages. Returns the plan, or null for a preset without tiers. A request still
+ * unconfirmed when due is made again (a wake-up is armed for then).
  */
-export async function reconcileStandby(deps: OutboxDeps, presetId: string, desired: number, now = new Date()): Promise<StandbyPlan | null> {
+export async function reconcileStandby(deps: OutboxDeps & { queues: QueueSet }, presetId: string, desired: number, now = new Date()): Promise<StandbyPlan | null> {
   if (noTiers.has(presetId)) return null;
-  return withOutboxTransaction(deps, async (client) => {
-    if (!(await tryLockStandby(client, presetId))) return null;
+  const plan = await withOutboxTransaction(deps, async (client) => {
+    await lockStandby(client, presetId);
     const pool = await loadStandbyPool(client, presetId);
     if (pool.standby === null || pool.standby === undefined) {
       if (noTiers.size >= NO_TIERS_LIMIT) noTiers.clear();
@@ -34,4 +35,7 @@ export async function reconcileStandby(deps: OutboxDeps, presetId: string, desir
     }
     return plan;
   });
+  // A request lost on the way (or failed) is made again when due: a wake-up, as for schedule boundaries.
+  if (plan?.recheckAt) await armWakeUp(deps.queues.reconcile, presetId, plan.recheckAt, 'standby-recheck');
+  return plan;
 }

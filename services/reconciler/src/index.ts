@@ -50,7 +50,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   // deletes) one transaction per batch. Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
   // Standby tiers (issue 25): after a preset's pool is reconciled, its eligible prebuilds are split hot/frozen.
-  const standby = (presetId: string, desired: number) => reconcileStandby({ pool, relay, logger }, presetId, desired);
+  const standby = (presetId: string, desired: number) => reconcileStandby({ pool, relay, logger, queues }, presetId, desired);
   const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, standby, metrics, logger), {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),

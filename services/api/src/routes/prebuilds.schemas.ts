@@ -29,6 +29,11 @@ const status = {
     hitRate24h: { type: ['number', 'null'] },
     hitRate7d: { type: ['number', 'null'] },
     requests24h: { type: 'integer' },
+    standby: {
+      type: ['object', 'null'],
+      description: 'Standby tiers: the hot target now, eligible prebuilds hot and frozen, and why the standby runs hot when it does (degraded). Null without tiers.',
+      properties: { hotTarget: { type: 'integer' }, hot: { type: 'integer' }, frozen: { type: 'integer' }, degraded: { type: ['string', 'null'] } },
+    },
   },
 } as const;
 
