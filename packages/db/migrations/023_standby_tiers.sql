@@ -43,8 +43,8 @@ BEGIN
     SELECT w.id INTO v_id FROM workspaces w
     JOIN running_prebuilds r ON r.id = w.id
     WHERE r.preset_id = p_preset AND r.eligible AND w.owner_id = p_system AND NOT w.deleted
-    -- Issue 25: hot before frozen (frozen, or a freeze asked for); then oldest first as before.
-    ORDER BY (w.frozen_at IS NOT NULL OR w.standby_want = 'frozen'), r.created_at, r.id
+    -- Issue 25: hot before frozen (frozen, or a freeze asked for; never NULL, which would sort last); then oldest first.
+    ORDER BY (w.frozen_at IS NOT NULL OR w.standby_want IS NOT DISTINCT FROM 'frozen'), r.created_at, r.id
     LIMIT 1
     FOR UPDATE OF w SKIP LOCKED;
     IF v_id IS NULL THEN

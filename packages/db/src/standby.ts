@@ -102,11 +102,11 @@ export async function requestStandby(client: pg.ClientBase, requests: readonly {
 export async function applyStandbyDone(db: pg.Pool | pg.ClientBase, done: { workspaceId: string; action: 'freeze' | 'thaw'; at: Date }): Promise<string | null> {
   const { rows } = await db.query<{ preset_id: string | null }>(
     done.action === 'freeze'
-      ? `UPDATE workspaces SET frozen_at = COALESCE(frozen_at, $2)
-         WHERE id = $1 AND owner_id = $3 AND NOT deleted AND standby_want = 'frozen' RETURNING preset_id`
+      ? `UPDATE workspaces SET frozen_at = COALESCE(frozen_at, $3)
+         WHERE id = $1 AND owner_id = $2 AND NOT deleted AND standby_want = 'frozen' RETURNING preset_id`
       : `UPDATE workspaces SET frozen_at = NULL
-         WHERE id = $1 AND owner_id = $3 AND NOT deleted AND standby_want IS DISTINCT FROM 'frozen' RETURNING preset_id`,
-    [done.workspaceId, done.at, SYSTEM_USER_ID],
+         WHERE id = $1 AND owner_id = $2 AND NOT deleted AND standby_want IS DISTINCT FROM 'frozen' RETURNING preset_id`,
+    done.action === 'freeze' ? [done.workspaceId, SYSTEM_USER_ID, done.at] : [done.workspaceId, SYSTEM_USER_ID],
   );
   return rows[0]?.preset_id ?? null;
 }

@@ -31,7 +31,7 @@ export async function reconcileStandby(deps: OutboxDeps & { queues: QueueSet }, 
     const plan = planStandby({ standby: checked.standby, desired, capable, prebuilds: pool.prebuilds, now });
     if (plan.requests.length > 0) {
       await requestStandby(client, plan.requests, now);
-      deps.logger.info({ presetId, requests: plan.requests.length, hot: plan.hot, frozen: plan.frozen }, 'standby tiers: freeze and thaw requested');
+      deps.logger.info({ presetId, requests: plan.requests, hot: plan.hot, frozen: plan.frozen }, 'standby tiers: freeze and thaw requested');
     }
     return plan;
   });

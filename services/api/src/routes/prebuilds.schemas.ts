@@ -82,3 +82,16 @@ export const pauseSchema = { response: { 200: { type: 'object', properties: { pa
 export const resumePresetSchema = { params: uuidParam('id'), response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, '4xx': errorSchema } } as const;
 
 export const invalidatePresetSchema = { params: uuidParam('id'), response: { 200: { type: 'object', properties: { invalidated_at: { type: 'string' } } }, '4xx': errorSchema } } as const;
+
+const provisioner = {
+  type: 'object',
+  properties: {
+    identity: { type: 'string' },
+    capabilities: { type: 'array', items: { type: 'string', enum: ['freeze'] }, description: 'What it declares it can do beyond builds (docs/PROVISIONERS.md); Warmpool asks only for capabilities every live provisioner declares.' },
+    firstSeenAt: { type: 'string', format: 'date-time' },
+    lastSeenAt: { type: 'string', format: 'date-time' },
+    live: { type: 'boolean', description: 'Seen within the last 90 s (it reports itself every 30 s).' },
+  },
+} as const;
+
+export const provisionersSchema = { response: { 200: { type: 'array', items: provisioner }, '4xx': errorSchema } } as const;
