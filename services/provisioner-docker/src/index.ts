@@ -10,8 +10,8 @@ import { reconcileAtStart, type StartupReport } from './reconcile.js';
 import { healTier, onTierEvent, type TierDeps } from './tiers.js';
 
 export { loadDockerOptions, type DockerOptions } from './options.js';
-export { containerName, volumeName, LABEL } from './engine.js';
-export { AGENT, RECREATED, frozenEnv } from './backend.js';
+export { containerName, volumeName, LABEL, freezeWorkspace, thawWorkspace, recheckHealth } from './engine.js';
+export { AGENT, RECREATED } from './backend.js';
 export type { StartupReport } from './reconcile.js';
 
 export type DockerProvisioner = {
