@@ -276,7 +276,7 @@ async function runStandby(deps: BuildRun, request: StandbyRequested, log: Logger
 }
 
 /** Rejects a payload that fails its schema: logged with the offending fields, failed once (never retried). */
-function malformed(logger: Logger, job: Job, what: string, error: import('zod').ZodError): never {
+function malformed(logger: Logger, job: Job, what: string, error: Parameters<typeof describeIssues>[0]): never {
   logger.error({ queue: QUEUES.buildRequests, jobId: job.id, name: job.name, problem: describeIssues(error) }, `malformed ${what} rejected`);
   throw new UnrecoverableError(`malformed ${what}: ${describeIssues(error)}`);
 }
