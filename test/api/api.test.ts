@@ -241,7 +241,7 @@ test('standby tiers: bad hot counts refused by path with nothing stored; status 
   const ok = await call('POST', `/api/v1/templates/${id}/versions?activate=true`, { token: tokens.owner.token, body: withStandby({ hot: 1 }) });
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
   const { rows } = await env.db.pool.query<{ id: string }>('SELECT p.id FROM presets p JOIN templates t ON t.active_version_id = p.template_version_id WHERE t.id = $1', [id]);
-  const status = async () => (await call('GET', `/api/v1/presets/${rows[0]!.id}/status`, { token: tokens.memberA.token })).body;
+  const status = async () => (await call('GET', `/api/v1/presets/${rows[0]!.id}/status`, { token: tokens.memberA.token })).body as { standby: Record<string, unknown> };
   assert.deepEqual((await status()).standby, { hotTarget: 1, hot: 0, frozen: 0, degraded: 'no running provisioner declares the freeze capability: the standby runs hot' });
   await env.db.pool.query(`INSERT INTO provisioners (identity, capabilities, first_seen_at, last_seen_at) VALUES ('docker-test', '{freeze}', now(), now())`);
   assert.equal((await status()).standby.degraded, null);
@@ -249,7 +249,7 @@ test('standby tiers: bad hot counts refused by path with nothing stored; status 
   const listed = await call('GET', '/api/v1/provisioners', { token: tokens.owner.token });
   assert.equal(listed.status, 200);
   assert.deepEqual(
-    listed.body.map((p: { identity: string; capabilities: string[]; live: boolean }) => [p.identity, p.capabilities, p.live]),
+    (listed.body as unknown as { identity: string; capabilities: string[]; live: boolean }[]).map((p) => [p.identity, p.capabilities, p.live]),
     [['docker-test', ['freeze'], true]],
   );
   assert.equal((await call('GET', '/api/v1/provisioners', { token: tokens.memberA.token })).status, 403);

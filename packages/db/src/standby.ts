@@ -46,7 +46,8 @@ export async function provisionersDeclare(db: pg.Pool | pg.ClientBase, capabilit
   return rows[0]?.ok ?? false;
 }
 
-export type ProvisionerRow = { identity: string; capabilities: string[]; firstSeenAt: Date; lastSeenAt: Date; live: boolean };
+/** `capabilities` holds only known ones: provisioner-seen reports are validated against PROVISIONER_CAPABILITIES. */
+export type ProvisionerRow = { identity: string; capabilities: ProvisionerCapability[]; firstSeenAt: Date; lastSeenAt: Date; live: boolean };
 
 /** Provisioners seen in the last day, most recently seen first (GET /api/v1/provisioners). */
 export async function listProvisioners(db: pg.Pool | pg.ClientBase): Promise<ProvisionerRow[]> {

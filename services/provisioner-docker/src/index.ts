@@ -75,7 +75,7 @@ export async function startDockerProvisioner(input: { config: Config; options: D
       .catch((err: unknown) => logger.warn({ err, workspaceId }, 'workspace-lost report failed'));
   };
   // Pauses and unpauses from outside are healed once the kit below exists (events flow only after start()).
-  const tierDeps = (): TierDeps => ({ docker, pool, kit, logger, thawBudgetMs: options.thawBudgetMs });
+  const tierDeps = (): TierDeps => ({ docker, pool, kit, logger, instance: options.instance, thawBudgetMs: options.thawBudgetMs });
   const events = new EngineEvents(docker, options.instance, onGone, logger, (event) => onTierEvent(tierDeps())(event));
   const kit: Provisioner = startProvisioner({
     redis: config.redis,

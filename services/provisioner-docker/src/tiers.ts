@@ -5,7 +5,7 @@ import type { Logger } from '@warmpool/runtime';
 import { freezeWorkspace, inspectWorkspace, LABEL, thawWorkspace } from './engine.js';
 import type { ContainerEvent } from './events.js';
 
-export type TierDeps = { docker: Docker; pool: Pool; kit: Provisioner; logger: Logger; thawBudgetMs: number };
+export type TierDeps = { docker: Docker; pool: Pool; kit: Provisioner; logger: Logger; instance: string; thawBudgetMs: number };
 
 /**
  * Puts a standby prebuild's container back in the tier Warmpool last asked for (`standby_want`, hot when never
@@ -17,7 +17,7 @@ export async function healTier(deps: TierDeps, workspaceId: string): Promise<'th
   if (deps.kit.isBusy(workspaceId)) return null;
   const [state] = await loadLiveWorkspaces(deps.pool, [workspaceId]);
   if (!state?.live || !state.prebuild || state.latestTransition !== 'start' || state.latestStatus !== 'succeeded') return null;
-  const info = await inspectWorkspace(deps.docker, workspaceId);
+  const info = await inspectWorkspace(deps.docker, workspaceId, deps.instance);
   // A dead or missing container is the event stream's `workspace-lost`, not a tier.
   if (!info?.State.Running || deps.kit.isBusy(workspaceId)) return null;
   const want = state.standbyWant ?? 'hot';

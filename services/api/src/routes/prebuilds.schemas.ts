@@ -1,3 +1,4 @@
+import { PROVISIONER_CAPABILITIES } from '@warmpool/contracts';
 import { MAX_REPLAY_DAYS } from '@warmpool/operations';
 import { errorSchema, orgParam, uuidParam } from './common.js';
 
@@ -87,7 +88,7 @@ const provisioner = {
   type: 'object',
   properties: {
     identity: { type: 'string' },
-    capabilities: { type: 'array', items: { type: 'string', enum: ['freeze'] }, description: 'What it declares it can do beyond builds (docs/PROVISIONERS.md); Warmpool asks only for capabilities every live provisioner declares.' },
+    capabilities: { type: 'array', items: { type: 'string', enum: PROVISIONER_CAPABILITIES }, description: 'What it declares it can do beyond builds (docs/PROVISIONERS.md); Warmpool asks only for capabilities every live provisioner declares.' },
     firstSeenAt: { type: 'string', format: 'date-time' },
     lastSeenAt: { type: 'string', format: 'date-time' },
     live: { type: 'boolean', description: 'Seen within the last 90 s (it reports itself every 30 s).' },
