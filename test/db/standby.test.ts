@@ -60,7 +60,7 @@ test('a claim takes a hot prebuild (never asked, or thawed) before a frozen one,
   assert.deepEqual([second.workspaceId, second.source], [older, 'thawed']);
   // The claim build's success clears the tier: the workspace is no longer standby.
   await db.pool.query(`UPDATE builds SET job_status = 'running' WHERE id = $1`, [second.buildId]);
-  await withTransaction(db.pool, (c) => applyBuildResult(c, { type: 'build-succeeded', buildId: second.buildId, at: new Date(), agents: [{ name: 'main', ready: true }] }));
+  await withTransaction(db.pool, (c) => applyBuildResult(c, { type: 'build-succeeded', buildId: second.buildId, at: new Date().toISOString(), agents: [{ name: 'main', ready: true }] }));
   assert.deepEqual(await tier(older), { want: null, frozen: false });
 });
 

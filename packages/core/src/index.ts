@@ -37,8 +37,6 @@ export {
   toCoreSnapshot,
   parseStoredSchedules,
   storedDesiredInstances,
-  reconcileNeeds,
-  needsReconcile,
   type EvaluationSettings,
   type PresetView,
 } from './evaluate.js';
@@ -56,6 +54,7 @@ export {
   type StandbyStatus,
   type StandbyFacts,
 } from './standby.js';
+export { planWrites, needsPresetLock, NOTICE_TEXT_LIMIT, type Write, type Notice } from './writes.js';
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';

@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { BuildResult, describeIssues, endsBuild, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
 import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
@@ -17,7 +17,7 @@ export type BuildResultsDeps = {
 };
 
 // A build that starts changes no plan (pending and running both count as in progress): no reconcile.
-const TRIGGER: Record<BuildResult['type'], string | null> = {
+const TRIGGER: Record<BuildResult['type'], ReconcileTrigger | null> = {
   'build-started': null,
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
@@ -47,9 +47,8 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const result = parsed.data;
   if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
   if (result.type === 'standby-done' || result.type === 'standby-failed' || result.type === 'provisioner-seen') return handleStandbyResult(deps, result, log);
-  const input = { ...result, at: new Date(result.at) };
   const recorded = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
-    const outcome = await applyBuildResult(client, input);
+    const outcome = await applyBuildResult(client, result);
     if (outcome.kind === 'applied' && outcome.replacements && outcome.presetId) {
       const message = notificationMessage({
         type: 'resource-replacements',
@@ -76,7 +75,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const trigger = TRIGGER[result.type];
   if (recorded.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, recorded.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
-  if (recorded.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed' || result.type === 'build-canceled')) await handOffFreeSlots(deps.pool, deps.queues, log);
+  if (recorded.reason === 'prebuild-create' && endsBuild(result)) await handOffFreeSlots(deps.pool, deps.queues, log);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { kind: 'applied' };
 }

@@ -3,8 +3,7 @@
  * relay the outbox, and the operator and user operations (workspaces, templates, pause, roles, preview).
  */
 export { OutboxRelay, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
-export { ensureSlots, reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
-export { reconcilePresets, ReconcileBatcher } from './reconcile-batch.js';
+export { ensureSlots, reconcilePreset, reconcilePresets, ReconcileBatcher, type ReconcileDeps, type ReconcileOptions, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
 export { handleBuildResult, createBuildResultsWorker, type BuildResultOutcome, type BuildResultsDeps } from './build-results.js';
 export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
 export { screenPresets, type Screening } from './screen.js';

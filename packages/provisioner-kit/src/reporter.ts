@@ -1,28 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
-import { BuildResult, PROVISIONER_HEARTBEAT_MS } from '@warmpool/bus';
+import { BuildResult, resultJobId } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
-
-/**
- * The job id of a result: fixed per fact, so reporting the same fact twice (a redelivered request, a restart) is a
- * no-op on the queue. BullMQ reserves ":" in custom ids, hence "-".
- */
-export function resultJobId(result: BuildResult): string {
-  switch (result.type) {
-    case 'agent-ready':
-      return `agent-ready-${result.buildId}-${result.agent}`;
-    case 'workspace-lost':
-      return `workspace-lost-${result.workspaceId}-${result.incident}`;
-    case 'standby-done':
-    case 'standby-failed':
-      return `${result.type}-${result.key}`;
-    case 'provisioner-seen':
-      // One per heartbeat period: a report repeated within it is the same fact.
-      return `provisioner-seen-${result.provisioner}-${Math.floor(Date.parse(result.at) / PROVISIONER_HEARTBEAT_MS)}`;
-    default:
-      return `${result.type}-${result.buildId}`;
-  }
-}
 
 export type ReporterOptions = {
   /** First retry delay while Redis is away; doubles up to `maxDelayMs`. */

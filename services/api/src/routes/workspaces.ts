@@ -45,7 +45,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
         // Warm and cold requests of the preset (its demand, recorded by the same transaction) split by `type`; claims
         // counted by where the workspace came from (hot, thawed, cold).
         const labels = { organization_name: request.params.org, template_name: result.request.templateName, preset_name: result.request.presetName };
-        deps.metrics.claimDuration.observe({ ...labels, type: result.request.type }, result.request.seconds);
+        deps.metrics.presetRequestDuration.observe({ ...labels, type: result.request.type }, result.request.seconds);
         deps.metrics.claims.inc({ ...labels, source: result.request.source });
       }
       return reply.status(201).send({ claimed: result.claimed, preset_id: result.presetId, build_id: result.buildId, workspace: view(result.workspace) });
