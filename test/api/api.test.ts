@@ -221,3 +221,37 @@ test('metrics are served in Prometheus text format with the names of BEHAVIOUR.m
     assert.ok(text.includes(`# TYPE ${name}`), name);
   }
 });
+
+test('standby tiers: bad hot counts refused by path with nothing stored; status shows the tiers, degraded without a provisioner that can freeze', async () => {
+  const t = await call('POST', '/api/v1/organizations/org-a/templates', { token: tokens.owner.token, body: { name: 'tiers' } });
+  const id = t.body.id as string;
+  const before = [await count('template_versions'), await count('presets')];
+  const withStandby = (standby: unknown) => ({ name: `v-${JSON.stringify(standby).length}`, presets: [{ name: 'p', prebuilds: { instances: 4, standby } }] });
+  for (const [standby, message] of [
+    [{ hot: 5 }, /largest pool the preset declares \(4\)/],
+    [{ hot: -1 }, /≥ 0/],
+    [{ hot: 'auto' }, /not supported yet/],
+  ] as const) {
+    const res = await call('POST', `/api/v1/templates/${id}/versions`, { token: tokens.owner.token, body: withStandby(standby) });
+    assert.equal(res.status, 400, JSON.stringify(standby));
+    assert.equal(res.body.details![0]!.path, 'presets[0].prebuilds.standby.hot');
+    assert.match(res.body.details![0]!.message, message);
+  }
+  assert.deepEqual([await count('template_versions'), await count('presets')], before, 'nothing stored');
+
+  const ok = await call('POST', `/api/v1/templates/${id}/versions?activate=true`, { token: tokens.owner.token, body: withStandby({ hot: 1 }) });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  const { rows } = await env.db.pool.query<{ id: string }>('SELECT p.id FROM presets p JOIN templates t ON t.active_version_id = p.template_version_id WHERE t.id = $1', [id]);
+  const status = async () => (await call('GET', `/api/v1/presets/${rows[0]!.id}/status`, { token: tokens.memberA.token })).body as { standby: Record<string, unknown> };
+  assert.deepEqual((await status()).standby, { hotTarget: 1, hot: 0, frozen: 0, degraded: 'no running provisioner declares the freeze capability: the standby runs hot' });
+  await env.db.pool.query(`INSERT INTO provisioners (identity, capabilities, first_seen_at, last_seen_at) VALUES ('docker-test', '{freeze}', now(), now())`);
+  assert.equal((await status()).standby.degraded, null);
+
+  const listed = await call('GET', '/api/v1/provisioners', { token: tokens.owner.token });
+  assert.equal(listed.status, 200);
+  assert.deepEqual(
+    (listed.body as unknown as { identity: string; capabilities: string[]; live: boolean }[]).map((p) => [p.identity, p.capabilities, p.live]),
+    [['docker-test', ['freeze'], true]],
+  );
+  assert.equal((await call('GET', '/api/v1/provisioners', { token: tokens.memberA.token })).status, 403);
+});

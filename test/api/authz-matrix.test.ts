@@ -145,6 +145,8 @@ const ROUTES: Route[] = [
   // Site-wide: nothing to hide, so org B principals get 403 like everyone but the owner.
   { name: 'pause reconciliation', request: () => ({ method: 'POST', path: '/api/v1/prebuilds/pause' }), expect: row(200, 403, 403, 403, 403, 403, 403) },
   { name: 'resume reconciliation', request: () => ({ method: 'POST', path: '/api/v1/prebuilds/resume' }), expect: row(200, 403, 403, 403, 403, 403, 403) },
+  // Provisioners serve every organization: site-wide readers only.
+  { name: 'list provisioners', read: true, request: () => ({ method: 'GET', path: '/api/v1/provisioners' }), expect: row(200, 200, 403, 403, 403, 403, 403) },
   {
     name: 'create user (member of org A)',
     request: () => ({ method: 'POST', path: '/api/v1/users', body: { username: `u-${unique()}`, role: 'member', organization: 'org-a' } }),

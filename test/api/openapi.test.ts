@@ -51,6 +51,7 @@ test('the document lists every API route under /api/v1 and nothing else (health 
     '/api/v1/templates/{id}/versions/dry-run',
     '/api/v1/prebuilds/pause',
     '/api/v1/prebuilds/resume',
+    '/api/v1/provisioners',
     '/api/v1/presets/{id}/resume',
     '/api/v1/presets/{id}/invalidate',
     '/api/v1/users',

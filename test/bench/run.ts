@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures Warmpool against the real Redis and PostgreSQL, each run in its own database and
  * queue prefix. Prints a table and writes .bench-results/bench-<time>.json. See docs/BENCHMARKS.md.
- * Options (env): BENCH_SIZES=1000,10000  BENCH_CONCURRENCY=16  BENCH_DOCKER=0 (skip the Docker cold start)
+ * Options (env): BENCH_SIZES=1000,10000  BENCH_CONCURRENCY=16  BENCH_DOCKER=0 (skip the Docker sections: cold start, frozen tier)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
@@ -19,6 +19,7 @@ import { buildApi, claimBench } from './claim.js';
 import { stormBench } from './storm.js';
 import { boundaryBench } from './boundary.js';
 import { dockerBench } from './docker.js';
+import { frozenBench } from './frozen.js';
 import { sizingBench } from './sizing.js';
 import { dayBench } from './day.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
@@ -249,7 +250,12 @@ const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () =
   { name: 'storm', budgetSeconds: 330, run: () => stormBench(figures) },
   { name: 'boundary', budgetSeconds: 120, run: () => boundaryBench(figures) },
   { name: 'claims', budgetSeconds: 100, run: () => claimBench(figures) },
-  ...(process.env.BENCH_DOCKER === '0' ? [] : [{ name: 'docker', budgetSeconds: 90, run: () => dockerBench(figures) }]),
+  ...(process.env.BENCH_DOCKER === '0'
+    ? []
+    : [
+        { name: 'docker', budgetSeconds: 90, run: () => dockerBench(figures) },
+        { name: 'frozen', budgetSeconds: 150, run: () => frozenBench(figures) },
+      ]),
   // Not in the default run (its 6 minutes do not fit the total budget): `npm run bench -- day` or BENCH_ONLY=day.
   ...(process.env.BENCH_ONLY?.split(',').includes('day') ? [{ name: 'day', budgetSeconds: 360, run: async () => void (await dayBench(figures)) }] : []),
 ];

@@ -28,13 +28,13 @@ export function poolHelpers(context: () => { db: TestDatabase; queues: QueueSet;
     ...overrides,
   });
 
-  /** Imports (and activates) a version through the same validation and storage as the API. */
-  async function importVersion(templateId: string, name: string, instances: number, workspace: Record<string, unknown>): Promise<string> {
+  /** Imports (and activates) a version through the same validation and storage as the API (`prebuilds`: more fields, e.g. standby). */
+  async function importVersion(templateId: string, name: string, instances: number, workspace: Record<string, unknown>, prebuilds: Record<string, unknown> = {}): Promise<string> {
     const { db, queues } = context();
     const validation = validateManifest({
       name,
       parameters: [{ name: 'region', default: 'eu' }],
-      presets: [{ name: 'dev', parameters: { region: 'eu' }, prebuilds: { instances } }],
+      presets: [{ name: 'dev', parameters: { region: 'eu' }, prebuilds: { instances, ...prebuilds } }],
       workspace,
     });
     assert.equal(validation.ok, true, JSON.stringify(validation));

@@ -23,6 +23,9 @@ export const RECONCILE_TRIGGERS = [
   'version-activated',
   'template-deprecated',
   'template-deleted',
+  // Standby tiers: a freeze or thaw was done, or one still unconfirmed is due again.
+  'standby-done',
+  'standby-recheck',
 ] as const;
 export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
 
@@ -52,6 +55,25 @@ export const BuildRequested = z.strictObject({
   idempotencyKey: z.string().min(1).max(200),
 });
 export type BuildRequested = z.infer<typeof BuildRequested>;
+
+/** What a provisioner may declare it can do beyond builds (docs/PROVISIONERS.md); Warmpool asks only for those. */
+export const PROVISIONER_CAPABILITIES = ['freeze'] as const;
+export const ProvisionerCapability = z.enum(PROVISIONER_CAPABILITIES);
+export type ProvisionerCapability = z.infer<typeof ProvisionerCapability>;
+
+/** A job id part: BullMQ reserves ':' and the key ends up in job ids. */
+const keyPart = z.string().regex(/^[A-Za-z0-9_.@-]{1,200}$/);
+
+/**
+ * Warmpool → provisioner (job `standby-requested` on the build-requests queue): freeze a running prebuild (it keeps
+ * its memory, uses no CPU) or thaw it back to running and usable. Only sent to provisioners that declare `freeze`.
+ */
+export const StandbyRequested = z.strictObject({
+  workspaceId: uuid,
+  action: z.enum(['freeze', 'thaw']),
+  idempotencyKey: keyPart,
+});
+export type StandbyRequested = z.infer<typeof StandbyRequested>;
 
 /** `{ resource address: [attribute paths] }` reported by a claim build that replaced resources. */
 export const Replacements = z.record(z.string().min(1), z.array(z.string().min(1)).min(1));
@@ -86,10 +108,30 @@ export const BuildResult = z.discriminatedUnion('type', [
     at: isoDate,
     reason: z.string().max(4096),
   }),
+  /** A standby request was carried out (or already true): `at` is when the workspace froze or became usable again. */
+  z.strictObject({
+    type: z.literal('standby-done'),
+    workspaceId: uuid,
+    action: z.enum(['freeze', 'thaw']),
+    key: keyPart,
+    at: isoDate,
+    /** How long the thaw took until the workspace was usable again (thaw only). */
+    durationMs: z.number().int().nonnegative().max(3_600_000).optional(),
+    /** `claim`: a thaw a claim build did itself (reported for its duration only; the claim build says the rest). */
+    reason: z.enum(['refill', 'claim']).optional(),
+  }),
+  z.strictObject({ type: z.literal('standby-failed'), workspaceId: uuid, action: z.enum(['freeze', 'thaw']), key: keyPart, at: isoDate, error: z.string().max(4096) }),
+  /** A provisioner is running and declares its capabilities; repeated every PROVISIONER_HEARTBEAT_MS. */
+  z.strictObject({
+    type: z.literal('provisioner-seen'),
+    provisioner: keyPart,
+    capabilities: z.array(ProvisionerCapability).max(16),
+    at: isoDate,
+  }),
 ]);
 export type BuildResult = z.infer<typeof BuildResult>;
-/** A result about one build (every type but workspace-lost, which is about a workspace). */
-export type ResultOfBuild = Exclude<BuildResult, { type: 'workspace-lost' }>;
+/** A result about one build (workspace-lost and the standby results are about a workspace, provisioner-seen about a provisioner). */
+export type ResultOfBuild = Extract<BuildResult, { buildId: string }>;
 
 /** The job statuses that end a build: no result moves it further, and a create's in-flight slot is freed. */
 export const TERMINAL_JOB_STATUSES = ['succeeded', 'failed', 'canceled'] as const;
@@ -110,7 +152,7 @@ export function isTerminalJobStatus(status: string): status is TerminalJobStatus
 
 /** True when the result ends its build: it records a terminal job status. */
 export function endsBuild(result: Pick<BuildResult, 'type'>): boolean {
-  const status = result.type === 'workspace-lost' ? null : RECORDED_JOB_STATUS[result.type];
+  const status = (RECORDED_JOB_STATUS as Partial<Record<BuildResult['type'], 'running' | TerminalJobStatus | null>>)[result.type] ?? null;
   return status !== null && isTerminalJobStatus(status);
 }
 

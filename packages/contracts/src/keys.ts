@@ -1,4 +1,5 @@
 import type { BuildResult, NotificationEvent } from './events.js';
+import { PROVISIONER_HEARTBEAT_MS } from './queues.js';
 
 /**
  * Identities of messages, written once. Outbox idempotency keys become BullMQ job ids, which may not contain ':'
@@ -46,6 +47,11 @@ export function notificationEventKey(event: NotificationEvent): string {
   }
 }
 
+/** The idempotency key (and job id) of a freeze or thaw request: one per workspace, action and instant asked. */
+export function standbyRequestKey(workspaceId: string, action: 'freeze' | 'thaw', at: Date): string {
+  return `standby-${workspaceId}-${action}-${at.getTime()}`;
+}
+
 /**
  * The job id of a provisioner result: fixed per fact, so reporting the same fact twice (a redelivered request, a
  * restart) is a no-op on the queue.
@@ -56,6 +62,12 @@ export function resultJobId(result: BuildResult): string {
       return `agent-ready-${result.buildId}-${result.agent}`;
     case 'workspace-lost':
       return `workspace-lost-${result.workspaceId}-${result.incident}`;
+    case 'standby-done':
+    case 'standby-failed':
+      return `${result.type}-${result.key}`;
+    case 'provisioner-seen':
+      // One per heartbeat period: a report repeated within it is the same fact.
+      return `provisioner-seen-${result.provisioner}-${Math.floor(Date.parse(result.at) / PROVISIONER_HEARTBEAT_MS)}`;
     default:
       return `${result.type}-${result.buildId}`;
   }

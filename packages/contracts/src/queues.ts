@@ -23,4 +23,8 @@ export type QueueName = (typeof QUEUES)[QueueKey];
 export const BUILD_PRIORITY = { human: 1, delete: 2, create: 3 } as const;
 
 /** Job names of the messages carried on the queues. */
-export const JOB_NAMES = { buildRequested: 'build-requested', reconcile: 'reconcile', wake: 'wake' } as const;
+export const JOB_NAMES = { buildRequested: 'build-requested', standbyRequested: 'standby-requested', reconcile: 'reconcile', wake: 'wake' } as const;
+
+/** A provisioner reports itself this often; one not seen for PROVISIONER_LIVE_MS no longer counts (docs/PROVISIONERS.md). */
+export const PROVISIONER_HEARTBEAT_MS = 30_000;
+export const PROVISIONER_LIVE_MS = 90_000;

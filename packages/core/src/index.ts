@@ -43,6 +43,20 @@ export {
   type EvaluationSettings,
   type PresetView,
 } from './evaluate.js';
+export {
+  checkStandby,
+  planStandby,
+  standbyStatus,
+  FREEZE_CAPABILITY,
+  STANDBY_RETRY_MS,
+  type StandbyManifest,
+  type StandbyPrebuild,
+  type StandbyInput,
+  type StandbyPlan,
+  type StandbyRequest,
+  type StandbyStatus,
+  type StandbyFacts,
+} from './standby.js';
 export { planWrites, needsPresetLock, NOTICE_TEXT_LIMIT, type Write, type Notice } from './writes.js';
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText, clip } from './text.js';

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { CronError, parseCronCached } from './cron.js';
 import { isValidTimezone, rangesOverlap } from './schedule.js';
-import { checkAutoscaling, type AutoscalingManifest } from './sizing/policy.js';
+import { AUTOSCALING_CAP, checkAutoscaling, type AutoscalingManifest } from './sizing/policy.js';
+import { checkStandby, type StandbyManifest } from './standby.js';
 import { clip, echo, listed } from './text.js';
 import { WorkspaceSchema, workspaceReferences } from './workspace.js';
 
@@ -69,6 +70,11 @@ const PrebuildsSchema = objectOf({
       for (const p of checkAutoscaling(raw).problems) ctx.addIssue({ code: 'custom', message: p.message, path: p.path === '(root)' ? [] : [p.path] });
     })
     .transform((raw) => raw as AutoscalingManifest)
+    .optional(),
+  // Checked against the preset's largest pool in crossFieldProblems (standbyProblems), each problem at its own path.
+  standby: z
+    .unknown()
+    .transform((raw) => raw as StandbyManifest)
     .optional(),
 });
 
@@ -187,6 +193,24 @@ function scheduleProblems(i: number, preset: Record<string, unknown>, limits: Re
 }
 
 /**
+ * The largest pool a preset declares: its instances, any schedule's, or an autoscaling policy's max (default
+ * AUTOSCALING_CAP). Only well-typed parts are read; the schema reports the rest.
+ */
+function largestPool(prebuilds: Record<string, unknown>): number {
+  const counts = [prebuilds.instances, ...listAt(prebuilds.scheduling, 'schedule').map((e) => (isRecord(e) ? e.instances : undefined))];
+  if (isRecord(prebuilds.autoscaling)) counts.push(prebuilds.autoscaling.max ?? AUTOSCALING_CAP);
+  return Math.max(0, ...counts.filter((n): n is number => typeof n === 'number' && Number.isFinite(n)));
+}
+
+/** A preset's `prebuilds.standby`: its own fields, and a hot tier no larger than the largest pool the preset declares. */
+function standbyProblems(i: number, preset: Record<string, unknown>): ManifestProblem[] {
+  const prebuilds = preset.prebuilds;
+  if (!isRecord(prebuilds) || prebuilds.standby === undefined) return [];
+  const base = `presets[${i}].prebuilds.standby`;
+  return checkStandby(prebuilds.standby, largestPool(prebuilds)).problems.map((p) => ({ path: p.path === '(root)' ? base : `${base}.${p.path}`, message: p.message }));
+}
+
+/**
  * Rules that span fields (unique names, one default, parameter options, schedule count and overlap). They run on
  * the raw input, reading only well-typed parts, so they are reported together with the schema's problems.
  */
@@ -213,7 +237,7 @@ function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, wa
       else firstDefault = i;
     }
     if (isRecord(preset.parameters)) presetParameterProblems(i, preset.parameters, declarations, problems, warnings);
-    problems.push(...scheduleProblems(i, preset, limits));
+    problems.push(...scheduleProblems(i, preset, limits), ...standbyProblems(i, preset));
   });
   return problems;
 }

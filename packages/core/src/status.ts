@@ -4,6 +4,7 @@ import type { PresetRecord, PresetStatusName } from './record.js';
 import { nextDesiredChange } from './schedule.js';
 import type { PresetDemand } from './sizing/preset.js';
 import type { TargetSource } from './sizing/target.js';
+import { standbyStatus, type StandbyFacts, type StandbyStatus } from './standby.js';
 
 /** What operators see about one preset (§7 status), shared by the API and the CLI. */
 export type PresetStatus = {
@@ -35,12 +36,17 @@ export type PresetStatus = {
   hitRate24h: number | null;
   hitRate7d: number | null;
   requests24h: number;
+  /** Standby tiers (hot target, hot and frozen eligible prebuilds, degraded reason), null without tiers. */
+  standby: StandbyStatus;
 };
 
 const ratio = (hits: number, requests: number) => (requests > 0 ? Math.round((hits / requests) * 10_000) / 10_000 : null);
 
-/** `demand`: the preset's demand summary (hit rates; sizing of autoscaled presets); absent means none recorded. */
-export function presetStatus(record: PresetRecord, now: Date, settings: EvaluationSettings, demand?: PresetDemand | null): PresetStatus {
+/**
+ * `demand`: the preset's demand summary (hit rates; sizing of autoscaled presets); absent means none recorded.
+ * `tiers`: its standby facts (absent: no tiers).
+ */
+export function presetStatus(record: PresetRecord, now: Date, settings: EvaluationSettings, demand?: PresetDemand | null, tiers?: StandbyFacts): PresetStatus {
   const view = evaluatePreset(record, now, settings, demand);
   const { state } = view.plan;
   const until = backoffUntil(view.snapshot.backoff, settings.backoffIntervalMs);
@@ -69,5 +75,6 @@ export function presetStatus(record: PresetRecord, now: Date, settings: Evaluati
     hitRate24h: ratio(demand?.hits24h ?? 0, demand?.requests24h ?? 0),
     hitRate7d: ratio(demand?.hits7d ?? 0, demand?.requests7d ?? 0),
     requests24h: demand?.requests24h ?? 0,
+    standby: standbyStatus(tiers, state.desired),
   };
 }

@@ -110,6 +110,10 @@ async function applySucceeded(client: pg.ClientBase, build: LockedBuild, result:
     );
   }
   if (build.transition === 'delete') await client.query('UPDATE workspaces SET deleted = true WHERE id = $1', [build.workspace_id]);
+  // A claimed workspace runs (a frozen prebuild was thawed by its claim): it has no standby tier any more.
+  if (build.reason === 'claim') {
+    await client.query('UPDATE workspaces SET standby_want = NULL, standby_requested_at = NULL, frozen_at = NULL WHERE id = $1 AND standby_want IS NOT NULL', [build.workspace_id]);
+  }
   if (replacements && build.reason === 'claim') {
     await bumpPresetCounter(client, build.preset_id, 'resource_replacements');
     return applied(build, replacements);

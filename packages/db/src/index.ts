@@ -22,6 +22,18 @@ export {
 export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, registerPrebuildDemand, claimSlotsForBatch, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
 export { applyBuildResult, type AppliedResult } from './build-results.js';
 export { applyWorkspaceLost, type LostOutcome } from './workspace-lost.js';
+export {
+  loadStandbyPool,
+  provisionersDeclare,
+  listProvisioners,
+  recordProvisionerSeen,
+  requestStandby,
+  applyStandbyDone,
+  standbyCounts,
+  lockStandby,
+  type StandbyPoolRow,
+  type ProvisionerRow,
+} from './standby.js';
 export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';
 export {
   listNotifications,

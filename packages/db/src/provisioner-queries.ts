@@ -20,6 +20,8 @@ export type BuildTarget = {
   declarations: unknown;
   /** The build's version is its template's active one and the template is neither deleted nor deprecated. */
   active: boolean;
+  /** When the workspace was frozen as standby (a claim thaws it and tells the claim hook), or null. */
+  frozenAt: Date | null;
 };
 
 /** The ids and the version's workspace block of one build, or null for an unknown build. */
@@ -28,7 +30,8 @@ export async function loadBuildTarget(db: pg.Pool | pg.ClientBase, buildId: stri
     `SELECT b.id AS "buildId", w.id AS "workspaceId", w.name AS "workspaceName", w.organization_id AS "organizationId",
             w.template_id AS "templateId", b.template_version_id AS "templateVersionId", w.preset_id AS "presetId",
             w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace, v.parameters AS declarations,
-            ${activeVersionSql('b.template_version_id')} AS active
+            ${activeVersionSql('b.template_version_id')} AS active,
+            w.frozen_at AS "frozenAt"
      FROM builds b
      JOIN workspaces w ON w.id = b.workspace_id
      JOIN users u ON u.id = w.owner_id
@@ -48,6 +51,8 @@ export type WorkspaceLiveness = {
   latestBuildId: string | null;
   latestTransition: 'start' | 'stop' | 'delete' | null;
   latestStatus: 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled' | null;
+  /** The standby tier Warmpool last asked for (null: never asked, hot). */
+  standbyWant: 'hot' | 'frozen' | null;
 };
 
 /** For each id: whether the workspace still exists and its latest build (start-up reconcile of a provisioner). */
@@ -55,9 +60,11 @@ export async function loadLiveWorkspaces(db: pg.Pool | pg.ClientBase, ids: reado
   if (ids.length === 0) return [];
   const { rows } = await db.query<WorkspaceLiveness>(
     `SELECT i.id, (l.id IS NOT NULL AND NOT l.deleted) AS live, COALESCE(l.owner_id = $2, false) AS prebuild,
-            l.build_id AS "latestBuildId", l.transition AS "latestTransition", l.job_status AS "latestStatus"
+            l.build_id AS "latestBuildId", l.transition AS "latestTransition", l.job_status AS "latestStatus",
+            w.standby_want AS "standbyWant"
      FROM unnest($1::uuid[]) AS i(id)
-     LEFT JOIN workspace_latest_builds l ON l.id = i.id`,
+     LEFT JOIN workspace_latest_builds l ON l.id = i.id
+     LEFT JOIN workspaces w ON w.id = i.id`,
     [ids, SYSTEM_USER_ID],
   );
   return rows;

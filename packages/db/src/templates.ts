@@ -17,6 +17,8 @@ export type ManifestToStore = {
           scheduling?: { timezone: string; schedule: { cron: string; instances: number }[] } | undefined;
           /** The validated `prebuilds.autoscaling` fragment, stored as written. */
           autoscaling?: object | undefined;
+          /** The validated `prebuilds.standby` fragment, stored as written. */
+          standby?: object | undefined;
         }
       | undefined;
   }[];
@@ -50,8 +52,8 @@ export async function importTemplateVersion(
   if (!versionId) throw new VersionExistsError(`version ${JSON.stringify(manifest.name)} already exists for this template`);
   const presets = manifest.presets;
   const { rows } = await client.query<{ id: string }>(
-    `INSERT INTO presets (template_version_id, name, description, is_default, parameters, instances, ttl_seconds, timezone, schedules, autoscaling)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bool[], $5::jsonb[], $6::int[], $7::int[], $8::text[], $9::jsonb[], $10::jsonb[])
+    `INSERT INTO presets (template_version_id, name, description, is_default, parameters, instances, ttl_seconds, timezone, schedules, autoscaling, standby)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bool[], $5::jsonb[], $6::int[], $7::int[], $8::text[], $9::jsonb[], $10::jsonb[], $11::jsonb[])
      RETURNING id`,
     [
       versionId,
@@ -64,6 +66,7 @@ export async function importTemplateVersion(
       presets.map((p) => p.prebuilds?.scheduling?.timezone ?? ''),
       presets.map((p) => JSON.stringify(p.prebuilds?.scheduling?.schedule ?? [])),
       presets.map((p) => (p.prebuilds?.autoscaling ? JSON.stringify(p.prebuilds.autoscaling) : null)),
+      presets.map((p) => (p.prebuilds?.standby ? JSON.stringify(p.prebuilds.standby) : null)),
     ],
   );
   const presetIds = rows.map((r) => r.id);

@@ -115,7 +115,7 @@ const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === 
 export async function claimPrebuild(
   db: pg.Pool | pg.ClientBase,
   input: { presetId: string; userId: string; name: string; priority: number; templateId: string; versionId: string },
-): Promise<{ outcome: 'claimed'; workspaceId: string; buildId: string; workspace: WorkspaceRow } | { outcome: 'none' | 'stale' }> {
+): Promise<{ outcome: 'claimed'; workspaceId: string; buildId: string; workspace: WorkspaceRow; source: 'hot' | 'thawed' } | { outcome: 'none' | 'stale' }> {
   const buildId = randomUUID();
   let rows: { outcome: 'claimed' | 'none' | 'stale'; workspace: Record<string, unknown> | null }[];
   try {
@@ -130,10 +130,12 @@ export async function claimPrebuild(
   }
   const row = rows[0];
   if (!row || row.outcome !== 'claimed' || !row.workspace) return { outcome: row?.outcome === 'stale' ? 'stale' : 'none' };
-  const w = row.workspace;
+  // The standby columns say where the prebuild came from (claim_prebuild takes hot ones first); not part of the row.
+  const { standby_want: want, frozen_at: frozenAt, standby_requested_at: _requestedAt, ...w } = row.workspace;
   const date = (v: unknown) => (v === null || v === undefined ? null : new Date(String(v)));
   const workspace = { ...w, created_at: date(w.created_at)!, last_used_at: date(w.last_used_at), claimed_at: date(w.claimed_at) } as WorkspaceRow;
-  return { outcome: 'claimed', workspaceId: workspace.id, buildId, workspace };
+  const source = want === 'frozen' || (frozenAt !== null && frozenAt !== undefined) ? 'thawed' : 'hot';
+  return { outcome: 'claimed', workspaceId: workspace.id, buildId, workspace, source };
 }
 
 /**

@@ -19,6 +19,7 @@ test('migrations/README.md names the migration holding the current definition of
   const table = readFileSync(new URL('README.md', DIR), 'utf8');
   const listed = new Map([...table.matchAll(ROW)].map(([, name, kind, file]) => [name!, `${kind} ${file}`]));
   const current = currentDefinitions();
-  assert.ok(current.get('claim_prebuild')?.endsWith('018_claim_name_first.sql'), 'the parser sees a CREATE OR REPLACE');
+  // claim_prebuild is created in 010 and replaced later: a parser that missed CREATE OR REPLACE would still name 010.
+  assert.ok(current.has('claim_prebuild') && !current.get('claim_prebuild')!.endsWith('010_inflight_slots.sql'), 'the parser sees a CREATE OR REPLACE');
   assert.deepEqual(Object.fromEntries([...listed].sort()), Object.fromEntries([...current].sort()));
 });

@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { BuildResult, describeIssues, endsBuild, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
-import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
+import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
@@ -12,6 +12,8 @@ export type BuildResultsDeps = {
   logger: Logger;
   /** Observes workspace creation durations (metrics); optional. */
   onCreation?: (type: 'prebuild' | 'regular', seconds: number) => void;
+  /** Observes freezes and thaws done or failed, and thaw-to-usable durations (metrics); optional. */
+  onStandby?: (event: { action: 'freeze' | 'thaw'; outcome: 'done' | 'failed'; reason: 'refill' | 'claim'; seconds?: number }) => void;
 };
 
 // A build that starts changes no plan (pending and running both count as in progress): no reconcile.
@@ -22,6 +24,10 @@ const TRIGGER: Record<BuildResult['type'], ReconcileTrigger | null> = {
   'agent-ready': 'agent-ready',
   'build-canceled': 'build-finished',
   'workspace-lost': 'workspace-lost',
+  'standby-done': 'standby-done',
+  // A failed freeze or thaw is asked for again after STANDBY_RETRY_MS, not at once (no reconcile loop).
+  'standby-failed': null,
+  'provisioner-seen': null,
 };
 
 /** What became of one result: applied, or rejected (logged, never retried) with the reason. */
@@ -40,6 +46,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   }
   const result = parsed.data;
   if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
+  if (result.type === 'standby-done' || result.type === 'standby-failed' || result.type === 'provisioner-seen') return handleStandbyResult(deps, result, log);
   const recorded = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
     const outcome = await applyBuildResult(client, result);
     if (outcome.kind === 'applied' && outcome.replacements && outcome.presetId) {
@@ -83,6 +90,36 @@ async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<Build
   log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
   const trigger = TRIGGER[result.type];
   if (outcome.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, outcome.presetId, trigger);
+  return { kind: 'applied' };
+}
+
+type StandbyResult = Extract<BuildResult, { type: 'standby-done' | 'standby-failed' | 'provisioner-seen' }>;
+
+/**
+ * Standby tiers (issue 25): a provisioner's capabilities are recorded; a freeze or thaw done is recorded when it is
+ * still what Warmpool wants and the preset is reconciled (a thaw may have to be followed by another); a failure is
+ * logged and asked for again later by the reconcile.
+ */
+async function handleStandbyResult(deps: BuildResultsDeps, result: StandbyResult, log: Logger): Promise<BuildResultOutcome> {
+  if (result.type === 'provisioner-seen') {
+    await recordProvisionerSeen(deps.pool, { ...result, at: new Date(result.at) });
+    return { kind: 'applied' };
+  }
+  if (result.type === 'standby-failed') {
+    deps.onStandby?.({ action: result.action, outcome: 'failed', reason: 'refill' });
+    log.warn({ workspaceId: result.workspaceId, action: result.action, error: result.error }, 'freeze or thaw failed; asked for again later');
+    return { kind: 'applied' };
+  }
+  const reason = result.reason ?? 'refill';
+  deps.onStandby?.({ action: result.action, outcome: 'done', reason, ...(result.durationMs === undefined ? {} : { seconds: result.durationMs / 1000 }) });
+  if (reason === 'claim') return { kind: 'applied' }; // the claim build's own result clears the tier
+  const presetId = await applyStandbyDone(deps.pool, { ...result, at: new Date(result.at) });
+  if (presetId === null) {
+    log.info({ workspaceId: result.workspaceId, action: result.action }, 'standby result no longer wanted (claimed, deleted or asked otherwise since)');
+    return { kind: 'rejected', reason: 'no longer wanted' };
+  }
+  const trigger = TRIGGER[result.type];
+  if (trigger) await enqueueReconcile(deps.queues.reconcile, presetId, trigger);
   return { kind: 'applied' };
 }
 

@@ -23,3 +23,4 @@ export {
   MAX_PREVIEW_DAYS,
 } from './presets.js';
 export { grantUserRole, assertGrantableUsername, assertRoleScope } from './users.js';
+export { reconcileStandby } from './standby.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { isPaused, loadPoolRows, recordPoolSamples, type PoolSample, type Pool } from '@warmpool/db';
+import { isPaused, loadPoolRows, recordPoolSamples, standbyCounts, type PoolSample, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { sizePoolRows } from './sizing.js';
 import { storedDesiredInstances } from '@warmpool/core';
@@ -25,6 +25,8 @@ function poolMetricSet(registry: Registry) {
     desired: gauge('prebuilt_workspaces_desired', 'Desired prebuilt workspaces now (active presets).'),
     running: gauge('prebuilt_workspaces_running', 'Running prebuilt workspaces (active presets).'),
     eligible: gauge('prebuilt_workspaces_eligible', 'Claimable prebuilt workspaces (active presets).'),
+    hot: gauge('prebuilt_workspaces_standby_hot', 'Eligible prebuilt workspaces kept running (presets with standby tiers).'),
+    frozen: gauge('prebuilt_workspaces_standby_frozen', 'Eligible prebuilt workspaces kept frozen, or being frozen (presets with standby tiers).'),
     hardLimited: gauge('prebuilt_workspaces_preset_hard_limited', '1 when the preset reached its failure limit.'),
     validationFailed: gauge('prebuilt_workspaces_preset_validation_failed', '1 when the preset cannot build (invalid parameters).'),
   };
@@ -37,8 +39,8 @@ function poolMetricSet(registry: Registry) {
 
 /** Sets every metric from one read of the pools, and records the active presets' history samples. */
 async function refreshPoolMetrics(metrics: ReturnType<typeof poolMetricSet>, pool: Pool): Promise<void> {
-  const { created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hardLimited, validationFailed } = metrics.perPreset;
-  const [rows, isPausedNow] = await Promise.all([loadPoolRows(pool), isPaused(pool)]);
+  const { created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hot, frozen, hardLimited, validationFailed } = metrics.perPreset;
+  const [rows, isPausedNow, tiers] = await Promise.all([loadPoolRows(pool), isPaused(pool), standbyCounts(pool)]);
   const now = new Date();
   const sizing = await sizePoolRows(pool, rows, now);
   const samples: PoolSample[] = [];
@@ -57,6 +59,11 @@ async function refreshPoolMetrics(metrics: ReturnType<typeof poolMetricSet>, poo
     samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
     running.set(labels, row.running);
     eligible.set(labels, row.eligible);
+    const tier = tiers.get(row.preset_id);
+    if (tier) {
+      hot.set(labels, tier.hot);
+      frozen.set(labels, tier.frozen);
+    }
     hardLimited.set(labels, row.status === 'hard_limited' ? 1 : 0);
     validationFailed.set(labels, row.status === 'validation_failed' ? 1 : 0);
   }

@@ -1,4 +1,4 @@
-import { desiredTimeline, parseStoredSchedules, presetStatus, type EvaluationSettings, type PresetStatus } from '@warmpool/core';
+import { desiredTimeline, FREEZE_CAPABILITY, parseStoredSchedules, presetStatus, type EvaluationSettings, type PresetStatus, type StandbyFacts } from '@warmpool/core';
 import { DomainError } from '@warmpool/contracts';
 import {
   invalidatePreset as storeInvalidation,
@@ -6,7 +6,9 @@ import {
   loadDemandSummaries,
   loadPresetSnapshot,
   loadPresetSnapshots,
+  provisionersDeclare,
   resumePreset as storeResume,
+  standbyCounts,
   setPaused,
   type Pool,
 } from '@warmpool/db';
@@ -23,7 +25,17 @@ export async function presetStatusOf(pool: Pool, settings: EvaluationSettings, p
   if (!record) return undefined;
   // Demand: hit rates for every preset, the sizing of autoscaled ones (one more query).
   const [demand] = await loadDemandSummaries(pool, [presetId], now);
-  return presetStatus(record, now, settings, demand);
+  const tiers = await standbyFacts(pool, [presetId]);
+  return presetStatus(record, now, settings, demand, tiers.get(presetId));
+}
+
+/** The standby facts of presets (tiers, counts per tier, whether every live provisioner can freeze). */
+async function standbyFacts(pool: Pool, presetIds: readonly string[]): Promise<Map<string, StandbyFacts>> {
+  const counts = await standbyCounts(pool, presetIds);
+  const withTiers = [...counts].filter(([, c]) => c.standby !== null);
+  if (withTiers.length === 0) return new Map();
+  const capable = await provisionersDeclare(pool, FREEZE_CAPABILITY);
+  return new Map(withTiers.map(([id, c]) => [id, { ...c, capable }]));
 }
 
 /**
@@ -43,7 +55,8 @@ export async function activePresetStatuses(
     const batch = ids.slice(i, i + STATUS_BATCH);
     const records = await loadPresetSnapshots(pool, batch);
     const demand = new Map((await loadDemandSummaries(pool, batch, now)).map((d) => [d.presetId, d]));
-    out.push(...records.map((record) => presetStatus(record, now, settings, demand.get(record.preset.id))));
+    const tiers = await standbyFacts(pool, batch);
+    out.push(...records.map((record) => presetStatus(record, now, settings, demand.get(record.preset.id), tiers.get(record.preset.id))));
     options.onProgress?.(Math.min(i + STATUS_BATCH, ids.length), ids.length);
   }
   return out;

@@ -39,7 +39,7 @@ export type CreateWorkspaceResult = {
   /** Set for claims: what the claim histogram is labelled with, and how long the claim transaction took. */
   claim?: { templateName: string; presetName: string; seconds: number };
   /** Set when a preset applied (its demand): the histogram labels, the transaction time, warm (claim) or cold. */
-  request?: { templateName: string; presetName: string; seconds: number; type: 'warm' | 'cold' };
+  request?: { templateName: string; presetName: string; seconds: number; type: 'warm' | 'cold'; source: 'hot' | 'thawed' | 'cold' };
 };
 
 type Preset = ClaimTarget['presets'][number];
@@ -112,7 +112,7 @@ async function claimOrCreate(
         buildId: outcome.buildId,
         workspace: outcome.workspace,
         claim: { templateName: target.name, presetName: preset.name, seconds },
-        request: { templateName: target.name, presetName: preset.name, seconds, type: 'warm' },
+        request: { templateName: target.name, presetName: preset.name, seconds, type: 'warm', source: outcome.source },
       };
     }
   }
@@ -139,7 +139,7 @@ async function claimOrCreate(
     presetId: preset?.id ?? null,
     buildId: fresh.buildId,
     workspace,
-    ...(preset ? { request: { templateName: target.name, presetName: preset.name, seconds, type: 'cold' as const } } : {}),
+    ...(preset ? { request: { templateName: target.name, presetName: preset.name, seconds, type: 'cold' as const, source: 'cold' as const } } : {}),
   };
 }
 

@@ -1,5 +1,8 @@
 export {
   startProvisioner,
+  capabilitiesOf,
+  type StandbyContext,
+  type StandbyOutcome,
   type BuildContext,
   type BuildOutcome,
   type Provisioner,

@@ -1,7 +1,21 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { BuildRequested, createQueueSet, createRedis, describeIssues, QUEUES, WORKER_TIMING, queuePrefix, type BuildResult } from '@warmpool/bus';
+import { hostname } from 'node:os';
+import {
+  BuildRequested,
+  createQueueSet,
+  createRedis,
+  describeIssues,
+  JOB_NAMES,
+  PROVISIONER_HEARTBEAT_MS,
+  QUEUES,
+  StandbyRequested,
+  WORKER_TIMING,
+  queuePrefix,
+  type BuildResult,
+  type ProvisionerCapability,
+} from '@warmpool/bus';
 import type { Logger, RedisTarget } from '@warmpool/runtime';
 import { Reporter, type ReporterOptions } from './reporter.js';
 
@@ -34,9 +48,36 @@ export type BuildContext = {
   background: (task: (signal: AbortSignal) => Promise<void>) => void;
 };
 
+/** What a backend concludes about a freeze or thaw; the kit reports it as `standby-done` or `standby-failed`. */
+export type StandbyOutcome =
+  | {
+      kind: 'done';
+      /** When the workspace froze, or became usable again (default: when the backend returned). */
+      at?: Date;
+      /** Thaw: how long until the workspace was usable again. */
+      durationMs?: number;
+    }
+  | { kind: 'failed'; error: string };
+
+export type StandbyContext = { request: StandbyRequested; log: Logger };
+
 export type ProvisionerBackend = {
   build: (ctx: BuildContext) => Promise<BuildOutcome>;
+  /**
+   * The `freeze` capability: a backend that implements both declares it, and only then does Warmpool send freeze
+   * and thaw requests. Both must be idempotent (freezing a frozen workspace is done) and leave the workspace
+   * usable after a thaw (its agents ready again).
+   */
+  standby?: {
+    freeze: (ctx: StandbyContext) => Promise<StandbyOutcome>;
+    thaw: (ctx: StandbyContext) => Promise<StandbyOutcome>;
+  };
 };
+
+/** The capabilities a backend declares: exactly what it implements, so nothing undeclared is ever asked for. */
+export function capabilitiesOf(backend: ProvisionerBackend): ProvisionerCapability[] {
+  return backend.standby ? ['freeze'] : [];
+}
 
 export type ProvisionerOptions = {
   /** One Redis server or a cluster: the configuration's `redis`, or a REDIS_URL-style string. */
@@ -69,6 +110,11 @@ export type ProvisionerOptions = {
    * 60 s): either way results stop flowing (a canceled build that does not end holds its workspace's delete).
    */
   livenessLimitMs?: number;
+  /**
+   * How this provisioner is listed with its capabilities (`provisioner-seen`, GET /api/v1/provisioners). Default
+   * `<name>-<host>-<pid>`; give a stable one (e.g. the Docker instance) so a restart replaces its row.
+   */
+  identity?: string;
 };
 
 export type Provisioner = {
@@ -79,6 +125,8 @@ export type Provisioner = {
   report: (result: BuildResult) => Promise<void>;
   /** True while a build of the workspace is running here (its resources are expected to change). */
   isBusy: (workspaceId: string) => boolean;
+  /** What this provisioner declares (and reports every PROVISIONER_HEARTBEAT_MS). */
+  capabilities: ProvisionerCapability[];
   /** Liveness: the worker consumes and no result has been waiting on Redis for long. */
   health: () => { ok: boolean; details: Record<string, unknown> };
   close: () => Promise<void>;
@@ -88,7 +136,9 @@ class CancelError extends Error {
   override name = 'CancelError';
 }
 
-type Lane = { transition: BuildRequested['transition']; controller: AbortController; done: Promise<void> };
+/** What runs in a workspace's lane: a build's transition, or a freeze/thaw (`standby`). */
+type LaneKind = BuildRequested['transition'] | 'standby';
+type Lane = { kind: LaneKind; controller: AbortController; done: Promise<void> };
 
 const now = () => new Date().toISOString();
 
@@ -112,9 +162,9 @@ class WorkspaceLanes {
     return this.waiting;
   }
 
-  run(request: BuildRequested, build: (signal: AbortSignal) => Promise<string>): Promise<string> {
-    const previous = this.lanes.get(request.workspaceId);
-    if (previous && request.transition === 'delete' && previous.transition === 'start') {
+  run(workspaceId: string, kind: LaneKind, build: (signal: AbortSignal) => Promise<string>): Promise<string> {
+    const previous = this.lanes.get(workspaceId);
+    if (previous && kind === 'delete' && previous.kind === 'start') {
       if (!this.canceled.has(previous)) {
         this.canceled.set(previous, Date.now());
         void previous.done.finally(() => this.canceled.delete(previous));
@@ -129,10 +179,10 @@ class WorkspaceLanes {
       result = build(controller.signal);
       return result.then(() => undefined, () => undefined);
     });
-    const lane: Lane = { transition: request.transition, controller, done };
-    this.lanes.set(request.workspaceId, lane);
+    const lane: Lane = { kind, controller, done };
+    this.lanes.set(workspaceId, lane);
     void done.finally(() => {
-      if (this.lanes.get(request.workspaceId) === lane) this.lanes.delete(request.workspaceId);
+      if (this.lanes.get(workspaceId) === lane) this.lanes.delete(workspaceId);
     });
     return done.then(() => result);
   }
@@ -232,19 +282,57 @@ function createSlotCount(options: ProvisionerOptions): number {
 }
 
 /**
+ * A freeze or thaw, in the workspace's lane (after any build of it that runs here): the backend's outcome reported
+ * as `standby-done` or `standby-failed`. A backend without the capability answers failed (Warmpool asked for
+ * something undeclared: a provisioner of another kind consumes the same queue).
+ */
+async function runStandby(deps: BuildRun, request: StandbyRequested, log: Logger): Promise<string> {
+  const { backend, reporter } = deps;
+  const base = { workspaceId: request.workspaceId, action: request.action, key: request.idempotencyKey };
+  let outcome: StandbyOutcome;
+  if (!backend.standby) outcome = { kind: 'failed', error: 'this provisioner does not declare the freeze capability' };
+  else {
+    try {
+      outcome = await backend.standby[request.action]({ request, log });
+    } catch (err) {
+      outcome = { kind: 'failed', error: `provisioner error: ${(err as Error).message ?? String(err)}` };
+    }
+  }
+  if (outcome.kind === 'failed') {
+    log.warn({ action: request.action, error: outcome.error }, 'standby request failed');
+    await reporter.report({ type: 'standby-failed', ...base, at: now(), error: outcome.error.slice(0, 4096) });
+  } else {
+    const durationMs = outcome.durationMs === undefined ? {} : { durationMs: Math.max(0, Math.round(outcome.durationMs)) };
+    await reporter.report({ type: 'standby-done', ...base, at: (outcome.at ?? new Date()).toISOString(), ...durationMs });
+  }
+  return outcome.kind;
+}
+
+/** Rejects a payload that fails its schema: logged with the offending fields, failed once (never retried). */
+function malformed(logger: Logger, job: Job, what: string, error: Parameters<typeof describeIssues>[0]): never {
+  logger.error({ queue: QUEUES.buildRequests, jobId: job.id, name: job.name, problem: describeIssues(error) }, `malformed ${what} rejected`);
+  throw new UnrecoverableError(`malformed ${what}: ${describeIssues(error)}`);
+}
+
+/**
  * The build-request job handler: validates the payload (malformed ones fail once, unrecoverably), sends a prebuild
  * create that finds no create slot back to the queue for `deferMs`, and runs the build in its workspace's lane.
+ * `standby-requested` jobs (freeze, thaw) run in the lane too, on any slot: they take milliseconds.
  */
 function buildRequestProcessor(options: ProvisionerOptions, run: BuildRun, lanes: WorkspaceLanes): (job: Job, token?: string) => Promise<{ result: string }> {
   const { logger } = options;
   const createSlots = createSlotCount(options);
   let creating = 0;
   return async (job, token) => {
-    const parsed = BuildRequested.safeParse(job.data);
-    if (!parsed.success) {
-      logger.error({ queue: QUEUES.buildRequests, jobId: job.id, problem: describeIssues(parsed.error) }, 'malformed build request rejected');
-      throw new UnrecoverableError(`malformed build request: ${describeIssues(parsed.error)}`);
+    if (job.name === JOB_NAMES.standbyRequested) {
+      const standby = StandbyRequested.safeParse(job.data);
+      if (!standby.success) malformed(logger, job, 'standby request', standby.error);
+      const request = standby.data;
+      const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, workspaceId: request.workspaceId, action: request.action });
+      return { result: await lanes.run(request.workspaceId, 'standby', () => runStandby(run, request, log)) };
     }
+    const parsed = BuildRequested.safeParse(job.data);
+    if (!parsed.success) malformed(logger, job, 'build request', parsed.error);
     const request = parsed.data;
     const gated = request.transition === 'start' && request.reason !== 'claim';
     if (gated && creating >= createSlots) {
@@ -256,7 +344,7 @@ function buildRequestProcessor(options: ProvisionerOptions, run: BuildRun, lanes
     const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
     try {
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      return { result: await lanes.run(request, (signal) => runBuild(run, request, signal, log, lastAttempt)) };
+      return { result: await lanes.run(request.workspaceId, request.transition, (signal) => runBuild(run, request, signal, log, lastAttempt)) };
     } finally {
       if (gated) creating--;
     }
@@ -291,6 +379,8 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs } : {}),
   });
   worker.on('error', (err) => logger.error({ err }, 'provisioner worker error'));
+  const capabilities = capabilitiesOf(backend);
+  const stopHeartbeat = heartbeat(reporter, options.identity ?? defaultIdentity(name), capabilities, logger);
   worker.on('failed', (job, err) => {
     if (!shutdown.signal.aborted && !(err instanceof DelayedError)) logger.warn({ jobId: job?.id, err: err.message }, 'build request failed');
   });
@@ -298,6 +388,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
+      stopHeartbeat();
       await worker.close(); // active builds finish and report
       const graceOver = new AbortController();
       const grace = delay(options.closeGraceMs ?? 10_000, undefined, { signal: graceOver.signal }).catch(() => undefined);
@@ -317,6 +408,7 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     },
     report: (result) => reporter.report(result),
     isBusy: (workspaceId) => lanes.has(workspaceId),
+    capabilities,
     health: provisionerHealth(worker, reporter, lanes, shutdown.signal, options.livenessLimitMs ?? 60_000),
     close,
   };
@@ -348,4 +440,25 @@ function provisionerHealth(worker: Worker, reporter: Reporter, lanes: WorkspaceL
       },
     };
   };
+}
+
+/** `<name>-<host>-<pid>`, kept to the characters a job id part allows. */
+function defaultIdentity(name: string): string {
+  return `${name}-${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.@-]/g, '_').slice(0, 200);
+}
+
+/**
+ * Declares the provisioner and its capabilities now and every PROVISIONER_HEARTBEAT_MS (`provisioner-seen`), so
+ * Warmpool knows which capabilities every running provisioner has; returns what stops it.
+ */
+function heartbeat(reporter: Reporter, identity: string, capabilities: ProvisionerCapability[], logger: Logger): () => void {
+  const beat = () => {
+    reporter
+      .report({ type: 'provisioner-seen', provisioner: identity, capabilities, at: now() })
+      .catch((err: unknown) => logger.debug({ err }, 'provisioner-seen not reported (stopping)'));
+  };
+  beat();
+  const timer = setInterval(beat, PROVISIONER_HEARTBEAT_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

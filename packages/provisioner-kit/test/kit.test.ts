@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Queue } from 'bullmq';
-import { BUILD_PRIORITY, BuildResult, createQueueSet, createRedis, queuePrefix, QUEUES, resultJobId, type BuildRequested, type QueueSet } from '@warmpool/bus';
+import { BUILD_PRIORITY, BuildResult, createQueueSet, createRedis, JOB_NAMES, queuePrefix, QUEUES, resultJobId, type BuildRequested, type QueueSet } from '@warmpool/bus';
 import { createLogger, type Logger } from '@warmpool/runtime';
 import { Reporter, startProvisioner, type ProvisionerBackend, type ProvisionerOptions } from '../src/index.js';
 import { createTestQueuePrefix, REDIS_URL } from '../../../test/support/env.js';
@@ -261,5 +261,63 @@ test('a delete that throws is tried again before any failure is reported', async
     await waitFor(async () => (await results(del.buildId)).has(`build-succeeded-${del.buildId}`), { what: 'delete succeeded on its second attempt' });
     assert.equal(calls, 2);
     assert.equal((await results(del.buildId)).has(`build-failed-${del.buildId}`), false);
+  });
+});
+
+/** The standby results and provisioner-seen reports on the results queue. */
+async function standbyResults(queues: QueueSet): Promise<BuildResult[]> {
+  return (await queues.buildResults.getJobs(['wait', 'prioritized', 'delayed'])).map((j) => BuildResult.parse(j.data)).filter((r) => !('buildId' in r));
+}
+
+test('capabilities are what the backend implements; freeze and thaw run in the workspace lane and are reported', async () => {
+  const order: string[] = [];
+  const release = gate();
+  const backend: ProvisionerBackend = {
+    build: async ({ request: r }) => {
+      order.push(`${r.reason}:begin`);
+      await release.opened;
+      order.push(`${r.reason}:end`);
+      return { kind: 'succeeded' };
+    },
+    standby: {
+      freeze: async () => {
+        order.push('freeze');
+        return { kind: 'done' };
+      },
+      thaw: async () => ({ kind: 'failed', error: 'engine refused' }),
+    },
+  };
+  await withKit(backend, { identity: 'kit-test' }, async ({ queues, kit, publish }) => {
+    assert.deepEqual(kit.capabilities, ['freeze']);
+    const claim = request({ reason: 'claim' });
+    await publish(claim);
+    await waitFor(() => order.includes('claim:begin'), { what: 'claim running' });
+    // A freeze of the same workspace waits for the claim that runs (the lane), however fast it is itself.
+    await queues.buildRequests.add(JOB_NAMES.standbyRequested, { workspaceId: claim.workspaceId, action: 'freeze', idempotencyKey: 'standby-f1' }, { jobId: 'standby-f1' });
+    await queues.buildRequests.add(JOB_NAMES.standbyRequested, { workspaceId: claim.workspaceId, action: 'thaw', idempotencyKey: 'standby-t1' }, { jobId: 'standby-t1' });
+    release.open();
+    const found = await waitFor(async () => {
+      const rs = await standbyResults(queues);
+      return rs.some((r) => r.type === 'standby-done') && rs.some((r) => r.type === 'standby-failed') ? rs : undefined;
+    }, { what: 'freeze done and thaw failed reported' });
+    assert.deepEqual(order, ['claim:begin', 'claim:end', 'freeze']);
+    assert.ok(found.some((r) => r.type === 'standby-done' && r.action === 'freeze' && r.key === 'standby-f1'));
+    assert.ok(found.some((r) => r.type === 'standby-failed' && r.action === 'thaw' && r.error === 'engine refused'));
+    assert.ok(found.some((r) => r.type === 'provisioner-seen' && r.provisioner === 'kit-test' && r.capabilities.join() === 'freeze'), 'declared at start');
+  });
+});
+
+test('a backend without standby declares nothing, answers a standby request failed, and a malformed one is refused once', async () => {
+  await withKit({ build: async () => ({ kind: 'succeeded' }) }, {}, async ({ queues, kit }) => {
+    assert.deepEqual(kit.capabilities, []);
+    const workspaceId = randomUUID();
+    await queues.buildRequests.add(JOB_NAMES.standbyRequested, { workspaceId, action: 'freeze', idempotencyKey: 'standby-x' }, { jobId: 'standby-x' });
+    const bad = await queues.buildRequests.add(JOB_NAMES.standbyRequested, { workspaceId, action: 'melt', idempotencyKey: 'standby-y' }, { jobId: 'standby-y', attempts: 5 });
+    const failed = await waitFor(async () => (await standbyResults(queues)).find((r) => r.type === 'standby-failed'), { what: 'standby-failed reported' });
+    assert.match(failed.type === 'standby-failed' ? failed.error : '', /does not declare the freeze capability/);
+    await waitFor(async () => (await queues.buildRequests.getJob(bad.id!))?.failedReason, { what: 'malformed standby request failed' });
+    const job = await queues.buildRequests.getJob(bad.id!);
+    assert.equal(job!.attemptsMade, 1, 'failed once, never retried');
+    assert.match(job!.failedReason, /malformed standby request: action/);
   });
 });

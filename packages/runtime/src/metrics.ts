@@ -48,5 +48,18 @@ export function registerWorkerMetrics(registry: Registry) {
       buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
       registers: [registry],
     }),
+    thawDuration: new Histogram({
+      name: 'warmpool_thaw_duration_seconds',
+      help: 'Time from thawing a frozen prebuild to it being usable again, by why it was thawed (refill of the hot tier, claim).',
+      labelNames: ['reason'],
+      buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5],
+      registers: [registry],
+    }),
+    standbyResults: new Counter({
+      name: 'warmpool_standby_results_total',
+      help: 'Freezes and thaws reported by provisioners, by action and outcome.',
+      labelNames: ['action', 'outcome'],
+      registers: [registry],
+    }),
   };
 }

@@ -1,8 +1,8 @@
 import type Docker from 'dockerode';
 import { WorkspaceSchema, type WorkspaceSpec } from '@warmpool/core';
 import { loadBuildTarget, type BuildTarget, type Pool } from '@warmpool/db';
-import type { BuildContext, BuildOutcome, ProvisionerBackend } from '@warmpool/provisioner-kit';
-import { containerConfig, engineMessage, ensureRunning, execIn, inspectWorkspace, isRetryable, removeWorkspace, stopWorkspace } from './engine.js';
+import type { BuildContext, BuildOutcome, ProvisionerBackend, StandbyContext, StandbyOutcome } from '@warmpool/provisioner-kit';
+import { containerConfig, engineMessage, ensureRunning, execIn, freezeWorkspace, inspectWorkspace, isRetryable, removeWorkspace, stopWorkspace, thawWorkspace } from './engine.js';
 import type { EngineEvents } from './events.js';
 import type { DockerOptions } from './options.js';
 import { BuildRefusal } from './refusal.js';
@@ -20,7 +20,12 @@ export type DockerBackendDeps = {
   expectGone: (workspaceId: string) => void;
   /** A (re)started container: its death from now on is drift again. */
   expectAlive: (workspaceId: string) => void;
+  /** A claim thawed a frozen prebuild: how long until it was usable (reported for the thaw histogram). */
+  onClaimThaw?: (workspaceId: string, ms: number) => void;
 };
+
+/** How often a thawed container's health check is re-run until it passes (within `thawBudgetMs`). */
+const THAW_RECHECK_MS = 20;
 
 const failed = (error: string, retryable: boolean): BuildOutcome => ({ kind: 'failed', error, retryable });
 
@@ -77,10 +82,26 @@ async function claimWorkspace(deps: DockerBackendDeps, ctx: BuildContext, target
   const before = await inspectWorkspace(docker, target.workspaceId, options.instance);
   const outcome = before?.State.Running ? null : await startWorkspace(deps, ctx, target, spec);
   if (outcome && outcome.kind !== 'succeeded') return outcome;
-  const info = await inspectWorkspace(docker, target.workspaceId, options.instance);
+  let info = await inspectWorkspace(docker, target.workspaceId, options.instance);
   if (!info) return failed('the container vanished during the claim', true);
+  // A frozen prebuild: thaw it and re-check its health before the hook; the claim completes once it is usable.
+  let thawed: { ms: number; wasFrozen: boolean };
+  try {
+    thawed = await thawWorkspace(docker, info, { budgetMs: deps.options.thawBudgetMs, retryMs: THAW_RECHECK_MS });
+  } catch (err) {
+    return failed(`thaw for the claim: ${engineMessage(err)}`, true);
+  }
+  if (thawed.wasFrozen) {
+    deps.onClaimThaw?.(target.workspaceId, thawed.ms);
+    info = (await inspectWorkspace(docker, target.workspaceId, options.instance)) ?? info;
+  }
   if (spec.claim_hook) {
-    const env = { WARMPOOL_OWNER_NAME: target.ownerName, WARMPOOL_OWNER_ID: target.ownerId, WARMPOOL_WORKSPACE_NAME: target.workspaceName };
+    const env = {
+      WARMPOOL_OWNER_NAME: target.ownerName,
+      WARMPOOL_OWNER_ID: target.ownerId,
+      WARMPOOL_WORKSPACE_NAME: target.workspaceName,
+      ...frozenEnv(thawed.wasFrozen, target.frozenAt),
+    };
     try {
       const hook = await execIn(docker, info.Id, spec.claim_hook.command, env, spec.claim_hook.timeout_seconds * 1000);
       if (hook.exitCode !== 0) return failed(`claim hook exited with status ${hook.exitCode}: ${hook.output.trim()}`, true);
@@ -88,11 +109,49 @@ async function claimWorkspace(deps: DockerBackendDeps, ctx: BuildContext, target
       return failed(`claim hook: ${engineMessage(err)}`, isRetryable(err));
     }
   }
-  const healthy = !info.State.Health || info.State.Health.Status === 'healthy';
+  // A thawed container passed its health check just now; the engine still calls it unhealthy until its next check.
+  const healthy = thawed.wasFrozen || !info.State.Health || info.State.Health.Status === 'healthy';
   if (!healthy) reportWhenReady(deps, ctx, info.Id);
   // Replacements only when something really had to be recreated.
   const recreated = before === null || (outcome?.kind === 'succeeded' && before.Id !== info.Id);
   return { kind: 'succeeded', agents: [{ name: AGENT, ready: healthy }], ...(recreated ? { replacements: RECREATED } : {}) };
+}
+
+/**
+ * What the claim hook is told about a thaw (docs/PROVISIONERS.md): the workspace's clock jumped by the time it
+ * was frozen, so time-based state (tokens, leases, connections) may need renewing. Absent for a hot prebuild.
+ */
+export function frozenEnv(wasFrozen: boolean, frozenAt: Date | null, now = new Date()): Record<string, string> {
+  if (!wasFrozen) return {};
+  const seconds = frozenAt === null ? null : Math.max(0, Math.round((now.getTime() - new Date(frozenAt).getTime()) / 1000));
+  return { WARMPOOL_THAWED: '1', ...(seconds === null ? {} : { WARMPOOL_FROZEN_SECONDS: String(seconds) }) };
+}
+
+/** Freeze and thaw of a standby prebuild (the `freeze` capability): idempotent, the engine's refusals as failures. */
+function standbyOf(deps: DockerBackendDeps): NonNullable<ProvisionerBackend['standby']> {
+  const withContainer = async (ctx: StandbyContext, act: (info: Docker.ContainerInspectInfo) => Promise<StandbyOutcome>): Promise<StandbyOutcome> => {
+    try {
+      // A container of this name that this instance did not label is refused (BuildRefusal), never paused.
+      const info = await inspectWorkspace(deps.docker, ctx.request.workspaceId, deps.options.instance);
+      // Gone or dead: the event stream reports it lost; nothing to freeze or thaw.
+      if (!info || !info.State.Running) return { kind: 'failed', error: `the container is ${info ? info.State.Status : 'gone'}` };
+      return await act(info);
+    } catch (err) {
+      return { kind: 'failed', error: engineMessage(err) };
+    }
+  };
+  return {
+    freeze: (ctx) =>
+      withContainer(ctx, async (info) => {
+        await freezeWorkspace(deps.docker, info);
+        return { kind: 'done' };
+      }),
+    thaw: (ctx) =>
+      withContainer(ctx, async (info) => {
+        const { ms } = await thawWorkspace(deps.docker, info, { budgetMs: deps.options.thawBudgetMs, retryMs: THAW_RECHECK_MS });
+        return { kind: 'done', durationMs: ms };
+      }),
+  };
 }
 
 /** A delete (container and volume removed) or stop build. Passing engine trouble throws, so the kit retries it. */
@@ -127,6 +186,7 @@ export function createDockerBackend(deps: DockerBackendDeps): ProvisionerBackend
         throw err;
       }
     },
+    standby: standbyOf(deps),
   };
 }
 

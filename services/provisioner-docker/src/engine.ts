@@ -243,3 +243,48 @@ export async function execIn(docker: Docker, containerId: string, command: strin
   const info = await exec.inspect();
   return { exitCode: info.ExitCode, output: output.slice(0, 4096) };
 }
+
+/**
+ * Runs the container's own health check command once (its `Config.Healthcheck.Test`) and says whether it passed:
+ * a thawed container is re-checked at once instead of waiting up to an interval for the engine, which calls every
+ * paused container unhealthy. Without a health check, running is usable.
+ */
+export async function recheckHealth(docker: Docker, info: Docker.ContainerInspectInfo): Promise<boolean> {
+  const test = info.Config.Healthcheck?.Test ?? [];
+  const command = test[0] === 'CMD' ? test.slice(1) : test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test[1] ?? 'true'] : null;
+  if (command === null || command.length === 0) return true;
+  const timeoutMs = Math.max(1, Math.round((info.Config.Healthcheck?.Timeout ?? 30e9) / 1e6));
+  const result = await execIn(docker, info.Id, command, {}, timeoutMs);
+  return result.exitCode === 0;
+}
+
+/**
+ * Unpauses a workspace's container (a no-op when it is not paused) and waits until its health check passes again,
+ * re-running it every `retryMs` until `budgetMs`. Returns how long that took, or throws with the reason.
+ */
+export async function thawWorkspace(docker: Docker, info: Docker.ContainerInspectInfo, options: { budgetMs: number; retryMs: number }): Promise<{ ms: number; wasFrozen: boolean }> {
+  const started = performance.now();
+  if (!info.State.Paused) return { ms: 0, wasFrozen: false };
+  try {
+    await docker.getContainer(info.Id).unpause();
+  } catch (err) {
+    // 409/500 "is not paused": someone (a claim, a heal) thawed it first: the same outcome.
+    if (!/not paused/i.test(engineMessage(err))) throw err;
+  }
+  for (;;) {
+    if (await recheckHealth(docker, info).catch(() => false)) return { ms: performance.now() - started, wasFrozen: true };
+    if (performance.now() - started > options.budgetMs) throw new Error(`not usable ${options.budgetMs} ms after the thaw (health check failing)`);
+    await delay(options.retryMs);
+  }
+}
+
+/** Pauses a workspace's container (cgroup freezer: no CPU, memory kept); a paused one stays as it is. */
+export async function freezeWorkspace(docker: Docker, info: Docker.ContainerInspectInfo): Promise<{ wasHot: boolean }> {
+  if (info.State.Paused) return { wasHot: false };
+  try {
+    await docker.getContainer(info.Id).pause();
+  } catch (err) {
+    if (!/already paused/i.test(engineMessage(err))) throw err;
+  }
+  return { wasHot: true };
+}

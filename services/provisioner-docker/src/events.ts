@@ -17,8 +17,8 @@ type Waiter = { resolve: () => void; reject: (err: Error) => void };
 
 /**
  * Follows the engine's event stream for this instance's containers (no polling): container deaths and removals
- * go to `onGone`, health transitions wake agent waiters. The stream is reopened after a break with `since` set
- * to the last event seen, so nothing in between is missed.
+ * go to `onGone`, pauses and unpauses to `onTier` (standby tiers), health transitions wake agent waiters. The
+ * stream is reopened after a break with `since` set to the last event seen, so nothing in between is missed.
  */
 export class EngineEvents {
   private stream: Readable | null = null;
@@ -32,6 +32,7 @@ export class EngineEvents {
     private readonly instance: string,
     private readonly onGone: (event: ContainerEvent) => void,
     private readonly logger: Logger,
+    private readonly onTier: (event: ContainerEvent) => void = () => undefined,
   ) {}
 
   /** Resolves once the stream is open: events from then on are seen. */
@@ -43,7 +44,7 @@ export class EngineEvents {
   private async open(): Promise<Readable> {
     const stream = (await this.docker.getEvents({
       since: this.lastTime,
-      filters: { type: ['container'], label: [`${LABEL.instance}=${this.instance}`], event: ['die', 'destroy', 'health_status'] },
+      filters: { type: ['container'], label: [`${LABEL.instance}=${this.instance}`], event: ['die', 'destroy', 'health_status', 'pause', 'unpause'] },
     })) as Readable;
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
@@ -92,7 +93,7 @@ export class EngineEvents {
     else if (action === 'die' || action === 'destroy') {
       this.settle(containerId, new Error(`container ${action === 'die' ? 'stopped' : 'was removed'} before its agent was ready`));
       this.onGone(event);
-    }
+    } else if (action === 'pause' || action === 'unpause') this.onTier(event);
   }
 
   private settle(containerId: string, err: Error | null): void {

@@ -7,9 +7,10 @@ import { engineMessage, LABEL } from './engine.js';
 import { EngineEvents, type ContainerEvent } from './events.js';
 import type { DockerOptions } from './options.js';
 import { reconcileAtStart, type StartupReport } from './reconcile.js';
+import { healTier, onTierEvent, type TierDeps } from './tiers.js';
 
 export { loadDockerOptions, type DockerOptions } from './options.js';
-export { containerName, volumeName, LABEL } from './engine.js';
+export { containerName, volumeName, LABEL, freezeWorkspace, thawWorkspace, recheckHealth } from './engine.js';
 export { AGENT, RECREATED } from './backend.js';
 export type { StartupReport } from './reconcile.js';
 
@@ -73,7 +74,9 @@ export async function startDockerProvisioner(input: { config: Config; options: D
       .report({ type: 'workspace-lost', workspaceId, incident: event.containerId.slice(0, 64), at: new Date().toISOString(), reason: `container ${how} outside Warmpool` })
       .catch((err: unknown) => logger.warn({ err, workspaceId }, 'workspace-lost report failed'));
   };
-  const events = new EngineEvents(docker, options.instance, onGone, logger);
+  // Pauses and unpauses from outside are healed once the kit below exists (events flow only after start()).
+  const tierDeps = (): TierDeps => ({ docker, pool, kit, logger, instance: options.instance, thawBudgetMs: options.thawBudgetMs });
+  const events = new EngineEvents(docker, options.instance, onGone, logger, (event) => onTierEvent(tierDeps())(event));
   const kit: Provisioner = startProvisioner({
     redis: config.redis,
     queuePrefix: config.queuePrefix,
@@ -81,6 +84,8 @@ export async function startDockerProvisioner(input: { config: Config; options: D
     concurrency: options.concurrency,
     lockDurationMs: options.lockMs,
     name: 'docker',
+    // One row per instance label: a restarted provisioner replaces its own row.
+    identity: `docker-${options.instance}`,
     autorun: false,
     backend: createDockerBackend({
       docker,
@@ -89,11 +94,27 @@ export async function startDockerProvisioner(input: { config: Config; options: D
       options,
       expectGone: (ws) => expected.add(ws),
       expectAlive: (ws) => expected.delete(ws),
+      onClaimThaw: (workspaceId, ms) => {
+        // The claim build's own result says the rest: this is for the thaw histogram only.
+        const at = new Date().toISOString();
+        const key = `claim-${workspaceId}-${Date.parse(at)}`;
+        kit.report({ type: 'standby-done', workspaceId, action: 'thaw', key, at, durationMs: Math.round(ms), reason: 'claim' }).catch((err: unknown) => logger.warn({ err, workspaceId }, 'claim thaw not reported'));
+      },
     }),
   });
 
   await events.start();
-  const startup = await reconcileAtStart({ docker, pool, instance: options.instance, kit, events, logger, expectGone: (ws) => expected.add(ws), shutdown: shutdown.signal });
+  const startup = await reconcileAtStart({
+    docker,
+    pool,
+    instance: options.instance,
+    kit,
+    events,
+    logger,
+    expectGone: (ws) => expected.add(ws),
+    shutdown: shutdown.signal,
+    healTier: (ws) => healTier(tierDeps(), ws),
+  });
   kit.run();
 
   const health = async () => {

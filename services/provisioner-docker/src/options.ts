@@ -32,6 +32,7 @@ const DockerEnv = z
     DOCKER_PROVISIONER_MOUNT_PATH: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path').default('/workspace'),
     DOCKER_PROVISIONER_STOP_TIMEOUT_S: z.coerce.number().int().min(0).max(600).default(5),
     DOCKER_PROVISIONER_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+    DOCKER_PROVISIONER_THAW_BUDGET_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     DOCKER_PROVISIONER_DEFAULT_CPUS: cpus(1),
     DOCKER_PROVISIONER_MAX_CPUS: cpus(4),
     DOCKER_PROVISIONER_DEFAULT_MEMORY: memory('1g'),
@@ -55,6 +56,8 @@ export type DockerOptions = {
   stopTimeoutSeconds: number;
   /** Job lock of a build: after a crash its request is redelivered within about this time. */
   lockMs: number;
+  /** A thawed container whose health check does not pass within this long fails the thaw (or the claim). */
+  thawBudgetMs: number;
   /** What a workspace gets when its manifest does not say, and the most it may ask for. */
   limits: ResourceLimits;
 };
@@ -67,6 +70,7 @@ export function loadDockerOptions(env: Record<string, string | undefined> = proc
     mountPath: e.DOCKER_PROVISIONER_MOUNT_PATH,
     stopTimeoutSeconds: e.DOCKER_PROVISIONER_STOP_TIMEOUT_S,
     lockMs: e.DOCKER_PROVISIONER_LOCK_MS,
+    thawBudgetMs: e.DOCKER_PROVISIONER_THAW_BUDGET_MS,
     limits: {
       cpus: { default: e.DOCKER_PROVISIONER_DEFAULT_CPUS, max: e.DOCKER_PROVISIONER_MAX_CPUS },
       memoryBytes: { default: e.DOCKER_PROVISIONER_DEFAULT_MEMORY, max: e.DOCKER_PROVISIONER_MAX_MEMORY },

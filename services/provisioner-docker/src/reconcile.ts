@@ -7,7 +7,7 @@ import { LABEL, removeWorkspace } from './engine.js';
 import type { EngineEvents } from './events.js';
 import { BuildRefusal } from './refusal.js';
 
-export type StartupReport = { adopted: number; removed: number; lost: number; watched: number };
+export type StartupReport = { adopted: number; removed: number; lost: number; watched: number; frozen: number };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -16,7 +16,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * builds still in progress keep their container (their redelivered request adopts it); containers and volumes of
  * workspaces that no longer exist, or whose only build failed, are removed; a live prebuild whose container is
  * not running is reported lost; running ones get their readiness watched again (a restart may have interrupted
- * the wait). Containers without our instance label are never listed, so never touched.
+ * the wait); paused ones (frozen standby) are put back in the tier Warmpool wants. Containers without our instance label are never listed, so never touched.
  */
 export async function reconcileAtStart(deps: {
   docker: Docker;
@@ -27,6 +27,8 @@ export async function reconcileAtStart(deps: {
   logger: Logger;
   expectGone: (workspaceId: string) => void;
   shutdown: AbortSignal;
+  /** Puts a paused prebuild back in the tier Warmpool wants (tiers.ts). */
+  healTier: (workspaceId: string) => Promise<unknown>;
 }): Promise<StartupReport> {
   const { docker, kit, logger } = deps;
   const filter = { label: [`${LABEL.instance}=${deps.instance}`] };
@@ -35,7 +37,7 @@ export async function reconcileAtStart(deps: {
   const containerOf = new Map(containers.flatMap((c) => (UUID.test(c.Labels[LABEL.workspace] ?? '') ? [[c.Labels[LABEL.workspace]!, c] as const] : [])));
   const volumeOwners = volumes.flatMap((v) => (UUID.test(v.Labels?.[LABEL.workspace] ?? '') ? [v.Labels[LABEL.workspace]!] : []));
   const ids = [...new Set([...containerOf.keys(), ...volumeOwners])];
-  const report: StartupReport = { adopted: 0, removed: 0, lost: 0, watched: 0 };
+  const report: StartupReport = { adopted: 0, removed: 0, lost: 0, watched: 0, frozen: 0 };
   for (const ws of await loadLiveWorkspaces(deps.pool, ids)) {
     const container = containerOf.get(ws.id);
     const inProgress = ws.latestStatus === 'pending' || ws.latestStatus === 'running';
@@ -55,7 +57,11 @@ export async function reconcileAtStart(deps: {
     } else if (inProgress) {
       report.adopted++;
     } else if (ws.latestTransition === 'start' && ws.latestStatus === 'succeeded') {
-      if (container?.State === 'running') {
+      if (container?.State === 'paused') {
+        // Frozen standby: its agent stays ready; paused while Warmpool wants it hot (or by someone else) is healed.
+        report.frozen++;
+        await deps.healTier(ws.id);
+      } else if (container?.State === 'running') {
         report.watched++;
         const buildId = ws.latestBuildId!;
         void deps.events

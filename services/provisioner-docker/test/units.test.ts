@@ -20,13 +20,14 @@ const target = (): BuildTarget => ({
   workspace: null,
   declarations: [{ name: 'region', required: false, options: ['eu', 'us'] }],
   active: true,
+  frozenAt: null,
 });
 
 const LIMITS = { cpus: { default: 1, max: 4 }, memoryBytes: { default: 1024 ** 3, max: 8 * 1024 ** 3 }, pids: { default: 512, max: 4096 } };
 const OPTIONS = { instance: 'ci', mountPath: '/home', limits: LIMITS };
 
 test('options: defaults, parsing, and errors naming the variable', () => {
-  assert.deepEqual(loadDockerOptions({}), { concurrency: 8, instance: 'default', mountPath: '/workspace', stopTimeoutSeconds: 5, lockMs: 30_000, limits: LIMITS });
+  assert.deepEqual(loadDockerOptions({}), { concurrency: 8, instance: 'default', mountPath: '/workspace', stopTimeoutSeconds: 5, lockMs: 30_000, thawBudgetMs: 10_000, limits: LIMITS });
   const set = loadDockerOptions({ DOCKER_PROVISIONER_DEFAULT_CPUS: '0.5', DOCKER_PROVISIONER_MAX_MEMORY: '16g', DOCKER_PROVISIONER_DEFAULT_MEMORY: '256m', DOCKER_PROVISIONER_MAX_PIDS: '100', DOCKER_PROVISIONER_DEFAULT_PIDS: '100' });
   assert.deepEqual(set.limits, { cpus: { default: 0.5, max: 4 }, memoryBytes: { default: 256 * 1024 ** 2, max: 16 * 1024 ** 3 }, pids: { default: 100, max: 100 } });
   assert.throws(() => loadDockerOptions({ DOCKER_PROVISIONER_DEFAULT_CPUS: '8' }), /DOCKER_PROVISIONER_DEFAULT_CPUS: must not exceed DOCKER_PROVISIONER_MAX_CPUS/);
@@ -38,6 +39,7 @@ test('options: defaults, parsing, and errors naming the variable', () => {
   assert.throws(() => loadDockerOptions({ DOCKER_PROVISIONER_INSTANCE: 'a b' }), /DOCKER_PROVISIONER_INSTANCE/);
   assert.throws(() => loadDockerOptions({ DOCKER_PROVISIONER_MOUNT_PATH: 'relative' }), /DOCKER_PROVISIONER_MOUNT_PATH/);
   assert.throws(() => loadDockerOptions({ DOCKER_PROVISIONER_LOCK_MS: '10' }), /DOCKER_PROVISIONER_LOCK_MS/);
+  assert.throws(() => loadDockerOptions({ DOCKER_PROVISIONER_THAW_BUDGET_MS: '5' }), /DOCKER_PROVISIONER_THAW_BUDGET_MS/);
 });
 
 test('engine errors: the engine message, and 4xx is not retryable while 5xx and connection errors are', () => {

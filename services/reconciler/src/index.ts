@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, reconcileTriggerLabel, watchDataLoss, type RedisClient } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
+import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher, reconcileStandby } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
@@ -49,7 +49,9 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   // Jobs running at the same time are reconciled as batches: one snapshot query and one transaction per batch
   // (plus one per preset another reconciler held). Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
-  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, metrics, logger), {
+  // Standby tiers (issue 25): after a preset's pool is reconciled, its eligible prebuilds are split hot/frozen.
+  const standby = (presetId: string, desired: number) => reconcileStandby({ pool, relay, logger, queues }, presetId, desired);
+  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, standby, metrics, logger), {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
@@ -69,6 +71,10 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     relay,
     logger,
     onCreation: (type, seconds) => metrics.creationDuration.observe({ type }, seconds),
+    onStandby: ({ action, outcome, reason, seconds }) => {
+      metrics.standbyResults.inc({ action, outcome });
+      if (seconds !== undefined && action === 'thaw') metrics.thawDuration.observe({ reason }, seconds);
+    },
     connection: resultsConnection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
@@ -96,7 +102,12 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
  * The reconcile job handler: validates the payload (malformed ones and unknown job names fail without retries) and
  * reconciles the preset through the batcher, timing it by outcome and trigger.
  */
-function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeof registerWorkerMetrics>, logger: Logger): (job: Job) => Promise<{ kind: string }> {
+function reconcileProcessor(
+  batcher: ReconcileBatcher,
+  standby: (presetId: string, desired: number) => Promise<unknown>,
+  metrics: ReturnType<typeof registerWorkerMetrics>,
+  logger: Logger,
+): (job: Job) => Promise<{ kind: string }> {
   return async (job) => {
     const parsed = ReconcileJob.safeParse(job.data);
     const log = () => logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
@@ -114,6 +125,7 @@ function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeo
     const stopTimer = metrics.reconcileDuration.startTimer();
     const outcome = await batcher.reconcile(parsed.data.presetId, parsed.data.trigger);
     stopTimer({ outcome: outcome.kind, trigger: reconcileTriggerLabel(parsed.data.trigger) });
+    if (outcome.kind === 'noop' || outcome.kind === 'executed') await standby(parsed.data.presetId, outcome.view.plan.state.desired);
     return { kind: outcome.kind };
   };
 }

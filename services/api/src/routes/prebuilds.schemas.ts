@@ -1,3 +1,4 @@
+import { PROVISIONER_CAPABILITIES } from '@warmpool/contracts';
 import { MAX_REPLAY_DAYS } from '@warmpool/operations';
 import { errorSchema, orgParam, uuidParam } from './common.js';
 
@@ -29,6 +30,11 @@ const status = {
     hitRate24h: { type: ['number', 'null'] },
     hitRate7d: { type: ['number', 'null'] },
     requests24h: { type: 'integer' },
+    standby: {
+      type: ['object', 'null'],
+      description: 'Standby tiers: the hot target now, eligible prebuilds hot and frozen, and why the standby runs hot when it does (degraded). Null without tiers.',
+      properties: { hotTarget: { type: 'integer' }, hot: { type: 'integer' }, frozen: { type: 'integer' }, degraded: { type: ['string', 'null'] } },
+    },
   },
 } as const;
 
@@ -78,3 +84,16 @@ export const pauseSchema = { response: { 200: { type: 'object', properties: { pa
 export const resumePresetSchema = { params: uuidParam('id'), response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, '4xx': errorSchema } } as const;
 
 export const invalidatePresetSchema = { params: uuidParam('id'), response: { 200: { type: 'object', properties: { invalidated_at: { type: 'string' } } }, '4xx': errorSchema } } as const;
+
+const provisioner = {
+  type: 'object',
+  properties: {
+    identity: { type: 'string' },
+    capabilities: { type: 'array', items: { type: 'string', enum: PROVISIONER_CAPABILITIES }, description: 'What it declares it can do beyond builds (docs/PROVISIONERS.md); Warmpool asks only for capabilities every live provisioner declares.' },
+    firstSeenAt: { type: 'string', format: 'date-time' },
+    lastSeenAt: { type: 'string', format: 'date-time' },
+    live: { type: 'boolean', description: 'Seen within the last 90 s (it reports itself every 30 s).' },
+  },
+} as const;
+
+export const provisionersSchema = { response: { 200: { type: 'array', items: provisioner }, '4xx': errorSchema } } as const;

@@ -10,12 +10,13 @@ import {
   resumePreset,
   setReconciliationPaused,
 } from '@warmpool/operations';
+import { listProvisioners } from '@warmpool/db';
 import { evaluationSettings } from '@warmpool/runtime';
 
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { authorize, findOrganization, findPreset, typed } from './common.js';
-import { invalidatePresetSchema, organizationPresetsSchema, pauseSchema, presetStatusSchema, replayPresetSchema, resumePresetSchema, schedulePreviewSchema } from './prebuilds.schemas.js';
+import { invalidatePresetSchema, organizationPresetsSchema, pauseSchema, presetStatusSchema, provisionersSchema, replayPresetSchema, resumePresetSchema, schedulePreviewSchema } from './prebuilds.schemas.js';
 
 export async function prebuildRoutes(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
   const app = typed(fastify);
@@ -34,6 +35,13 @@ export async function prebuildRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     const organizationId = await findOrganization(deps, request.principal, request.params.org);
     authorize(request.principal, 'prebuild.status.read', { organizationId });
     return activePresetStatuses(deps.pool, settings, { organizationId });
+  });
+
+  // Provisioners serve every organization: site-wide readers of pool status only.
+  app.get('/provisioners', { schema: provisionersSchema }, async (request) => {
+    authorize(request.principal, 'prebuild.status.read', { organizationId: null });
+    const rows = await listProvisioners(deps.pool);
+    return rows.map((r) => ({ ...r, firstSeenAt: r.firstSeenAt.toISOString(), lastSeenAt: r.lastSeenAt.toISOString() }));
   });
 
   app.get('/presets/:id/schedule-preview', { schema: schedulePreviewSchema }, async (request) => {

@@ -64,11 +64,11 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
         parameters: body.parameters,
       });
       if (result.request) {
-        // Warm and cold requests of the preset (its demand, recorded by the same transaction) split by `type`.
-        deps.metrics.presetRequestDuration.observe(
-          { organization_name: request.params.org, template_name: result.request.templateName, preset_name: result.request.presetName, type: result.request.type },
-          result.request.seconds,
-        );
+        // Warm and cold requests of the preset (its demand, recorded by the same transaction) split by `type`; claims
+        // counted by where the workspace came from (hot, thawed, cold).
+        const labels = { organization_name: request.params.org, template_name: result.request.templateName, preset_name: result.request.presetName };
+        deps.metrics.presetRequestDuration.observe({ ...labels, type: result.request.type }, result.request.seconds);
+        deps.metrics.claims.inc({ ...labels, source: result.request.source });
       }
       return reply.status(201).send({ claimed: result.claimed, preset_id: result.presetId, build_id: result.buildId, workspace: view(result.workspace) });
     },
