@@ -4,6 +4,7 @@ import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { createLogger } from '@warmpool/runtime';
 import { startScheduler, type Scheduler } from '@warmpool/scheduler';
 import { withTransaction } from '@warmpool/db';
+import { poolHistoryRecorder, POOL_SAMPLES } from '@warmpool/operations';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';
 import { testConfig } from '../support/pipeline.js';
@@ -45,6 +46,22 @@ test('replicas share one tick scheduler; each tick enqueues one deduplicated rec
   assert.ok(waiting.every((j) => j.data.trigger === 'tick'));
   assert.equal(await replicas[0]!.tick(), 2);
   assert.equal(await queues.reconcile.getWaitingCount(), 2, 'dedup: ticks never pile up jobs for one preset');
+});
+
+test('ticks sample the pool history without an api: one row per active preset and bucket, whichever replica writes', async () => {
+  const presets = await seedPresets(db.pool, [{ instances: 3 }]);
+  const id = presets[0]!.presetId;
+  const rows = async () => (await db.pool.query<{ at: Date; desired: number; eligible: number }>('SELECT at, desired, eligible FROM pool_samples WHERE preset_id = $1', [id])).rows;
+  // The schedulers of the first test tick every second; one of them records this preset's bucket.
+  await waitFor(async () => (await rows()).length > 0, { timeoutMs: 10_000, what: 'a pool sample written by a tick' });
+  const now = new Date();
+  const [first, second] = [poolHistoryRecorder(db.pool), poolHistoryRecorder(db.pool)];
+  assert.equal(await first.record(now), true);
+  assert.equal(await first.record(now), false, 'a bucket this process wrote costs nothing');
+  assert.equal(await second.record(now), true);
+  const bucket = Math.floor(now.getTime() / POOL_SAMPLES.bucketMs) * POOL_SAMPLES.bucketMs;
+  const inBucket = (await rows()).filter((r) => r.at.getTime() === bucket);
+  assert.deepEqual(inBucket.map((r) => ({ desired: r.desired, eligible: r.eligible })), [{ desired: 3, eligible: 0 }], 'two replicas, one row');
 });
 
 test('a tick arms the exact wake-up of a converged preset whose prebuild expires before the next-but-one tick', async () => {
