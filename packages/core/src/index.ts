@@ -44,3 +44,4 @@ export { planWrites, needsPresetLock, NOTICE_TEXT_LIMIT, type Write, type Notice
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
+export { planNotification, type SendChannel, type ChannelChoices, type NewRecipientRow, type PlannedSend, type NotificationPlan, type NotificationPlanInput } from './notifications.js';

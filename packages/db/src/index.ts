@@ -23,25 +23,13 @@ export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, registerP
 export { applyBuildResult, type AppliedResult } from './build-results.js';
 export { applyWorkspaceLost, type LostOutcome } from './workspace-lost.js';
 export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';
+export { listNotifications, markNotificationRead, NotificationQueryError, INBOX_MAX_LIMIT, type InboxItem, type InboxPage } from './notification-inbox.js';
 export {
-  listNotifications,
-  markNotificationRead,
-  NotificationQueryError,
-  INBOX_MAX_LIMIT,
   loadNotificationContext,
   findRecipients,
   recordNotificationEvent,
-  loadDelivery,
-  recordDeliveryAttempt,
-  loadSend,
-  recordSendAttempt,
   type SendChannel,
   type PendingSend,
-  type AttemptOutcome,
-  type SendToPerform,
-  type InboxItem,
-  type InboxPage,
-  type DeliveryStatus,
   type NotificationLink,
   type NotificationContext,
   type Recipient,
@@ -49,8 +37,8 @@ export {
   type NewInboxRow,
   type RecordedEvent,
   type EventToRecord,
-  type DeliveryToSend,
-} from './notifications.js';
+} from './notification-events.js';
+export { loadDelivery, recordDeliveryAttempt, loadSend, recordSendAttempt, type AttemptOutcome, type SendToPerform, type DeliveryStatus, type DeliveryToSend } from './notification-deliveries.js';
 export {
   listNotificationPreferences,
   setNotificationPreference,
