@@ -30,6 +30,7 @@ export {
   recordNotificationEvent,
   type SendChannel,
   type PendingSend,
+  type DeliveryStatus,
   type NotificationLink,
   type NotificationContext,
   type Recipient,
@@ -38,7 +39,7 @@ export {
   type RecordedEvent,
   type EventToRecord,
 } from './notification-events.js';
-export { loadDelivery, recordDeliveryAttempt, loadSend, recordSendAttempt, type AttemptOutcome, type SendToPerform, type DeliveryStatus, type DeliveryToSend } from './notification-deliveries.js';
+export { loadDelivery, recordDeliveryAttempt, loadSend, recordSendAttempt, type AttemptOutcome, type SendToPerform, type DeliveryToSend } from './notification-deliveries.js';
 export {
   listNotificationPreferences,
   setNotificationPreference,

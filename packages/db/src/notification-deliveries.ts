@@ -1,11 +1,9 @@
 import type pg from 'pg';
 import type { SendChannel } from '@warmpool/core';
 import { withTransaction } from './pool.js';
-import type { RenderedMessage } from './notification-events.js';
+import type { DeliveryStatus, RenderedMessage } from './notification-events.js';
 
 /** Delivery bookkeeping of the notifier: a webhook delivery or an e-mail/chat send to perform, and each attempt's outcome. */
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'dead_letter' | 'skipped';
 
 export type DeliveryToSend = {
   id: string;

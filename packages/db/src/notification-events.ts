@@ -1,11 +1,13 @@
 import type pg from 'pg';
 import { planNotification, type PlannedSend, type SendChannel } from '@warmpool/core';
 import { withTransaction } from './pool.js';
-import type { DeliveryStatus } from './notification-deliveries.js';
 
 /** The notifier's event recording: who receives an event, and one transaction writing its inbox rows, webhook and sends. */
 
 export type { SendChannel };
+
+/** Of a webhook delivery, an e-mail or chat send, and the inbox rows a delivery carries. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead_letter' | 'skipped';
 
 export type NotificationLink = { label: string; url: string };
 

@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import type { DeliveryStatus } from './notification-deliveries.js';
-import type { NotificationLink } from './notification-events.js';
+import type { DeliveryStatus, NotificationLink } from './notification-events.js';
 
 /** The inbox API routes' queries: a user's notices, newest first, paged by an opaque cursor, and marking one read. */
 
