@@ -13,7 +13,7 @@ import { seedPresets } from '../support/seed.js';
 // 3: the principal (which also records the token's last_used_at), the organization by name with the template's
 // target, the claim; that happens once per cache period per token and organization. Background statements are not
 // the request's and are left out: the outbox relay's flush (they name the outbox) and the pool-metrics refresh (the
-// pool rows, the pause flag, pool_samples), whose timer is also set to an hour here.
+// pool rows, the pause flag).
 
 let db: TestDatabase;
 let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
@@ -23,7 +23,7 @@ before(async () => {
   db = await createTestDatabase();
   prefix = await createTestQueuePrefix();
   counting = countingPool(db.pool);
-  api = await startApi({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_API_CACHE_MS: '60000', WARMPOOL_METRICS_REFRESH_MS: '3600000' }), logger: createLogger('test', { level: 'silent' }), pool: counting.pool, port: 0 });
+  api = await startApi({ config: testConfig(db.url, prefix.prefix, { WARMPOOL_API_CACHE_MS: '60000' }), logger: createLogger('test', { level: 'silent' }), pool: counting.pool, port: 0 });
 });
 after(async () => {
   await api.close();
@@ -31,7 +31,7 @@ after(async () => {
   await db.drop();
 });
 
-const requestPath = () => counting.statements().filter((s) => !/outbox|pool_samples|reconciliation_paused\(\)|t.id AS template_id, o.name AS organization_name|^\s*(BEGIN|COMMIT|ROLLBACK)\b/i.test(s));
+const requestPath = () => counting.statements().filter((s) => !/outbox|reconciliation_paused\(\)|t.id AS template_id, o.name AS organization_name|^\s*(BEGIN|COMMIT|ROLLBACK)\b/i.test(s));
 
 test('a claim costs 1 round trip with warm caches (3 with cold ones)', async () => {
   const [p] = await seedPresets(db.pool, [{ instances: 2 }]);

@@ -50,8 +50,7 @@ before(async () => {
   const { rows } = await env.db.pool.query<{ name: string }>(
     `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`,
   );
-  // pool_samples is written in the background by the api's metrics refresher, not by requests.
-  tables = rows.map((r) => r.name).filter((name) => name !== 'pool_samples');
+  tables = rows.map((r) => r.name);
   const orgId = await seedOrganization(env.db.pool, 'fuzz-org');
   const templateId = await seedTemplate(env.db.pool, orgId, 'fuzz-tpl');
   const { versionId, presetIds } = await seedVersion(env.db.pool, templateId, [{ name: 'p', instances: 1, parameters: { size: 's' } }]);

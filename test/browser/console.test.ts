@@ -220,6 +220,10 @@ test('the chart plots the schedule preview of a known schedule, point by point',
     assert.equal(new Date(p.t * 1000).getUTCMinutes(), 0, 'changes happen on the hour');
     assert.ok([9, 17].includes(new Date(p.t * 1000).getUTCHours()), 'at 09:00 or 17:00 UTC');
   }
+  // What decides the count is named, and the schedule is a series of its own (issue 22, item 9).
+  assert.equal(await figure.getAttribute('data-target-source'), 'scheduled');
+  await figure.locator('.u-legend').getByText('Desired (schedule)').waitFor();
+  await figure.locator('.u-legend').getByText('Schedule', { exact: true }).waitFor();
   const canvas = await figure.locator('canvas').boundingBox();
   assert.ok(canvas && canvas.width > 200 && canvas.height > 100, 'the canvas is drawn');
   await context.close();

@@ -1,55 +1,60 @@
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { createLogger } from '@warmpool/runtime';
 import { startScheduler, type Scheduler } from '@warmpool/scheduler';
 import { withTransaction } from '@warmpool/db';
-import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
+import { poolHistoryRecorder, POOL_SAMPLES } from '@warmpool/operations';
+import { useTestDatabase, useTestQueues } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';
 import { testConfig } from '../support/pipeline.js';
 import { waitFor } from '../support/wait.js';
 
-let db: TestDatabase;
-let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
-const redis = createRedis(REDIS_URL, { role: 'producer' });
-let queues: QueueSet;
 const logger = createLogger('test', { level: 'silent' });
 const started: Scheduler[] = [];
-
-before(async () => {
-  db = await createTestDatabase();
-  prefix = await createTestQueuePrefix();
-  queues = createQueueSet(redis, prefix.prefix);
-});
+// Registered before the kit's hooks, so the schedulers stop before their database and queues go (after hooks run in order).
 after(async () => {
   await Promise.all(started.map((s) => s.close()));
-  await queues.close();
-  await redis.quit();
-  await prefix.cleanup();
-  await db.drop();
 });
+const db = useTestDatabase();
+const q = useTestQueues();
 
 test('replicas share one tick scheduler; each tick enqueues one deduplicated reconcile per preset with work, none for converged ones', async () => {
   const presets = await seedPresets(db.pool, [{ instances: 1 }, { instances: 2 }, { instances: 0 }]);
-  const config = testConfig(db.url, prefix.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '1000' });
+  const config = testConfig(db.url, q.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '1000' });
   const replicas = await Promise.all([startScheduler({ config, logger, pool: db.pool }), startScheduler({ config, logger, pool: db.pool })]);
   started.push(...replicas);
-  const schedulers = await queues.schedulerTick.getJobSchedulers();
+  const schedulers = await q.queues.schedulerTick.getJobSchedulers();
   assert.equal(schedulers.length, 1);
   assert.equal(Number(schedulers[0]!.every), 1000);
   // No reconcile worker runs here, so the waiting reconcile jobs accumulate, one per preset at most.
-  await waitFor(async () => (await queues.reconcile.getWaitingCount()) === 2, { timeoutMs: 5_000, what: 'a tick' });
-  const waiting = await queues.reconcile.getJobs(['wait']);
+  await waitFor(async () => (await q.queues.reconcile.getWaitingCount()) === 2, { timeoutMs: 5_000, what: 'a tick' });
+  const waiting = await q.queues.reconcile.getJobs(['wait']);
   // The preset with 0 desired and nothing running is converged: screened out, no job.
   assert.deepEqual(waiting.map((j) => j.data.presetId).sort(), presets.slice(0, 2).map((p) => p.presetId).sort());
   assert.ok(waiting.every((j) => j.data.trigger === 'tick'));
   assert.equal(await replicas[0]!.tick(), 2);
-  assert.equal(await queues.reconcile.getWaitingCount(), 2, 'dedup: ticks never pile up jobs for one preset');
+  assert.equal(await q.queues.reconcile.getWaitingCount(), 2, 'dedup: ticks never pile up jobs for one preset');
+});
+
+test('ticks sample the pool history without an api: one row per active preset and bucket, whichever replica writes', async () => {
+  const presets = await seedPresets(db.pool, [{ instances: 3 }]);
+  const id = presets[0]!.presetId;
+  const rows = async () => (await db.pool.query<{ at: Date; desired: number; eligible: number }>('SELECT at, desired, eligible FROM pool_samples WHERE preset_id = $1', [id])).rows;
+  // The schedulers of the first test tick every second; one of them records this preset's bucket.
+  await waitFor(async () => (await rows()).length > 0, { timeoutMs: 10_000, what: 'a pool sample written by a tick' });
+  const now = new Date();
+  const [first, second] = [poolHistoryRecorder(db.pool), poolHistoryRecorder(db.pool)];
+  assert.equal(await first.record(now), true);
+  assert.equal(await first.record(now), false, 'a bucket this process wrote costs nothing');
+  assert.equal(await second.record(now), true);
+  const bucket = Math.floor(now.getTime() / POOL_SAMPLES.bucketMs) * POOL_SAMPLES.bucketMs;
+  const inBucket = (await rows()).filter((r) => r.at.getTime() === bucket);
+  assert.deepEqual(inBucket.map((r) => ({ desired: r.desired, eligible: r.eligible })), [{ desired: 3, eligible: 0 }], 'two replicas, one row');
 });
 
 test('a tick arms the exact wake-up of a converged preset whose prebuild expires before the next-but-one tick', async () => {
   const [p] = await seedPresets(db.pool, [{ instances: 0, ttlSeconds: 3600 }]);
-  const config = testConfig(db.url, prefix.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '60000' });
+  const config = testConfig(db.url, q.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '60000' });
   const scheduler = await startScheduler({ config, logger, pool: db.pool });
   started.push(scheduler);
   // Desired 0 with one running prebuild would be work; make the pool converged with desired 1 instead. One transaction:
@@ -70,7 +75,7 @@ test('a tick arms the exact wake-up of a converged preset whose prebuild expires
     await client.query(`INSERT INTO agents (build_id, name, ready) VALUES ($1, 'main', true)`, [b[0]!.id]);
   });
   await scheduler.tick();
-  const wake = await queues.reconcile.getJob(`wake-${p!.presetId}-${expiresAt + 1}`);
+  const wake = await q.queues.reconcile.getJob(`wake-${p!.presetId}-${expiresAt + 1}`);
   assert.ok(wake, 'wake-up armed at the first instant the prebuild is expired');
-  assert.equal((await queues.reconcile.getJobs(['wait'])).filter((j) => j.data.presetId === p!.presetId).length, 0, 'no reconcile job: nothing to do now');
+  assert.equal((await q.queues.reconcile.getJobs(['wait'])).filter((j) => j.data.presetId === p!.presetId).length, 0, 'no reconcile job: nothing to do now');
 });

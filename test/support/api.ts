@@ -5,7 +5,10 @@ import { startApi, type Api } from '@warmpool/api';
 import { createTestDatabase, createTestQueuePrefix, type TestDatabase } from './env.js';
 import { testConfig } from './pipeline.js';
 
-export type Role = 'owner' | 'template-admin' | 'org-admin' | 'member';
+import type { Role } from '@warmpool/contracts';
+
+// Contracts' role type (ROLES), re-exported so tests keep importing it from the kit.
+export type { Role };
 
 /** A running API on a free port over its own database and queue prefix. */
 export async function startTestApi(overrides: Record<string, string> = {}): Promise<{ api: Api; db: TestDatabase; prefix: string; stop: () => Promise<void> }> {

@@ -62,3 +62,4 @@ export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText, clip } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
 export { workspaceReadiness, type AgentState, type LatestBuildState, type Readiness, type ClaimHookStatus } from './readiness.js';
+export { planNotification, type SendChannel, type ChannelChoices, type NewRecipientRow, type PlannedSend, type NotificationPlan, type NotificationPlanInput } from './notifications.js';

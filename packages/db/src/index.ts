@@ -35,24 +35,13 @@ export {
   type ProvisionerRow,
 } from './standby.js';
 export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';
+export { listNotifications, markNotificationRead, NotificationQueryError, INBOX_MAX_LIMIT, type InboxItem, type InboxPage } from './notification-inbox.js';
 export {
-  listNotifications,
-  markNotificationRead,
-  NotificationQueryError,
-  INBOX_MAX_LIMIT,
   loadNotificationContext,
   findRecipients,
   recordNotificationEvent,
-  loadDelivery,
-  recordDeliveryAttempt,
-  loadSend,
-  recordSendAttempt,
   type SendChannel,
   type PendingSend,
-  type AttemptOutcome,
-  type SendToPerform,
-  type InboxItem,
-  type InboxPage,
   type DeliveryStatus,
   type NotificationLink,
   type NotificationContext,
@@ -61,8 +50,8 @@ export {
   type NewInboxRow,
   type RecordedEvent,
   type EventToRecord,
-  type DeliveryToSend,
-} from './notifications.js';
+} from './notification-events.js';
+export { loadDelivery, recordDeliveryAttempt, loadSend, recordSendAttempt, type AttemptOutcome, type SendToPerform, type DeliveryToSend } from './notification-deliveries.js';
 export {
   listNotificationPreferences,
   setNotificationPreference,

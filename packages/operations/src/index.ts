@@ -5,7 +5,8 @@
 export { OutboxRelay, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
 export { ensureSlots, reconcilePreset, reconcilePresets, ReconcileBatcher, type ReconcileDeps, type ReconcileOptions, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
 export { handleBuildResult, createBuildResultsWorker, type BuildResultOutcome, type BuildResultsDeps } from './build-results.js';
-export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
+export { registerPoolMetrics } from './pool-metrics.js';
+export { poolHistoryRecorder, POOL_SAMPLES } from './pool-history.js';
 export { screenPresets, type Screening } from './screen.js';
 export { sizePoolRows } from './sizing.js';
 export { offload, stopOffload, OFFLOAD_BUDGET_MS } from './offload/pool.js';

@@ -1,13 +1,10 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { isPaused, loadPoolRows, recordPoolSamples, standbyCounts, type PoolSample, type Pool } from '@warmpool/db';
+import { isPaused, loadPoolRows, standbyCounts, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { sizePoolRows } from './sizing.js';
 import { storedDesiredInstances } from '@warmpool/core';
 
 const PRESET_LABELS = ['organization_name', 'template_name', 'preset_name'] as const;
-
-/** Pool history kept for the console: one sample per preset and bucket, pruned after `keepMs`. */
-export const POOL_SAMPLES = { bucketMs: 5 * 60_000, keepMs: 8 * 86_400_000 };
 
 /** The §9 pool metrics, registered in `registry`. */
 function poolMetricSet(registry: Registry) {
@@ -37,13 +34,12 @@ function poolMetricSet(registry: Registry) {
   };
 }
 
-/** Sets every metric from one read of the pools, and records the active presets' history samples. */
+/** Sets every metric from one read of the pools (and the demand of autoscaled presets). */
 async function refreshPoolMetrics(metrics: ReturnType<typeof poolMetricSet>, pool: Pool): Promise<void> {
   const { created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hot, frozen, hardLimited, validationFailed } = metrics.perPreset;
   const [rows, isPausedNow, tiers] = await Promise.all([loadPoolRows(pool), isPaused(pool), standbyCounts(pool)]);
   const now = new Date();
   const sizing = await sizePoolRows(pool, rows, now);
-  const samples: PoolSample[] = [];
   for (const metric of Object.values(metrics.perPreset)) metric.reset();
   for (const row of rows) {
     const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
@@ -56,7 +52,6 @@ async function refreshPoolMetrics(metrics: ReturnType<typeof poolMetricSet>, poo
     if (!row.active) continue;
     const desiredNow = sizing.get(row.preset_id)?.target ?? storedDesiredInstances(row, now);
     desired.set(labels, desiredNow);
-    samples.push({ presetId: row.preset_id, desired: desiredNow, eligible: row.eligible });
     running.set(labels, row.running);
     eligible.set(labels, row.eligible);
     const tier = tiers.get(row.preset_id);
@@ -69,13 +64,13 @@ async function refreshPoolMetrics(metrics: ReturnType<typeof poolMetricSet>, poo
   }
   metrics.paused.set(isPausedNow ? 1 : 0);
   metrics.lastUpdated.set(Math.floor(now.getTime() / 1000));
-  await recordPoolSamples(pool, samples, now, POOL_SAMPLES.bucketMs, POOL_SAMPLES.keepMs);
 }
 
 /**
- * BEHAVIOUR.md §9 pool metrics, computed from PostgreSQL by a cached collector: one query per refresh, however often
- * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`. Each refresh also
- * records the active presets' desired and eligible counts as the console's pool history (`pool_samples`).
+ * BEHAVIOUR.md §9 pool metrics, computed from PostgreSQL by a cached collector: 2–3 statements per refresh (the pool
+ * rows and the pause flag together, then the demand of autoscaled presets when there are some), however often
+ * Prometheus scrapes. Call `refresh()` to update now; `start()` refreshes every `refreshMs`. The console's pool
+ * history is recorded by the scheduler (`pool-history.ts`), not here.
  */
 export function registerPoolMetrics(registry: Registry, pool: Pool, logger: Logger, refreshMs: number) {
   const metrics = poolMetricSet(registry);

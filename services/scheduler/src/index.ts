@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
 import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { presetsNeedingAttention, type Pool } from '@warmpool/db';
-import { screenPresets } from '@warmpool/operations';
+import { poolHistoryRecorder, screenPresets } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
@@ -72,7 +72,14 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     return enqueued;
   };
 
-  const worker = new Worker(QUEUES.schedulerTick, async () => ({ enqueued: await tick() }), {
+  // The console's pool history is sampled here, by the one process that always runs on a clock, not by the api.
+  const history = poolHistoryRecorder(pool);
+  const recordHistory = () => history.record().catch((err: unknown) => logger.warn({ err }, 'pool history sample failed'));
+  const worker = new Worker(QUEUES.schedulerTick, async () => {
+    const enqueued = await tick();
+    await recordHistory();
+    return { enqueued };
+  }, {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: 1,

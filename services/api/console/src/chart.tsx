@@ -1,16 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
-import type { History, PreviewPoint } from './api.js';
+import { TARGET_SOURCE_LABELS, type ChartSeries } from './chart-series.js';
 import { fullTime } from './format.js';
-
-/** The chart's series in plain numbers (x in Unix seconds), exposed on the figure and window for tests. */
-export type ChartSeries = {
-  now: number;
-  preview: { t: number; desired: number }[];
-  samples: { t: number; desired: number; eligible: number }[];
-  hits: { t: number; count: number }[];
-  misses: { t: number; count: number }[];
-};
 
 declare global {
   interface Window {
@@ -18,41 +9,24 @@ declare global {
   }
 }
 
-const seconds = (iso: string) => Math.floor(new Date(iso).getTime() / 1000);
-
-export function chartSeries(preview: PreviewPoint[], history: History | undefined, now: Date, to: Date): ChartSeries {
-  const points = preview.map((p) => ({ t: seconds(p.at), desired: p.instances }));
-  // The last level holds until the end of the window: a step needs its end point.
-  const last = points.at(-1);
-  if (last && last.t < to.getTime() / 1000) points.push({ t: Math.floor(to.getTime() / 1000), desired: last.desired });
-  return {
-    now: Math.floor(now.getTime() / 1000),
-    preview: points,
-    samples: (history?.samples ?? []).map((s) => ({ t: seconds(s.at), desired: s.desired, eligible: s.eligible })),
-    hits: (history?.hits ?? []).map((h) => ({ t: seconds(h.at), count: h.count })),
-    misses: (history?.misses ?? []).map((h) => ({ t: seconds(h.at), count: h.count })),
-  };
-}
-
 /** uPlot wants one x array and one y array per series, aligned; a series is null where it has no point. */
 function aligned(series: ChartSeries): uPlot.AlignedData {
-  const xs = [...new Set([...series.samples.map((s) => s.t), ...series.preview.map((p) => p.t), ...series.hits.map((h) => h.t), ...series.misses.map((h) => h.t)])].sort((a, b) => a - b);
+  const xs = [...new Set([...series.desired.map((d) => d.t), ...series.samples.map((s) => s.t), ...series.preview.map((p) => p.t), ...series.hits.map((h) => h.t), ...series.misses.map((h) => h.t)])].sort((a, b) => a - b);
   const at = <T,>(list: T[], key: (v: T) => number, value: (v: T) => number) => {
     const m = new Map(list.map((v) => [key(v), value(v)]));
     return xs.map((x) => m.get(x) ?? null);
   };
-  // Desired: recorded samples in the past, then the schedule preview.
-  const desiredPoints = [...series.samples.filter((s) => s.t < (series.preview[0]?.t ?? Infinity)).map((s) => ({ t: s.t, v: s.desired })), ...series.preview.map((p) => ({ t: p.t, v: p.desired }))];
   return [
     xs,
-    at(desiredPoints, (p) => p.t, (p) => p.v),
+    at(series.desired, (d) => d.t, (d) => d.desired),
+    at(series.preview, (p) => p.t, (p) => p.desired),
     at(series.samples, (s) => s.t, (s) => s.eligible),
     at(series.hits, (h) => h.t, (h) => h.count),
     at(series.misses, (h) => h.t, (h) => h.count),
   ];
 }
 
-const COLORS = { desired: '#1f5fbf', eligible: '#1a7f37', hits: '#8250df', misses: '#cf222e', now: '#6e7781' };
+const COLORS = { desired: '#1f5fbf', schedule: '#9a6700', eligible: '#1a7f37', hits: '#8250df', misses: '#cf222e', now: '#6e7781' };
 
 export function PoolChart(props: { series: ChartSeries; title: string }) {
   const box = useRef<HTMLDivElement>(null);
@@ -71,7 +45,9 @@ export function PoolChart(props: { series: ChartSeries; title: string }) {
       height: width < 500 ? 220 : 300,
       series: [
         {},
-        { label: 'Desired', stroke: COLORS.desired, width: 2, paths: uPlot.paths.stepped?.({ align: 1 }), spanGaps: true, points: { show: false } },
+        { label: `Desired (${TARGET_SOURCE_LABELS[series.targetSource]})`, stroke: COLORS.desired, width: 2, paths: uPlot.paths.stepped?.({ align: 1 }), spanGaps: true, points: { show: false } },
+        // Dashed, so that where the schedule decides it shows under the desired line.
+        { label: 'Schedule', stroke: COLORS.schedule, width: 1.5, dash: [6, 4], paths: uPlot.paths.stepped?.({ align: 1 }), spanGaps: true, points: { show: false } },
         // Few samples (a new pool) are drawn as dots, many as a line.
         { label: 'Eligible (recorded)', stroke: COLORS.eligible, width: 2, spanGaps: true, points: { show: series.samples.length < 48, size: 6, fill: COLORS.eligible } },
         { label: 'Hits per hour', stroke: COLORS.hits, fill: 'rgba(130,80,223,0.35)', ...(hitBars ? { paths: hitBars } : {}), points: { show: false } },
@@ -111,9 +87,9 @@ export function PoolChart(props: { series: ChartSeries; title: string }) {
     };
   }, [series]);
   return (
-    <figure class="chart" data-testid="pool-chart" data-preview={JSON.stringify(series.preview)} aria-labelledby="chart-title">
+    <figure class="chart" data-testid="pool-chart" data-preview={JSON.stringify(series.preview)} data-target-source={series.targetSource} aria-labelledby="chart-title">
       <figcaption id="chart-title">{props.title}</figcaption>
-      <p class="hint">The dashed line is now ({fullTime(new Date(series.now * 1000).toISOString())}); left of it what was recorded, right of it the schedule.</p>
+      <p class="hint">The dashed line is now ({fullTime(new Date(series.now * 1000).toISOString())}); left of it what was recorded, right of it the schedule{series.targetSource === 'scheduled' ? ', which decides the desired count' : `; the ${TARGET_SOURCE_LABELS[series.targetSource]} decides the desired count as it goes`}.</p>
       <div ref={box} class="chart-box" />
     </figure>
   );

@@ -1,6 +1,7 @@
 import { useMemo } from 'preact/hooks';
 import { get, post, type Build, type History, type PresetStatus, type PreviewPoint, type Replacement, type Scope } from './api.js';
-import { chartSeries, PoolChart, type ChartSeries } from './chart.js';
+import { PoolChart } from './chart.js';
+import { chartSeries, TARGET_SOURCE_LABELS, type ChartSeries } from './chart-series.js';
 import { fullTime, hitRateOf, shortTime, statusOf } from './format.js';
 import { usePoll, type Loaded } from './hooks.js';
 import { ConfirmButton, ErrorNote, Link, roleList } from './ui.js';
@@ -59,7 +60,7 @@ function Summary(props: { status: PresetStatus }) {
   const s = statusOf(p);
   const rate = hitRateOf(p);
   const items: [string, string | number][] = [
-    ['Desired now', p.desiredNow],
+    ['Desired now', `${p.desiredNow} (${TARGET_SOURCE_LABELS[p.targetSource]})`],
     ['Running', p.running],
     ['Eligible', p.eligible],
     ['Starting', p.starting],
@@ -188,8 +189,14 @@ export function PresetPage(props: { id: string; scope: Scope }) {
     60_000,
     id,
   );
-  const series = useMemo(() => (timeline.data ? chartSeries(timeline.data.preview, timeline.data.history, timeline.data.from, timeline.data.to) : undefined), [timeline.data]);
   const status = detail.data?.status;
+  // Redrawn when the timeline or the decision changes, not on every 3-s status poll.
+  const desiredNow = status?.desiredNow;
+  const targetSource = status?.targetSource;
+  const series = useMemo(
+    () => (timeline.data && desiredNow !== undefined && targetSource ? chartSeries(timeline.data.preview, timeline.data.history, timeline.data.from, timeline.data.to, { desiredNow, targetSource }) : undefined),
+    [timeline.data, desiredNow, targetSource],
+  );
   // A preset of another organization answers 404, one the role may not read 403: say so once, show nothing else.
   const refused = detail.error && (detail.error.status === 403 || detail.error.status === 404);
   const reload = () => {
@@ -224,9 +231,9 @@ function PresetDetails(props: { timeline: Loaded<Timeline>; series: ChartSeries 
       <section aria-labelledby="chart-section" class="panel">
         <h2 id="chart-section">Desired count, past and next 7 days</h2>
         {timeline.error && <ErrorNote error={timeline.error} what="the schedule" />}
-        {series && <PoolChart series={series} title="Desired (schedule preview and recorded), eligible (recorded), hits and misses per hour" />}
+        {series && <PoolChart series={series} title="Desired (as decided: recorded, now and, when the schedule decides, ahead), schedule, eligible (recorded), hits and misses per hour" />}
         {timeline.data && timeline.data.history.samples.length === 0 && (
-          <p class="hint">No pool history recorded yet: the api records desired and eligible counts every {timeline.data.history.sampleIntervalMs / 60_000} minutes.</p>
+          <p class="hint">No pool history recorded yet: the scheduler records desired and eligible counts every {timeline.data.history.sampleIntervalMs / 60_000} minutes.</p>
         )}
         {timeline.data && (
           <p class="hint" data-testid="demand-totals">
