@@ -9,6 +9,9 @@ export {
   startMemoryTracing,
   tracingSettings,
   withSpan,
+  startSpan,
+  runWithSpan,
+  traceparentOf,
   activeTraceparent,
   contextFromTraceparent,
   linkFromTraceparent,
@@ -19,4 +22,5 @@ export {
   type TracingSettings,
   type FinishedSpan,
   type Span,
+  type Attributes,
 } from './tracing.js';

@@ -166,6 +166,23 @@ export function withSpan<T>(name: string, options: { attributes?: Attributes; ki
   });
 }
 
+/** A span the caller ends (for work that is not one awaited call, e.g. one span per published row). */
+export function startSpan(name: string, options: { attributes?: Attributes; kind?: SpanKind; links?: Link[] }, parent: Context = context.active()): Span {
+  return tracer().startSpan(name, options, parent);
+}
+
+/** Runs `fn` with `span` active (callback-style hooks: everything `fn` starts inherits it). */
+export function runWithSpan<T>(span: Span, fn: () => T): T {
+  return context.with(trace.setSpan(context.active(), span), fn);
+}
+
+/** The W3C `traceparent` naming `span`, or undefined when it is not recording. */
+export function traceparentOf(span: Span): string | undefined {
+  if (!span.isRecording()) return undefined;
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, '0')}`;
+}
+
 /** The W3C `traceparent` of the active span, or undefined when none is recording (stored with outbox rows and jobs). */
 export function activeTraceparent(): string | undefined {
   const span = trace.getActiveSpan();
