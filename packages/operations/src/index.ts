@@ -8,10 +8,11 @@ export { handleBuildResult, createBuildResultsWorker, type BuildResultOutcome, t
 export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
 export { screenPresets, type Screening } from './screen.js';
 export { sizePoolRows } from './sizing.js';
+export { offload, stopOffload, OFFLOAD_BUDGET_MS } from './offload/pool.js';
 export { replayPreset, ReplayInputError, MAX_REPLAY_DAYS, type PresetReplay, type ReplayRequest } from './replay.js';
 export { reconcilesThrough, type TriggerReconciles } from './reconciles.js';
 export { claimTargetKey, createWorkspace, deleteWorkspace, type WorkspaceDeps, type CreateWorkspaceInput, type CreateWorkspaceResult } from './workspaces.js';
-export { importVersion, activateVersion, retireTemplate, checkManifest, type TemplateDeps, type ImportVersionInput, type ImportVersionResult } from './templates.js';
+export { importVersion, activateVersion, retireTemplate, checkManifest, checkManifestOffLoop, dryRunManifest, type TemplateDeps, type ImportVersionInput, type ImportVersionResult } from './templates.js';
 export {
   presetStatusOf,
   activePresetStatuses,
