@@ -2,7 +2,8 @@
 # Makes sure a Docker Engine answers for the Docker provisioner's tests and `npm start -- --provisioner docker`:
 # installs Debian's docker.io and busybox-static (the test image is imported from busybox, no registry needed)
 # when missing, and starts dockerd when nothing answers on the socket (log: $WARMPOOL_DOCKERD_LOG). Idempotent;
-# never stops or restarts a running engine.
+# never stops or restarts a running engine. With --compose (npm run test:deploy) it also installs Debian's
+# docker-compose (1.29) when neither `docker compose` (Compose v2) nor `docker-compose` answers.
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 log=${WARMPOOL_DOCKERD_LOG:-/tmp/warmpool-dockerd.log}
@@ -10,6 +11,9 @@ log=${WARMPOOL_DOCKERD_LOG:-/tmp/warmpool-dockerd.log}
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 [ -x /bin/busybox ] || missing+=(busybox-static)
+if [ "${1:-}" = --compose ] && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  missing+=(docker-compose)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} with apt-get"
   as_root apt-get update -qq
