@@ -161,6 +161,12 @@ async function poolRows(pool: Pool): Promise<Row[]> {
   return rows.map((r) => ({ ...r, label: `${r.template_name}/${r.preset_name}`, sizing: sizing.get(r.preset_id) }));
 }
 
+// The services inherit this process's environment, so the standard OTEL_* variables reach every one of them.
+const OTLP_ENDPOINT = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+const TRACES_LINE = OTLP_ENDPOINT
+  ? `Traces: exported over OTLP to ${OTLP_ENDPOINT}; open your Jaeger or Tempo UI and pick service warmpool-api, then a claim (POST …/workspaces)`
+  : 'Traces: off. Start Jaeger (OTLP/HTTP on 4318) and run OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 npm start to follow each claim (docs/OPERATIONS.md, Traces)';
+
 function render(rows: Row[], started: number, notes: string[]): string {
   const head = ['preset', 'desired', 'running', 'eligible', 'starting', 'failed', 'status', 'target source'];
   const body = rows.map((r) => [
@@ -178,6 +184,7 @@ function render(rows: Row[], started: number, notes: string[]): string {
   return [
     `Warmpool demo — ${Math.round((Date.now() - started) / 1000)} s — API ${API_URL} — Bull Board ${API_URL}/admin/queues — logs .demo-logs/`,
     `Pools console: ${API_URL}/console/ (sign in with the token in .demo-logs/token)`,
+    TRACES_LINE,
     '',
     line(head),
     line(widths.map((w) => '─'.repeat(w))),

@@ -9,7 +9,8 @@ import { Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, enqueueReconcile, enqueueReconciles, QUEUES, queuePrefix, type QueueSet } from '@warmpool/bus';
 import { reconcilePreset } from '@warmpool/operations';
 import { OutboxRelay } from '@warmpool/operations';
-import { createLogger } from '@warmpool/runtime';
+import { createLogger, startTracing } from '@warmpool/runtime';
+import { createServer } from 'node:http';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
 import { startScheduler } from '@warmpool/scheduler';
 import { insertPrebuildsBatch, withTransaction } from '@warmpool/db';
@@ -242,6 +243,35 @@ async function timerLag(): Promise<void> {
 // and the figures it already produced are kept beside a row saying it timed out. BENCH_TIME_SCALE stretches every
 // budget (e.g. 3 on a loaded machine).
 const TOTAL_BUDGET_S = 14 * 60 + 30;
+/**
+ * Issue 28: reconcile jobs with tracing at 100 % sampling (spans exported over OTLP/HTTP protobuf to a local sink
+ * that answers at once) beside tracing off, in the same run and process, rounds alternated so load drifts hit both.
+ */
+async function tracingOverhead(): Promise<void> {
+  const n = 1_000;
+  const sink = createServer((req, res) => req.resume().on('end', () => res.writeHead(200).end()));
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
+  const env = await setup();
+  const ids = await seedBulk(env.db.pool, { count: n, instances: 2, running: 2, tag: 'tracing' });
+  const reconciler = await startService(env);
+  await cycle(env, reconciler, ids); // warm-up
+  const rates: { off: number[]; on: number[] } = { off: [], on: [] };
+  for (let round = 0; round < 3; round++) {
+    rates.off.push(await cycle(env, reconciler, ids));
+    const tracing = await startTracing('bench', { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'always_on' });
+    rates.on.push(await cycle(env, reconciler, ids));
+    await tracing!.shutdown();
+  }
+  const median = (xs: number[]) => percentile(xs, 50);
+  const overhead = (1 - median(rates.on) / median(rates.off)) * 100;
+  figures.push({ name: `reconcile jobs, tracing off, ${n} presets`, value: Math.round(median(rates.off)), unit: 'jobs/s', note: `rounds ${rates.off.map(Math.round).join(', ')}` });
+  figures.push({ name: `reconcile jobs, tracing on (100 % sampled, OTLP export)`, value: Math.round(median(rates.on)), unit: 'jobs/s', note: `rounds ${rates.on.map(Math.round).join(', ')}` });
+  figures.push({ name: `  tracing overhead on reconcile jobs`, value: Math.round(overhead * 10) / 10, unit: '%', target: '≤ 10%', ok: overhead <= 10 });
+  await teardown(env, reconciler);
+  sink.close();
+}
+
 const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () => Promise<void> }[] = [
   ...SIZES.map((n) => ({ name: 'throughput', label: `throughput ${n}`, budgetSeconds: n >= 10_000 ? 150 : 30, run: () => throughput(n) })),
   { name: 'sql', budgetSeconds: 15, run: sqlPerNoop },
@@ -250,6 +280,7 @@ const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () =
   { name: 'storm', budgetSeconds: 330, run: () => stormBench(figures) },
   { name: 'boundary', budgetSeconds: 120, run: () => boundaryBench(figures) },
   { name: 'claims', budgetSeconds: 100, run: () => claimBench(figures) },
+  { name: 'tracing', budgetSeconds: 90, run: tracingOverhead },
   ...(process.env.BENCH_DOCKER === '0'
     ? []
     : [

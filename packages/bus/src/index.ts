@@ -5,3 +5,4 @@ export { queuePrefix, WORKER_TIMING } from './queues.js';
 export { createRedis, type RedisClient } from './connection.js';
 export { watchDataLoss } from './data-loss.js';
 export { createQueueSet, enqueueReconcile, enqueueReconciles, armWakeUp, armWakeUps, type QueueSet } from './queue-set.js';
+export { traceJobOptions, withJobSpan } from './tracing.js';

@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import { JOB_NAMES, QUEUES, ReconcileJob, wakeJobId, type QueueKey } from '@warmpool/contracts';
 import { queuePrefix } from './queues.js';
+import { traceJobOptions } from './tracing.js';
 
 const DAY_S = 24 * 3600;
 
@@ -55,11 +56,12 @@ export async function enqueueReconcile(queue: Queue, presetId: string, trigger: 
 
 export async function enqueueReconciles(queue: Queue, presetIds: readonly string[], trigger: string): Promise<void> {
   if (presetIds.length === 0) return;
+  const trace = traceJobOptions();
   await queue.addBulk(
     presetIds.map((presetId) => ({
       name: JOB_NAMES.reconcile,
       data: ReconcileJob.parse({ presetId, trigger }),
-      opts: { deduplication: { id: presetId, keepLastIfActive: true } },
+      opts: { deduplication: { id: presetId, keepLastIfActive: true }, ...trace },
     })),
   );
 }
@@ -75,6 +77,7 @@ export async function armWakeUp(queue: Queue, presetId: string, at: Date, trigge
 
 export async function armWakeUps(queue: Queue, wakeUps: readonly { presetId: string; at: Date }[], trigger: string, now = Date.now()): Promise<void> {
   if (wakeUps.length === 0) return;
+  const trace = traceJobOptions();
   await queue.addBulk(
     wakeUps.map(({ presetId, at }) => ({
       name: JOB_NAMES.wake,
@@ -84,6 +87,7 @@ export async function armWakeUps(queue: Queue, wakeUps: readonly { presetId: str
         delay: Math.max(0, at.getTime() - now),
         removeOnComplete: true,
         removeOnFail: true,
+        ...trace,
       },
     })),
   );

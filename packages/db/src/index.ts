@@ -2,7 +2,7 @@ export { migrate } from './migrate.js';
 export { createPool, withTransaction, ping, type Pool, type PoolClient } from './pool.js';
 export { recreateDatabase } from './admin.js';
 export { SYSTEM_USER_ID } from './constants.js';
-export { buildRequestedMessage, notificationMessage, insertOutbox, lockPendingOutbox, markOutboxPublished, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type OutboxMessage, type PendingOutboxRow } from './outbox.js';
+export { buildRequestedMessage, notificationMessage, insertOutbox, lockPendingOutbox, setOutboxTraceparent, markOutboxPublished, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type OutboxMessage, type PendingOutboxRow } from './outbox.js';
 export { loadPresetSnapshot, loadPresetSnapshots, POPULATION_LIMIT, type PresetSnapshotRow } from './snapshot.js';
 export {
   lockPreset,

@@ -50,12 +50,22 @@ export type PendingOutboxRow = {
   payload: unknown;
   idempotency_key: string;
   priority: number;
+  /** W3C traceparent of the span that wrote the row (migration 026); null when tracing was off. */
+  traceparent: string | null;
 };
+
+/**
+ * Outbox rows written later in this transaction carry `traceparent` (the column's default reads this
+ * transaction-local setting), whichever statement inserts them.
+ */
+export async function setOutboxTraceparent(client: pg.ClientBase, traceparent: string): Promise<void> {
+  await client.query("SELECT set_config('warmpool.traceparent', $1, true)", [traceparent]);
+}
 
 /** Locks the oldest unpublished rows (other relays skip them) inside the caller's transaction. */
 export async function lockPendingOutbox(client: pg.ClientBase, limit: number): Promise<PendingOutboxRow[]> {
   const { rows } = await client.query<PendingOutboxRow>(
-    `SELECT id, queue, name, payload, idempotency_key, priority FROM outbox
+    `SELECT id, queue, name, payload, idempotency_key, priority, traceparent FROM outbox
      WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );

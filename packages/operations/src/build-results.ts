@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, endsBuild, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
+import { BuildResult, describeIssues, endsBuild, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, withJobSpan, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
 import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
@@ -130,8 +130,9 @@ export function createBuildResultsWorker(
   const worker = new Worker(
     QUEUES.buildResults,
     async (job: Job) => {
-      const log = deps.logger.child({ queue: QUEUES.buildResults, jobId: job.id, buildId: (job.data as { buildId?: unknown })?.buildId });
-      return handleBuildResult(deps, job.data, log);
+      const buildId = (job.data as { buildId?: unknown })?.buildId;
+      const log = deps.logger.child({ queue: QUEUES.buildResults, jobId: job.id, buildId });
+      return withJobSpan(job, 'build result', { 'warmpool.build.result': job.name, 'warmpool.build.id': String(buildId) }, () => handleBuildResult(deps, job.data, log));
     },
     { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency, ...WORKER_TIMING.buildResults },
   );

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import type { QueueSet } from '@warmpool/bus';
-import { lockPendingOutbox, markOutboxPublished, withTransaction, type Pool, type PoolClient } from '@warmpool/db';
-import type { Logger } from '@warmpool/runtime';
+import { traceJobOptions, type QueueSet } from '@warmpool/bus';
+import { lockPendingOutbox, markOutboxPublished, setOutboxTraceparent, withTransaction, type PendingOutboxRow, type Pool, type PoolClient } from '@warmpool/db';
+import { activeTraceparent, contextFromTraceparent, SpanKind, startSpan, traceparentOf, type Logger, type Span } from '@warmpool/runtime';
 
 /**
  * Relays outbox rows to their queues. Job id = idempotency key, so a row published twice (crash between
@@ -75,19 +75,50 @@ export class OutboxRelay {
         }
         byQueue.set(queue, [...(byQueue.get(queue) ?? []), row]);
       }
-      for (const [queue, batch] of byQueue) {
-        await queue.addBulk(
-          batch.map((row) => ({
-            name: row.name,
-            data: row.payload,
-            opts: { jobId: row.idempotency_key, ...(row.priority > 0 ? { priority: row.priority } : {}) },
-          })),
-        );
+      // A row written inside a trace is published in a producer span of that trace, and its job carries that span.
+      const spans = new Map<PendingOutboxRow, Span>();
+      try {
+        for (const [queue, batch] of byQueue) {
+          await queue.addBulk(
+            batch.map((row) => {
+              const span = row.traceparent ? publishSpan(row, queue.name) : undefined;
+              if (span) spans.set(row, span);
+              return {
+                name: row.name,
+                data: row.payload,
+                opts: { jobId: row.idempotency_key, ...(row.priority > 0 ? { priority: row.priority } : {}), ...traceJobOptions(span && traceparentOf(span)) },
+              };
+            }),
+          );
+        }
+        await markOutboxPublished(client, rows.map((r) => r.id));
+      } finally {
+        for (const span of spans.values()) span.end();
       }
-      await markOutboxPublished(client, rows.map((r) => r.id));
       return rows.length;
     });
   }
+}
+
+function publishSpan(row: PendingOutboxRow, queue: string): Span {
+  return startSpan(
+    'outbox publish',
+    { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'bullmq', 'messaging.destination.name': queue, 'messaging.message.id': row.idempotency_key, 'warmpool.outbox.id': String(row.id) } },
+    contextFromTraceparent(row.traceparent),
+  );
+}
+
+/**
+ * Runs a one-statement write (the claim) so that its outbox rows carry the active span's context: in a transaction
+ * that sets it first when a span is recording, on the pool as before (no extra round trip) when not.
+ */
+export async function withOutboxTraceparent<T>(pool: Pool, fn: (db: Pool | PoolClient) => Promise<T>): Promise<T> {
+  const traceparent = activeTraceparent();
+  if (!traceparent) return fn(pool);
+  return withTransaction(pool, async (client) => {
+    await setOutboxTraceparent(client, traceparent);
+    return fn(client);
+  });
 }
 
 export type OutboxDeps = { pool: Pool; relay: OutboxRelay; logger: Logger };
@@ -98,7 +129,9 @@ export type OutboxDeps = { pool: Pool; relay: OutboxRelay; logger: Logger };
  * flush is not awaited (the claim answer must not wait for Redis).
  */
 export async function withOutboxTransaction<T>(deps: OutboxDeps, fn: (client: PoolClient) => Promise<T>, options: { background?: boolean } = {}): Promise<T> {
-  const result = await withTransaction(deps.pool, fn);
+  // The rows this transaction writes carry the active span's context (migration 026); one statement, only when tracing.
+  const traceparent = activeTraceparent();
+  const result = await withTransaction(deps.pool, traceparent ? async (client) => (await setOutboxTraceparent(client, traceparent), fn(client)) : fn);
   const flushed = deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
   if (!options.background) await flushed;
   return result;

@@ -9,7 +9,8 @@ import {
   type ClaimTarget,
   type WorkspaceRow,
 } from '@warmpool/db';
-import { withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
+import { withOutboxTraceparent, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
+import { withSpan } from '@warmpool/runtime';
 
 /** A cache of claim targets by key (the API keeps one per replica, time-bounded); absent = always load. */
 export type ClaimTargetCache = {
@@ -82,6 +83,15 @@ async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, f
  * once (its pool lost one) and the build request relayed, both in the background.
  */
 export async function createWorkspace(deps: WorkspaceDeps, input: CreateWorkspaceInput): Promise<CreateWorkspaceResult> {
+  // The claim span: how the request was served (warm = a prebuild claimed, cold = a fresh build) is its attribute.
+  return withSpan('claim', { attributes: { 'warmpool.template.id': input.templateId } }, async (span) => {
+    const result = await createWorkspaceInSpan(deps, input);
+    span.setAttributes({ 'warmpool.claim.served': result.claimed ? 'warm' : 'cold', 'warmpool.preset.id': result.presetId ?? '', 'warmpool.build.id': result.buildId, 'warmpool.workspace.id': result.workspace.id });
+    return result;
+  });
+}
+
+async function createWorkspaceInSpan(deps: WorkspaceDeps, input: CreateWorkspaceInput): Promise<CreateWorkspaceResult> {
   const target = await resolveTarget(deps, input, false);
   const started = performance.now();
   const first = await claimOrCreate(deps, input, target, started);
@@ -100,7 +110,7 @@ async function claimOrCreate(
   started: number,
 ): Promise<CreateWorkspaceResult | 'stale'> {
   if (preset) {
-    const outcome = await claimPrebuild(deps.pool, { presetId: preset.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human, templateId: target.id, versionId: target.activeVersionId });
+    const outcome = await withOutboxTraceparent(deps.pool, (db) => claimPrebuild(db, { presetId: preset.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human, templateId: target.id, versionId: target.activeVersionId }));
     if (outcome.outcome === 'stale') return 'stale';
     if (outcome.outcome === 'claimed') {
       const seconds = (performance.now() - started) / 1000;

@@ -13,10 +13,11 @@ import {
   StandbyRequested,
   WORKER_TIMING,
   queuePrefix,
+  withJobSpan,
   type BuildResult,
   type ProvisionerCapability,
 } from '@warmpool/bus';
-import type { Logger, RedisTarget } from '@warmpool/runtime';
+import { withSpan, type Logger, type RedisTarget } from '@warmpool/runtime';
 import { Reporter, type ReporterOptions } from './reporter.js';
 
 /** What a backend concludes about one build. The kit turns it into exactly one terminal result. */
@@ -253,12 +254,17 @@ async function backendOutcome(deps: BuildRun, request: BuildRequested, signal: A
   // already aborted signal may wait for an 'abort' event that never comes, holding its lane and close() forever.
   if (signal.aborted) return outcomeOfError(undefined, signal);
   try {
-    return await backend.build({
-      request,
-      signal,
-      log,
-      reportAgentReady: (agent) => reporter.report({ type: 'agent-ready', buildId: request.buildId, agent, at: now() }),
-      background: (task) => background.add(task, log),
+    // One span per engine call: how long the backend (Docker, a cloud API) took, and what it answered.
+    return await withSpan('provisioner engine build', { attributes: { 'warmpool.build.transition': request.transition } }, async (span) => {
+      const outcome = await backend.build({
+        request,
+        signal,
+        log,
+        reportAgentReady: (agent) => reporter.report({ type: 'agent-ready', buildId: request.buildId, agent, at: now() }),
+        background: (task) => background.add(task, log),
+      });
+      span.setAttribute('warmpool.build.outcome', outcome.kind);
+      return outcome;
     });
   } catch (err) {
     // A stop or delete that throws is tried again (the job's attempts): a failed delete would strand its workspace.
@@ -334,6 +340,7 @@ function buildRequestProcessor(options: ProvisionerOptions, run: BuildRun, lanes
     const parsed = BuildRequested.safeParse(job.data);
     if (!parsed.success) malformed(logger, job, 'build request', parsed.error);
     const request = parsed.data;
+    const attributes = { 'warmpool.build.id': request.buildId, 'warmpool.workspace.id': request.workspaceId, 'warmpool.build.transition': request.transition, 'warmpool.build.reason': request.reason };
     const gated = request.transition === 'start' && request.reason !== 'claim';
     if (gated && creating >= createSlots) {
       // Keep the reserved slots for deletes and claims: this create waits in the queue, not in a slot.
@@ -341,13 +348,17 @@ function buildRequestProcessor(options: ProvisionerOptions, run: BuildRun, lanes
       throw new DelayedError();
     }
     if (gated) creating++;
-    const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
-    try {
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      return { result: await lanes.run(request.workspaceId, request.transition, (signal) => runBuild(run, request, signal, log, lastAttempt)) };
-    } finally {
-      if (gated) creating--;
-    }
+    return withJobSpan(job, 'build request', attributes, async (span) => {
+      const log = logger.child({ queue: QUEUES.buildRequests, jobId: job.id, buildId: request.buildId, workspaceId: request.workspaceId });
+      try {
+        const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        const result = await lanes.run(request.workspaceId, request.transition, (signal) => runBuild(run, request, signal, log, lastAttempt));
+        span.setAttribute('warmpool.build.outcome', result);
+        return { result };
+      } finally {
+        if (gated) creating--;
+      }
+    });
   };
 }
 

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
-import { BuildResult, resultJobId } from '@warmpool/bus';
+import { BuildResult, resultJobId, traceJobOptions } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
 
 export type ReporterOptions = {
@@ -34,7 +34,7 @@ export class Reporter {
     try {
       for (;;) {
         try {
-          await this.queue.add(payload.type, payload, { jobId });
+          await this.queue.add(payload.type, payload, { jobId, ...traceJobOptions() });
           this.lastError = null;
           return;
         } catch (err) {

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { traceLogFields } from './tracing.js';
 
 export type { Logger } from 'pino';
 
@@ -42,7 +43,7 @@ export const REDACT_PATHS = [
   '*.chatUrl',
 ];
 
-/** The one logger factory: JSON lines, a `service` field, secrets redacted. */
+/** The one logger factory: JSON lines, a `service` field, secrets redacted, `trace_id`/`span_id` inside a span. */
 export function createLogger(service: string, options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
     {
@@ -51,6 +52,7 @@ export function createLogger(service: string, options: { level?: string; destina
       base: { service, pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: traceLogFields,
     },
     options.destination,
   );

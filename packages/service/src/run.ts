@@ -1,5 +1,5 @@
 import { createPool, migrate, type Pool } from '@warmpool/db';
-import { createLogger, healthPortFromEnv, loadConfig, onShutdown, type Config, type Logger } from '@warmpool/runtime';
+import { createLogger, healthPortFromEnv, loadConfig, onShutdown, startTracing, type Config, type Logger, type Tracing } from '@warmpool/runtime';
 
 export type ServiceContext = {
   config: Config;
@@ -26,16 +26,20 @@ export type ProcessHooks = {
 };
 
 /**
- * The one start-up of every service process (`services/*\/src/main.ts`): configuration, logger, pool, migrations,
- * `start`, graceful shutdown (the service closes first, then its pool), and on any start-up error one fatal log
- * line and exit code 1. `start` wires the service and returns what closes it.
+ * The one start-up of every service process (`services/*\/src/main.ts`): configuration, tracing (only when an OTLP
+ * endpoint is set: `startTracing`), logger, pool, migrations, `start`, graceful shutdown (the service closes first,
+ * then its pool, then pending spans are flushed), and on any start-up error one fatal log line and exit code 1.
+ * `start` wires the service and returns what closes it.
  */
 export async function runService(name: string, start: (ctx: ServiceContext) => Promise<RunningService>, hooks: ProcessHooks = {}): Promise<void> {
   const logger = hooks.logger ?? createLogger(name);
   let pool: Pool | undefined;
+  let tracing: Tracing | undefined;
   try {
     const env = hooks.env ?? process.env;
     const config = loadConfig(env);
+    tracing = await startTracing(name, env);
+    if (tracing) logger.info('tracing on: spans are exported over OTLP');
     const database = async (size: number, options: { migrate?: boolean } = {}): Promise<Pool> => {
       if (pool) throw new Error(`${name} asked for a second database pool: a service has one, sized once`);
       pool = createPool(config.databaseUrl, { max: size, applicationName: `warmpool-${name}` });
@@ -46,10 +50,12 @@ export async function runService(name: string, start: (ctx: ServiceContext) => P
     (hooks.onShutdown ?? onShutdown)(logger, async () => {
       await service.close();
       await pool?.end();
+      await tracing?.shutdown().catch((err: unknown) => logger.warn({ err }, 'flushing spans failed'));
     });
   } catch (err) {
     logger.fatal({ err }, `${name} failed to start`);
     await pool?.end().catch(() => undefined);
+    await tracing?.shutdown().catch(() => undefined);
     (hooks.exit ?? process.exit)(1);
   }
 }

@@ -12,6 +12,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { poolViewRoutes } from './routes/pool-views.js';
 import { prebuildRoutes } from './routes/prebuilds.js';
 import { templateRoutes } from './routes/templates.js';
+import { installRequestSpans } from './tracing.js';
 import { userRoutes } from './routes/users.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 
@@ -82,6 +83,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // Unknown fields are rejected, not silently dropped; every problem is reported at once.
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: false } },
   });
+  installRequestSpans(app);
   installErrorHandler(app);
   installBodyParsers(app);
   refuseUnstorableText(app);

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { describeIssues, NotificationEvent } from '@warmpool/bus';
+import { describeIssues, NotificationEvent, traceJobOptions } from '@warmpool/bus';
 import { findRecipients, loadNotificationContext, recordNotificationEvent, type NewInboxRow, type PendingSend, type Pool, type RenderedMessage } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { dailyDedupKey } from './dedup.js';
@@ -39,16 +39,17 @@ export type EventOutcome = { kind: 'rejected' | 'unknown-preset' | 'duplicate' |
 export const deliveryJobId = (deliveryId: string) => `delivery-${deliveryId}`;
 
 export async function enqueueDelivery(deliveries: Queue, deliveryId: string, attempts: number): Promise<void> {
-  await deliveries.add('deliver', { deliveryId }, { jobId: deliveryJobId(deliveryId), attempts, backoff: { type: 'webhook' } });
+  await deliveries.add('deliver', { deliveryId }, { jobId: deliveryJobId(deliveryId), attempts, backoff: { type: 'webhook' }, ...traceJobOptions() });
 }
 
 async function enqueueSends(deps: EventHandlerDeps, sends: PendingSend[]): Promise<void> {
   if (!deps.sends || sends.length === 0) return;
+  const trace = traceJobOptions();
   await deps.sends.addBulk(
     sends.map((s) => ({
       name: s.channel,
       data: { sendId: s.id },
-      opts: { jobId: sendJobId(s.id), attempts: s.channel === 'email' ? (deps.emailAttempts ?? deps.webhookAttempts) : deps.webhookAttempts, backoff: { type: 'webhook' } },
+      opts: { jobId: sendJobId(s.id), attempts: s.channel === 'email' ? (deps.emailAttempts ?? deps.webhookAttempts) : deps.webhookAttempts, backoff: { type: 'webhook' }, ...trace },
     })),
   );
 }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix, withJobSpan, type QueueSet, type RedisClient } from '@warmpool/bus';
 import type { Pool } from '@warmpool/db';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './retry-delay.js';
@@ -73,7 +73,7 @@ function startEventsWorker({ options, queues, connection, prefix }: WorkerSetup)
     emailAttempts: config.smtp?.attempts ?? config.webhookAttempts,
     ...(options.now ? { now: options.now } : {}),
   };
-  const worker = new Worker(QUEUES.notifications, async (job: Job) => handleNotificationEvent(deps, job), {
+  const worker = new Worker(QUEUES.notifications, async (job: Job) => withJobSpan(job, 'notification event', { 'warmpool.notification.type': job.name }, () => handleNotificationEvent(deps, job)), {
     connection,
     prefix,
     concurrency: config.workerConcurrency,
@@ -96,7 +96,7 @@ function startDeliveryWorker({ options, connection, prefix }: WorkerSetup): Work
   const { config, pool } = options;
   const log = options.logger.child({ queue: QUEUES.webhookDeliveries });
   const deps = { pool, logger: log, webhookSecrets: config.webhookSecrets, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts };
-  const worker = new Worker(QUEUES.webhookDeliveries, async (job: Job) => deliverWebhook(deps, job), {
+  const worker = new Worker(QUEUES.webhookDeliveries, async (job: Job) => withJobSpan(job, 'webhook delivery attempt', { 'warmpool.notification.channel': 'webhook' }, () => deliverWebhook(deps, job)), {
     connection,
     prefix,
     concurrency: deliveryConcurrency(config),
@@ -119,7 +119,7 @@ function startSendWorker({ options, connection, prefix }: WorkerSetup): Worker {
     chatTimeoutMs: config.webhookTimeoutMs,
     defaultAttempts: config.webhookAttempts,
   };
-  const worker = new Worker(QUEUES.notificationSends, async (job: Job) => performSend(deps, job), {
+  const worker = new Worker(QUEUES.notificationSends, async (job: Job) => withJobSpan(job, 'notification send attempt', { 'warmpool.notification.channel': job.name }, () => performSend(deps, job)), {
     connection,
     prefix,
     concurrency: deliveryConcurrency(config),

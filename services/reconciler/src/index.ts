@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, reconcileTriggerLabel, watchDataLoss, type RedisClient } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, reconcileTriggerLabel, watchDataLoss, withJobSpan, type RedisClient } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher, reconcileStandby } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
@@ -122,11 +122,20 @@ function reconcileProcessor(
     }
     // A wake-up is reconciled right here (batched with whatever else runs now) rather than through one more job:
     // a schedule boundary across thousands of presets costs one job per preset. Preset row locks keep it exclusive.
-    const stopTimer = metrics.reconcileDuration.startTimer();
-    const outcome = await batcher.reconcile(parsed.data.presetId, parsed.data.trigger);
-    stopTimer({ outcome: outcome.kind, trigger: reconcileTriggerLabel(parsed.data.trigger) });
-    if (outcome.kind === 'noop' || outcome.kind === 'executed') await standby(parsed.data.presetId, outcome.view.plan.state.desired);
-    return { kind: outcome.kind };
+    // A wake-up is a schedule boundary: a new trace, linked to the reconcile that armed it.
+    const attributes = { 'warmpool.preset.id': parsed.data.presetId, 'warmpool.reconcile.trigger': parsed.data.trigger };
+    return withJobSpan(job, 'reconcile preset', attributes, async (span) => {
+      const stopTimer = metrics.reconcileDuration.startTimer();
+      const outcome = await batcher.reconcile(parsed.data.presetId, parsed.data.trigger);
+      stopTimer({ outcome: outcome.kind, trigger: reconcileTriggerLabel(parsed.data.trigger) });
+      span.setAttributes({
+        'warmpool.reconcile.outcome': outcome.kind,
+        ...(outcome.kind === 'executed' ? { 'warmpool.reconcile.created': outcome.created, 'warmpool.reconcile.deleted': outcome.deleted, 'warmpool.reconcile.failed_requests': outcome.failedRequests, 'warmpool.reconcile.capped': outcome.capped } : {}),
+        ...((outcome.kind === 'executed' || outcome.kind === 'noop') && outcome.wakeAt ? { 'warmpool.reconcile.wake_at': outcome.wakeAt.toISOString() } : {}),
+      });
+      if (outcome.kind === 'noop' || outcome.kind === 'executed') await standby(parsed.data.presetId, outcome.view.plan.state.desired);
+      return { kind: outcome.kind };
+    }, { linkOnly: job.name === JOB_NAMES.wake });
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { Worker } from 'bullmq';
-import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, watchDataLoss, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, watchDataLoss, withJobSpan, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { poolHistoryRecorder, screenPresets } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
@@ -75,11 +75,13 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   // The console's pool history is sampled here, by the one process that always runs on a clock, not by the api.
   const history = poolHistoryRecorder(pool);
   const recordHistory = () => history.record().catch((err: unknown) => logger.warn({ err }, 'pool history sample failed'));
-  const worker = new Worker(QUEUES.schedulerTick, async () => {
+  // Each tick is a trace of its own: the reconciles it enqueues are its children.
+  const worker = new Worker(QUEUES.schedulerTick, (job) => withJobSpan(job, 'scheduler tick', {}, async (span) => {
     const enqueued = await tick();
+    span.setAttribute('warmpool.tick.enqueued', enqueued);
     await recordHistory();
     return { enqueued };
-  }, {
+  }), {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: 1,
