@@ -11,7 +11,7 @@ export {
   rangesOverlap,
   TimezoneError,
 } from './schedule.js';
-export { planPreset, gateActions, nextWakeAt, AUTOSCALED_RECHECK_MS, isActivePreset, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
+export { planPreset, gateActions, nextWakeAt, AUTOSCALED_RECHECK_MS, isActivePreset, isStagedPreset, keepsPool, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
 export { computeBackoff, failureLimitReached, backoffWindow, type PopulationBuild } from './backoff.js';
 export {
   validateManifest,
@@ -45,3 +45,18 @@ export {
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
+export {
+  parseSurge,
+  resolveSurge,
+  surgeRemaining,
+  decideRollout,
+  isWarm,
+  DEFAULT_SURGE,
+  SURGE_MAX_BUILDS,
+  DEFAULT_ROLLOUT_DEADLINE_SECONDS,
+  ROLLOUT_DEADLINE_RANGE,
+  type SurgeSpec,
+  type StagedPresetProgress,
+  type RolloutDecision,
+  type RolloutStopReason,
+} from './rollout.js';
