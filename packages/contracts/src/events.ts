@@ -78,6 +78,17 @@ export const NotificationEvent = z.discriminatedUnion('type', [
     transitionAt: isoDate,
     error: z.string().max(4096),
   }),
+  /**
+   * A staged rollout stopped without promotion (deadline, failure limit, validation; BEHAVIOUR.md §4.6). `presetId`
+   * is the staged preset that stopped it (for the deadline, the first one not warm): it names the pool in the notice.
+   */
+  z.strictObject({
+    type: z.literal('rollout-stopped'),
+    presetId: uuid,
+    rolloutId: uuid,
+    reason: z.enum(['deadline', 'failure_limit', 'validation_failed']),
+    detail: z.string().max(4096),
+  }),
   z.strictObject({
     type: z.literal('resource-replacements'),
     presetId: uuid,

@@ -66,7 +66,7 @@ export function toCoreSnapshot(record: PresetRecord, now: Date, settings: Evalua
   const scheduleProblem = stored.problem ?? (preset.schedules.length > 0 ? describeScheduleProblem(preset) : null);
   const backoff = computeBackoff(record.population, { now, lookbackMs: settings.backoffLookbackMs, window: backoffWindow(preset, now) });
   const snapshot: PresetSnapshot = { preset, running: record.running, inProgress: record.inProgress, backoff, hardLimited: record.preset.status === 'hard_limited' };
-  if (record.rollout) snapshot.rollout = { deadlineAt: record.rollout.deadlineAt, surgeRemaining: surgeRemaining(record.rollout) };
+  if (record.rollout) snapshot.rollout = { id: record.rollout.id, deadlineAt: record.rollout.deadlineAt, surgeRemaining: surgeRemaining(record.rollout) };
   return { snapshot, scheduleProblem };
 }
 

@@ -26,7 +26,7 @@ export type PresetSnapshot = {
   /** The desired count an autoscaling policy chose now (see sizing/target.ts); absent: the schedule decides. */
   target?: number;
   /** For a staged preset: its rollout's deadline and how many more staged builds its surge budget allows now. */
-  rollout?: { deadlineAt: Date; surgeRemaining: number };
+  rollout?: { id: string; deadlineAt: Date; surgeRemaining: number };
 };
 
 export type PoolState = {

@@ -122,3 +122,16 @@ export {
   type PoolSample,
   type PoolHistory,
 } from './pool-views.js';
+export {
+  insertRollout,
+  loadRollout,
+  listRollouts,
+  findStagedRollout,
+  lockStagedRollout,
+  loadStagedPresets,
+  endRollout,
+  latestRolloutStates,
+  type RolloutRow,
+  type RolloutState,
+  type StagedPresetRow,
+} from './rollouts.js';

@@ -15,7 +15,10 @@ export type BuildTarget = {
   ownerName: string;
   /** The version manifest's `workspace` block as stored (validated at import), or null. */
   workspace: unknown;
-  /** The build's version is its template's active one and the template is neither deleted nor deprecated. */
+  /**
+   * The build's version is its template's active one or staged by a rollout (issue 23), and the template is neither
+   * deleted nor deprecated: a create of any other version is canceled instead of built.
+   */
   active: boolean;
 };
 
@@ -25,7 +28,9 @@ export async function loadBuildTarget(db: pg.Pool | pg.ClientBase, buildId: stri
     `SELECT b.id AS "buildId", w.id AS "workspaceId", w.name AS "workspaceName", w.organization_id AS "organizationId",
             w.template_id AS "templateId", b.template_version_id AS "templateVersionId", w.preset_id AS "presetId",
             w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace,
-            (t.active_version_id IS NOT DISTINCT FROM b.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active
+            ((t.active_version_id IS NOT DISTINCT FROM b.template_version_id
+              OR EXISTS (SELECT 1 FROM template_rollouts r WHERE r.template_id = t.id AND r.state = 'staged' AND r.version_id = b.template_version_id))
+             AND NOT t.deleted AND NOT t.deprecated) AS active
      FROM builds b
      JOIN workspaces w ON w.id = b.workspace_id
      JOIN users u ON u.id = w.owner_id

@@ -234,13 +234,17 @@ export async function setScheduleError(db: pg.Pool | pg.ClientBase, presetId: st
 
 /**
  * Presets the periodic tick reconciles: every active preset (version active, template neither deleted nor
- * deprecated), plus any preset that still has running or in-progress prebuilds (inactive pools to drain).
+ * deprecated), every preset of a staged version (issue 23), plus any preset that still has running or in-progress
+ * prebuilds (inactive pools to drain).
  */
 export async function presetsNeedingAttention(db: pg.Pool | pg.ClientBase): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT p.id FROM presets p
      JOIN templates t ON t.active_version_id = p.template_version_id
      WHERE NOT t.deleted AND NOT t.deprecated
+     UNION
+     SELECT p.id FROM presets p
+     JOIN template_rollouts r ON r.version_id = p.template_version_id AND r.state = 'staged'
      UNION
      SELECT DISTINCT preset_id FROM prebuild_workspaces
      WHERE preset_id IS NOT NULL AND (running OR job_status IN ('pending', 'running'))`,

@@ -23,3 +23,14 @@ export {
   MAX_PREVIEW_DAYS,
 } from './presets.js';
 export { grantUserRole, assertGrantableUsername, assertRoleScope } from './users.js';
+export {
+  advanceRollout,
+  checkRolloutOptions,
+  endRolloutNow,
+  rolloutProgress,
+  stageVersion,
+  type RolloutDeps,
+  type RolloutOptions,
+  type RolloutProgress,
+  type StagedPresetStatus,
+} from './rollouts.js';

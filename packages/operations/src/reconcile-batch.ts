@@ -18,6 +18,8 @@ import {
   type PresetSnapshotRow,
 } from '@warmpool/db';
 import { handOffFreeSlots } from './cap-sharing.js';
+import { reconcilesThrough } from './reconciles.js';
+import { advanceRollout } from './rollouts.js';
 import { withOutboxTransaction } from './outbox-relay.js';
 import { armNextWakeUps, createsWanted, ensureSlots, fairLevel, nextWakeUp, reconcilePreset, sharing, type ReconcileDeps, type ReconcileOutcome } from './reconcile.js';
 
@@ -131,6 +133,7 @@ export class ReconcileBatcher {
   private async run(batch: ReconcileBatcher['pending']): Promise<void> {
     try {
       const outcomes = await reconcilePresets(this.deps, batch.map((b) => b.presetId));
+      await advanceRollouts(this.deps, outcomes.values());
       for (const b of batch) b.resolve(outcomes.get(b.presetId) ?? { kind: 'missing' });
     } catch (err) {
       this.deps.logger.warn({ err, presets: batch.length }, 'batch reconcile failed; reconciling its presets one by one');
@@ -138,6 +141,20 @@ export class ReconcileBatcher {
         batch.map((b) => reconcilePreset({ ...this.deps, logger: this.deps.logger.child({ presetId: b.presetId }) }, b.presetId).then(b.resolve, b.reject)),
       );
     }
+  }
+}
+
+/**
+ * A staged preset was just reconciled (a build result, an agent ready, its deadline wake-up): its rollout may now be
+ * warm or past its deadline. Each rollout is looked at once per batch; a failure is logged and the next reconcile of
+ * a staged preset (at the latest the deadline wake-up) looks again.
+ */
+async function advanceRollouts(deps: ReconcileDeps, outcomes: Iterable<ReconcileOutcome>): Promise<void> {
+  const ids = new Set<string>();
+  for (const o of outcomes) if ((o.kind === 'noop' || o.kind === 'executed') && o.view.snapshot.rollout) ids.add(o.view.snapshot.rollout.id);
+  const reconcile = reconcilesThrough(deps.queues, deps.logger);
+  for (const id of ids) {
+    await advanceRollout({ ...deps, reconcile }, id).catch((err: unknown) => deps.logger.warn({ err, rolloutId: id }, 'staged rollout not advanced; the next reconcile of its presets will'));
   }
 }
 
@@ -152,6 +169,8 @@ function sum(done: Map<string, Executed>, key: 'created' | 'deleted'): number {
 /** Plain creates and deletes with usable parameters: what the batch transaction does itself. */
 function batchable(row: PresetSnapshotRow, view: PresetView): boolean {
   if (view.hardLimitDue || view.scheduleProblem !== row.preset.scheduleError) return false;
+  // Staged creates spend a template-wide surge budget under the rollout's lock: the per-preset path takes it.
+  if (row.rollout && view.writes.some((a) => a.type === 'create')) return false;
   if (!view.writes.every((a) => a.type === 'create' || a.type === 'delete')) return false;
   return !view.writes.some((a) => a.type === 'create') || resolveParameters(row).ok;
 }

@@ -1,4 +1,4 @@
-import { evaluatePreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, usesDemand, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
+import { evaluatePreset, isStagedPreset, nextWakeAt, reconcileNeeds, resolveBuildParameters, usesDemand, type EvaluationSettings, type ParameterDeclaration, type PresetView } from '@warmpool/core';
 import { armWakeUps, BUILD_PRIORITY, type QueueSet } from '@warmpool/bus';
 import {
   buildRequestedMessage,
@@ -12,6 +12,7 @@ import {
   loadDemandSummaries,
   loadPresetSnapshot,
   lockPreset,
+  lockStagedRollout,
   notificationMessage,
   setAutoscalingError,
   setScheduleError,
@@ -105,6 +106,9 @@ export async function reconcilePreset(deps: ReconcileDeps, presetId: string, opt
   // Deliver right away for latency; if Redis is briefly away, the relay's poll delivers later.
   const result = await withOutboxTransaction(deps, async (client): Promise<ReconcileOutcome> => {
     if (!(await lockPreset(client, presetId))) return { kind: 'missing' };
+    // A staged preset spends its template's surge budget: the rollout's row lock makes the in-flight count it reads
+    // next include every other staged preset's committed creates (lock order: preset, then rollout).
+    if (row.rollout) await lockStagedRollout(client, row.preset.templateId);
     const fresh = await loadPresetSnapshot(client, presetId);
     if (!fresh) return { kind: 'missing' };
     if (fresh.paused) return { kind: 'paused' };
@@ -247,9 +251,15 @@ export function createsWanted(view: PresetView): number {
   return view.writes.reduce((n, a) => (a.type === 'create' ? n + a.count : n), 0);
 }
 
-/** A preset's position in max-min fair sharing: how many prebuilds it has, ready or coming. */
+/**
+ * Staged presets rank after every active preset in fair sharing (BEHAVIOUR.md §4.6): their level is offset by more
+ * than any active pool can have (desired counts are capped far below), so a rollout never takes a refill's slot.
+ */
+export const STAGED_LEVEL_OFFSET = 1_000_000;
+
+/** A preset's position in max-min fair sharing: how many prebuilds it has, ready or coming (staged: after all active). */
 export function fairLevel(view: PresetView): number {
-  return Math.max(0, view.desiredNow - createsWanted(view));
+  return Math.max(0, view.desiredNow - createsWanted(view)) + (isStagedPreset(view.snapshot.preset) ? STAGED_LEVEL_OFFSET : 0);
 }
 
 export function sharing(settings: ReconcileSettings): 'fair' | 'fifo' {
