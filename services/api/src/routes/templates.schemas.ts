@@ -101,7 +101,9 @@ export const importVersionSchema = {
     type: 'object',
     properties: {
       activate: { type: 'string', enum: ['true', 'false', 'staged'], description: 'true: active at once; staged: warmed, then made active when warm' },
-      ...rolloutOptions,
+      surge: rolloutOptions.surge,
+      // Query values are text: the range is checked with the body's (core ROLLOUT_DEADLINE_RANGE), naming this field.
+      deadline_seconds: { type: 'string', pattern: '^[0-9]{1,9}$', description: rolloutOptions.deadline_seconds.description },
     },
     additionalProperties: false,
   },

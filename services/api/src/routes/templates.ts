@@ -50,7 +50,8 @@ export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): P
   app.post('/templates/:id/versions', { schema: importVersionSchema }, async (request, reply) => {
     const template = await findTemplate(deps, request.principal, request.params.id);
     authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-    const { activate: how, surge, deadline_seconds: deadlineSeconds } = request.query;
+    const { activate: how, surge, deadline_seconds: deadlineText } = request.query;
+    const deadlineSeconds = deadlineText === undefined ? undefined : Number(deadlineText);
     if (how !== 'staged' && (surge !== undefined || deadlineSeconds !== undefined)) {
       throw new ApiError(400, 'validation_failed', 'surge and deadline_seconds apply to a staged import only', [
         { path: surge !== undefined ? 'querystring.surge' : 'querystring.deadline_seconds', message: 'needs activate=staged' },
