@@ -69,6 +69,7 @@ export {
   activateVersion,
   VersionExistsError,
   findTemplate,
+  findTemplateByName,
   createTemplate,
   ensureTemplate,
   listTemplates,
