@@ -53,6 +53,11 @@ test('an import with activate=staged starts a rollout whose progress names every
   const presets = progress.body.presets as { name: string; eligible: number; threshold: number; warm: boolean }[];
   assert.deepEqual(presets.map((p) => p.name).sort(), (manifest.presets as { name: string }[]).map((p) => p.name).sort());
   assert.ok(presets.every((p) => p.eligible === 0 && p.warm === (p.threshold === 0)));
+  // The organization's pools show the staged presets beside the active ones (the console's overview reads this).
+  const pools = (await call('GET', '/api/v1/organizations/rollout-org/presets', { token })).body as unknown as { version: string; staged: boolean; active: boolean; rolloutDeadline: string | null }[];
+  const stagedPools = pools.filter((p) => p.version === 'v2');
+  assert.ok(stagedPools.length > 0 && stagedPools.every((p) => p.staged && !p.active && p.rolloutDeadline === rollout.deadline_at));
+  assert.ok(pools.filter((p) => p.version === 'v1').every((p) => p.active && !p.staged));
   const list = await call('GET', `/api/v1/templates/${templateId}/rollouts`, { token });
   assert.deepEqual((list.body as unknown as { id: string }[]).map((r) => r.id), [rollout.id]);
 

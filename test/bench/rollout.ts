@@ -69,8 +69,14 @@ export async function rolloutBench(figures: Figure[]): Promise<void> {
     await warm('v1 warm');
 
     let n = 0;
-    /** Requests a workspace every CLAIM_MS while `until` is false; samples the extra prebuild containers meanwhile. */
-    async function window(until: () => Promise<boolean>): Promise<{ requests: Request[]; mostExtra: number }> {
+    /**
+     * Requests a workspace every CLAIM_MS while `until` is false, for at most `maxMs` (a pool that cannot keep up on
+     * a loaded machine must not turn into an endless stream of fresh containers); samples the extra prebuild
+     * containers meanwhile.
+     */
+    async function window(until: () => Promise<boolean>, maxMs: number): Promise<{ requests: Request[]; mostExtra: number; capped: boolean }> {
+      const start = Date.now();
+      let capped = false;
       const requests: Request[] = [];
       let mostExtra = 0;
       let done = false;
@@ -84,6 +90,10 @@ export async function rolloutBench(figures: Figure[]): Promise<void> {
         }
       })();
       while (!(await until())) {
+        if (Date.now() - start > maxMs) {
+          capped = true;
+          break;
+        }
         const at = Date.now();
         const presetName = PRESETS[n % PRESETS.length]!;
         const result = await createWorkspace(
@@ -95,7 +105,7 @@ export async function rolloutBench(figures: Figure[]): Promise<void> {
       }
       done = true;
       await sampler;
-      return { requests, mostExtra };
+      return { requests, mostExtra, capped };
     }
 
     /** Request to usable: the request's build succeeded with every agent ready (claims: the claim build). */
@@ -115,8 +125,9 @@ export async function rolloutBench(figures: Figure[]): Promise<void> {
       return requests.map((r) => byId.get(r.buildId)! - r.at);
     }
 
-    const report = async (label: string, w: { requests: Request[]; mostExtra: number }, extra: boolean) => {
+    const report = async (label: string, w: { requests: Request[]; mostExtra: number; capped: boolean }, extra: boolean) => {
       const misses = w.requests.filter((r) => !r.claimed).length;
+      if (w.capped) figures.push({ name: `rollout, ${label}: window hit its cap`, value: w.requests.length, unit: 'requests', note: 'the end condition was not reached in time' });
       const usable = await usableMs(w.requests);
       figures.push(
         { name: `rollout, ${label}: misses`, value: misses, unit: 'requests', note: `of ${w.requests.length}, one every ${CLAIM_MS} ms` },
@@ -130,12 +141,12 @@ export async function rolloutBench(figures: Figure[]): Promise<void> {
 
     // Baseline: the same load without a rollout (what the pool sustains on this machine).
     const t0 = Date.now();
-    await report('no rollout (baseline)', await window(async () => Date.now() - t0 > BASELINE_MS), false);
+    await report('no rollout (baseline)', await window(async () => Date.now() - t0 > BASELINE_MS, BASELINE_MS + 5000), false);
     await warm('v1 warm again');
 
     // Immediate activation (Coder's behaviour): the window ends once the new version is warm.
     await importVersion(ops, { template: { id: templateId }, manifest: manifest('v2'), createdBy: null, activate: true });
-    await report('immediate activation', await window(async () => (await activeEligible()) >= PRESETS.length * DESIRED - 1), true);
+    await report('immediate activation', await window(async () => (await activeEligible()) >= PRESETS.length * DESIRED - 1, 60_000), true);
     await warm('v2 warm');
 
     // Staged: the window ends a few requests after the promotion.
@@ -149,7 +160,7 @@ export async function rolloutBench(figures: Figure[]): Promise<void> {
         else if (rows[0]!.state !== 'staged') throw new Error(`the staged rollout ended ${rows[0]!.state}`);
       }
       return promotedAt > 0 && Date.now() - promotedAt > 5 * CLAIM_MS;
-    });
+    }, 180_000);
     await report('staged rollout', w, true);
     figures.push(
       { name: 'rollout, staged: import → promotion', value: Number(((promotedAt - t1) / 1000).toFixed(1)), unit: 's', note: `surge ${staged.rollout!.surge} = ${staged.rollout!.surgeBuilds} staged builds at once` },
