@@ -9,7 +9,11 @@ export type DomainErrorCode =
   | 'invalid_manifest'
   | 'invalid_text'
   | 'template_deprecated'
-  | 'prebuild_unclaimed';
+  | 'prebuild_unclaimed'
+  /** Input whose work would exceed a bound (size, count, or the time budget of off-loop work). */
+  | 'too_large'
+  /** The off-loop workers' queue is full: try again shortly. */
+  | 'busy';
 
 /** One offending input: `path` names the field as the HTTP API receives it (`body.preset_id`, `querystring.to`). */
 export type ErrorDetail = { path: string; message: string };

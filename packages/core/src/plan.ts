@@ -94,13 +94,14 @@ export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan
 
 /**
  * Execution gates (BEHAVIOUR.md §4.2): a hard-limited or validation-failed preset creates nothing (deletes still run),
- * a create is never larger than the desired count now, nor (staged presets) than the rollout's surge budget left.
+ * a create is never larger than the count the preset wants now if active (or staged), nor (staged presets) than the
+ * rollout's surge budget left.
  */
-export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredNow: number; createBudget?: number }): Action[] {
+export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredIfActive: number; createBudget?: number }): Action[] {
   return actions.flatMap((action): Action[] => {
     if (action.type !== 'create') return [action];
     if (gates.hardLimited || gates.validationFailed) return [];
-    const count = Math.min(action.count, Math.max(gates.desiredNow, 0), Math.max(gates.createBudget ?? Infinity, 0));
+    const count = Math.min(action.count, Math.max(gates.desiredIfActive, 0), Math.max(gates.createBudget ?? Infinity, 0));
     return count > 0 ? [{ type: 'create', count }] : [];
   });
 }

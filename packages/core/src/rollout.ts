@@ -42,6 +42,19 @@ export function surgeRemaining(rollout: { surgeBuilds: number; stagedInflight: n
   return Math.max(rollout.surgeBuilds - rollout.stagedInflight, 0);
 }
 
+/**
+ * Splits each rollout's remaining surge among the staged creates of one batch, in order: the counts allowed, so
+ * that the presets of one template written together never exceed its budget (each saw the same in-flight count).
+ */
+export function shareSurge(creates: readonly { rolloutId: string; surgeRemaining: number; count: number }[]): number[] {
+  const used = new Map<string, number>();
+  return creates.map((c) => {
+    const allowed = Math.max(0, Math.min(c.count, c.surgeRemaining - (used.get(c.rolloutId) ?? 0)));
+    used.set(c.rolloutId, (used.get(c.rolloutId) ?? 0) + allowed);
+    return allowed;
+  });
+}
+
 /** One staged preset as the promotion decision sees it. */
 export type StagedPresetProgress = {
   presetId: string;

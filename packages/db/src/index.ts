@@ -20,7 +20,7 @@ export {
   type PrebuildTarget,
 } from './reconcile-queries.js';
 export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, registerPrebuildDemand, claimSlotsForBatch, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
-export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
+export { applyBuildResult, type AppliedResult } from './build-results.js';
 export { applyWorkspaceLost, type LostOutcome } from './workspace-lost.js';
 export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';
 export {
@@ -89,7 +89,7 @@ export { bumpPresetCounter, type PresetCounter } from './counters.js';
 export { loadPoolRows, type PoolRow } from './pool-metrics.js';
 export { createApiToken, hashToken } from './auth.js';
 export { USERNAME_PATTERN, TEMPLATE_NAME_PATTERN } from './auth.js';
-export { ensureUser, grantRole, findUserId, setUserEmail, userExists, userRoleScopes, findPrincipalByTokenHash, type RoleName, type Principal } from './users.js';
+export { ensureUser, grantRole, findUserId, setUserEmail, userExists, userRoles, findPrincipalByTokenHash, type RoleName, type Principal } from './users.js';
 export {
   getWorkspace,
   claimPrebuild,
@@ -129,6 +129,8 @@ export {
   listRollouts,
   findStagedRollout,
   lockStagedRollout,
+  lockStagedRollouts,
+  stagedSiblings,
   loadStagedPresets,
   endRollout,
   latestRolloutStates,

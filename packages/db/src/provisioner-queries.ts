@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { keepsPoolSql } from './active.js';
 import { SYSTEM_USER_ID } from './constants.js';
 
 /** Read-only lookups a provisioner makes: what a build is for, and which workspaces still exist. */
@@ -15,6 +16,8 @@ export type BuildTarget = {
   ownerName: string;
   /** The version manifest's `workspace` block as stored (validated at import), or null. */
   workspace: unknown;
+  /** The version's parameter declarations as stored: the values a build renders must satisfy them. */
+  declarations: unknown;
   /**
    * The build's version is its template's active one or staged by a rollout (issue 23), and the template is neither
    * deleted nor deprecated: a create of any other version is canceled instead of built.
@@ -27,10 +30,8 @@ export async function loadBuildTarget(db: pg.Pool | pg.ClientBase, buildId: stri
   const { rows } = await db.query<BuildTarget>(
     `SELECT b.id AS "buildId", w.id AS "workspaceId", w.name AS "workspaceName", w.organization_id AS "organizationId",
             w.template_id AS "templateId", b.template_version_id AS "templateVersionId", w.preset_id AS "presetId",
-            w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace,
-            ((t.active_version_id IS NOT DISTINCT FROM b.template_version_id
-              OR EXISTS (SELECT 1 FROM template_rollouts r WHERE r.template_id = t.id AND r.state = 'staged' AND r.version_id = b.template_version_id))
-             AND NOT t.deleted AND NOT t.deprecated) AS active
+            w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace, v.parameters AS declarations,
+            ${keepsPoolSql('b.template_version_id')} AS active
      FROM builds b
      JOIN workspaces w ON w.id = b.workspace_id
      JOIN users u ON u.id = w.owner_id

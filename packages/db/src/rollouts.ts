@@ -102,6 +102,23 @@ export async function lockStagedRollout(client: pg.ClientBase, templateId: strin
   return rows[0]?.id;
 }
 
+/** lockStagedRollout for the templates of a batch, in id order (two reconcilers never deadlock on them). */
+export async function lockStagedRollouts(client: pg.ClientBase, templateIds: readonly string[]): Promise<void> {
+  await client.query(`SELECT id FROM template_rollouts WHERE template_id = ANY($1::uuid[]) AND state = 'staged' ORDER BY id FOR UPDATE`, [[...new Set(templateIds)]]);
+}
+
+/** The other presets of the staged version a preset belongs to (none when its version is not staged). */
+export async function stagedSiblings(db: pg.Pool | pg.ClientBase, presetId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT s.id FROM presets p
+     JOIN template_rollouts r ON r.version_id = p.template_version_id AND r.state = 'staged'
+     JOIN presets s ON s.template_version_id = p.template_version_id AND s.id <> p.id
+     WHERE p.id = $1`,
+    [presetId],
+  );
+  return rows.map((r) => r.id);
+}
+
 /**
  * The presets of a version with their pool counts (views of migration 006: eligible = running, ready, not expired;
  * starting = latest build a start still pending or running), in name order.

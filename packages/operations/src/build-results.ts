@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
-import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, type Pool } from '@warmpool/db';
+import { BuildResult, describeIssues, endsBuild, enqueueReconcile, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
+import { applyBuildResult, applyWorkspaceLost, insertOutbox, notificationMessage, stagedSiblings, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
@@ -15,7 +15,7 @@ export type BuildResultsDeps = {
 };
 
 // A build that starts changes no plan (pending and running both count as in progress): no reconcile.
-const TRIGGER: Record<BuildResult['type'], string | null> = {
+const TRIGGER: Record<BuildResult['type'], ReconcileTrigger | null> = {
   'build-started': null,
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
@@ -40,9 +40,8 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   }
   const result = parsed.data;
   if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
-  const input = { ...result, at: new Date(result.at) };
   const recorded = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
-    const outcome = await applyBuildResult(client, input);
+    const outcome = await applyBuildResult(client, result);
     if (outcome.kind === 'applied' && outcome.replacements && outcome.presetId) {
       const message = notificationMessage({
         type: 'resource-replacements',
@@ -69,7 +68,11 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const trigger = TRIGGER[result.type];
   if (recorded.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, recorded.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
-  if (recorded.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed' || result.type === 'build-canceled')) await handOffFreeSlots(deps.pool, deps.queues, log);
+  if (recorded.reason === 'prebuild-create' && endsBuild(result)) {
+    await handOffFreeSlots(deps.pool, deps.queues, log);
+    // A staged build that ended gave back surge budget (§4.6): the rollout's other presets may use it now.
+    if (recorded.presetId) await enqueueReconciles(deps.queues.reconcile, await stagedSiblings(deps.pool, recorded.presetId), 'surge-free');
+  }
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { kind: 'applied' };
 }

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { planManifestChanges } from '@warmpool/core';
-import { createTemplate, listRollouts, listTemplates, loadActivePoolShapes, type RolloutRow } from '@warmpool/db';
+import { createTemplate, listRollouts, listTemplates, type RolloutRow } from '@warmpool/db';
 import {
   activateVersion,
-  checkManifest,
+  dryRunManifest,
   endRolloutNow,
   importVersion,
   reconcilesThrough,
@@ -114,8 +113,7 @@ export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     const template = await findTemplate(deps, request.principal, request.params.id);
     // Those who may import may see what an import would do.
     authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-    const validation = checkManifest(request.body);
-    return { warnings: validation.warnings, changes: planManifestChanges(await loadActivePoolShapes(deps.pool, template.id), validation.value, new Date()) };
+    return dryRunManifest(deps.pool, template.id, request.body);
   });
 
   app.post('/templates/:id/versions/:versionId/activate', { schema: activateVersionSchema }, async (request) => {
