@@ -10,6 +10,7 @@ import {
   nextWakeAt,
   parseSurge,
   resolveSurge,
+  shareSurge,
   type PresetRecord,
   type StagedPresetProgress,
 } from '../src/index.js';
@@ -137,6 +138,24 @@ describe('decideRollout (promotion)', () => {
         const warm = list.every((x) => x.status === 'healthy' && x.eligible >= x.threshold);
         assert.equal(decision.kind === 'promote', warm);
         if (decision.kind === 'wait') assert.ok(offset <= 0, 'waits only until the deadline');
+      }),
+    );
+  });
+});
+
+describe('shareSurge (one batch, one budget)', () => {
+  test('splits each rollout’s remaining surge among its presets in order, never more in total', () => {
+    assert.deepEqual(shareSurge([
+      { rolloutId: 'r1', surgeRemaining: 3, count: 2 },
+      { rolloutId: 'r1', surgeRemaining: 3, count: 2 },
+      { rolloutId: 'r2', surgeRemaining: 1, count: 4 },
+      { rolloutId: 'r1', surgeRemaining: 3, count: 1 },
+    ]), [2, 1, 1, 0]);
+    fc.assert(
+      fc.property(fc.array(fc.record({ rolloutId: fc.constantFrom('a', 'b'), count: fc.nat({ max: 5 }) })), fc.nat({ max: 6 }), (creates, budget) => {
+        const allowed = shareSurge(creates.map((c) => ({ ...c, surgeRemaining: budget })));
+        for (const id of ['a', 'b']) assert.ok(allowed.filter((_, i) => creates[i]!.rolloutId === id).reduce((x, y) => x + y, 0) <= budget);
+        allowed.forEach((n, i) => assert.ok(n >= 0 && n <= creates[i]!.count));
       }),
     );
   });
