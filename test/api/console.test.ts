@@ -160,6 +160,9 @@ test('a preset\'s builds, replacement notices and history; refused or hidden out
   const asMember = (await call('GET', `/api/v1/presets/${preset.presetId}/builds`, { token: tokens.member })).body as unknown as { reason: string; workspaceName: string | null; error: string | null }[];
   assert.deepEqual(asMember.map((b) => [b.reason, b.workspaceName]).sort(), [['claim', null], ['prebuild-create', null], ['prebuild-create', 'prebuild-x']].sort());
   assert.equal(asMember.find((b) => b.workspaceName === 'prebuild-x')?.error, 'quota exceeded', 'prebuild errors are shown to members');
+  // Readiness per build: the prebuild's create had its agent ready (usable); the claim build has no agents yet, the failed one none.
+  const readiness = (asMember as unknown as { reason: string; status: string; usable: boolean; agents: { name: string; ready: boolean }[] }[]).map((b) => [b.reason, b.status, b.usable, b.agents.map((a) => [a.name, a.ready])]);
+  assert.deepEqual(readiness.sort(), [['claim', 'succeeded', false, []], ['prebuild-create', 'failed', false, []], ['prebuild-create', 'succeeded', true, [['main', true]]]].sort());
   const memberNotices = (await call('GET', `/api/v1/presets/${preset.presetId}/replacements`, { token: tokens.member })).body as unknown as { workspaceName: string | null; claimant: string | null; replacements: unknown }[];
   assert.deepEqual(memberNotices, [{ ...memberNotices[0]!, workspaceName: null, claimant: null, replacements: { 'aws_instance.dev': ['ami'] } }]);
   // So does a template admin (of the organization or site-wide): without workspace.read, the same view as a member.

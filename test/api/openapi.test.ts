@@ -92,6 +92,14 @@ test('a manifest may be sent as JSON or YAML', () => {
   assert.deepEqual(Object.keys(body?.content ?? {}).sort(), ['application/json', 'application/yaml']);
 });
 
+test("the workspace resource documents its readiness: agents, the claim hook's outcome and usable", () => {
+  for (const [path, method, status] of [['/api/v1/workspaces/{id}', 'get', '200'], ['/api/v1/organizations/{org}/workspaces', 'post', '201']] as const) {
+    const schema = doc.paths[path]![method]!.responses![status]!.content!['application/json']!.schema as { properties: Record<string, { properties?: Record<string, unknown> }> };
+    const workspace = method === 'get' ? schema : schema.properties.workspace!;
+    for (const field of ['agents', 'claim_hook', 'usable', 'usable_at']) assert.ok(workspace.properties![field], `${method} ${path}: ${field}`);
+  }
+});
+
 /** Every property name anywhere in a JSON schema (nested objects, arrays, combinators). */
 function propertyNames(schema: unknown, found = new Set<string>()): Set<string> {
   if (Array.isArray(schema)) schema.forEach((item) => propertyNames(item, found));

@@ -43,7 +43,7 @@ function ratePerHour(p: Profile, at: number): number {
   return at >= TREND_FROM ? rate * 1.4 : rate;
 }
 
-function poisson(mean: number, rand: () => number): number {
+export function poisson(mean: number, rand: () => number): number {
   const limit = Math.exp(-mean);
   let k = 0;
   for (let p = rand(); p > limit; p *= rand()) k++;
@@ -63,30 +63,39 @@ export function syntheticTrace(p: Profile, seed: number): Date[] {
   return out;
 }
 
-const officeSchedule = (p: Profile, peak: number, off: number) => ({
+/** Two levels: `peak` prebuilds 08:00–18:59 on weekdays in `zone`, `off` otherwise. */
+export const officeSchedule = (zone: string, peak: number, off: number) => ({
   instances: off,
-  timezone: p.zone,
+  timezone: zone,
   schedules: [{ cron: '* 8-18 * * 1-5', instances: peak }],
 });
+type OfficeSchedule = ReturnType<typeof officeSchedule>;
 
-function run(p: Profile, requests: Date[], schedule: ReturnType<typeof officeSchedule>, policy: AutoscalingPolicy | null): ReplayTotals {
-  return replay({ policy, schedule, requests, from: new Date(START), to: new Date(END), leadTimeSeconds: LEAD_TIME_SECONDS }).totals;
-}
+export type StaticSearch = { requests: Date[]; from: Date; to: Date; zone: string; leadTimeSeconds: number; target: number };
 
-/** The cheapest two-level office schedule that meets the target over the whole trace (with hindsight). */
-function bestStatic(p: Profile, requests: Date[]): { peak: number; off: number; totals: ReplayTotals } {
-  let best: { peak: number; off: number; totals: ReplayTotals } | null = null;
+/**
+ * The best static schedule rule (docs/SIZING.md): the cheapest two-level office schedule (fewest prebuild-hours) that
+ * meets `target` over the whole trace, chosen with hindsight by replaying it.
+ */
+export function bestStaticSchedule(s: StaticSearch): { peak: number; off: number; schedule: OfficeSchedule; totals: ReplayTotals } {
+  const run = (schedule: OfficeSchedule) => replay({ policy: null, schedule, requests: s.requests, from: s.from, to: s.to, leadTimeSeconds: s.leadTimeSeconds }).totals;
+  let best: { peak: number; off: number; schedule: OfficeSchedule; totals: ReplayTotals } | null = null;
   for (let off = 0; off <= 6; off++) {
     for (let peak = off; peak <= 30; peak++) {
-      const totals = run(p, requests, officeSchedule(p, peak, off), null);
-      if ((totals.hitRate ?? 1) >= TARGET) {
-        if (!best || totals.prebuildHours < best.totals.prebuildHours) best = { peak, off, totals };
+      const schedule = officeSchedule(s.zone, peak, off);
+      const totals = run(schedule);
+      if ((totals.hitRate ?? 1) >= s.target) {
+        if (!best || totals.prebuildHours < best.totals.prebuildHours) best = { peak, off, schedule, totals };
         break; // more peak prebuilds only cost more
       }
     }
   }
-  if (!best) throw new Error(`no static schedule reaches ${TARGET} for ${p.name}`);
+  if (!best) throw new Error(`no static schedule reaches ${s.target}`);
   return best;
+}
+
+function run(requests: Date[], schedule: OfficeSchedule, policy: AutoscalingPolicy | null): ReplayTotals {
+  return replay({ policy, schedule, requests, from: new Date(START), to: new Date(END), leadTimeSeconds: LEAD_TIME_SECONDS }).totals;
 }
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -98,9 +107,9 @@ export async function sizingBench(figures: Figure[]): Promise<Record<string, unk
   const expression: AutoscalingPolicy = { kind: 'expression', expression: 'max(scheduled_target, claims_60m)', min: 0, max: 100 };
   for (const [i, p] of PRESETS.entries()) {
     const requests = syntheticTrace(p, 1000 + i);
-    const best = bestStatic(p, requests);
-    const schedule = officeSchedule(p, best.peak, best.off);
-    const results = { static: best.totals, expression: run(p, requests, schedule, expression), forecast: run(p, requests, schedule, forecast) };
+    const best = bestStaticSchedule({ requests, from: new Date(START), to: new Date(END), zone: p.zone, leadTimeSeconds: LEAD_TIME_SECONDS, target: TARGET });
+    const schedule = best.schedule;
+    const results = { static: best.totals, expression: run(requests, schedule, expression), forecast: run(requests, schedule, forecast) };
     for (const [kind, t] of Object.entries(results) as [keyof typeof sum, ReplayTotals][]) {
       add(sum[kind], t);
       figures.push({

@@ -190,6 +190,8 @@ test('a preset\'s page shows its hit rate and plots the recorded eligible counts
   assert.equal(await page.locator('.stats div', { hasText: 'Hit rate 24 h' }).locator('dd').textContent(), '75%');
   await page.getByTestId('hit-rate-detail').getByText('3 of 4 request(s) in the last 24 hours got a prebuild.').waitFor();
   await page.getByTestId('demand-totals').getByText('3 hit(s)').waitFor();
+  // The seeded prebuild's agent is ready: its build reads usable in the builds table.
+  await page.locator('table.builds td[data-label="Readiness"]', { hasText: 'usable' }).waitFor();
   type Series = { hits: { count: number }[]; misses: { count: number }[]; samples: { t: number; eligible: number }[] };
   const chart = await page.evaluate(() => (globalThis as unknown as { warmpoolChart?: Series }).warmpoolChart);
   const total = (list: { count: number }[] | undefined) => (list ?? []).reduce((n, h) => n + h.count, 0);

@@ -47,6 +47,7 @@ export { planWrites, needsPresetLock, NOTICE_TEXT_LIMIT, type Write, type Notice
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText, clip } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
+export { workspaceReadiness, type AgentState, type LatestBuildState, type Readiness, type ClaimHookStatus } from './readiness.js';
 export {
   parseSurge,
   resolveSurge,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { agentsJson } from './workspaces.js';
 
 /** Read models behind the pools console: organizations in scope, a preset's builds, replacements and history. */
 
@@ -22,12 +23,15 @@ export type PresetBuild = {
   error: string | null;
   createdAt: string;
   completedAt: string | null;
+  /** The build's agents (a start build's; empty before it succeeded and for stops and deletes). */
+  agents: { name: string; ready: boolean; readyAt: string | null }[];
 };
 
 /** The latest builds of the preset's workspaces (prebuilds and the claims of them), newest first. */
 export async function latestPresetBuilds(pool: pg.Pool, presetId: string, limit: number): Promise<PresetBuild[]> {
-  const { rows } = await pool.query<{ id: string; owner_id: string; name: string; build_number: number; transition: string; reason: string; job_status: string; error: string | null; created_at: Date; completed_at: Date | null }>(
-    `SELECT b.id, w.owner_id, w.name, b.build_number, b.transition, b.reason, b.job_status, b.error, b.created_at, b.completed_at
+  const { rows } = await pool.query<{ id: string; owner_id: string; name: string; build_number: number; transition: string; reason: string; job_status: string; error: string | null; created_at: Date; completed_at: Date | null; agents: { name: string; ready: boolean; ready_at: string | null }[] }>(
+    `SELECT b.id, w.owner_id, w.name, b.build_number, b.transition, b.reason, b.job_status, b.error, b.created_at, b.completed_at,
+            ${agentsJson('b.id')} AS agents
      FROM builds b JOIN workspaces w ON w.id = b.workspace_id
      WHERE w.preset_id = $1 ORDER BY b.created_at DESC, b.id LIMIT $2`,
     [presetId, limit],
@@ -43,6 +47,7 @@ export async function latestPresetBuilds(pool: pg.Pool, presetId: string, limit:
     error: r.error,
     createdAt: r.created_at.toISOString(),
     completedAt: r.completed_at?.toISOString() ?? null,
+    agents: r.agents.map((a) => ({ name: a.name, ready: a.ready, readyAt: a.ready_at ? new Date(a.ready_at).toISOString() : null })),
   }));
 }
 

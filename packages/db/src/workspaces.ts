@@ -21,7 +21,10 @@ export type WorkspaceRow = {
   created_at: Date;
   last_used_at: Date | null;
   claimed_at: Date | null;
-  latest_build: { id: string; build_number: number; transition: string; job_status: string; reason: string } | null;
+  /** `error` and `completed_at` (ISO text) are absent from the row a claim answers with (claim_prebuild). */
+  latest_build: { id: string; build_number: number; transition: string; job_status: string; reason: string; error?: string | null; completed_at?: string | null } | null;
+  /** The latest build's agents (`ready_at` as ISO text); absent from the row a claim answers with: it has none yet. */
+  agents?: { name: string; ready: boolean; ready_at: string | null }[];
 };
 
 /** A user's workspace names are unique among their live workspaces: `conflict`. */
@@ -32,9 +35,16 @@ export class WorkspaceNameTakenError extends DomainError {
   }
 }
 
+/** A build's agents as a JSON array (name, ready, ready_at), `[]` without any: what decides readiness. */
+export const agentsJson = (buildId: string) => `COALESCE((SELECT json_agg(json_build_object('name', a.name, 'ready', a.ready, 'ready_at', a.ready_at) ORDER BY a.name)
+                   FROM agents a WHERE a.build_id = ${buildId}), '[]')`;
+
+// With the latest build's agents, which decide readiness (core workspaceReadiness).
 const WORKSPACE_SELECT = `
   SELECT w.*, CASE WHEN l.build_id IS NOT NULL THEN json_build_object('id', l.build_id, 'build_number', l.build_number,
-                'transition', l.transition, 'job_status', l.job_status, 'reason', l.reason) END AS latest_build
+                'transition', l.transition, 'job_status', l.job_status, 'reason', l.reason, 'error', l.build_error,
+                'completed_at', l.build_completed_at) END AS latest_build,
+         ${agentsJson('l.build_id')} AS agents
   FROM workspaces w LEFT JOIN workspace_latest_builds l ON l.id = w.id`;
 
 export async function getWorkspace(db: pg.Pool | pg.ClientBase, id: string, options: { forUpdate?: boolean } = {}): Promise<WorkspaceRow | undefined> {

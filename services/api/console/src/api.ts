@@ -11,7 +11,7 @@ export type Scope = {
 
 export type { PresetStatus } from '@warmpool/core';
 /** A build of the pool; another user's workspace (to a reader without workspace.read) comes without name and error. */
-export type Build = Omit<PresetBuild, 'ownerId' | 'workspaceName'> & { workspaceName: string | null };
+export type Build = Omit<PresetBuild, 'ownerId' | 'workspaceName'> & { workspaceName: string | null; usable: boolean };
 /** A replacement notice; another user's claim comes without the workspace name and the claimant. */
 export type Replacement = Omit<ReplacementNotice, 'claimantId' | 'workspaceName' | 'claimant'> & { workspaceName: string | null; claimant: string | null };
 export type PreviewPoint = { at: string; instances: number };

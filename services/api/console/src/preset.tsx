@@ -107,6 +107,7 @@ function Builds(props: { builds: Build[] }) {
           <th scope="col">Workspace</th>
           <th scope="col">Build</th>
           <th scope="col">Status</th>
+          <th scope="col">Readiness</th>
           <th scope="col">Error</th>
         </tr>
       </thead>
@@ -121,6 +122,9 @@ function Builds(props: { builds: Build[] }) {
             <td data-label="Status">
               <span class={`badge badge-${b.status === 'failed' ? 'bad' : b.status === 'succeeded' ? 'ok' : 'muted'}`}>{b.status}</span>
             </td>
+            <td data-label="Readiness">
+              <Readiness build={b} />
+            </td>
             <td data-label="Error" class="error-text">
               {b.error ?? ''}
             </td>
@@ -129,6 +133,15 @@ function Builds(props: { builds: Build[] }) {
       </tbody>
     </table>
   );
+}
+
+/** Usable (agents ready, and for a claim its hook ran), or which agents are still starting. */
+function Readiness(props: { build: Build }) {
+  const b = props.build;
+  if (b.usable) return <span class="badge badge-ok">usable</span>;
+  const waiting = b.agents.filter((a) => !a.ready).map((a) => a.name);
+  if (b.status === 'succeeded' && waiting.length > 0) return <span class="badge badge-muted">agent {waiting.join(', ')} starting</span>;
+  return <span class="muted">—</span>;
 }
 
 function Replacements(props: { items: Replacement[] }) {

@@ -41,6 +41,12 @@ export const buildsSchema = presetList({
     error: { type: ['string', 'null'] },
     createdAt: { type: 'string' },
     completedAt: { type: ['string', 'null'] },
+    agents: {
+      type: 'array',
+      description: "The build's agents and their readiness (a start build's, once it succeeded)",
+      items: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' }, readyAt: { type: ['string', 'null'] } } },
+    },
+    usable: { type: 'boolean', description: 'A succeeded start whose agents are all ready (for a claim: its hook ran): what GET /workspaces/:id calls usable' },
   },
 });
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { workspaceReadiness } from '@warmpool/core';
 import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, isPaused, SYSTEM_USER_ID, type Principal } from '@warmpool/db';
 import { POOL_SAMPLES } from '@warmpool/operations';
 import type { ApiDeps } from '../deps.js';
@@ -46,7 +47,15 @@ export async function poolViewRoutes(fastify: FastifyInstance, deps: ApiDeps): P
   app.get('/presets/:id/builds', { schema: buildsSchema }, async (request) => {
     const reader = await presetReader(deps, request.principal, request.params.id);
     const builds = await latestPresetBuilds(deps.pool, reader.presetId, Number(request.query.limit ?? 20));
-    return builds.map((b) => (seesWorkspace(reader, b.ownerId) ? b : { ...b, workspaceName: null, error: null }));
+    return builds.map((b) => {
+      // The rule of GET /workspaces/:id, applied to this build as if it were its workspace's latest.
+      const { usable } = workspaceReadiness(
+        { transition: b.transition, reason: b.reason, jobStatus: b.status, completedAt: b.completedAt ? new Date(b.completedAt) : null, error: b.error },
+        b.agents.map((a) => ({ name: a.name, ready: a.ready, readyAt: a.readyAt ? new Date(a.readyAt) : null })),
+        false,
+      );
+      return { ...b, usable, ...(seesWorkspace(reader, b.ownerId) ? {} : { workspaceName: null, error: null }) };
+    });
   });
 
   app.get('/presets/:id/replacements', { schema: replacementsSchema }, async (request) => {

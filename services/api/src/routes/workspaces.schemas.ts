@@ -19,8 +19,31 @@ const workspace = {
     created_at: { type: 'string' },
     latest_build: {
       type: ['object', 'null'],
-      properties: { id: { type: 'string' }, build_number: { type: 'integer' }, transition: { type: 'string' }, job_status: { type: 'string' }, reason: { type: 'string' } },
+      properties: {
+        id: { type: 'string' },
+        build_number: { type: 'integer' },
+        transition: { type: 'string' },
+        job_status: { type: 'string' },
+        reason: { type: 'string' },
+        error: { type: ['string', 'null'] },
+        completed_at: { type: ['string', 'null'], description: 'ISO time the build finished' },
+      },
     },
+    agents: {
+      type: 'array',
+      description: "The latest build's agents (the Docker provisioner: one, `main`, ready when the container's health check passes)",
+      items: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' }, ready_at: { type: ['string', 'null'] } } },
+    },
+    claim_hook: {
+      type: ['object', 'null'],
+      description: "For a claim (latest build reason `claim`): the claim hook's outcome; null otherwise",
+      properties: { status: { type: 'string', enum: ['pending', 'succeeded', 'failed', 'canceled'] }, error: { type: ['string', 'null'] } },
+    },
+    usable: {
+      type: 'boolean',
+      description: 'The latest build is a succeeded start, it has agents and all are ready, and for a claim its hook ran: poll until true',
+    },
+    usable_at: { type: ['string', 'null'], description: 'When it became usable (null while not usable)' },
   },
 } as const;
 

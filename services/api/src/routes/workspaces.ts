@@ -6,6 +6,7 @@ import {
   type WorkspaceRow,
 } from '@warmpool/db';
 import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
+import { workspaceReadiness } from '@warmpool/core';
 import type { ApiDeps } from '../deps.js';
 import { findOrganizationForCreate } from './claim-lookup.js';
 import { can, seesOrganization } from '../authz.js';
@@ -13,7 +14,28 @@ import { ApiError, forbidden, notFound } from '../errors.js';
 import { authorize, claimTargetCache, typed } from './common.js';
 import { createWorkspaceSchema, deleteWorkspaceSchema, getWorkspaceSchema, updateWorkspaceSchema } from './workspaces.schemas.js';
 
-const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString() });
+const toDate = (iso: string | null | undefined) => (iso ? new Date(iso) : null);
+
+/** The workspace resource: the row, its latest build's agents and the readiness a client polls (`usable`). */
+function view(w: WorkspaceRow) {
+  const agents = (w.agents ?? []).map((a) => ({ name: a.name, ready: a.ready, ready_at: a.ready_at ? new Date(a.ready_at).toISOString() : null }));
+  const b = w.latest_build;
+  const readiness = workspaceReadiness(
+    b && { transition: b.transition, reason: b.reason, jobStatus: b.job_status, completedAt: toDate(b.completed_at), error: b.error ?? null },
+    agents.map((a) => ({ name: a.name, ready: a.ready, readyAt: toDate(a.ready_at) })),
+    w.deleted,
+  );
+  return {
+    ...w,
+    is_prebuild: w.owner_id === SYSTEM_USER_ID,
+    created_at: w.created_at.toISOString(),
+    latest_build: b && { ...b, error: b.error ?? null, completed_at: b.completed_at ? new Date(b.completed_at).toISOString() : null },
+    agents,
+    claim_hook: readiness.claimHook,
+    usable: readiness.usable,
+    usable_at: readiness.usableAt?.toISOString() ?? null,
+  };
+}
 
 export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
   const app = typed(fastify);
