@@ -63,7 +63,19 @@ async function fixture() {
     [who.memberA.userId, unique()],
   );
   const user = await env.db.pool.query<{ id: string }>('INSERT INTO users (username) VALUES ($1) RETURNING id', [`fresh-${unique()}`]);
-  return { freshUserId: user.rows[0]!.id, templateId, versionId, nextVersionId, presetId, prebuildId, workspaceId: (ws.body.workspace as { id: string }).id, notificationId: notification.rows[0]!.id };
+  // Another template of org A with a staged rollout (its own: the first template's version must stay activatable).
+  const rolloutTemplateId = await seedTemplate(env.db.pool, orgA);
+  const { versionId: oldVersion } = await seedVersion(env.db.pool, rolloutTemplateId, [{ name: 'p', instances: 1 }]);
+  const { versionId: stagedVersion } = await seedVersion(env.db.pool, rolloutTemplateId, [{ name: 'p', instances: 1 }], { activate: false });
+  const rollout = await env.db.pool.query<{ id: string }>(
+    `INSERT INTO template_rollouts (template_id, version_id, previous_version_id, surge, surge_builds, deadline_at)
+     VALUES ($1, $2, $3, '1', 1, now() + interval '15 minutes') RETURNING id`,
+    [rolloutTemplateId, stagedVersion, oldVersion],
+  );
+  return {
+    freshUserId: user.rows[0]!.id, templateId, versionId, nextVersionId, presetId, prebuildId, workspaceId: (ws.body.workspace as { id: string }).id, notificationId: notification.rows[0]!.id,
+    rolloutTemplateId, rolloutId: rollout.rows[0]!.id,
+  };
 }
 type Fixture = Awaited<ReturnType<typeof fixture>>;
 
@@ -112,6 +124,15 @@ const ROUTES: Route[] = [
     request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/versions/dry-run`, body: { ...manifest, name: `dry-${unique()}` } }),
     expect: row(200, 200, 200, 403, 403, 403),
   },
+  {
+    name: 'start a staged rollout',
+    request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/rollouts`, body: { version_id: f.nextVersionId } }),
+    expect: row(201, 201, 201, 403, 403, 403),
+  },
+  { name: 'list rollouts', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/templates/${f.rolloutTemplateId}/rollouts` }), expect: row(200, 200, 200, 200, 200, 200) },
+  { name: 'rollout progress', read: true, request: (f) => ({ method: 'GET', path: `/api/v1/templates/${f.rolloutTemplateId}/rollouts/${f.rolloutId}` }), expect: row(200, 200, 200, 200, 200, 200) },
+  { name: 'promote a rollout', request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.rolloutTemplateId}/rollouts/${f.rolloutId}/promote` }), expect: row(200, 200, 200, 403, 403, 403) },
+  { name: 'cancel a rollout', request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.rolloutTemplateId}/rollouts/${f.rolloutId}/cancel` }), expect: row(200, 200, 200, 403, 403, 403) },
   { name: 'deprecate template', request: (f) => ({ method: 'POST', path: `/api/v1/templates/${f.templateId}/deprecate` }), expect: row(200, 200, 200, 403, 403, 403) },
   { name: 'delete template', request: (f) => ({ method: 'DELETE', path: `/api/v1/templates/${f.templateId}` }), expect: row(204, 204, 204, 403, 403, 403) },
   {
@@ -256,7 +277,8 @@ test('denied requests change nothing', async () => {
       await env.db.pool.query(
         `SELECT (SELECT count(*) FROM builds)::int AS builds, (SELECT count(*) FROM outbox)::int AS outbox,
                 (SELECT json_agg(json_build_object('d', deprecated, 'x', deleted, 'a', active_version_id) ORDER BY id) FROM templates) AS templates,
-                (SELECT json_agg(json_build_object('s', status, 'i', invalidated_at) ORDER BY id) FROM presets) AS presets`,
+                (SELECT json_agg(json_build_object('s', status, 'i', invalidated_at) ORDER BY id) FROM presets) AS presets,
+                (SELECT json_agg(state ORDER BY id) FROM template_rollouts) AS rollouts`,
       )
     ).rows[0];
   const before = await snapshot();
@@ -271,6 +293,9 @@ test('denied requests change nothing', async () => {
     ['memberB', 'POST', `/api/v1/presets/${f.presetId}/resume`],
     ['memberA', 'POST', `/api/v1/presets/${f.presetId}/resume`],
     ['memberA', 'POST', `/api/v1/presets/${f.presetId}/invalidate`],
+    ['orgAdminA', 'POST', `/api/v1/templates/${f.rolloutTemplateId}/rollouts/${f.rolloutId}/promote`],
+    ['memberA', 'POST', `/api/v1/templates/${f.rolloutTemplateId}/rollouts/${f.rolloutId}/cancel`],
+    ['templateAdminB', 'POST', `/api/v1/templates/${f.rolloutTemplateId}/rollouts/${f.rolloutId}/promote`],
   ];
   for (const [actor, method, path] of attempts) {
     const res = await call(method, path, { token: who[actor].token });

@@ -30,7 +30,7 @@ const operations = () =>
   Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
 
 // Routes that read or act on the path alone; every other POST/PATCH takes a JSON body.
-const BODYLESS = /\/(activate|deprecate|resume|pause|invalidate|read)$/;
+const BODYLESS = /\/(activate|deprecate|resume|pause|invalidate|read|promote|cancel)$/;
 
 test('the document lists every API route under /api/v1 and nothing else (health checks and metrics are hidden)', () => {
   assert.match(doc.openapi, /^3\./);
@@ -62,6 +62,10 @@ test('the document lists every API route under /api/v1 and nothing else (health 
     '/api/v1/users/me/email',
     '/api/v1/notification-kinds',
     '/api/v1/notification-kinds/{kind}',
+    '/api/v1/templates/{id}/rollouts',
+    '/api/v1/templates/{id}/rollouts/{rolloutId}',
+    '/api/v1/templates/{id}/rollouts/{rolloutId}/promote',
+    '/api/v1/templates/{id}/rollouts/{rolloutId}/cancel',
   ]) {
     assert.ok(paths.includes(expected), `missing ${expected}`);
   }

@@ -21,6 +21,7 @@ import { stormBench } from './storm.js';
 import { boundaryBench } from './boundary.js';
 import { dockerBench } from './docker.js';
 import { frozenBench } from './frozen.js';
+import { rolloutBench } from './rollout.js';
 import { sizingBench } from './sizing.js';
 import { dayBench } from './day.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
@@ -286,6 +287,7 @@ const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () =
     : [
         { name: 'docker', budgetSeconds: 90, run: () => dockerBench(figures) },
         { name: 'frozen', budgetSeconds: 150, run: () => frozenBench(figures) },
+        { name: 'rollout', budgetSeconds: 300, run: () => rolloutBench(figures) },
       ]),
   // Not in the default run (its 6 minutes do not fit the total budget): `npm run bench -- day` or BENCH_ONLY=day.
   ...(process.env.BENCH_ONLY?.split(',').includes('day') ? [{ name: 'day', budgetSeconds: 360, run: async () => void (await dayBench(figures)) }] : []),

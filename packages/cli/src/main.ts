@@ -9,6 +9,7 @@ import { checkTokenRequest, createTokenFor, ensureOrganization, parseExpiryDays,
 import { importManifestFile, readManifestFile } from './commands/import.js';
 import { finishRotation, kindSettings, parseChannel, parseKind, parseOnOff, rotateSecret, setChatWebhook, setSiteWide, setUserPreference, userPreferences } from './commands/notifications.js';
 import { renderReplay, replayCommand } from './commands/replay.js';
+import { endRollout, renderRollout, rolloutStatus } from './commands/rollout.js';
 import { collectStatus, previewPreset, renderStatus, setPaused } from './commands/status.js';
 import { formatTable, printJson, UsageError } from './output.js';
 
@@ -143,20 +144,56 @@ program
   .description('validate a manifest (JSON or YAML) and import it as a new template version')
   .requiredOption('--org <name>', 'organization')
   .option('--template <name>', 'template name (default: the manifest file name)')
-  .option('--activate', 'make the new version active (reconciles the pools at once)')
+  .option('--activate', 'make the new version active at once (its pools start empty; reconciles the pools at once)')
+  .option('--staged', 'stage the new version: warm its pools while the active version serves, make it active when warm')
+  .option('--surge <n|p%>', 'with --staged: staged builds in flight at once, a count or a percentage of desired (default 25%)')
+  .option('--deadline <seconds>', 'with --staged: stop the rollout if it is not warm by then (60-86400, default 900)')
   .option('--json', 'machine-readable output')
-  .action((file: string, opts: { org: string; template?: string; activate?: boolean; json?: boolean }) =>
+  .action((file: string, opts: { org: string; template?: string; activate?: boolean; staged?: boolean; surge?: string; deadline?: string; json?: boolean }) =>
     withDatabase(async (pool, config) => {
+      if (!opts.staged && (opts.surge !== undefined || opts.deadline !== undefined)) throw new UsageError('--surge and --deadline need --staged');
       const text = await readManifestFile(file);
       const template = opts.template ?? path.basename(file).replace(/\.(json|ya?ml)$/i, '');
-      const result = await importManifestFile(pool, config, { text, org: opts.org, template, activate: Boolean(opts.activate) });
+      const staged = opts.staged ? { surge: opts.surge, deadlineSeconds: opts.deadline === undefined ? undefined : Number(opts.deadline) } : undefined;
+      const result = await importManifestFile(pool, config, { text, org: opts.org, template, activate: Boolean(opts.activate), staged });
       if (opts.json) printJson(result);
       else {
         for (const w of result.warnings) console.error(`warning: ${w}`);
-        console.log(`imported ${opts.org}/${template} version ${result.versionName} (${result.presets} presets)${opts.activate ? ', active' : ''}`);
+        const how = opts.activate ? ', active' : result.rollout ? `, staged (rollout ${result.rollout.id}; follow it with: warmpool rollout status --org ${opts.org} --template ${template})` : '';
+        console.log(`imported ${opts.org}/${template} version ${result.versionName} (${result.presets} presets)${how}`);
       }
     }),
   );
+
+const rollout = program.command('rollout').description("a template's staged rollout: progress, promote now, cancel");
+rollout
+  .command('status')
+  .description('the newest rollout of the template with its progress per preset')
+  .requiredOption('--org <name>', 'organization')
+  .requiredOption('--template <name>', 'template')
+  .option('--json', 'machine-readable output')
+  .action((opts: { org: string; template: string; json?: boolean }) =>
+    withDatabase(async (pool) => {
+      const progress = await rolloutStatus(pool, opts.org, opts.template);
+      if (opts.json) printJson(progress);
+      else console.log(renderRollout(progress));
+    }),
+  );
+for (const action of ['promote', 'cancel'] as const) {
+  rollout
+    .command(action)
+    .description(action === 'promote' ? 'make the staged version active now, warm or not' : 'stop the staged rollout; the active version stays')
+    .requiredOption('--org <name>', 'organization')
+    .requiredOption('--template <name>', 'template')
+    .option('--json', 'machine-readable output')
+    .action((opts: { org: string; template: string; json?: boolean }) =>
+      withDatabase(async (pool, config) => {
+        const progress = await endRollout(pool, config, opts.org, opts.template, action);
+        if (opts.json) printJson(progress);
+        else console.log(renderRollout(progress));
+      }),
+    );
+}
 
 program
   .command('status')

@@ -26,6 +26,11 @@ export const RECONCILE_TRIGGERS = [
   // Standby tiers: a freeze or thaw was done, or one still unconfirmed is due again.
   'standby-done',
   'standby-recheck',
+  'rollout-staged',
+  'rollout-promoted',
+  'rollout-stopped',
+  'rollout-canceled',
+  'surge-free',
 ] as const;
 export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
 
@@ -170,6 +175,17 @@ export const NotificationEvent = z.discriminatedUnion('type', [
     presetId: uuid,
     transitionAt: isoDate,
     error: z.string().max(4096),
+  }),
+  /**
+   * A staged rollout stopped without promotion (deadline, failure limit, validation; BEHAVIOUR.md §4.7). `presetId`
+   * is the staged preset that stopped it (for the deadline, the first one not warm): it names the pool in the notice.
+   */
+  z.strictObject({
+    type: z.literal('rollout-stopped'),
+    presetId: uuid,
+    rolloutId: uuid,
+    reason: z.enum(['deadline', 'failure_limit', 'validation_failed']),
+    detail: z.string().max(4096),
   }),
   z.strictObject({
     type: z.literal('resource-replacements'),

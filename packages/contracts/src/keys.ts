@@ -20,8 +20,8 @@ export function wakeJobId(presetId: string, at: Date): string {
 }
 
 /**
- * The outbox key (and job id) of a notifier event: one per status transition (its instant, epoch ms) or per claim
- * build with replacements.
+ * The outbox key (and job id) of a notifier event: one per status transition (its instant, epoch ms), per claim
+ * build with replacements, or per stopped rollout.
  */
 export function notificationKey(event: NotificationEvent): string {
   switch (event.type) {
@@ -30,6 +30,8 @@ export function notificationKey(event: NotificationEvent): string {
       return `${event.type}-${event.presetId}-${new Date(event.transitionAt).getTime()}`;
     case 'resource-replacements':
       return `replacements-${event.buildId}`;
+    case 'rollout-stopped':
+      return `rollout-stopped-${event.rolloutId}`;
   }
 }
 
@@ -44,6 +46,8 @@ export function notificationEventKey(event: NotificationEvent): string {
       return `${event.type}:${event.presetId}:${new Date(event.transitionAt).toISOString()}`;
     case 'resource-replacements':
       return `${event.type}:${event.buildId}`;
+    case 'rollout-stopped':
+      return `${event.type}:${event.rolloutId}`;
   }
 }
 

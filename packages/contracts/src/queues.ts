@@ -8,7 +8,7 @@ export const QUEUES = {
   buildRequests: 'build-requests',
   /** build-started / build-succeeded / build-failed / agent-ready reported by provisioners. */
   buildResults: 'build-results',
-  /** Domain events for the notifier: preset-hard-limited, preset-validation-failed, resource-replacements. */
+  /** Domain events for the notifier: preset-hard-limited, preset-validation-failed, resource-replacements, rollout-stopped. */
   notifications: 'notifications',
   /** One job per (notification, webhook) delivery attempt series. */
   webhookDeliveries: 'webhook-deliveries',

@@ -1,5 +1,6 @@
 import { backoffWindow, computeBackoff, failureLimitReached } from './backoff.js';
-import { gateActions, planPreset } from './plan.js';
+import { gateActions, isStagedPreset, planPreset } from './plan.js';
+import { surgeRemaining } from './rollout.js';
 import type { PresetRecord } from './record.js';
 import { describeScheduleProblem, desiredInstancesAt } from './schedule.js';
 import { sizePreset, type PresetDemand, type SizingView } from './sizing/preset.js';
@@ -60,16 +61,16 @@ export function toCoreSnapshot(record: PresetRecord, now: Date, settings: Evalua
     usingActiveVersion: record.preset.usingActiveVersion,
     templateDeleted: record.preset.templateDeleted,
     templateDeprecated: record.preset.templateDeprecated,
+    staged: Boolean(record.rollout),
     ttlSeconds: record.preset.ttlSeconds,
     timezone: record.preset.timezone,
     schedules: stored.schedules,
   };
   const scheduleProblem = stored.problem ?? (preset.schedules.length > 0 ? describeScheduleProblem(preset) : null);
   const backoff = computeBackoff(record.population, { now, lookbackMs: settings.backoffLookbackMs, window: backoffWindow(preset, now) });
-  return {
-    snapshot: { preset, running: record.running, inProgress: record.inProgress, backoff, hardLimited: record.preset.status === 'hard_limited' },
-    scheduleProblem,
-  };
+  const snapshot: PresetSnapshot = { preset, running: record.running, inProgress: record.inProgress, backoff, hardLimited: record.preset.status === 'hard_limited' };
+  if (record.rollout) snapshot.rollout = { id: record.rollout.id, deadlineAt: record.rollout.deadlineAt, surgeRemaining: surgeRemaining(record.rollout) };
+  return { snapshot, scheduleProblem };
 }
 
 /**
@@ -91,6 +92,7 @@ export function evaluatePreset(record: PresetRecord, now: Date, settings: Evalua
     hardLimited: snapshot.hardLimited || limitReached,
     validationFailed: record.preset.status === 'validation_failed',
     desiredIfActive,
+    ...(snapshot.rollout && isStagedPreset(snapshot.preset) ? { createBudget: snapshot.rollout.surgeRemaining } : {}),
   }).filter((a: Action) => a.type !== 'backoff' && !(a.type === 'create' && a.count <= 0) && !(a.type === 'delete' && a.ids.length === 0));
   return { snapshot, plan, desiredIfActive, writes, scheduleProblem, hardLimitDue, sizing };
 }

@@ -13,7 +13,7 @@ export {
   rangesOverlap,
   TimezoneError,
 } from './schedule.js';
-export { planPreset, gateActions, nextWakeAt, AUTOSCALED_RECHECK_MS, isActivePreset, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
+export { planPreset, gateActions, nextWakeAt, AUTOSCALED_RECHECK_MS, isActivePreset, isStagedPreset, keepsPool, isExpired, backoffUntil, compareOldestFirst } from './plan.js';
 export { computeBackoff, failureLimitReached, backoffWindow, type PopulationBuild } from './backoff.js';
 export {
   validateManifest,
@@ -63,3 +63,19 @@ export { unstorableText, clip } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
 export { workspaceReadiness, type AgentState, type LatestBuildState, type Readiness, type ClaimHookStatus } from './readiness.js';
 export { planNotification, type SendChannel, type ChannelChoices, type NewRecipientRow, type PlannedSend, type NotificationPlan, type NotificationPlanInput } from './notifications.js';
+export {
+  parseSurge,
+  resolveSurge,
+  surgeRemaining,
+  shareSurge,
+  decideRollout,
+  isWarm,
+  DEFAULT_SURGE,
+  SURGE_MAX_BUILDS,
+  DEFAULT_ROLLOUT_DEADLINE_SECONDS,
+  ROLLOUT_DEADLINE_RANGE,
+  type SurgeSpec,
+  type StagedPresetProgress,
+  type RolloutDecision,
+  type RolloutStopReason,
+} from './rollout.js';

@@ -21,6 +21,19 @@ export function isActivePreset(preset: PresetSnapshot['preset']): boolean {
   return preset.usingActiveVersion && !preset.templateDeleted && !preset.templateDeprecated;
 }
 
+/**
+ * Staged = its version is staged by a rollout of a live template (issue 23). A staged preset is planned like an
+ * active one (toward its desired count) but is not active: claims never take it.
+ */
+export function isStagedPreset(preset: PresetSnapshot['preset']): boolean {
+  return preset.staged === true && !preset.usingActiveVersion && !preset.templateDeleted && !preset.templateDeprecated;
+}
+
+/** Whether the preset's pool is kept toward its desired count: active or staged. Otherwise it drains. */
+export function keepsPool(preset: PresetSnapshot['preset']): boolean {
+  return isActivePreset(preset) || isStagedPreset(preset);
+}
+
 /** Expired: invalidated by an operator, or ttl > 0 and age strictly greater than ttl seconds. */
 export function isExpired(prebuild: Running, ttlSeconds: number | null, now: Date): boolean {
   if (prebuild.invalidated) return true;
@@ -40,7 +53,7 @@ export function backoffUntil(backoff: PresetSnapshot['backoff'], backoffInterval
 export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan {
   const { preset } = snapshot;
   const { now } = options;
-  const active = isActivePreset(preset);
+  const active = keepsPool(preset);
   const running = uniqueById([...snapshot.running].sort(compareOldestFirst));
   const expiredIds = new Set(running.filter((p) => isExpired(p, preset.ttlSeconds, now)).map((p) => p.id));
   const inProgress = (transition: 'start' | 'stop' | 'delete') =>
@@ -81,13 +94,14 @@ export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan
 
 /**
  * Execution gates (BEHAVIOUR.md §4.2): a hard-limited or validation-failed preset creates nothing (deletes still run),
- * and a create is never larger than the count the preset wants now if active.
+ * a create is never larger than the count the preset wants now if active (or staged), nor (staged presets) than the
+ * rollout's surge budget left.
  */
-export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredIfActive: number }): Action[] {
+export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredIfActive: number; createBudget?: number }): Action[] {
   return actions.flatMap((action): Action[] => {
     if (action.type !== 'create') return [action];
     if (gates.hardLimited || gates.validationFailed) return [];
-    const count = Math.min(action.count, Math.max(gates.desiredIfActive, 0));
+    const count = Math.min(action.count, Math.max(gates.desiredIfActive, 0), Math.max(gates.createBudget ?? Infinity, 0));
     return count > 0 ? [{ type: 'create', count }] : [];
   });
 }
@@ -97,17 +111,21 @@ export const AUTOSCALED_RECHECK_MS = 60_000;
 
 /**
  * The earliest future instant at which the plan can change with no other event: the next desired-count change
- * (active presets only; within nextDesiredChange's 8-day horizon), the first instant a running prebuild is strictly
- * past its TTL, or the first instant after backoff ends. The plan is constant from `now` until then, except for
+ * (active and staged presets only; within nextDesiredChange's 8-day horizon), the first instant a running prebuild is
+ * strictly past its TTL, the first instant after backoff ends, or just after a staged preset's rollout deadline. The plan is constant from `now` until then, except for
  * autoscaled presets (`target` set), which are re-checked every AUTOSCALED_RECHECK_MS.
  */
 export function nextWakeAt(snapshot: PresetSnapshot, options: PlanOptions): Date | null {
   const now = options.now.getTime();
   const candidates: number[] = [];
   // An inactive preset wants 0 whatever its schedules say, so their boundaries change nothing for it.
-  const change = isActivePreset(snapshot.preset) ? nextDesiredChange(snapshot.preset, options.now) : null;
+  const kept = keepsPool(snapshot.preset);
+  const change = kept ? nextDesiredChange(snapshot.preset, options.now) : null;
   if (change) candidates.push(change.at.getTime());
-  if (snapshot.target !== undefined && isActivePreset(snapshot.preset)) candidates.push(now + AUTOSCALED_RECHECK_MS);
+  if (snapshot.target !== undefined && kept) candidates.push(now + AUTOSCALED_RECHECK_MS);
+  // A staged preset is looked at again just after its rollout's deadline, which stops the rollout if it is not warm.
+  const deadline = isStagedPreset(snapshot.preset) ? snapshot.rollout?.deadlineAt.getTime() : undefined;
+  if (deadline !== undefined && deadline + 1 > now) candidates.push(deadline + 1);
   const ttl = snapshot.preset.ttlSeconds;
   if (ttl !== null && ttl > 0) {
     for (const p of snapshot.running) {

@@ -33,6 +33,11 @@ export type PresetRecord = {
     organizationName: string;
   };
   paused: boolean;
+  /**
+   * The staged rollout of the preset's version (issue 23), or absent/null when the version is not staged: its
+   * deadline, its surge budget (staged builds in flight at once) and the staged builds in flight now, template-wide.
+   */
+  rollout?: { id: string; deadlineAt: Date; surgeBuilds: number; stagedInflight: number } | null;
   /** Running prebuilds, oldest first. */
   running: { id: string; createdAt: Date; ready: boolean; invalidated: boolean }[];
   inProgress: { transition: 'start' | 'stop' | 'delete'; count: number }[];

@@ -1,5 +1,5 @@
 import { evaluatePreset, type EvaluationSettings } from './evaluate.js';
-import { backoffUntil, isActivePreset } from './plan.js';
+import { backoffUntil, isActivePreset, isStagedPreset } from './plan.js';
 import type { PresetRecord, PresetStatusName } from './record.js';
 import { nextDesiredChange } from './schedule.js';
 import type { PresetDemand } from './sizing/preset.js';
@@ -14,6 +14,10 @@ export type PresetStatus = {
   version: string;
   preset: string;
   active: boolean;
+  /** Warming in a staged rollout (BEHAVIOUR.md §4.7): reconciled like an active preset, never claimed. */
+  staged: boolean;
+  /** The staged rollout's deadline, for staged presets; else null. */
+  rolloutDeadline: string | null;
   desiredNow: number;
   running: number;
   eligible: number;
@@ -58,6 +62,8 @@ export function presetStatus(record: PresetRecord, now: Date, settings: Evaluati
     version: record.preset.versionName,
     preset: record.preset.name,
     active: isActivePreset(view.snapshot.preset),
+    staged: isStagedPreset(view.snapshot.preset),
+    rolloutDeadline: isStagedPreset(view.snapshot.preset) ? (view.snapshot.rollout?.deadlineAt.toISOString() ?? null) : null,
     desiredNow: state.desired,
     running: state.actual,
     eligible: state.eligible,

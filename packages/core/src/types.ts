@@ -11,6 +11,8 @@ export type PresetSnapshot = {
     usingActiveVersion: boolean;
     templateDeleted: boolean;
     templateDeprecated: boolean;
+    /** Its version is staged by a rollout (issue 23): reconciled like an active preset, never claimed. */
+    staged?: boolean;
     ttlSeconds: number | null;
     /** IANA zone of the schedules; '' when the preset has none. */
     timezone: string;
@@ -23,6 +25,8 @@ export type PresetSnapshot = {
   hardLimited: boolean;
   /** The desired count an autoscaling policy chose now (see sizing/target.ts); absent: the schedule decides. */
   target?: number;
+  /** For a staged preset: its rollout's deadline and how many more staged builds its surge budget allows now. */
+  rollout?: { id: string; deadlineAt: Date; surgeRemaining: number };
 };
 
 export type PoolState = {

@@ -1,7 +1,14 @@
 import type { PresetView } from './evaluate.js';
 import type { ParameterDeclaration } from './manifest.js';
 import { resolveBuildParameters } from './parameters.js';
+import { isStagedPreset } from './plan.js';
 import type { PresetRecord, PresetStatusName } from './record.js';
+
+/**
+ * Staged presets rank after every active preset in fair sharing (BEHAVIOUR.md §4.7): their level is offset by more
+ * than any active pool can have (desired counts are capped far below), so a rollout never takes a refill's slot.
+ */
+export const STAGED_LEVEL_OFFSET = 1_000_000;
 
 /** Longest error text carried by a notice (the event contract's bound). */
 export const NOTICE_TEXT_LIMIT = 4096;
@@ -50,7 +57,8 @@ export function planWrites(record: PresetRecord, view: PresetView): Write[] {
   const declarations = Array.isArray(record.preset.declarations) ? (record.preset.declarations as ParameterDeclaration[]) : [];
   const resolved = resolveBuildParameters(declarations, record.preset.parameters);
   if (resolved.ok) {
-    writes.push({ type: 'create', count: wanted, level: Math.max(0, view.desiredIfActive - wanted), parameters: resolved.parameters });
+    const level = Math.max(0, view.desiredIfActive - wanted) + (isStagedPreset(view.snapshot.preset) ? STAGED_LEVEL_OFFSET : 0);
+    writes.push({ type: 'create', count: wanted, level, parameters: resolved.parameters });
     return writes;
   }
   writes.push(

@@ -70,6 +70,7 @@ export {
   activateVersion,
   VersionExistsError,
   findTemplate,
+  findTemplateByName,
   createTemplate,
   ensureTemplate,
   listTemplates,
@@ -123,3 +124,18 @@ export {
   type PoolSample,
   type PoolHistory,
 } from './pool-views.js';
+export {
+  insertRollout,
+  loadRollout,
+  listRollouts,
+  findStagedRollout,
+  lockStagedRollout,
+  lockStagedRollouts,
+  stagedSiblings,
+  loadStagedPresets,
+  endRollout,
+  latestRolloutStates,
+  type RolloutRow,
+  type RolloutState,
+  type StagedPresetRow,
+} from './rollouts.js';

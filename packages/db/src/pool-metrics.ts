@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { activeVersionSql } from './active.js';
+import { activeVersionSql, stagedVersionSql } from './active.js';
 
 /** One preset's pool as the metrics and the demo show it: counts from the shared views, counters from preset_counters. */
 export type PoolRow = {
@@ -10,6 +10,8 @@ export type PoolRow = {
   preset_name: string;
   /** Active = the template's active version, template neither deleted nor deprecated. */
   active: boolean;
+  /** Its version is staged by a rollout (issue 23): warming, not claimable. */
+  staged: boolean;
   instances: number;
   timezone: string;
   /** Raw stored JSON; the caller validates its shape. */
@@ -30,6 +32,8 @@ export type PoolRow = {
   claimed: number;
   /** Requests the preset applied to that found nothing eligible (issue 13). */
   missed: number;
+  /** Of them, misses of a preset never warm yet: a new version's cold pool (issue 23). */
+  missed_rollout: number;
   replacements: number;
   /** Requests (claims + misses) of the last 24 hours, and how many were hits (demand_events). */
   requests_24h: number;
@@ -40,11 +44,13 @@ export type PoolRow = {
 const POOL_SQL = `
 SELECT p.id AS preset_id, t.id AS template_id, o.name AS organization_name, t.name AS template_name, p.name AS preset_name,
        ${activeVersionSql('p.template_version_id')} AS active,
+       ${stagedVersionSql('p.template_version_id')} AS staged,
        p.instances, p.timezone, p.schedules, p.autoscaling, p.status,
        COALESCE(r.running, 0)::int AS running, COALESCE(r.eligible, 0)::int AS eligible,
        COALESCE(s.starting, 0)::int AS starting, COALESCE(s.failed_now, 0)::int AS failed_now,
        COALESCE(c.created, 0)::int AS created, COALESCE(c.failed, 0)::int AS failed,
-       COALESCE(c.claimed, 0)::int AS claimed, COALESCE(c.missed, 0)::int AS missed, COALESCE(c.replacements, 0)::int AS replacements,
+       COALESCE(c.claimed, 0)::int AS claimed, COALESCE(c.missed, 0)::int AS missed,
+       COALESCE(c.missed_rollout, 0)::int AS missed_rollout, COALESCE(c.replacements, 0)::int AS replacements,
        d.requests_24h, d.hits_24h
 FROM presets p
 JOIN template_versions v ON v.id = p.template_version_id
@@ -61,6 +67,7 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
   SELECT sum(value) FILTER (WHERE name = 'created') AS created, sum(value) FILTER (WHERE name = 'failed') AS failed,
          sum(value) FILTER (WHERE name = 'claimed') AS claimed, sum(value) FILTER (WHERE name = 'missed') AS missed,
+         sum(value) FILTER (WHERE name = 'missed_rollout') AS missed_rollout,
          sum(value) FILTER (WHERE name = 'resource_replacements') AS replacements
   FROM preset_counters WHERE preset_id = p.id
 ) c ON true

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { activeVersionSql } from './active.js';
+import { keepsPoolSql } from './active.js';
 import { SYSTEM_USER_ID } from './constants.js';
 
 /** Read-only lookups a provisioner makes: what a build is for, and which workspaces still exist. */
@@ -18,7 +18,10 @@ export type BuildTarget = {
   workspace: unknown;
   /** The version's parameter declarations as stored: the values a build renders must satisfy them. */
   declarations: unknown;
-  /** The build's version is its template's active one and the template is neither deleted nor deprecated. */
+  /**
+   * The build's version is its template's active one or staged by a rollout (issue 23), and the template is neither
+   * deleted nor deprecated: a create of any other version is canceled instead of built.
+   */
   active: boolean;
   /** When the workspace was frozen as standby (a claim thaws it and tells the claim hook), or null. */
   frozenAt: Date | null;
@@ -30,7 +33,7 @@ export async function loadBuildTarget(db: pg.Pool | pg.ClientBase, buildId: stri
     `SELECT b.id AS "buildId", w.id AS "workspaceId", w.name AS "workspaceName", w.organization_id AS "organizationId",
             w.template_id AS "templateId", b.template_version_id AS "templateVersionId", w.preset_id AS "presetId",
             w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace, v.parameters AS declarations,
-            ${activeVersionSql('b.template_version_id')} AS active,
+            ${keepsPoolSql('b.template_version_id')} AS active,
             w.frozen_at AS "frozenAt"
      FROM builds b
      JOIN workspaces w ON w.id = b.workspace_id

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SYSTEM_USER_ID } from './constants.js';
-import { activeVersionSql } from './active.js';
+import { activeVersionSql, stagedVersionSql } from './active.js';
 import { bumpPresetCounter } from './counters.js';
 
 /**
@@ -235,13 +235,18 @@ export async function setScheduleError(db: pg.Pool | pg.ClientBase, presetId: st
 
 /**
  * Presets the periodic tick reconciles: every active preset (version active, template neither deleted nor
- * deprecated), plus any preset that still has running or in-progress prebuilds (inactive pools to drain).
+ * deprecated), every preset of a staged version (issue 23), plus any preset that still has running or in-progress
+ * prebuilds (inactive pools to drain).
  */
 export async function presetsNeedingAttention(db: pg.Pool | pg.ClientBase): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT p.id FROM presets p
      JOIN templates t ON t.active_version_id = p.template_version_id
      WHERE ${activeVersionSql('p.template_version_id')}
+     UNION
+     SELECT p.id FROM presets p
+     JOIN template_versions v ON v.id = p.template_version_id JOIN templates t ON t.id = v.template_id
+     WHERE ${stagedVersionSql('p.template_version_id')}
      UNION
      SELECT DISTINCT preset_id FROM prebuild_workspaces
      WHERE preset_id IS NOT NULL AND (running OR job_status IN ('pending', 'running'))`,

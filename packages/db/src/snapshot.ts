@@ -20,11 +20,13 @@ WITH p AS (
          v.name AS version_name, v.parameters AS declarations,
          t.id AS template_id, t.name AS template_name, t.deleted AS template_deleted, t.deprecated AS template_deprecated,
          (t.active_version_id IS NOT DISTINCT FROM p.template_version_id) AS using_active_version,
-         o.id AS organization_id, o.name AS organization_name
+         o.id AS organization_id, o.name AS organization_name,
+         r.id AS rollout_id, r.deadline_at AS rollout_deadline_at, r.surge_builds AS rollout_surge_builds
   FROM presets p
   JOIN template_versions v ON v.id = p.template_version_id
   JOIN templates t ON t.id = v.template_id
   JOIN organizations o ON o.id = t.organization_id
+  LEFT JOIN template_rollouts r ON r.template_id = t.id AND r.state = 'staged' AND r.version_id = p.template_version_id
   WHERE p.id = $1
 ),
 latest AS (
@@ -43,6 +45,12 @@ SELECT json_build_object(
       'usingActiveVersion', using_active_version, 'organizationId', organization_id,
       'organizationName', organization_name) FROM p),
   'paused', reconciliation_paused(),
+  -- A staged version's surge budget is template-wide: the staged builds in flight over all its presets.
+  'rollout', (SELECT json_build_object('id', rollout_id, 'deadlineAt', rollout_deadline_at, 'surgeBuilds', rollout_surge_builds,
+        'stagedInflight', (SELECT count(*) FROM presets sp JOIN prebuild_workspaces pw ON pw.preset_id = sp.id
+                           WHERE sp.template_version_id = p.template_version_id AND pw.transition = 'start'
+                             AND pw.job_status IN ('pending', 'running')))
+      FROM p WHERE rollout_id IS NOT NULL),
   'waiting', EXISTS (SELECT 1 FROM prebuild_demand WHERE preset_id = $1),
   'running', (SELECT COALESCE(json_agg(json_build_object(
         'id', l.workspace_id,
@@ -53,14 +61,14 @@ SELECT json_build_object(
       FROM latest l, p WHERE l.running),
   'inProgress', (SELECT COALESCE(json_agg(json_build_object('transition', transition, 'count', n)), '[]'::json)
       FROM (SELECT l.transition, count(*) AS n FROM latest l, p
-            WHERE l.initiator_id = $2 AND l.job_status IN ('pending', 'running') AND p.using_active_version
+            WHERE l.initiator_id = $2 AND l.job_status IN ('pending', 'running') AND (p.using_active_version OR p.rollout_id IS NOT NULL)
               AND l.template_version_id = p.template_version_id
             GROUP BY l.transition) c),
   'population', (SELECT COALESCE(json_agg(json_build_object(
         'status', job_status, 'createdAt', created_at, 'completedAt', completed_at, 'error', error)
       ORDER BY created_at DESC, build_id DESC), '[]'::json)
       FROM (SELECT l.* FROM latest l, p
-            WHERE l.transition = 'start' AND p.using_active_version AND l.template_version_id = p.template_version_id
+            WHERE l.transition = 'start' AND (p.using_active_version OR p.rollout_id IS NOT NULL) AND l.template_version_id = p.template_version_id
               AND (p.failures_reset_at IS NULL OR l.created_at > p.failures_reset_at)
             ORDER BY l.created_at DESC, l.build_id DESC LIMIT $3) pop)
 ) AS snapshot`;
@@ -123,6 +131,9 @@ function toSnapshotRow(raw: Json): PresetSnapshotRow | null {
       organizationName: String(p.organizationName),
     },
     paused: Boolean(raw.paused),
+    rollout: raw.rollout
+      ? (({ id, deadlineAt, surgeBuilds, stagedInflight }) => ({ id: String(id), deadlineAt: date(deadlineAt), surgeBuilds: Number(surgeBuilds), stagedInflight: Number(stagedInflight) }))(raw.rollout as Json)
+      : null,
     waiting: Boolean(raw.waiting),
     running: (raw.running as Json[]).map((r) => ({
       id: String(r.id),

@@ -98,6 +98,15 @@ export async function findTemplate(db: pg.Pool | pg.ClientBase, id: string): Pro
 
 export type TemplateSummary = Pick<TemplateRow, 'id' | 'name' | 'active_version_id' | 'deprecated'>;
 
+/** The organization's live template of that name (CLI). */
+export async function findTemplateByName(db: pg.Pool | pg.ClientBase, organizationId: string, name: string): Promise<TemplateRow | undefined> {
+  const { rows } = await db.query<TemplateRow>(
+    'SELECT id, organization_id, name, active_version_id, deprecated, deleted FROM templates WHERE organization_id = $1 AND name = $2 AND NOT deleted',
+    [organizationId, name],
+  );
+  return rows[0];
+}
+
 /** Creates a template; undefined when a live template of that name exists in the organization. */
 export async function createTemplate(db: pg.Pool | pg.ClientBase, organizationId: string, name: string): Promise<TemplateSummary | undefined> {
   const { rows } = await db.query<TemplateSummary>(

@@ -88,8 +88,16 @@ export async function requestBuild(client: pg.ClientBase, build: BuildToRequest)
        VALUES ($14, $15, $9, $10, $11)),
      d AS (
        INSERT INTO demand_events (preset_id, build_id, hit)
-       SELECT $12::uuid, $1, $13::text = 'hit' WHERE $13::text IS NOT NULL AND $12::uuid IS NOT NULL)
-     SELECT bump_preset_counter($12::uuid, CASE WHEN $13::text = 'hit' THEN 'claimed' ELSE 'missed' END, 1)
+       SELECT $12::uuid, $1, $13::text = 'hit' WHERE $13::text IS NOT NULL AND $12::uuid IS NOT NULL),
+     -- A miss caused by a rollout (metrics label cause="rollout", issue 23): the preset keeps a pool, yet none of its
+     -- prebuilds was ever ready, so its version is new and still cold (what an immediate activation does).
+     r AS (
+       SELECT bump_preset_counter(p.id, 'missed_rollout', 1) FROM presets p
+       WHERE p.id = $12::uuid AND $13::text = 'miss'
+         AND (p.instances > 0 OR p.schedules <> '[]'::jsonb OR p.autoscaling IS NOT NULL)
+         AND NOT EXISTS (SELECT 1 FROM workspaces pw JOIN builds pb ON pb.workspace_id = pw.id AND pb.reason = 'prebuild-create'
+                         JOIN agents a ON a.build_id = pb.id AND a.ready WHERE pw.preset_id = p.id))
+     SELECT bump_preset_counter($12::uuid, CASE WHEN $13::text = 'hit' THEN 'claimed' ELSE 'missed' END, 1), (SELECT count(*) FROM r)
      WHERE $13::text IS NOT NULL AND $12::uuid IS NOT NULL`,
     [
       buildId, build.workspaceId, build.buildNumber, build.templateVersionId, build.transition, build.initiatorId, build.reason,

@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, endsBuild, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, withJobSpan, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
-import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, type Pool } from '@warmpool/db';
+import { BuildResult, describeIssues, endsBuild, enqueueReconcile, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, withJobSpan, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
+import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, stagedSiblings, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
@@ -75,7 +75,11 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const trigger = TRIGGER[result.type];
   if (recorded.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, recorded.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
-  if (recorded.reason === 'prebuild-create' && endsBuild(result)) await handOffFreeSlots(deps.pool, deps.queues, log);
+  if (recorded.reason === 'prebuild-create' && endsBuild(result)) {
+    await handOffFreeSlots(deps.pool, deps.queues, log);
+    // A staged build that ended gave back surge budget (§4.7): the rollout's other presets may use it now.
+    if (recorded.presetId) await enqueueReconciles(deps.queues.reconcile, await stagedSiblings(deps.pool, recorded.presetId), 'surge-free');
+  }
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { kind: 'applied' };
 }

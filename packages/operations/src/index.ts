@@ -25,3 +25,14 @@ export {
 } from './presets.js';
 export { grantUserRole, assertGrantableUsername, assertRoleScope } from './users.js';
 export { reconcileStandby } from './standby.js';
+export {
+  advanceRollout,
+  checkRolloutOptions,
+  endRolloutNow,
+  rolloutProgress,
+  stageVersion,
+  type RolloutDeps,
+  type RolloutOptions,
+  type RolloutProgress,
+  type StagedPresetStatus,
+} from './rollouts.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { isPaused, loadPoolRows, standbyCounts, type Pool } from '@warmpool/db';
+import { isPaused, latestRolloutStates, loadPoolRows, standbyCounts, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { sizePoolRows } from './sizing.js';
 import { storedDesiredInstances } from '@warmpool/core';
@@ -16,7 +16,12 @@ function poolMetricSet(registry: Registry) {
     created: counter('created_total', 'Prebuilt workspaces whose creation was requested.'),
     failed: counter('failed_total', 'Prebuilt workspace builds that failed.'),
     claimed: counter('claimed_total', 'Prebuilt workspaces claimed by users.'),
-    missed: counter('missed_total', 'Workspace requests a preset applied to that found no eligible prebuild (a fresh build).'),
+    missed: new Counter({
+      name: 'warmpool_prebuilt_workspaces_missed_total',
+      help: 'Workspace requests a preset applied to that found no eligible prebuild (a fresh build), by cause: rollout (a new version whose pool was never warm) or empty.',
+      labelNames: [...labelNames, 'cause'],
+      registers: [registry],
+    }),
     replacements: counter('resource_replacements_total', 'Claims whose build replaced resources.'),
     hitRatio: gauge('prebuilt_workspaces_hit_ratio', 'Share of the preset\'s workspace requests in the last 24 h served by a prebuild (absent without requests).'),
     desired: gauge('prebuilt_workspaces_desired', 'Desired prebuilt workspaces now (active presets).'),
@@ -27,8 +32,11 @@ function poolMetricSet(registry: Registry) {
     hardLimited: gauge('prebuilt_workspaces_preset_hard_limited', '1 when the preset reached its failure limit.'),
     validationFailed: gauge('prebuilt_workspaces_preset_validation_failed', '1 when the preset cannot build (invalid parameters).'),
   };
+  const templateLabels = ['organization_name', 'template_name'] as const;
   return {
     perPreset,
+    eligibleByState: gauge('prebuilt_workspaces_eligible_by_version_state', 'Claimable prebuilt workspaces of a template by version state: active (claimable) or staged (warming in a rollout).', [...templateLabels, 'version_state']),
+    rolloutState: gauge('template_rollout_state', "1 for the state of the template's newest staged rollout (staged, promoted, canceled, failed).", [...templateLabels, 'state']),
     paused: gauge('prebuilt_workspaces_reconciliation_paused', '1 when reconciliation is paused site-wide.', []),
     lastUpdated: gauge('prebuilt_workspaces_metrics_last_updated', 'Unix time of the last refresh of these metrics.', []),
   };
@@ -37,16 +45,20 @@ function poolMetricSet(registry: Registry) {
 /** Sets every metric from one read of the pools (and the demand of autoscaled presets). */
 async function refreshPoolMetrics(metrics: ReturnType<typeof poolMetricSet>, pool: Pool): Promise<void> {
   const { created, failed, claimed, missed, replacements, hitRatio, desired, running, eligible, hot, frozen, hardLimited, validationFailed } = metrics.perPreset;
-  const [rows, isPausedNow, tiers] = await Promise.all([loadPoolRows(pool), isPaused(pool), standbyCounts(pool)]);
+  const [rows, isPausedNow, tiers, rollouts] = await Promise.all([loadPoolRows(pool), isPaused(pool), standbyCounts(pool), latestRolloutStates(pool)]);
   const now = new Date();
   const sizing = await sizePoolRows(pool, rows, now);
-  for (const metric of Object.values(metrics.perPreset)) metric.reset();
+  for (const metric of [...Object.values(metrics.perPreset), metrics.eligibleByState, metrics.rolloutState]) metric.reset();
+  for (const r of rollouts) metrics.rolloutState.set({ organization_name: r.organizationName, template_name: r.templateName, state: r.state }, 1);
   for (const row of rows) {
     const labels = { organization_name: row.organization_name, template_name: row.template_name, preset_name: row.preset_name };
+    const versionState = row.active ? 'active' : row.staged ? 'staged' : null;
+    if (versionState) metrics.eligibleByState.inc({ organization_name: row.organization_name, template_name: row.template_name, version_state: versionState }, row.eligible);
     if (row.created) created.inc(labels, row.created);
     if (row.failed) failed.inc(labels, row.failed);
     if (row.claimed) claimed.inc(labels, row.claimed);
-    if (row.missed) missed.inc(labels, row.missed);
+    if (row.missed_rollout) missed.inc({ ...labels, cause: 'rollout' }, row.missed_rollout);
+    if (row.missed > row.missed_rollout) missed.inc({ ...labels, cause: 'empty' }, row.missed - row.missed_rollout);
     if (row.replacements) replacements.inc(labels, row.replacements);
     if (row.requests_24h > 0) hitRatio.set(labels, row.hits_24h / row.requests_24h);
     if (!row.active) continue;

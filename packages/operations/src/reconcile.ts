@@ -1,4 +1,4 @@
-import { evaluatePreset, needsPresetLock, nextWakeAt, planWrites, usesDemand, type EvaluationSettings, type Notice, type PresetDemand, type PresetView, type Write } from '@warmpool/core';
+import { evaluatePreset, needsPresetLock, nextWakeAt, planWrites, shareSurge, usesDemand, type EvaluationSettings, type Notice, type PresetDemand, type PresetView, type Write } from '@warmpool/core';
 import { armWakeUps, BUILD_PRIORITY, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
 import {
   buildRequestedMessage,
@@ -13,6 +13,7 @@ import {
   loadDemandSummaries,
   loadPresetSnapshots,
   lockFreePresets,
+  lockStagedRollouts,
   lockPreset,
   notificationMessage,
   registerPrebuildDemand,
@@ -29,6 +30,8 @@ import {
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
+import { reconcilesThrough } from './reconciles.js';
+import { advanceRollout } from './rollouts.js';
 
 export type ReconcileSettings = EvaluationSettings & {
   maxInflightPrebuildBuilds: number;
@@ -213,6 +216,7 @@ export class ReconcileBatcher {
       const triggers = new Map<string, string>();
       for (const b of batch) if (b.trigger !== undefined && !triggers.has(b.presetId)) triggers.set(b.presetId, b.trigger);
       const outcomes = await reconcilePresets(this.deps, batch.map((b) => b.presetId), { triggers });
+      await advanceRollouts(this.deps, outcomes.values());
       for (const b of batch) b.resolve(outcomes.get(b.presetId) ?? { kind: 'missing' });
     } catch (err) {
       this.deps.logger.warn({ err, presets: batch.length }, 'batch reconcile failed; reconciling its presets one by one');
@@ -222,6 +226,20 @@ export class ReconcileBatcher {
 }
 
 type WakeUp = { presetId: string; at: Date; trigger: ReconcileTrigger };
+
+/**
+ * A staged preset was just reconciled (a build result, an agent ready, its deadline wake-up): its rollout may now be
+ * warm or past its deadline. Each rollout is looked at once per batch; a failure is logged and the next reconcile of
+ * a staged preset (at the latest the deadline wake-up) looks again.
+ */
+async function advanceRollouts(deps: ReconcileDeps, outcomes: Iterable<ReconcileOutcome>): Promise<void> {
+  const ids = new Set<string>();
+  for (const o of outcomes) if ((o.kind === 'noop' || o.kind === 'executed') && o.view.snapshot.rollout) ids.add(o.view.snapshot.rollout.id);
+  const reconcile = reconcilesThrough(deps.queues, deps.logger);
+  for (const id of ids) {
+    await advanceRollout({ ...deps, reconcile }, id).catch((err: unknown) => deps.logger.warn({ err, rolloutId: id }, 'staged rollout not advanced; the next reconcile of its presets will'));
+  }
+}
 
 /** One preset's record, what it means now, and what core says to write for it. */
 export type PresetPlan = { row: PresetSnapshotRow; view: PresetView; writes: Write[] };
@@ -268,17 +286,47 @@ async function lockedRound(
   return withOutboxTransaction(deps, async (client) => {
     const outcomes = new Map<string, LockedOutcome>();
     const locked = mode === 'wait' ? await lockWaiting(client, ids, outcomes) : await lockFreePresets(client, ids);
-    const fresh = locked.length > 0 ? await loadPresetSnapshots(client, locked) : [];
+    let fresh = locked.length > 0 ? await loadPresetSnapshots(client, locked) : [];
+    // Staged presets spend a template-wide surge budget (BEHAVIOUR.md §4.7): lock their rollouts (lock order: presets,
+    // then rollouts) and read again, so the in-flight count includes every other reconciler's committed creates.
+    const staged = fresh.filter((r) => r.rollout).map((r) => r.preset.templateId);
+    if (staged.length > 0) {
+      await lockStagedRollouts(client, staged);
+      fresh = await loadPresetSnapshots(client, locked);
+    }
     const now = clock();
     const plans: PresetPlan[] = [];
     for (const row of fresh) {
       if (row.paused) outcomes.set(row.preset.id, { kind: 'paused' });
       else plans.push(planPresetWrites(row, now, deps.settings, demand));
     }
+    const surgeCapped = shareSurgeInBatch(plans);
     const written = await applyWrites(client, deps, plans);
+    // Held back by the surge: retried like a capped create, and sooner when a staged build ends (surge-free).
+    for (const id of surgeCapped) written.get(id)!.capped = true;
     for (const { row, view } of plans) outcomes.set(row.preset.id, { kind: 'executed', view, ...written.get(row.preset.id)!, wakeAt: null });
     return outcomes;
   });
+}
+
+/**
+ * The staged presets of one batch each saw the same in-flight count: core's shareSurge splits the budget left among
+ * them in batch order. Returns the presets whose creates it cut (or removed).
+ */
+function shareSurgeInBatch(plans: PresetPlan[]): string[] {
+  const creates = plans.flatMap((plan) => {
+    const rollout = plan.view.snapshot.rollout;
+    const write = plan.writes.find((w): w is CreateWrite => w.type === 'create');
+    return rollout && write ? [{ plan, write, rolloutId: rollout.id, surgeRemaining: rollout.surgeRemaining, count: write.count }] : [];
+  });
+  const allowed = shareSurge(creates);
+  const cut: string[] = [];
+  creates.forEach((c, i) => {
+    if (allowed[i]! >= c.count) return;
+    cut.push(c.plan.row.preset.id);
+    c.plan.writes = allowed[i]! > 0 ? c.plan.writes.map((w) => (w === c.write ? { ...c.write, count: allowed[i]! } : w)) : c.plan.writes.filter((w) => w !== c.write);
+  });
+  return cut;
 }
 
 /** Waits for each preset's row lock; a preset deleted meanwhile is reported missing. */

@@ -6,14 +6,18 @@ import {
   listTemplatePresetIds,
   loadActivePoolShapes,
   listVersionPresets,
+  lockStagedRollout,
   retireTemplate as storeRetired,
   versionBelongsTo,
   withTransaction,
   type Pool,
+  type PoolClient,
+  type RolloutRow,
 } from '@warmpool/db';
 import { inspectManifest, type ManifestCheck } from './manifest-check.js';
 import { offload } from './offload/pool.js';
 import type { TriggerReconciles } from './reconciles.js';
+import { checkRolloutOptions, stageInTransaction, type RolloutOptions } from './rollouts.js';
 
 export type TemplateDeps = { pool: Pool; reconcile: TriggerReconciles };
 
@@ -23,7 +27,10 @@ export type ImportVersionInput = {
   /** The manifest as parsed JSON, or as text (JSON or YAML). */
   manifest: unknown;
   createdBy: string | null;
+  /** Make it active at once (Coder's behaviour: its pools start empty). */
   activate: boolean;
+  /** Stage it instead: warmed while the active version keeps serving, made active when warm (§4.7). */
+  rollout?: RolloutOptions | undefined;
 };
 
 export type ImportVersionResult = {
@@ -33,6 +40,8 @@ export type ImportVersionResult = {
   presets: { id: string; name: string }[];
   warnings: string[];
   activated: boolean;
+  /** The staged rollout started with the import, when one was asked for. */
+  rollout: RolloutRow | null;
 };
 
 /** Parses (when text) and validates a manifest with the rules of §2; throws `invalid_manifest` / `invalid_text`. */
@@ -67,12 +76,18 @@ function orThrow(check: ManifestCheck) {
  * `activate`, the presets whose pools change (the new version's and the replaced version's) are reconciled at once.
  */
 export async function importVersion(deps: TemplateDeps, input: ImportVersionInput): Promise<ImportVersionResult> {
+  if (input.activate && input.rollout) throw new DomainError('validation_failed', 'a version is either activated at once or staged', [{ path: 'querystring.activate', message: 'choose true or staged, not both' }]);
+  const rolloutOptions = input.rollout ? checkRolloutOptions(input.rollout, 'querystring') : null;
   const { value: manifest, warnings } = await checkManifestOffLoop(input.manifest);
   const imported = await withTransaction(deps.pool, async (client) => {
     const templateId = 'id' in input.template ? input.template.id : await ensureTemplate(client, input.template.organizationId, input.template.name);
-    return { templateId, ...(await importTemplateVersion(client, { templateId, manifest, createdBy: input.createdBy, activate: input.activate })) };
+    if (input.activate) await refuseDuringRollout(client, templateId);
+    const stored = await importTemplateVersion(client, { templateId, manifest, createdBy: input.createdBy, activate: input.activate });
+    const rollout = rolloutOptions ? await stageInTransaction(client, { templateId, versionId: stored.versionId, rollout: rolloutOptions, createdBy: input.createdBy, now: new Date() }) : null;
+    return { templateId, ...stored, rollout };
   });
   if (input.activate) await deps.reconcile(imported.affectedPresetIds, 'version-activated');
+  if (imported.rollout) await deps.reconcile(imported.presetIds, 'rollout-staged');
   return {
     templateId: imported.templateId,
     versionId: imported.versionId,
@@ -80,13 +95,22 @@ export async function importVersion(deps: TemplateDeps, input: ImportVersionInpu
     presets: await listVersionPresets(deps.pool, imported.versionId),
     warnings,
     activated: input.activate,
+    rollout: imported.rollout,
   };
+}
+
+/** Immediate activation while a rollout is staged would leave that rollout promoting over it later: refused. */
+async function refuseDuringRollout(client: PoolClient, templateId: string): Promise<void> {
+  if (await lockStagedRollout(client, templateId)) {
+    throw new DomainError('conflict', 'a staged rollout of this template is in progress: promote or cancel it before activating another version');
+  }
 }
 
 /** Makes a version of the template active and reconciles both the new and the replaced version's presets. */
 export async function activateVersion(deps: TemplateDeps, input: { templateId: string; versionId: string }): Promise<void> {
   const previous = await withTransaction(deps.pool, async (client) => {
     if (!(await versionBelongsTo(client, input.versionId, input.templateId))) throw new DomainError('not_found', 'version not found');
+    await refuseDuringRollout(client, input.templateId);
     return storeActiveVersion(client, input.templateId, input.versionId);
   });
   const current = (await listVersionPresets(deps.pool, input.versionId)).map((p) => p.id);

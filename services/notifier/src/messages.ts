@@ -58,6 +58,21 @@ export function renderMessage(event: NotificationEvent, context: NotificationCon
         labels: baseLabels(context),
         links: [status],
       };
+    case 'rollout-stopped': {
+      const version = `${context.organizationName}/${context.templateName}@${context.versionName}`;
+      const why = { deadline: 'it was not warm by its deadline', failure_limit: 'a staged preset reached its failure limit', validation_failed: 'a staged preset cannot be built' }[event.reason];
+      return {
+        kind: event.type,
+        title: `Rollout stopped: ${version} was not promoted because ${why}`,
+        body: [
+          `The staged rollout of ${version} stopped: ${event.detail}.`,
+          'The active version keeps serving claims and its pools are untouched; the staged prebuilds are being deleted.',
+          'Fix the version (or what its builds need) and start a new rollout, or activate it at once if misses are acceptable.',
+        ].join('\n'),
+        labels: { ...baseLabels(context), reason: event.reason },
+        links: [status],
+      };
+    }
     case 'resource-replacements': {
       const lines = describeReplacements(event.replacements);
       const attributes = [...new Set(Object.values(event.replacements).flat())].sort();

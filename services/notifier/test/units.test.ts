@@ -118,3 +118,23 @@ test('a mailer pointed at a closed port fails with a retryable connection error'
     (err: Error) => err.constructor === Error && /ECONNREFUSED|ECONNECTION/.test(err.message),
   );
 });
+
+test('a stopped rollout is a notice of its own kind naming the version, the reason and what stays active', () => {
+  const message = renderMessage(
+    {
+      type: 'rollout-stopped',
+      presetId: context.presetId,
+      rolloutId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c06',
+      reason: 'deadline',
+      detail: 'not warm by the deadline: "large" 1/3 eligible',
+    },
+    context,
+    'https://wp.example.com',
+  );
+  assert.equal(message.kind, 'rollout-stopped');
+  assert.equal(message.title, 'Rollout stopped: acme/web-app@v3 was not promoted because it was not warm by its deadline');
+  assert.match(message.body, /"large" 1\/3 eligible/);
+  assert.match(message.body, /active version keeps serving/);
+  assert.equal(message.labels.reason, 'deadline');
+  assert.equal(eventKey({ type: 'rollout-stopped', presetId: context.presetId, rolloutId: '7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c06', reason: 'deadline', detail: 'x' }), 'rollout-stopped:7f1c1a7e-2a55-4a3c-9c36-0d8a1f0b1c06');
+});

@@ -28,7 +28,7 @@ export function renderStatus(statuses: PresetStatus[]): string {
       String(s.running),
       String(s.eligible),
       String(s.starting),
-      s.scheduleError ? `${s.status} (schedule error)` : s.backoffUntil ? `${s.status} (backoff)` : s.status,
+      s.scheduleError ? `${s.status} (schedule error)` : s.backoffUntil ? `${s.status} (backoff)` : s.staged ? `${s.status} (staged)` : s.status,
       s.nextScheduleChange ? `${s.nextScheduleChange.at} → ${s.nextScheduleChange.instances}` : '-',
       s.targetSource,
       s.hitRate24h === null ? '-' : `${Math.round(s.hitRate24h * 100)}%`,

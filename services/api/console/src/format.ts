@@ -14,6 +14,10 @@ export function statusOf(p: PresetStatus): StatusView {
   if (p.status === 'hard_limited') return { label: 'hard-limited', tone: 'bad', detail: 'Builds failed repeatedly; no new builds until the preset is resumed.' };
   if (p.paused) return { label: 'paused', tone: 'muted', detail: 'Reconciliation is paused site-wide.' };
   if (p.backoffUntil) return { label: `backoff until ${shortTime(p.backoffUntil)}`, tone: 'warn', detail: 'Recent builds failed; the next attempt waits.' };
+  if (p.staged) {
+    const deadline = p.rolloutDeadline ? ` by ${shortTime(p.rolloutDeadline)}` : '';
+    return { label: `staged ${p.eligible}/${p.desiredNow}`, tone: 'warn', detail: `Warming in a staged rollout: not claimable; the version becomes active when every staged preset is warm${deadline}.` };
+  }
   if (!p.active) return { label: 'inactive', tone: 'muted', detail: 'Not the active version of its template.' };
   return { label: 'healthy', tone: 'ok', detail: 'The pool is reconciled towards its desired count.' };
 }

@@ -13,6 +13,8 @@ const status = {
     version: { type: 'string' },
     preset: { type: 'string' },
     active: { type: 'boolean' },
+    staged: { type: 'boolean', description: 'warming in a staged rollout: reconciled, never claimed' },
+    rolloutDeadline: { type: ['string', 'null'], description: "the staged rollout's deadline (staged presets)" },
     desiredNow: { type: 'integer' },
     running: { type: 'integer' },
     eligible: { type: 'integer' },
