@@ -45,3 +45,26 @@ export {
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
+export {
+  HISTORY_LIMIT,
+  MIN_SAMPLES,
+  MAX_WAIT_BUDGET_MS,
+  RESERVE_CONFIDENCE,
+  CLAIM_MODES,
+  boundHistory,
+  chooseHistory,
+  remainingTimes,
+  probabilityUsableWithin,
+  predictRemainingMs,
+  predictColdMs,
+  decideClaim,
+  retryAfterSeconds,
+  type ClaimMode,
+  type ClaimSource,
+  type DurationSample,
+  type HistoryLevel,
+  type ChosenHistory,
+  type InflightPrebuild,
+  type ClaimDecision,
+  type ClaimDecisionInput,
+} from './readiness.js';
