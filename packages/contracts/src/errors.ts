@@ -9,7 +9,9 @@ export type DomainErrorCode =
   | 'invalid_manifest'
   | 'invalid_text'
   | 'template_deprecated'
-  | 'prebuild_unclaimed';
+  | 'prebuild_unclaimed'
+  /** A claim that required a prebuild found none within its wait budget; nothing was created (retry later). */
+  | 'prebuild_unavailable';
 
 /** One offending input: `path` names the field as the HTTP API receives it (`body.preset_id`, `querystring.to`). */
 export type ErrorDetail = { path: string; message: string };
@@ -22,5 +24,16 @@ export class DomainError extends Error {
     readonly details: ErrorDetail[] = [],
   ) {
     super(message);
+  }
+}
+
+/** `prebuild_unavailable` with the predicted wait: the API answers 503 with a Retry-After of that many seconds. */
+export class PrebuildUnavailableError extends DomainError {
+  override name = 'PrebuildUnavailableError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('prebuild_unavailable', message);
   }
 }

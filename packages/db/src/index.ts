@@ -122,3 +122,17 @@ export {
   type PoolSample,
   type PoolHistory,
 } from './pool-views.js';
+export {
+  loadReservationInputs,
+  reservePrebuild,
+  recordClaim,
+  followClaim,
+  followLostWorkspace,
+  fallBackOverdueReservations,
+  nextReservationDeadline,
+  recordBuildDuration,
+  type ReservationInputs,
+  type ClaimFollowUp,
+  type UsableClaim,
+  type FallbackReason,
+} from './claims.js';

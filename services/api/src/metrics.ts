@@ -1,6 +1,9 @@
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type ApiMetrics = { claimDuration: Histogram<'organization_name' | 'template_name' | 'preset_name' | 'type'> };
+export type ApiMetrics = {
+  claimDuration: Histogram<'organization_name' | 'template_name' | 'preset_name' | 'type'>;
+  claims: Counter<'source' | 'mode'>;
+};
 
 export function registerApiMetrics(registry: Registry): ApiMetrics {
   return {
@@ -9,6 +12,12 @@ export function registerApiMetrics(registry: Registry): ApiMetrics {
       help: 'Time to answer a workspace request a preset applied to (its transaction), by type: warm = a prebuild was claimed, cold = nothing eligible, a fresh build.',
       labelNames: ['organization_name', 'template_name', 'preset_name', 'type'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    claims: new Counter({
+      name: 'warmpool_claims_total',
+      help: 'Workspace creates with claim options, by how they were answered (pool, reserved, cold, or unavailable under require) and mode.',
+      labelNames: ['source', 'mode'],
       registers: [registry],
     }),
   };

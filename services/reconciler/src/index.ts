@@ -2,10 +2,11 @@ import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, watchDataLoss, type RedisClient } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher } from '@warmpool/operations';
+import { createBuildResultsWorker, fallBackOverdue, OutboxRelay, RESERVATION_DEADLINE_TRIGGER, ReconcileBatcher } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
+const RESERVATION_SWEEP_MS = 5_000;
 
 /** One connection per results-consumer slot plus one per reconcile batch in flight (four); relay and timers borrow between. */
 export const reconcilerPoolSize = (config: Config): number => config.workerConcurrency + 4;
@@ -49,7 +50,15 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   // Jobs running at the same time are reconciled as batches: one snapshot query and (for plain creates and
   // deletes) one transaction per batch. Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
-  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, metrics, logger), {
+  // Reservations past their budget fall back to cold builds: at each deadline (its preset's wake-up) and, should a
+  // timer be lost with Redis, within RESERVATION_SWEEP_MS.
+  const overdue = () =>
+    fallBackOverdue({ pool, relay, logger })
+      .then((n) => {
+        if (n > 0) metrics.reservationFallbacks.inc({ reason: 'overrun' }, n);
+      })
+      .catch((err: unknown) => logger.warn({ err }, 'overdue reservation check failed; retried at the next sweep'));
+  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, metrics, logger, overdue), {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
@@ -61,6 +70,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
   relay.start();
   const stopHousekeeping = startHousekeeping(pool, relay, producer, config, logger);
+  const sweeper = setInterval(() => void overdue(), RESERVATION_SWEEP_MS);
+  sweeper.unref();
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
   const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
@@ -69,6 +80,11 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
     relay,
     logger,
     onCreation: (type, seconds) => metrics.creationDuration.observe({ type }, seconds),
+    onClaimUsable: (claim) => {
+      metrics.claimTimeToUsable.observe({ source: claim.source, mode: claim.mode }, claim.actualMs / 1000);
+      if (claim.predictedMs !== null) metrics.claimPredictionError.observe({ source: claim.source }, (claim.predictedMs - claim.actualMs) / 1000);
+    },
+    onClaimFallback: (reason) => metrics.reservationFallbacks.inc({ reason }),
     connection: resultsConnection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
@@ -82,6 +98,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const close = () =>
     (closed ??= (async () => {
       await stopHousekeeping();
+      clearInterval(sweeper);
       await health.close();
       await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
       await relay.stop();
@@ -96,7 +113,12 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
  * The reconcile job handler: validates the payload (malformed ones and unknown job names fail without retries) and
  * reconciles the preset through the batcher, timing it by outcome.
  */
-function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeof registerWorkerMetrics>, logger: Logger): (job: Job) => Promise<{ kind: string }> {
+function reconcileProcessor(
+  batcher: ReconcileBatcher,
+  metrics: ReturnType<typeof registerWorkerMetrics>,
+  logger: Logger,
+  overdue: () => Promise<void>,
+): (job: Job) => Promise<{ kind: string }> {
   return async (job) => {
     const parsed = ReconcileJob.safeParse(job.data);
     const log = () => logger.child({ queue: QUEUES.reconcile, jobId: job.id, presetId: parsed.success ? parsed.data.presetId : undefined });
@@ -111,6 +133,7 @@ function reconcileProcessor(batcher: ReconcileBatcher, metrics: ReturnType<typeo
     }
     // A wake-up is reconciled right here (batched with whatever else runs now) rather than through one more job:
     // a schedule boundary across thousands of presets costs one job per preset. Preset row locks keep it exclusive.
+    if (parsed.data.trigger === RESERVATION_DEADLINE_TRIGGER) await overdue();
     const stopTimer = metrics.reconcileDuration.startTimer();
     const outcome = await batcher.reconcile(parsed.data.presetId);
     stopTimer({ outcome: outcome.kind });
