@@ -76,7 +76,7 @@ export async function recordClaim(
 ): Promise<void> {
   await db.query(
     `INSERT INTO workspace_claims (workspace_id, preset_id, mode, budget_ms, source, state, build_id, predicted_ms, deadline)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $4 / 1000.0))`,
+     VALUES ($1, $2, $3, $4::int, $5, $6, $7, $8, now() + make_interval(secs => $4::int / 1000.0))`,
     [input.workspaceId, input.presetId, input.mode, input.budgetMs, input.source, input.source === 'pool' ? 'claiming' : 'building', input.buildId, input.predictedMs === null ? null : Math.round(input.predictedMs)],
   );
 }
@@ -188,12 +188,14 @@ export async function followLostWorkspace(client: pg.ClientBase, workspaceId: st
 }
 
 /**
- * Reservations past their deadline whose create is still not usable fall back to a cold build. Locks with SKIP
- * LOCKED (a result being applied to the create decides instead); returns the presets touched.
+ * `prefer` reservations past their deadline whose create is still waiting in the provisioner's queue fall back to
+ * a cold build: a user start at human priority goes ahead of the queued create. A create the provisioner already
+ * works on is kept: builds of one workspace run in order, so a cold build of it could only start after that one
+ * (DECISIONS.md). Locks with SKIP LOCKED (a result being applied to the create decides instead).
  */
 export async function fallBackOverdueReservations(client: pg.ClientBase, limit = 100): Promise<{ workspaceId: string; presetId: string; buildId: string }[]> {
   const { rows } = await client.query<OpenClaim>(
-    `${OPEN_CLAIM} AND c.state = 'waiting' AND c.deadline <= now()
+    `${OPEN_CLAIM} AND c.state = 'waiting' AND c.mode = 'prefer' AND c.deadline <= now() AND b.job_status = 'pending'
      ORDER BY c.deadline LIMIT $1 FOR UPDATE OF c, b SKIP LOCKED`,
     [limit],
   );

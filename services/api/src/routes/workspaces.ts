@@ -14,7 +14,7 @@ import { ApiError, forbidden, notFound } from '../errors.js';
 import { authorize, claimTargetCache, typed } from './common.js';
 import { createWorkspaceSchema, deleteWorkspaceSchema, getWorkspaceSchema, updateWorkspaceSchema } from './workspaces.schemas.js';
 
-const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString() });
+const view = (w: WorkspaceRow) => ({ ...w, is_prebuild: w.owner_id === SYSTEM_USER_ID, created_at: w.created_at.toISOString(), claim: w.claim ?? null });
 
 export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): Promise<void> {
   const app = typed(fastify);
