@@ -18,6 +18,7 @@ import { countingPool, testConfig } from '../support/pipeline.js';
 import { buildApi, claimBench } from './claim.js';
 import { stormBench } from './storm.js';
 import { boundaryBench } from './boundary.js';
+import { burstBench } from './burst.js';
 import { dockerBench } from './docker.js';
 import { sizingBench } from './sizing.js';
 import { newRedis, percentile, printTable, redisCommandCount, redisUsedMemory, seedBulk, writeResults, type Figure } from './lib.js';
@@ -246,7 +247,12 @@ const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () =
   { name: 'storm', budgetSeconds: 330, run: () => stormBench(figures) },
   { name: 'boundary', budgetSeconds: 120, run: () => boundaryBench(figures) },
   { name: 'claims', budgetSeconds: 100, run: () => claimBench(figures) },
-  ...(process.env.BENCH_DOCKER === '0' ? [] : [{ name: 'docker', budgetSeconds: 90, run: () => dockerBench(figures) }]),
+  ...(process.env.BENCH_DOCKER === '0'
+    ? []
+    : [
+        { name: 'docker', budgetSeconds: 90, run: () => dockerBench(figures) },
+        { name: 'burst', budgetSeconds: 120, run: () => burstBench(figures) },
+      ]),
 ];
 
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
