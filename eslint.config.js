@@ -1,8 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
-import { importX } from 'eslint-plugin-import-x';
-import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'test-results*', '.bench-results/**'] },
@@ -17,18 +15,8 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
-  // No import cycles (docs/ARCHITECTURE.md). The TypeScript resolver follows workspace packages to their sources
-  // (the `development` export condition) and `.js` specifiers to the `.ts` files they name.
-  {
-    files: ['**/*.ts'],
-    plugins: { 'import-x': importX },
-    settings: {
-      'import-x/extensions': ['.ts', '.js', '.mjs'],
-      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'tsconfig.json', conditionNames: ['development', 'types', 'import', 'default'] })],
-    },
-    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
-  },
+  // Import cycles (type-only ones included) are refused by dependency-cruiser (.dependency-cruiser.cjs), part of
+  // `npm run lint`; dependencies declared where they are used, by knip (knip.jsonc).
   // All SQL lives in packages/db (docs/ARCHITECTURE.md). Tests may query directly to arrange and assert state.
   {
     files: ['**/*.{ts,js,mjs}'],

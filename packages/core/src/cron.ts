@@ -1,8 +1,10 @@
 /**
  * Cron expressions as TIME RANGES (BEHAVIOUR.md §3.2): five fields, minute must be `*`, so an expression selects whole
- * local hours on matching days. Parsing is strict on purpose: names, `?`, `L`, `W`, `#`, day-of-week 7,
- * steps after a single number and reversed ranges are rejected rather than guessed at.
+ * local hours on matching days. cron-parser expands each field; on top of it this module keeps what cron-parser does
+ * not do: the minute-must-be-`*` rule, the reading as hour ranges, and stricter refusals — names, `?`, `L`, `W`, `#`,
+ * `H`, day-of-week 7, steps after a single number and reversed ranges are rejected rather than guessed at.
  */
+import { CronExpressionParser } from 'cron-parser';
 
 export type CronRange = {
   source: string;
@@ -19,60 +21,53 @@ export class CronError extends Error {
   override name = 'CronError';
 }
 
-type FieldSpec = { name: string; min: number; max: number };
-const FIELDS: FieldSpec[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day-of-month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12 },
-  { name: 'day-of-week', min: 0, max: 6 },
-];
+type FieldSpec = { name: string; min: number; max: number; position: number; key: 'hour' | 'dayOfMonth' | 'month' | 'dayOfWeek' };
+const HOUR: FieldSpec = { name: 'hour', min: 0, max: 23, position: 1, key: 'hour' };
+const DAY_OF_MONTH: FieldSpec = { name: 'day-of-month', min: 1, max: 31, position: 2, key: 'dayOfMonth' };
+const MONTH: FieldSpec = { name: 'month', min: 1, max: 12, position: 3, key: 'month' };
+const DAY_OF_WEEK: FieldSpec = { name: 'day-of-week', min: 0, max: 6, position: 4, key: 'dayOfWeek' };
 
-const NUMBER = /^\d{1,2}$/;
+/** The accepted grammar of one list item: `*`, `N` or `N-M`, with a step only after `*` or a range. */
+const ITEM = /^(?:\*|(\d{1,2})(?:-(\d{1,2}))?)(?:\/(\d+))?$/;
 
-function parseNumber(text: string, field: FieldSpec, expr: string): number {
-  if (!NUMBER.test(text)) throw new CronError(`${expr}: ${field.name} value "${text}" is not a number`);
-  const n = Number(text);
-  if (n < field.min || n > field.max) {
-    throw new CronError(`${expr}: ${field.name} value ${n} is outside ${field.min}-${field.max}`);
-  }
-  return n;
-}
-
-function parseField(text: string, field: FieldSpec, expr: string): Set<number> {
-  const values = new Set<number>();
+/** The stricter refusals, each naming the expression and the field; what passes is plain numeric cron. */
+function refuseOutsideGrammar(text: string, field: FieldSpec, expr: string): void {
   if (text === '') throw new CronError(`${expr}: ${field.name} is empty`);
   for (const item of text.split(',')) {
     if (item === '') throw new CronError(`${expr}: ${field.name} has an empty list item`);
-    const slash = item.split('/');
-    if (slash.length > 2) throw new CronError(`${expr}: ${field.name} item "${item}" has more than one step`);
-    const [base = '', stepText] = slash;
-    let step = 1;
-    if (stepText !== undefined) {
-      if (!/^\d+$/.test(stepText) || Number(stepText) < 1) {
-        throw new CronError(`${expr}: ${field.name} step "${stepText}" must be a positive integer`);
-      }
-      step = Number(stepText);
-    }
-    let lo: number;
-    let hi: number;
-    if (base === '*') {
-      lo = field.min;
-      hi = field.max;
-    } else if (base.includes('-')) {
-      const parts = base.split('-');
-      if (parts.length !== 2) throw new CronError(`${expr}: ${field.name} range "${base}" is malformed`);
-      lo = parseNumber(parts[0]!, field, expr);
-      hi = parseNumber(parts[1]!, field, expr);
-      if (lo > hi) throw new CronError(`${expr}: ${field.name} range ${lo}-${hi} starts after it ends (no wrap-around)`);
-    } else {
-      lo = parseNumber(base, field, expr);
-      hi = lo;
-      if (stepText !== undefined) {
-        throw new CronError(`${expr}: ${field.name} step "${item}" is only allowed after * or a range`);
+    const match = ITEM.exec(item);
+    if (!match) throw new CronError(`${expr}: ${field.name} item "${item}" is not *, a number, a range or a step of one of them`);
+    const [, lo, hi, step] = match;
+    for (const n of [lo, hi]) {
+      if (n !== undefined && (Number(n) < field.min || Number(n) > field.max)) {
+        throw new CronError(`${expr}: ${field.name} value ${Number(n)} is outside ${field.min}-${field.max}`);
       }
     }
-    for (let v = lo; v <= hi; v += step) values.add(v);
+    if (hi !== undefined && Number(lo) > Number(hi)) throw new CronError(`${expr}: ${field.name} range ${lo}-${hi} starts after it ends (no wrap-around)`);
+    if (step !== undefined && Number(step) < 1) throw new CronError(`${expr}: ${field.name} step "${step}" must be a positive integer`);
+    if (step !== undefined && lo !== undefined && hi === undefined) throw new CronError(`${expr}: ${field.name} step "${item}" is only allowed after * or a range`);
+  }
+}
+
+/**
+ * One field's values, expanded by cron-parser item by item (it refuses a list whose items overlap, which plain cron
+ * allows). Each item is parsed in an expression of its own, the other fields `*`, so that an impossible date such as
+ * the 31st of February stays a valid range that matches nothing, as documented, where cron-parser would refuse it.
+ */
+function expand(text: string, field: FieldSpec, expr: string): Set<number> {
+  refuseOutsideGrammar(text, field, expr);
+  const values = new Set<number>();
+  for (const item of text.split(',')) {
+    const fields = ['0', '*', '*', '*', '*'];
+    fields[field.position] = item;
+    let expanded: readonly (number | string)[];
+    try {
+      expanded = CronExpressionParser.parse(fields.join(' ')).fields[field.key].values;
+    } catch (err) {
+      throw new CronError(`${expr}: ${field.name} "${item}": ${(err as Error).message}`);
+    }
+    // cron-parser lists Sunday twice (0 and 7) for a day-of-week wildcard; this module's weekdays are 0-6.
+    for (const v of expanded.map(Number)) if (v >= field.min && v <= field.max) values.add(v);
   }
   return values;
 }
@@ -88,10 +83,10 @@ export function parseCron(expr: string): CronRange {
   if (minute !== '*') throw new CronError(`${expr}: minute field must be * (schedules are hour ranges)`);
   return {
     source: expr,
-    hours: parseField(hour, FIELDS[1]!, expr),
-    daysOfMonth: parseField(dom, FIELDS[2]!, expr),
-    months: parseField(month, FIELDS[3]!, expr),
-    daysOfWeek: parseField(dow, FIELDS[4]!, expr),
+    hours: expand(hour, HOUR, expr),
+    daysOfMonth: expand(dom, DAY_OF_MONTH, expr),
+    months: expand(month, MONTH, expr),
+    daysOfWeek: expand(dow, DAY_OF_WEEK, expr),
     dayOfMonthIsStar: dom === '*',
     dayOfWeekIsStar: dow === '*',
   };
