@@ -1,5 +1,5 @@
 import { chooseHistory, decideClaim, matchPreset, resolveBuildParameters, retryAfterSeconds, type ClaimMode, type ClaimSource } from '@warmpool/core';
-import { armWakeUp, BUILD_PRIORITY, DomainError, enqueueReconcile, PrebuildUnavailableError, type QueueSet } from '@warmpool/bus';
+import { armWakeUp, BUILD_PRIORITY, buildRequestKey, DomainError, enqueueReconcile, PrebuildUnavailableError, type QueueSet } from '@warmpool/bus';
 import {
   claimPrebuild,
   createFreshWorkspace,
@@ -180,6 +180,18 @@ async function claimOrCreate(
   };
 }
 
+/**
+ * A user now waits for the reserved create: if it still waits in the provisioner's queue, it moves up to human
+ * priority, as a cold build would have (otherwise other users' cold builds overtake it). Best effort: a create
+ * already taken, or not yet relayed (its outbox row keeps the prebuild priority), keeps its place.
+ */
+async function hurryReservedCreate(queues: QueueSet, buildId: string): Promise<void> {
+  const job = await queues.buildRequests.getJob(buildRequestKey(buildId));
+  if (!job) return;
+  const state = await job.getState();
+  if (state === 'waiting' || state === 'prioritized') await job.changePriority({ priority: BUILD_PRIORITY.human });
+}
+
 const unavailable = (retryAfterMs: number | null, level: string) =>
   new PrebuildUnavailableError(
     retryAfterMs === null
@@ -233,6 +245,7 @@ async function reserveOrDecide(
     deps.logger.warn({ err }, 'reservation deadline not armed; the reconciler sweep will catch it'),
   );
   const workspace = (await getWorkspace(deps.pool, reserved.workspaceId))!;
+  void hurryReservedCreate(deps.queues, workspace.latest_build!.id).catch((err: unknown) => deps.logger.debug({ err }, 'reserved create kept its queue priority'));
   const seconds = (performance.now() - started) / 1000;
   return {
     claimed: true,
