@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { hashToken } from '@warmpool/db';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hashToken, SYSTEM_USER_ID } from '@warmpool/db';
 import { seedOrganization, seedTemplate, seedVersion } from '../support/seed.js';
 import { client, seedEligiblePrebuild, startTestApi, userWithRole, type Role } from '../support/api.js';
 
@@ -18,6 +18,8 @@ let env: Awaited<ReturnType<typeof startTestApi>>;
 let call: ReturnType<typeof client>;
 let orgA: string;
 const who = {} as Record<Actor, { userId: string; token: string }>;
+/** Users that tokens are asked for, beyond the actors: a second org admin of A, and a member of A who is template admin of B. */
+const target = {} as { peerOrgAdminA: string; memberATemplateAdminB: string };
 const manifest = JSON.parse(readFileSync('examples/web-app.json', 'utf8')) as Record<string, unknown>;
 
 before(async () => {
@@ -38,6 +40,9 @@ before(async () => {
     memberB: ['member', orgB],
   };
   for (const actor of ACTORS) who[actor] = await userWithRole(env.db.pool, ...roles[actor]);
+  target.peerOrgAdminA = (await userWithRole(env.db.pool, 'org-admin', orgA)).userId;
+  target.memberATemplateAdminB = (await userWithRole(env.db.pool, 'member', orgA)).userId;
+  await env.db.pool.query(`INSERT INTO role_assignments (user_id, role, organization_id) VALUES ($1, 'template-admin', $2)`, [target.memberATemplateAdminB, orgB]);
 });
 after(async () => env.stop());
 
@@ -156,6 +161,52 @@ const ROUTES: Route[] = [
     // otherMemberA asks for itself: always allowed.
     expect: row(201, 404, 404, 201, 404, 201),
   },
+  // A token acts as its user: only for users whose every role the caller outranks (owners: anyone; org admins: plain
+  // members of their organization). Issuing one changes no later answer, so these share one fixture.
+  {
+    name: 'token for a template admin of org A',
+    read: true,
+    request: () => ({ method: 'POST', path: '/api/v1/tokens', body: { name: 'x', user_id: who.templateAdminA.userId } }),
+    expect: row(201, 404, 201, 403, 404, 404),
+  },
+  {
+    name: 'token for a template admin of org A by its id',
+    read: true,
+    request: () => ({ method: 'POST', path: `/api/v1/users/${who.templateAdminA.userId}/tokens`, body: { name: 'x' } }),
+    expect: row(201, 404, 201, 403, 404, 404),
+  },
+  {
+    name: 'token for a peer org admin of org A',
+    read: true,
+    request: () => ({ method: 'POST', path: `/api/v1/users/${target.peerOrgAdminA}/tokens`, body: { name: 'x' } }),
+    expect: row(201, 404, 404, 403, 404, 404),
+  },
+  {
+    name: 'token for a member of org A who is template admin of org B',
+    read: true,
+    request: () => ({ method: 'POST', path: '/api/v1/tokens', body: { name: 'x', user_id: target.memberATemplateAdminB } }),
+    expect: { ...row(201, 404, 404, 403, 404, 404), orgAdminB: 403 },
+  },
+  { name: 'token for a site-wide template admin', read: true, request: () => ({ method: 'POST', path: `/api/v1/users/${who.siteTemplateAdmin.userId}/tokens`, body: { name: 'x' } }), expect: row(201, 201, 404, 404, 404, 404) },
+  { name: 'token for an owner', read: true, request: () => ({ method: 'POST', path: `/api/v1/users/${who.owner.userId}/tokens`, body: { name: 'x' } }), expect: row(201, 404, 404, 404, 404, 404) },
+  { name: 'token for the system user', read: true, request: () => ({ method: 'POST', path: `/api/v1/users/${SYSTEM_USER_ID}/tokens`, body: { name: 'x' } }), expect: row(404, 404, 404, 404, 404, 404) },
+  // Granting: owners any role anywhere; org admins org-admin and member in their organization only.
+  {
+    name: 'grant org-admin in org A',
+    request: (f) => ({ method: 'POST', path: `/api/v1/users/${f.freshUserId}/roles`, body: { role: 'org-admin', organization: 'org-a' } }),
+    expect: row(201, 403, 403, 201, 403, 403),
+  },
+  {
+    name: 'grant template-admin in org A',
+    request: (f) => ({ method: 'POST', path: `/api/v1/users/${f.freshUserId}/roles`, body: { role: 'template-admin', organization: 'org-a' } }),
+    expect: row(201, 403, 403, 403, 403, 403),
+  },
+  {
+    name: 'grant owner',
+    request: (f) => ({ method: 'POST', path: `/api/v1/users/${f.freshUserId}/roles`, body: { role: 'owner' } }),
+    expect: row(201, 403, 403, 403, 403, 403, 403),
+  },
+  { name: 'grant a role to a missing user', read: true, request: () => ({ method: 'POST', path: `/api/v1/users/${randomUUID()}/roles`, body: { role: 'member', organization: 'org-a' } }), expect: row(404, 403, 403, 404, 403, 403) },
   { name: 'token for yourself', request: () => ({ method: 'POST', path: '/api/v1/tokens', body: { name: 'mine' } }), expect: row(201, 201, 201, 201, 201, 201, 201) },
   { name: 'who am I', read: true, request: () => ({ method: 'GET', path: '/api/v1/users/me' }), expect: row(200, 200, 200, 200, 200, 200, 200) },
   { name: 'inbox', read: true, request: () => ({ method: 'GET', path: '/api/v1/users/me/notifications' }), expect: row(200, 200, 200, 200, 200, 200, 200) },

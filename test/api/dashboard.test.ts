@@ -1,5 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { privateDirectoryProblem } from '../../services/api/src/admin.js';
 import { seedOrganization } from '../support/seed.js';
 import { startTestApi, userWithRole } from '../support/api.js';
 
@@ -98,14 +104,65 @@ test('the login form refuses a cross-site post (Origin, or Referer without it): 
   }
 });
 
-test('the offline Bull Board page lives in one directory shared by every api process, not one new directory per start', async () => {
-  const { execFileSync } = await import('node:child_process');
-  const script = "import('./services/api/src/admin.ts').then((m) => console.log(m.offlineViews()))";
-  const run = () => execFileSync(process.execPath, ['--conditions=development', '--import', 'tsx', '-e', script], { encoding: 'utf8' }).trim();
-  const first = run();
-  const second = run();
-  assert.equal(first, second, 'two processes use the same directory');
-  const { readdirSync, readFileSync } = await import('node:fs');
-  assert.ok(readdirSync(first).includes('index.ejs'));
-  assert.doesNotMatch(readFileSync(`${first}/index.ejs`, 'utf8'), /fonts\.googleapis\.com/);
+/** offlineViews() run in a fresh api process (optionally with its own TMPDIR): the folder it serves the page from. */
+function offlineViewsOfNewProcess(env: Record<string, string> = {}): { dir: string; temporary: boolean; refused?: string } {
+  const script = "import('./services/api/src/admin.ts').then((m) => console.log(JSON.stringify(m.offlineViews())))";
+  const out = execFileSync(process.execPath, ['--conditions=development', '--import', 'tsx', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return JSON.parse(out.trim()) as { dir: string; temporary: boolean; refused?: string };
+}
+
+test('the offline Bull Board page lives in one private directory shared by every api process, not one new directory per start', () => {
+  const first = offlineViewsOfNewProcess();
+  const second = offlineViewsOfNewProcess();
+  assert.equal(first.dir, second.dir, 'two processes use the same directory');
+  assert.equal(first.temporary, false);
+  assert.equal(privateDirectoryProblem(first.dir), null);
+  assert.equal(statSync(first.dir).mode & 0o777, 0o700);
+  assert.ok(readdirSync(first.dir).includes('index.ejs'));
+  assert.doesNotMatch(readFileSync(`${first.dir}/index.ejs`, 'utf8'), /fonts\.googleapis\.com/);
+});
+
+test('a template folder made first by someone else, opened to others or linked elsewhere is never used', async (t) => {
+  const root = mkdtempSync(path.join(tmpdir(), 'warmpool-dash-test-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const { version } = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@bull-board/ui/package.json'), 'utf8')) as { version: string };
+  const uid = process.getuid!();
+  // Both the name earlier releases used and today's per-user name: an attacker may guess either.
+  const names = [`warmpool-bull-board-${version}`, `warmpool-bull-board-${version}-${uid}`];
+  const plant = (mode: number, owner?: number) => {
+    for (const name of names) {
+      const dir = path.join(root, name);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'index.ejs'), 'PLANTED <%= process.exit(7) %>');
+      chmodSync(dir, mode);
+      if (owner !== undefined) chownSync(dir, owner, owner);
+    }
+  };
+  const cases: [string, () => void][] = [
+    ['world-writable', () => plant(0o777)],
+    ['group-writable', () => plant(0o770)],
+    // Changing a folder's owner needs root; the other cases still run without it.
+    ...(uid === 0 ? [['owned by another user', () => plant(0o700, 65534)] as [string, () => void]] : []),
+    [
+      'a link to a folder the attacker controls',
+      () => {
+        const elsewhere = mkdtempSync(path.join(root, 'elsewhere-'));
+        for (const name of names) {
+          rmSync(path.join(root, name), { recursive: true, force: true });
+          symlinkSync(elsewhere, path.join(root, name));
+        }
+      },
+    ],
+  ];
+  for (const [what, setUp] of cases) {
+    setUp();
+    const views = offlineViewsOfNewProcess({ TMPDIR: root });
+    assert.ok(!names.some((name) => views.dir === path.join(root, name)), `${what}: served from the planted folder ${views.dir}`);
+    assert.equal(views.temporary, true, what);
+    assert.match(views.refused ?? '', /owned by|writable by group or others|not a directory/, what);
+    assert.equal(privateDirectoryProblem(views.dir), null, what);
+    assert.equal(lstatSync(views.dir).mode & 0o777, 0o700, what);
+    assert.doesNotMatch(readFileSync(path.join(views.dir, 'index.ejs'), 'utf8'), /PLANTED/, what);
+  }
 });

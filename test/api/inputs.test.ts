@@ -270,3 +270,33 @@ test('hostile but well-formed values are refused with a 4xx, never a 5xx, and st
   if (patch.status !== 400) failures.push(`autostop overflow: ${patch.status}`);
   assert.deepEqual(failures, []);
 });
+
+test('a workspace parameter value outside its declaration is a 400 naming the parameter, and nothing is stored or sent', async () => {
+  const created = await call('POST', '/api/v1/organizations/org-a/templates', { token: owner.token, body: { name: 'declared-options' } });
+  const templateId = created.body.id as string;
+  // web-app.json declares region (required, options eu-west/us-east) and size (options small/large).
+  const v = await call('POST', `/api/v1/templates/${templateId}/versions?activate=true`, { token: owner.token, body: { ...manifest, name: 'opts' } });
+  assert.equal(v.status, 201, JSON.stringify(v.body));
+  const cases: [string, Record<string, string>, string][] = [
+    ['a value outside the options', { region: 'mars' }, 'region'],
+    ['an allowed value followed by a line break', { region: 'eu-west\nINJECTED=1' }, 'region'],
+    ['a carriage return in an optional parameter', { region: 'us-east', size: 'small\r' }, 'size'],
+    ['a line break in an undeclared parameter', { region: 'us-east', extra: 'a\nb' }, 'extra'],
+    ['a Unicode line separator', { region: 'us-east', extra: 'a\u2028b' }, 'extra'],
+  ];
+  const before = await rowCounts();
+  const jobsBefore = await queues.buildRequests.getJobCounts();
+  for (const [what, parameters, name] of cases) {
+    const res = await call('POST', '/api/v1/organizations/org-a/workspaces', { token: member.token, body: { template_id: templateId, name: `opt-${name}`, parameters } });
+    assert.equal(res.status, 400, `${what}: ${res.status} ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.error, 'validation_failed', what);
+    const details = res.body.details as { path: string; message: string }[];
+    assert.equal(details[0]?.path, `body.parameters.${name}`, what);
+    assert.match(details[0]!.message, new RegExp(`parameter "${name}"`), what);
+    assert.doesNotMatch(JSON.stringify(res.body), /INJECTED/, `${what}: the refused value is not echoed`);
+  }
+  assert.deepEqual(await rowCounts(), before, 'nothing stored, no build-requested in the outbox');
+  assert.deepEqual(await queues.buildRequests.getJobCounts(), jobsBefore, 'no build requested');
+  const ok = await call('POST', '/api/v1/organizations/org-a/workspaces', { token: member.token, body: { template_id: templateId, name: 'opt-ok', parameters: { region: 'us-east', size: 'large' } } });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+});

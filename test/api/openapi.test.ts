@@ -87,3 +87,27 @@ test('a manifest may be sent as JSON or YAML', () => {
   const body = doc.paths['/api/v1/templates/{id}/versions']?.post?.requestBody;
   assert.deepEqual(Object.keys(body?.content ?? {}).sort(), ['application/json', 'application/yaml']);
 });
+
+/** Every property name anywhere in a JSON schema (nested objects, arrays, combinators). */
+function propertyNames(schema: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(schema)) schema.forEach((item) => propertyNames(item, found));
+  else if (schema !== null && typeof schema === 'object') {
+    const properties = (schema as { properties?: Record<string, unknown> }).properties;
+    if (properties && typeof properties === 'object') for (const name of Object.keys(properties)) found.add(name);
+    for (const value of Object.values(schema)) propertyNames(value, found);
+  }
+  return found;
+}
+
+// Webhook and chat URLs make the notifier POST wherever they point, so only operators set them (the CLI). An API
+// route taking one would have to refuse loopback, link-local and private addresses unless an operator allowed them:
+// this fails the day such a route appears without that decision being made.
+test('no API route takes a webhook or chat URL', () => {
+  const offered = operations().flatMap(({ path, method, op }) =>
+    [...propertyNames(op.requestBody ?? {}), ...(op.parameters ?? []).map((p) => p.name)].filter((name) => /webhook|chat|url/i.test(name)).map((name) => `${method} ${path}: ${name}`),
+  );
+  assert.deepEqual(offered, []);
+  // The walk does see request bodies: the create-workspace body's fields are found.
+  const create = operations().find(({ path, method }) => method === 'POST' && path.endsWith('/workspaces'));
+  assert.ok(propertyNames(create?.op.requestBody).has('template_id'));
+});

@@ -158,6 +158,25 @@ test('a missing image ends in the failure limit with one notification and leaves
   assert.equal(left.length, 0);
 });
 
+test('a workspace asking for more than the operator maximum fails its builds naming the variable, and runs nothing', async () => {
+  const templateId = await newTemplate();
+  const presetId = await importVersion(templateId, 'v1', 1, workspaceBlock({ resources: { cpus: 5, memory: '64m' } }));
+  const failed = await waitFor(
+    async () => {
+      const { rows } = await db.pool.query<{ error: string; retryable: boolean }>(
+        `SELECT b.error, b.retryable FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE w.preset_id = $1 AND b.job_status = 'failed'`,
+        [presetId],
+      );
+      return rows[0];
+    },
+    { timeoutMs: TIMEOUT, what: 'a failed build of the over-ceiling preset' },
+  );
+  assert.match(failed.error, /asks for 5 CPUs; this provisioner allows at most 4 \(DOCKER_PROVISIONER_MAX_CPUS\)/);
+  assert.equal(failed.retryable, false);
+  const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance}`, `${LABEL.preset}=${presetId}`] } });
+  assert.equal(left.length, 0);
+});
+
 test('malformed build requests are refused without crashing the provisioner', async () => {
   await queues.buildRequests.add('build-requested', { buildId: 'nope' }, { jobId: 'malformed-1' });
   await waitFor(async () => (await queues.buildRequests.getJobState('malformed-1')) === 'failed', { what: 'refused' });

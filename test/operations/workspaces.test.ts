@@ -6,6 +6,7 @@ import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedEligiblePrebuild, userWithRole } from '../support/api.js';
 import { seedPresets } from '../support/seed.js';
+import { SYSTEM_USER_ID } from '@warmpool/db';
 import { waitFor } from '../support/wait.js';
 
 // The workspace operations without HTTP: what the API route and any other caller share (§5, §4.4).
@@ -85,4 +86,11 @@ test('previewSchedule checks its window once for every caller; grantUserRole ref
   await assert.rejects(grantUserRole(db.pool, { username: 'o', role: 'owner', organizationId: p!.organizationId }), code('validation_failed'));
   const id = await grantUserRole(db.pool, { username: 'dev', role: 'member', organizationId: p!.organizationId });
   assert.equal(await grantUserRole(db.pool, { username: 'dev', role: 'member', organizationId: p!.organizationId }), id, 'granting again changes nothing');
+  // The same door by id: an existing user only, never the system user.
+  assert.equal(await grantUserRole(db.pool, { userId: id, role: 'org-admin', organizationId: p!.organizationId }), id);
+  const roles = await db.pool.query<{ role: string }>('SELECT role FROM role_assignments WHERE user_id = $1 ORDER BY role', [id]);
+  assert.deepEqual(roles.rows.map((r) => r.role), ['member', 'org-admin']);
+  await assert.rejects(grantUserRole(db.pool, { userId: SYSTEM_USER_ID, role: 'member', organizationId: p!.organizationId }), code('not_found'));
+  await assert.rejects(grantUserRole(db.pool, { userId: '99999999-9999-4999-8999-999999999999', role: 'member', organizationId: p!.organizationId }), code('not_found'));
+  await assert.rejects(grantUserRole(db.pool, { userId: id, role: 'member', organizationId: null }), code('validation_failed'));
 });

@@ -29,7 +29,7 @@ export {
   type ManifestProblem,
   type ManifestValidation,
 } from './manifest.js';
-export { resolveBuildParameters, matchPreset } from './parameters.js';
+export { resolveBuildParameters, parameterValueProblem, matchPreset, type ResolvedParameters } from './parameters.js';
 export * from './sizing/index.js';
 export type { PresetRecord, PresetStatusName } from './record.js';
 export {
@@ -44,7 +44,7 @@ export {
 } from './evaluate.js';
 export { presetStatus, type PresetStatus } from './status.js';
 export { unstorableText } from './text.js';
-export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, type WorkspaceSpec } from './workspace.js';
+export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
 export {
   HISTORY_LIMIT,
   MIN_SAMPLES,

@@ -5,6 +5,14 @@
 // eslint-disable-next-line no-control-regex
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+// C0 controls (line breaks, tabs, NUL), DEL, C1 controls and the Unicode line and paragraph separators: a value
+// holding one could start a new line in an environment file, a log line or a script that echoes it.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Whether `value` holds a line break or another control character. */
+export const hasControlCharacter = (value: string): boolean => CONTROL_CHARACTER.test(value);
+
 const MAX_DEPTH = 64;
 
 /** Paths (like `body.presets[0].description`) of strings, keys included, that cannot be stored. */

@@ -29,6 +29,8 @@ const seconds = (min: number, max: number) =>
 const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 /** Docker refuses less than 6 MiB. */
 export const MIN_MEMORY_BYTES = 6 * 1024 ** 2;
+/** Linux's own ceiling on process ids (`pid_max`): no container can use more. */
+export const MAX_PIDS = 4_194_304;
 
 /** `"512m"`, `"1g"`, `"1048576"` or a number of bytes → bytes; null when not a memory size. */
 export function parseMemory(value: string | number): number | null {
@@ -66,6 +68,7 @@ export const WorkspaceSchema = objectOf({
         else if (bytes < MIN_MEMORY_BYTES) ctx.addIssue({ code: 'custom', message: 'must be at least 6m (the engine refuses less)' });
       })
       .optional(),
+    pids: z.number({ error: typeError('a number of processes') }).int('must be an integer').min(1, 'must be at least 1').max(MAX_PIDS, `must be at most ${MAX_PIDS}`).optional(),
   }).optional(),
   /** The "agent": the workspace is ready once this command succeeds. Without it, ready once running. */
   healthcheck: objectOf({

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchPreset, resolveBuildParameters } from '@warmpool/core';
+import { matchPreset, parameterValueProblem, resolveBuildParameters } from '@warmpool/core';
 
 describe('resolveBuildParameters', () => {
   const declarations = [
@@ -68,5 +68,33 @@ describe('matchPreset (§5)', () => {
   });
   test('inherited properties of the request do not count as pairs', () => {
     assert.equal(matchPreset([{ id: 'x', name: 'x', parameters: { toString: 'y' } }], {}), null);
+  });
+});
+
+describe('parameter values satisfy their declaration', () => {
+  const declarations = [
+    { name: 'region', required: true, options: ['eu-west', 'us-east'] },
+    { name: 'size', required: false, default: 'small', options: ['small', 'large'] },
+  ];
+  test('a value outside the declared options is refused, naming the parameter', () => {
+    assert.deepEqual(resolveBuildParameters(declarations, { region: 'mars' }), {
+      ok: false,
+      error: 'parameter "region" is not one of the declared options (eu-west, us-east)',
+      parameter: 'region',
+    });
+  });
+  test('line breaks and other control characters are refused in declared and undeclared values', () => {
+    for (const bad of ['eu-west\n', 'a\rb', 'tab\there', 'nul\u0000', 'del\u007f', 'c1\u0085', 'ls\u2028', 'ps\u2029']) {
+      const declared = resolveBuildParameters([{ name: 'note', required: false }], { note: bad });
+      assert.deepEqual(declared, { ok: false, error: 'parameter "note" must not contain line breaks or other control characters', parameter: 'note' }, JSON.stringify(bad));
+      assert.equal(resolveBuildParameters([], { extra: bad }).ok, false, JSON.stringify(bad));
+    }
+  });
+  test('allowed values and defaults pass; long option lists are cut in the message', () => {
+    assert.deepEqual(resolveBuildParameters(declarations, { region: 'us-east' }), { ok: true, parameters: { size: 'small', region: 'us-east' } });
+    const many = Array.from({ length: 25 }, (_, i) => `o${i}`);
+    assert.equal(parameterValueProblem({ options: many }, 'x'), 'is not one of the declared options (o0, o1, o2, o3, o4, o5, o6, o7, o8, o9, and 15 more)');
+    assert.equal(parameterValueProblem({ options: many }, 'o24'), null);
+    assert.equal(parameterValueProblem(undefined, 'anything: é ✓'), null);
   });
 });

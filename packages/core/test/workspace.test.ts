@@ -17,7 +17,7 @@ const full = {
   command: ['sh', '-c', 'sleep 3600'],
   env: { REGION: '${region}', GREETING: 'hi $${literal}', EMPTY: '' },
   labels: { team: 'payments', 'cost-center': '42' },
-  resources: { cpus: 0.5, memory: '256m' },
+  resources: { cpus: 0.5, memory: '256m', pids: 256 },
   healthcheck: { command: ['test', '-f', '/tmp/ready'], interval_seconds: 0.5 },
   claim_hook: { command: ['sh', '-c', 'echo $WARMPOOL_OWNER_NAME > /tmp/owner'] },
 };
@@ -58,6 +58,8 @@ describe('manifest workspace block', () => {
     ['zero cpus', { image: 'busybox', resources: { cpus: 0 } }, 'workspace.resources.cpus', /more than 0/],
     ['tiny memory', { image: 'busybox', resources: { memory: '1m' } }, 'workspace.resources.memory', /at least 6m/],
     ['memory nonsense', { image: 'busybox', resources: { memory: 'lots' } }, 'workspace.resources.memory', /size such as/],
+    ['zero processes', { image: 'busybox', resources: { pids: 0 } }, 'workspace.resources.pids', /at least 1/],
+    ['fractional processes', { image: 'busybox', resources: { pids: 1.5 } }, 'workspace.resources.pids', /integer/],
     ['health retries 0', { image: 'busybox', healthcheck: { command: ['true'], retries: 0 } }, 'workspace.healthcheck.retries', /at least 1/],
     ['health interval too short', { image: 'busybox', healthcheck: { command: ['true'], interval_seconds: 0.01 } }, 'workspace.healthcheck.interval_seconds', /at least 0.1/],
     ['hook without command', { image: 'busybox', claim_hook: {} }, 'workspace.claim_hook.command', /required/],

@@ -88,7 +88,7 @@ export { bumpPresetCounter, type PresetCounter } from './counters.js';
 export { loadPoolRows, type PoolRow } from './pool-metrics.js';
 export { createApiToken, hashToken } from './auth.js';
 export { USERNAME_PATTERN, TEMPLATE_NAME_PATTERN } from './auth.js';
-export { ensureUser, grantRole, findUserId, setUserEmail, userExists, userRoleScopes, findPrincipalByTokenHash, type RoleName, type Principal } from './users.js';
+export { ensureUser, grantRole, findUserId, setUserEmail, userExists, userRoles, findPrincipalByTokenHash, type RoleName, type Principal } from './users.js';
 export {
   getWorkspace,
   claimPrebuild,

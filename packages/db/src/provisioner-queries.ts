@@ -15,6 +15,8 @@ export type BuildTarget = {
   ownerName: string;
   /** The version manifest's `workspace` block as stored (validated at import), or null. */
   workspace: unknown;
+  /** The version's parameter declarations as stored: the values a build renders must satisfy them. */
+  declarations: unknown;
   /** The build's version is its template's active one and the template is neither deleted nor deprecated. */
   active: boolean;
 };
@@ -24,7 +26,7 @@ export async function loadBuildTarget(db: pg.Pool | pg.ClientBase, buildId: stri
   const { rows } = await db.query<BuildTarget>(
     `SELECT b.id AS "buildId", w.id AS "workspaceId", w.name AS "workspaceName", w.organization_id AS "organizationId",
             w.template_id AS "templateId", b.template_version_id AS "templateVersionId", w.preset_id AS "presetId",
-            w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace,
+            w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace, v.parameters AS declarations,
             (t.active_version_id IS NOT DISTINCT FROM b.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active
      FROM builds b
      JOIN workspaces w ON w.id = b.workspace_id

@@ -24,17 +24,17 @@ export async function userExists(db: pg.Pool | pg.ClientBase, userId: string): P
 }
 
 /**
- * The organizations a (non-system) user holds roles in (null = a site-wide role), or undefined when there is no
- * such user. A user without any role answers [].
+ * The roles a (non-system) user holds, each site-wide (organizationId null) or in one organization, or undefined
+ * when there is no such user. A user without any role answers [].
  */
-export async function userRoleScopes(db: pg.Pool | pg.ClientBase, userId: string): Promise<(string | null)[] | undefined> {
-  const { rows } = await db.query<{ organization_id: string | null; has_role: boolean }>(
-    `SELECT r.organization_id, r.id IS NOT NULL AS has_role FROM users u LEFT JOIN role_assignments r ON r.user_id = u.id
+export async function userRoles(db: pg.Pool | pg.ClientBase, userId: string): Promise<Principal['roles'] | undefined> {
+  const { rows } = await db.query<{ role: RoleName | null; organization_id: string | null }>(
+    `SELECT r.role, r.organization_id FROM users u LEFT JOIN role_assignments r ON r.user_id = u.id
      WHERE u.id = $1 AND NOT u.is_system`,
     [userId],
   );
   if (rows.length === 0) return undefined;
-  return rows.filter((r) => r.has_role).map((r) => r.organization_id);
+  return rows.flatMap((r) => (r.role === null ? [] : [{ role: r.role, organizationId: r.organization_id }]));
 }
 
 /** Grants a role, site-wide (organizationId null) or in one organization; granting it again changes nothing. */

@@ -85,7 +85,10 @@ async function resolveTarget(deps: WorkspaceDeps, input: CreateWorkspaceInput, f
   if (target.deprecated) throw new DomainError('template_deprecated', 'the template is deprecated: new workspaces cannot be created from it');
   const preset = choosePreset(target, input);
   const resolved = resolveBuildParameters(target.declarations, { ...(input.parameters ?? {}), ...(preset?.parameters ?? {}) });
-  if (!resolved.ok) throw new DomainError('validation_failed', resolved.error, [{ path: 'body.parameters', message: resolved.error }]);
+  if (!resolved.ok) {
+    const path = resolved.parameter === undefined ? 'body.parameters' : `body.parameters.${resolved.parameter}`;
+    throw new DomainError('validation_failed', resolved.error, [{ path, message: resolved.error }]);
+  }
   return { target, preset, parameters: resolved.parameters };
 }
 

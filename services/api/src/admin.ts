@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,24 +16,55 @@ export const ADMIN_BASE = '/admin/queues';
 export const ADMIN_LOGIN = '/admin/login';
 
 /**
- * Bull Board UI's page links a web font from outside the machine; serve a copy of its template without it (the UI
- * falls back to system fonts) so the dashboard works offline and leaks nothing to third parties. The copy's
- * directory is named by the UI version, not the process, so restarts and replicas share one directory instead of
- * leaving a new one behind at every start; it is written to a private file and renamed, so a concurrent start never
- * reads half a file.
+ * Why `dir` may not hold a template the api renders, or null: it must be a directory itself (not a link), owned by
+ * the api's user and writable by nobody else, or another local user could replace the template and run code in the api.
  */
-export function offlineViews(): string {
+export function privateDirectoryProblem(dir: string): string | null {
+  const stat = lstatSync(dir);
+  if (!stat.isDirectory()) return 'is not a directory';
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) return `is owned by uid ${stat.uid}, not by this process (uid ${uid})`;
+  if ((stat.mode & 0o022) !== 0) return `is writable by group or others (mode ${(stat.mode & 0o777).toString(8)})`;
+  return null;
+}
+
+/**
+ * The folder for the template: `<tmpdir>/<name>-<uid>`, made with mode 0700 and checked, so restarts and replicas of
+ * one user share one folder instead of leaving a new one at every start. One that fails the check (made first by
+ * someone else, a link, or opened up) is never used: a fresh private folder from mkdtemp, removed at close, is.
+ */
+function templateDirectory(name: string): { dir: string; temporary: boolean; refused?: string } {
+  const shared = path.join(os.tmpdir(), `${name}-${process.getuid?.() ?? 'user'}`);
+  try {
+    mkdirSync(shared, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const refused = privateDirectoryProblem(shared);
+  if (refused === null) return { dir: shared, temporary: false };
+  const dir = mkdtempSync(`${shared}-`);
+  const problem = privateDirectoryProblem(dir);
+  if (problem !== null) throw new Error(`the private folder ${dir} ${problem}`);
+  return { dir, temporary: true, refused: `${shared} ${refused}` };
+}
+
+/**
+ * Bull Board UI's page links a web font from outside the machine; serve a copy of its template without it (the UI
+ * falls back to system fonts) so the dashboard works offline and leaks nothing to third parties. The copy lives in a
+ * folder only the api's user can write (templateDirectory); it is written to a private file and renamed, so a
+ * concurrent start never reads half a file.
+ */
+export function offlineViews(): { dir: string; temporary: boolean; refused?: string } {
   const require = createRequire(import.meta.url);
   const uiRoot = path.dirname(require.resolve('@bull-board/ui/package.json'));
   const { version } = JSON.parse(readFileSync(path.join(uiRoot, 'package.json'), 'utf8')) as { version: string };
-  const dir = path.join(os.tmpdir(), `warmpool-bull-board-${version}`);
-  mkdirSync(dir, { recursive: true });
+  const views = templateDirectory(`warmpool-bull-board-${version}`);
   const template = readFileSync(path.join(uiRoot, 'dist', 'index.ejs'), 'utf8').replace(/<link[^>]*fonts\.googleapis\.com[^>]*>\s*/g, '');
-  const target = path.join(dir, 'index.ejs');
+  const target = path.join(views.dir, 'index.ejs');
   const partial = `${target}.${process.pid}.tmp`;
-  writeFileSync(partial, template);
+  writeFileSync(partial, template, { mode: 0o600 });
   renameSync(partial, target);
-  return dir;
+  return views;
 }
 
 const LOGIN_PAGE = (error = '') => `<!doctype html>
@@ -71,6 +102,8 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
   });
 
   const views = offlineViews();
+  if (views.refused) deps.logger.warn({ refused: views.refused, using: views.dir }, 'Bull Board template folder refused; using a private one for this process');
+  if (views.temporary) app.addHook('onClose', async () => rmSync(views.dir, { recursive: true, force: true }));
   const queues = deps.queues.all;
   for (const mode of ['full', 'read-only'] as const) {
     const serverAdapter = new FastifyAdapter();
@@ -82,7 +115,7 @@ export async function adminRoutes(app: FastifyInstance, deps: ApiDeps, authentic
       options: { uiConfig: { boardTitle: mode === 'full' ? 'Warmpool queues' : 'Warmpool queues (read-only)' } },
     });
     // After createBullBoard, which points the adapter at the UI package's own template.
-    serverAdapter.setViewsPath(views);
+    serverAdapter.setViewsPath(views.dir);
     await app.register(
       async (board) => {
         board.addHook('onRequest', dashboardAuthentication(authenticateToken, { mode, base, login: ADMIN_LOGIN }));

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { findPrincipalByTokenHash, hashToken, type Principal } from '@warmpool/db';
 import type { ApiDeps } from './deps.js';
+import { can } from './authz.js';
 import { cacheFor } from './cache.js';
 import { ApiError } from './errors.js';
 import { CONSOLE_HEADER, sessionToken } from './session.js';
@@ -61,7 +62,7 @@ export function apiAuthentication(authenticate: Authenticator): onRequestHookHan
 }
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
-const isSiteOwner = (principal: Principal) => principal.roles.some((r) => r.role === 'owner' && r.organizationId === null);
+const SITE = { organizationId: null };
 
 /**
  * The api's /metrics: its pool metrics carry every organization's, template's and preset's names, so only a scraper
@@ -75,14 +76,14 @@ export function metricsAuthentication(metricsToken: string | undefined, authenti
     if (token && expected && timingSafeEqual(digest(token), expected)) return;
     const principal = token ? await authenticate(token) : undefined;
     if (!principal) throw unauthenticated(token);
-    if (!isSiteOwner(principal)) throw new ApiError(403, 'forbidden', 'metrics name every organization: they need the metrics token or a site-wide owner');
+    if (!can(principal, 'metrics.read', SITE)) throw new ApiError(403, 'forbidden', 'metrics name every organization: they need the metrics token or a site-wide owner');
   });
 }
 
 /** Owners control queues; site-wide template admins get a read-only view; nobody else (queues hold every org's jobs). */
 export function dashboardAccess(principal: Principal): 'full' | 'read-only' | 'none' {
-  if (principal.roles.some((r) => r.role === 'owner')) return 'full';
-  if (principal.roles.some((r) => r.role === 'template-admin' && r.organizationId === null)) return 'read-only';
+  if (can(principal, 'queues.operate', SITE)) return 'full';
+  if (can(principal, 'queues.read', SITE)) return 'read-only';
   return 'none';
 }
 

@@ -1,8 +1,10 @@
 import { PassThrough } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import { parseMemory, renderWorkspaceEnv, type WorkspaceSpec } from '@warmpool/core';
+import { renderWorkspaceEnv, resolveBuildParameters, type ParameterDeclaration, type WorkspaceSpec } from '@warmpool/core';
 import type { BuildTarget } from '@warmpool/db';
+import { BuildRefusal } from './refusal.js';
+import { workspaceResources, type ResourceLimits } from './resources.js';
 
 /** Labels Warmpool puts on what it creates; containers without `warmpool.instance=<ours>` are never touched. */
 export const LABEL = {
@@ -18,6 +20,13 @@ export const LABEL = {
 /** One container and one volume per workspace, named from its id: a redelivered create finds them. */
 export const containerName = (workspaceId: string) => `warmpool-${workspaceId}`;
 export const volumeName = (workspaceId: string) => `warmpool-${workspaceId}`;
+
+/** Whether the labels are this instance's for this workspace: anything else is someone else's and never touched. */
+const isOurs = (labels: Record<string, string> | null | undefined, instance: string, workspaceId: string) =>
+  labels?.[LABEL.instance] === instance && labels[LABEL.workspace] === workspaceId;
+
+const foreign = (kind: 'container' | 'volume', name: string, instance: string) =>
+  new BuildRefusal(`a ${kind} named ${name} exists without this provisioner's labels (${LABEL.instance}=${instance}): it is left untouched; remove or rename it, then retry`);
 
 type EngineError = { statusCode?: number; json?: { message?: string }; reason?: string; message?: string; code?: string };
 
@@ -64,10 +73,24 @@ export function labelsFor(target: BuildTarget, instance: string, extra: Record<s
   };
 }
 
-/** The engine's create body for a workspace: the spec with parameters substituted, limits and health check. */
-export function containerConfig(spec: WorkspaceSpec, target: BuildTarget, parameters: Record<string, string>, options: { instance: string; mountPath: string }): Docker.ContainerCreateOptions {
-  const env = renderWorkspaceEnv(spec.env, parameters);
-  const memory = spec.resources?.memory === undefined ? undefined : parseMemory(spec.resources.memory);
+export type ContainerOptions = { instance: string; mountPath: string; limits: ResourceLimits };
+
+/**
+ * The engine's create body for a workspace: the spec with parameters substituted, resources within the operator's
+ * ceilings, health check, and no way to gain privileges (no-new-privileges). Only parameter values that satisfy the
+ * version's declarations are rendered (the api and the reconciler check them too): BuildRefusal otherwise.
+ */
+export function containerConfig(
+  spec: WorkspaceSpec,
+  target: BuildTarget,
+  parameters: Record<string, string>,
+  options: ContainerOptions,
+): Docker.ContainerCreateOptions {
+  const declarations = Array.isArray(target.declarations) ? (target.declarations as ParameterDeclaration[]) : [];
+  const checked = resolveBuildParameters(declarations, parameters);
+  if (!checked.ok) throw new BuildRefusal(`refused to render the build's parameters: ${checked.error}`);
+  const env = renderWorkspaceEnv(spec.env, checked.parameters);
+  const resources = workspaceResources(spec.resources, options.limits);
   return {
     name: containerName(target.workspaceId),
     Image: spec.image,
@@ -90,56 +113,92 @@ export function containerConfig(spec: WorkspaceSpec, target: BuildTarget, parame
       : {}),
     HostConfig: {
       Mounts: [{ Type: 'volume', Source: volumeName(target.workspaceId), Target: options.mountPath }],
-      ...(spec.resources?.cpus !== undefined ? { NanoCpus: Math.round(spec.resources.cpus * 1e9) } : {}),
-      ...(memory ? { Memory: memory } : {}),
+      NanoCpus: Math.round(resources.cpus * 1e9),
+      Memory: resources.memoryBytes,
+      PidsLimit: resources.pids,
+      SecurityOpt: ['no-new-privileges:true'],
     },
   };
 }
 
-/** The container of a workspace, or null when there is none. */
-export async function inspectWorkspace(docker: Docker, workspaceId: string): Promise<Docker.ContainerInspectInfo | null> {
+/**
+ * The workspace's container, or null when there is none; BuildRefusal when a container of its name exists that
+ * this instance did not label (it is never adopted, started, stopped or removed).
+ */
+export async function inspectWorkspace(docker: Docker, workspaceId: string, instance: string): Promise<Docker.ContainerInspectInfo | null> {
+  let info: Docker.ContainerInspectInfo;
   try {
-    return await docker.getContainer(containerName(workspaceId)).inspect();
+    info = await docker.getContainer(containerName(workspaceId)).inspect();
   } catch (err) {
     if (statusOf(err) === 404) return null;
     throw err;
   }
+  if (!isOurs(info.Config.Labels, instance, workspaceId)) throw foreign('container', containerName(workspaceId), instance);
+  return info;
+}
+
+/** The workspace's volume's labels, or null when there is none; BuildRefusal when it is someone else's. */
+async function inspectVolume(docker: Docker, workspaceId: string, instance: string): Promise<Docker.VolumeInspectInfo | null> {
+  let info: Docker.VolumeInspectInfo;
+  try {
+    info = await docker.getVolume(volumeName(workspaceId)).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return null;
+    throw err;
+  }
+  if (!isOurs(info.Labels, instance, workspaceId)) throw foreign('volume', volumeName(workspaceId), instance);
+  return info;
 }
 
 /**
- * Creates (or adopts, when a container of that name exists: a redelivered request or a restart mid-build) and
- * starts the workspace's container. Returns the container id and whether a new container was made.
+ * Creates (or adopts, when this instance's container of that name exists: a redelivered request or a restart
+ * mid-build) and starts the workspace's container. Returns the container id and whether a new container was made.
+ * A container or volume of that name that this instance did not label is refused (BuildRefusal), never adopted.
  */
-export async function ensureRunning(docker: Docker, config: Docker.ContainerCreateOptions, workspaceId: string): Promise<{ id: string; created: boolean }> {
-  let info = await inspectWorkspace(docker, workspaceId);
+export async function ensureRunning(docker: Docker, config: Docker.ContainerCreateOptions, workspaceId: string, instance: string): Promise<{ id: string; created: boolean }> {
+  let info = await inspectWorkspace(docker, workspaceId, instance);
   let created = false;
   if (!info) {
+    // Creating a volume whose name exists answers with the existing one: check whose it is before mounting it.
     await docker.createVolume({ Name: volumeName(workspaceId), Labels: config.Labels ?? {} });
+    await inspectVolume(docker, workspaceId, instance);
     try {
       await docker.createContainer(config);
       created = true;
     } catch (err) {
-      if (statusOf(err) !== 409) throw err; // 409: a concurrent create of the same name won; adopt it
+      if (statusOf(err) !== 409) throw err; // 409: a concurrent create of the same name won; adopt it if it is ours
     }
-    info = await inspectWorkspace(docker, workspaceId);
+    info = await inspectWorkspace(docker, workspaceId, instance);
     if (!info) throw new Error('the container vanished right after it was created');
   }
   if (!info.State.Running) await ignoreGone(docker.getContainer(info.Id).start());
   return { id: info.Id, created };
 }
 
+/** Stops this instance's container of the workspace (kept for the next start); a missing one counts as stopped. */
+export async function stopWorkspace(docker: Docker, workspaceId: string, instance: string, timeoutSeconds: number): Promise<void> {
+  const info = await inspectWorkspace(docker, workspaceId, instance);
+  if (info) await ignoreGone(docker.getContainer(info.Id).stop({ t: timeoutSeconds }));
+}
+
 /**
- * Removes the workspace's container and volume; missing ones count as removed. A removal already in progress
- * (someone ran `docker rm -f` at the same moment: 409) is waited for, not failed.
+ * Removes this instance's container and volume of the workspace; missing ones count as removed, someone else's are
+ * refused (BuildRefusal). The container is removed by the id that was checked, so a foreign container created
+ * under the name in the meantime is not. A removal already in progress (someone ran `docker rm -f` at the same
+ * moment: 409) is waited for, not failed.
  */
-export async function removeWorkspace(docker: Docker, workspaceId: string): Promise<void> {
-  const container = docker.getContainer(containerName(workspaceId));
-  try {
-    await ignoreGone(container.remove({ force: true, v: true }));
-  } catch (err) {
-    if (statusOf(err) !== 409) throw err;
-    await ignoreGone(container.wait({ condition: 'removed' }));
+export async function removeWorkspace(docker: Docker, workspaceId: string, instance: string): Promise<void> {
+  const info = await inspectWorkspace(docker, workspaceId, instance);
+  if (info) {
+    const container = docker.getContainer(info.Id);
+    try {
+      await ignoreGone(container.remove({ force: true, v: true }));
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      await ignoreGone(container.wait({ condition: 'removed' }));
+    }
   }
+  if (!(await inspectVolume(docker, workspaceId, instance))) return;
   // The volume is released a moment after its container goes: a short retry on "in use" (409).
   for (let attempt = 0; ; attempt++) {
     try {

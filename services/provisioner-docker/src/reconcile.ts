@@ -5,6 +5,7 @@ import type { Logger } from '@warmpool/runtime';
 import { AGENT } from './backend.js';
 import { LABEL, removeWorkspace } from './engine.js';
 import type { EngineEvents } from './events.js';
+import { BuildRefusal } from './refusal.js';
 
 export type StartupReport = { adopted: number; removed: number; lost: number; watched: number };
 
@@ -41,7 +42,14 @@ export async function reconcileAtStart(deps: {
     const leftover = !ws.live || (ws.latestTransition === 'start' && (ws.latestStatus === 'failed' || ws.latestStatus === 'canceled'));
     if (leftover) {
       deps.expectGone(ws.id);
-      await removeWorkspace(docker, ws.id);
+      try {
+        await removeWorkspace(docker, ws.id, deps.instance);
+      } catch (err) {
+        // Our labelled volume beside someone else's container of the name: that one stays, and so does the rest.
+        if (!(err instanceof BuildRefusal)) throw err;
+        logger.warn({ workspaceId: ws.id, err: err.message }, 'left a leftover workspace in place: its name is taken by resources this provisioner did not label');
+        continue;
+      }
       report.removed++;
       logger.info({ workspaceId: ws.id, container: container?.Id.slice(0, 12) ?? null }, 'removed resources of a workspace that no longer needs them');
     } else if (inProgress) {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { latestPresetBuilds, listOrganizations, presetHistory, presetReplacements, isPaused, SYSTEM_USER_ID, type Principal } from '@warmpool/db';
 import { POOL_SAMPLES } from '@warmpool/operations';
 import type { ApiDeps } from '../deps.js';
-import { ACTIONS, can, rolesAllowedTo } from '../authz.js';
+import { ACTIONS, can, rolesAllowedTo, visibleOrganizationIds } from '../authz.js';
 import { authorize, findPreset, typed } from './common.js';
 import { buildsSchema, historySchema, replacementsSchema, scopeSchema } from './pool-views.schemas.js';
 
@@ -29,9 +29,7 @@ async function presetReader(deps: ApiDeps, principal: Principal, presetId: strin
 // What the caller may see and do: the organizations in scope with the actions allowed there, site-wide actions and
 // the pause flag, and which roles grant each action (so a page can say what is needed).
 async function scopeOf(deps: ApiDeps, principal: Principal) {
-  const siteWide = principal.roles.some((r) => r.organizationId === null);
-  const ids = siteWide ? null : principal.roles.map((r) => r.organizationId).filter((id): id is string => id !== null);
-  const [organizations, paused] = await Promise.all([listOrganizations(deps.pool, ids), isPaused(deps.pool)]);
+  const [organizations, paused] = await Promise.all([listOrganizations(deps.pool, visibleOrganizationIds(principal)), isPaused(deps.pool)]);
   return {
     username: principal.username,
     site: { actions: allowedActions(principal, null), paused },

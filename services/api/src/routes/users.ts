@@ -1,42 +1,31 @@
 import { assertGrantableUsername, assertRoleScope, grantUserRole } from '@warmpool/operations';
 import type { FastifyInstance } from 'fastify';
-import { createApiToken, grantRole, listNotifications, markNotificationRead, NotificationQueryError, userExists, userRoleScopes, type Principal, type RoleName } from '@warmpool/db';
+import { createApiToken, listNotifications, markNotificationRead, NotificationQueryError, userRoles, type Principal, type RoleName } from '@warmpool/db';
 import type { ApiDeps } from '../deps.js';
-import { can } from '../authz.js';
+import { can, canActFor, canGrant } from '../authz.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
-import { authorize, findOrganization, typed } from './common.js';
+import { findOrganization, typed } from './common.js';
 import { createTokenSchema, createUserSchema, createUserTokenSchema, grantRoleSchema, inboxSchema, markReadSchema, meSchema } from './users.schemas.js';
 
-/**
- * Checks that the caller may grant `role` in `organization` (owners: any role; org admins: org-admin and
- * member roles in their organization) and returns the organization id (null = site-wide).
- */
+/** Checks that the caller may grant `role` in `organization` (the permission table's `grants`); returns its id (null = site-wide). */
 async function grantableScope(deps: ApiDeps, principal: Principal, role: RoleName, organization: string | undefined): Promise<string | null> {
   const organizationId = organization ? await findOrganization(deps, principal, organization) : null;
   assertRoleScope(role, organizationId);
-  authorize(principal, 'user.manage', { organizationId });
-  const onlyOrgAdmin = !principal.roles.some((r) => r.role === 'owner');
-  if (onlyOrgAdmin && (role === 'owner' || role === 'template-admin' || organizationId === null)) throw forbidden(`grant the role ${role}`);
+  if (!canGrant(principal, role, organizationId)) throw forbidden(`grant the role ${role} ${organizationId === null ? 'site-wide' : 'in this organization'}`);
   return organizationId;
 }
 
 /**
- * A user the caller manages: owners see every user; others only users holding a role in an organization
- * they manage (anyone else answers 404, like objects of other organizations).
+ * A token for yourself, or for a user whose every role you outrank (the permission table's `actsFor`). Users you do
+ * not manage in any of their organizations answer 404, like objects of other organizations; a user you see but do
+ * not outrank (a peer, a template admin) answers 403.
  */
-async function managedUser(deps: ApiDeps, principal: Principal, userId: string, action: 'user.manage' | 'token.create'): Promise<{ organizationIds: (string | null)[] }> {
-  const scopes = await userRoleScopes(deps.pool, userId);
-  const isOwner = principal.roles.some((r) => r.role === 'owner');
-  if (!scopes || (!isOwner && !scopes.some((o) => can(principal, action, { organizationId: o })))) throw notFound('user');
-  return { organizationIds: scopes };
-}
-
-/** A token for yourself, or (owners, org admins) for a user whose every scope you manage. */
 async function issueToken(deps: ApiDeps, principal: Principal, userId: string, name: string, expiresInSeconds: number | undefined): Promise<string> {
   if (userId !== principal.userId) {
-    const { organizationIds } = await managedUser(deps, principal, userId, 'token.create');
-    // A site-wide user (owner, site template admin) can only be given a token by an owner.
-    for (const organizationId of organizationIds) authorize(principal, 'token.create', { organizationId });
+    const roles = await userRoles(deps.pool, userId);
+    const sees = (organizationId: string | null) => can(principal, 'token.create', { organizationId });
+    if (!roles || !(sees(null) || roles.some((r) => sees(r.organizationId)))) throw notFound('user');
+    if (!canActFor(principal, roles)) throw forbidden('issue a token for this user: it holds a role you do not outrank (a peer, a template admin or an owner)');
   }
   const expiresAt = expiresInSeconds === undefined ? null : new Date(Date.now() + expiresInSeconds * 1000);
   return createApiToken(deps.pool, userId, name, expiresAt);
@@ -63,8 +52,7 @@ export async function userRoutes(fastify: FastifyInstance, deps: ApiDeps): Promi
   app.post('/users/:id/roles', { schema: grantRoleSchema }, async (request, reply) => {
     const { role, organization } = request.body;
     const organizationId = await grantableScope(deps, request.principal, role, organization);
-    if (!(await userExists(deps.pool, request.params.id))) throw notFound('user');
-    await grantRole(deps.pool, request.params.id, role, organizationId);
+    await grantUserRole(deps.pool, { userId: request.params.id, role, organizationId });
     return reply.status(201).send({ user_id: request.params.id, role, organization_id: organizationId });
   });
 
