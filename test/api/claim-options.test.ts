@@ -107,3 +107,25 @@ test('require with nothing eligible or in flight answers 503 with Retry-After, c
   assert.match(metrics, /warmpool_claims_total\{source="cold",mode="prefer",service="api"\} 1/);
   assert.match(metrics, /warmpool_claims_total\{source="cold",mode="bypass",service="api"\} 1/);
 });
+
+test('replay with a wait budget reports the reservations it would have made; a budget out of range is 400', async () => {
+  const t = await importTemplate();
+  const bad = await call('POST', `/api/v1/presets/${t.pooled}/replay`, { token: owner.token, body: { days: 1, wait_ms: 120_001 } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.details?.[0]?.path, 'body.wait_ms');
+  // A pool of 1 with no build history (lead time: the 300 s default). The request at 0 s takes the prebuild; its
+  // refill, requested at the end of that minute, is ready at 360 s: the one at 250 s can wait 110 s for it within
+  // 120 s, the one at 300 s finds only the next refill (ready at 600 s) and misses.
+  await env.db.pool.query(
+    `INSERT INTO demand_events (preset_id, build_id, hit, requested_at)
+     SELECT $1, gen_random_uuid(), false, date_trunc('hour', now()) - interval '2 hours' + make_interval(secs => s) FROM unnest(ARRAY[0, 250, 300]) s`,
+    [t.pooled],
+  );
+  const plain = await call('POST', `/api/v1/presets/${t.pooled}/replay`, { token: owner.token, body: { days: 1 } });
+  const waiting = await call('POST', `/api/v1/presets/${t.pooled}/replay`, { token: owner.token, body: { days: 1, wait_ms: 120_000 } });
+  assert.equal(waiting.status, 200, JSON.stringify(waiting.body));
+  assert.equal(waiting.body.leadTimeSeconds, 300);
+  const totals = (r: typeof plain) => r.body.totals as { hits: number; misses: number; reserved: number; reservedShare: number | null };
+  assert.deepEqual([totals(plain).hits, totals(plain).misses, totals(plain).reserved], [1, 2, 0]);
+  assert.deepEqual([totals(waiting).hits, totals(waiting).misses, totals(waiting).reserved, totals(waiting).reservedShare], [1, 1, 1, 0.5]);
+});
