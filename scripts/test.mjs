@@ -14,8 +14,10 @@ const child = spawn(
     '--import',
     'tsx',
     '--test',
-    // A test file whose handles keep it alive after its tests finished must not hang the run. The timeout applies to
-    // each file as a whole too: 5 min leaves room for a loaded 2-core machine (the slowest file takes ~20 s alone).
+    // A test file whose handles keep it alive after its tests finished must not hang the run. On node 20 the timeout
+    // applies to each file as a whole only (a file's own process ignores it: its tests have none unless they set
+    // one): 5 min leaves room for a loaded 2-core machine (the slowest file takes ~20 s alone). Tests bound their own
+    // waits (test/support/wait.ts: waitFor, within) so a hang fails naming what it waited for, well before this.
     '--test-force-exit',
     `--test-timeout=${process.env.WARMPOOL_TEST_TIMEOUT_MS ?? '300000'}`,
     `--test-concurrency=${process.env.WARMPOOL_TEST_CONCURRENCY ?? '2'}`,

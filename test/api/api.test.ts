@@ -144,7 +144,8 @@ test('a claim racing a reconciler delete of the same prebuild: never both (50 ro
     const expected = claim.body.claimed === true ? [tokens.memberA.userId, ['start', 'start']] : [SYSTEM_USER_ID, ['start', 'delete']];
     assert.deepEqual([rows[0]!.owner_id, rows[0]!.transitions], expected);
   }
-  assert.equal(outcomes.claim + outcomes.delete, 50);
+  // Each round has exactly one winner (above); the race is only exercised when both sides won some rounds.
+  assert.ok(outcomes.claim > 0 && outcomes.delete > 0, `both outcomes occurred: ${JSON.stringify(outcomes)}`);
 });
 
 test('a claim racing a template admin deleting the same prebuild through the API: never both (25 rounds)', async () => {
@@ -216,7 +217,7 @@ test('prebuild operations: status, preview, pause (owner only), resume and inval
 
 test('metrics are served in Prometheus text format with the names of BEHAVIOUR.md §9', async () => {
   const text = await scrapeMetrics(env.api.url, tokens.owner.token);
-  for (const name of ['warmpool_prebuilt_workspace_claim_duration_seconds', 'warmpool_prebuilt_workspaces_claimed_total', 'warmpool_prebuilt_workspaces_desired', 'warmpool_prebuilt_workspaces_reconciliation_paused', 'warmpool_queue_jobs']) {
+  for (const name of ['warmpool_preset_workspace_request_duration_seconds', 'warmpool_prebuilt_workspaces_claimed_total', 'warmpool_prebuilt_workspaces_desired', 'warmpool_prebuilt_workspaces_reconciliation_paused', 'warmpool_queue_jobs']) {
     assert.ok(text.includes(`# TYPE ${name}`), name);
   }
 });

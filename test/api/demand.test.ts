@@ -106,7 +106,7 @@ test('hits and misses are recorded with their build in the request transaction, 
 
   const text = await scrapeMetrics(env.api.url, owner.token);
   for (const type of ['warm', 'cold']) {
-    const line = text.split('\n').find((l) => l.startsWith('warmpool_prebuilt_workspace_claim_duration_seconds_count{') && l.includes(`type="${type}"`) && l.includes(`template_name="`));
+    const line = text.split('\n').find((l) => l.startsWith('warmpool_preset_workspace_request_duration_seconds_count{') && l.includes(`type="${type}"`) && l.includes(`template_name="`));
     assert.ok(line?.endsWith(' 1'), `${type}: ${line}`);
   }
   const registry = new Registry();

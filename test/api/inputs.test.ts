@@ -206,7 +206,7 @@ test('a claim under a name the user already has is a 409 and leaves the prebuild
   );
   assert.equal(outbox.rows[0]!.payload.reason, 'claim');
   const metrics = await scrapeMetrics(env.api.url, owner.token);
-  const line = metrics.split('\n').find((l) => l.startsWith('warmpool_prebuilt_workspace_claim_duration_seconds_count{'));
+  const line = metrics.split('\n').find((l) => l.startsWith('warmpool_preset_workspace_request_duration_seconds_count{'));
   for (const label of ['organization_name="org-a"', 'template_name="tpl-', 'preset_name="p"']) assert.ok(line?.includes(label), `${label} in ${line}`);
   assert.ok(line?.endsWith(' 1'), 'one claim observed');
 });

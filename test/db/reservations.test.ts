@@ -9,8 +9,8 @@ import {
   reservePrebuild,
   SYSTEM_USER_ID,
   withTransaction,
-  type ResultInput,
 } from '@warmpool/db';
+import type { ResultOfBuild } from '@warmpool/contracts';
 import { userWithRole } from '../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../support/env.js';
 import { seedPresets, type SeededPreset } from '../support/seed.js';
@@ -40,7 +40,7 @@ async function inflightPrebuild(p: SeededPreset, status: 'pending' | 'running' =
   return { workspaceId, buildId };
 }
 
-const apply = (result: ResultInput) => withTransaction(db.pool, (client) => applyBuildResult(client, result));
+const apply = (result: ResultOfBuild) => withTransaction(db.pool, (client) => applyBuildResult(client, result));
 const claimRow = async (workspaceId: string) =>
   (await db.pool.query('SELECT source, state, fallback_reason, build_id, usable_at FROM workspace_claims WHERE workspace_id = $1', [workspaceId])).rows[0];
 const builds = async (workspaceId: string) =>
@@ -79,16 +79,16 @@ test('reserved create usable → claim build requested; claim build usable → u
   const { userId } = await userWithRole(db.pool, 'member', p!.organizationId);
   const { workspaceId, buildId } = await inflightPrebuild(p!);
   assert.equal((await reserve(p!, userId, 'mine', [workspaceId])).outcome, 'reserved');
-  const succeeded = await apply({ type: 'build-succeeded', buildId, at: new Date(), agents: [{ name: 'main', ready: false }] });
+  const succeeded = await apply({ type: 'build-succeeded', buildId, at: new Date().toISOString(), agents: [{ name: 'main', ready: false }] });
   assert.equal(succeeded.kind === 'applied' && succeeded.claim, undefined, 'not usable before its agent is ready');
-  const ready = await apply({ type: 'agent-ready', buildId, at: new Date(), agent: 'main' });
+  const ready = await apply({ type: 'agent-ready', buildId, at: new Date().toISOString(), agent: 'main' });
   assert.equal(ready.kind === 'applied' && ready.claim?.kind, 'claim-requested');
   assert.deepEqual(await builds(workspaceId), [{ reason: 'prebuild-create', job_status: 'succeeded' }, { reason: 'claim', job_status: 'pending' }]);
   const { rows: outbox } = await db.pool.query(`SELECT payload FROM outbox WHERE payload->>'workspaceId' = $1 AND payload->>'reason' = 'claim'`, [workspaceId]);
   assert.equal(outbox.length, 1, 'the claim build request is in the outbox');
   assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM build_durations WHERE build_id = $1', [buildId])).rows[0].n, 1, 'the create’s duration is history');
   const claimBuild = (await claimRow(workspaceId)).build_id as string;
-  const done = await apply({ type: 'build-succeeded', buildId: claimBuild, at: new Date(), agents: [{ name: 'main', ready: true }] });
+  const done = await apply({ type: 'build-succeeded', buildId: claimBuild, at: new Date().toISOString(), agents: [{ name: 'main', ready: true }] });
   assert.equal(done.kind === 'applied' && done.claim?.kind, 'usable');
   assert.equal((await claimRow(workspaceId)).state, 'usable');
   assert.equal((await claimRow(workspaceId)).source, 'reserved');
@@ -100,7 +100,7 @@ for (const how of ['failed', 'canceled'] as const) {
     const { userId } = await userWithRole(db.pool, 'member', p!.organizationId);
     const { workspaceId, buildId } = await inflightPrebuild(p!);
     assert.equal((await reserve(p!, userId, 'mine', [workspaceId], 60_000, 'require')).outcome, 'reserved');
-    const result: ResultInput = how === 'failed' ? { type: 'build-failed', buildId, at: new Date(), error: 'boom', retryable: true } : { type: 'build-canceled', buildId, at: new Date(), reason: 'version superseded' };
+    const result: ResultOfBuild = how === 'failed' ? { type: 'build-failed', buildId, at: new Date().toISOString(), error: 'boom', retryable: true } : { type: 'build-canceled', buildId, at: new Date().toISOString(), reason: 'version superseded' };
     const outcome = await apply(result);
     assert.equal(outcome.kind === 'applied' && outcome.claim?.kind, 'fallback');
     assert.deepEqual(await builds(workspaceId), [{ reason: 'prebuild-create', job_status: how }, { reason: 'user', job_status: 'pending' }]);

@@ -5,14 +5,16 @@ import {
   bumpPresetCounter,
   insertPrebuilds,
   isPaused,
+  listActivePresetIds,
   loadPoolRows,
   loadPresetSnapshot,
+  presetsNeedingAttention,
   setPaused,
   withTransaction,
 } from '@warmpool/db';
 
 import { useTestDatabase } from '../support/env.js';
-import { prebuildTarget, seedPresets } from '../support/seed.js';
+import { prebuildTarget, seedPresets, seedVersion } from '../support/seed.js';
 import { completePendingBuilds } from '../support/fake-provisioner.js';
 
 // The shared SQL definitions of migration 006 (prebuild_expired, running_prebuilds, reconciliation_paused,
@@ -111,4 +113,20 @@ test('claims of one preset on different connections do not wait for each other o
   assert.deepEqual([row.claimed, row.failed], [2, 2], 'readers sum the shards');
   const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM preset_counters WHERE preset_id = $1 AND name = 'failed'`, [p!.presetId]);
   assert.equal(rows[0]!.n, 1, 'counters off the request path keep one row');
+});
+
+test('"active" is one rule: the preset list, the tick, the pool rows and core (isActivePreset, via the status) agree', async () => {
+  const [active, deprecated, deleted, replaced] = await Promise.all([1, 2, 3, 4].map(async () => (await seedPresets(db.pool, [{ instances: 0 }]))[0]!));
+  await db.pool.query('UPDATE templates SET deprecated = true WHERE id = $1', [deprecated!.templateId]);
+  await db.pool.query('UPDATE templates SET deleted = true WHERE id = $1', [deleted!.templateId]);
+  await seedVersion(db.pool, replaced!.templateId, [{ instances: 0 }]);
+  const ours = [active, deprecated, deleted, replaced].map((p) => p!.presetId);
+  const core = await Promise.all(ours.map(async (id) => presetStatus((await loadPresetSnapshot(db.pool, id))!, new Date(), SETTINGS).active));
+  assert.deepEqual(core, [true, false, false, false]);
+  const listed = new Set(await listActivePresetIds(db.pool));
+  assert.deepEqual(ours.map((id) => listed.has(id)), core, 'listActivePresetIds (status of the API and CLI)');
+  const attended = new Set(await presetsNeedingAttention(db.pool));
+  assert.deepEqual(ours.map((id) => attended.has(id)), core, 'the tick (none has prebuilds to drain)');
+  const pool = new Map((await loadPoolRows(db.pool)).map((r) => [r.preset_id, r.active]));
+  assert.deepEqual(ours.map((id) => pool.get(id)), core, 'pool rows (metrics)');
 });

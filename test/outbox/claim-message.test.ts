@@ -6,7 +6,7 @@ import { useTestDatabase } from '../support/env.js';
 import { prebuildTarget, seedPresets } from '../support/seed.js';
 import { completePendingBuilds } from '../support/fake-provisioner.js';
 
-// claim_prebuild (migration 010) writes the claim build's build-requested event in SQL, so the claim stays one
+// claim_prebuild (current definition: packages/db/migrations/README.md) writes the claim build's build-requested event in SQL, so the claim stays one
 // statement; every other producer uses buildRequestedMessage. This holds the two writers to one event shape.
 
 const db = useTestDatabase();

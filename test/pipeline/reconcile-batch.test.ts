@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { reconcilePresets, ReconcileBatcher, type ReconcileSettings } from '@warmpool/operations';
+import { reconcilePresets, ReconcileBatcher, type ReconcileOutcome, type ReconcileSettings } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { seedPresets, setPaused } from '../support/seed.js';
 import { completePendingBuilds, prebuildCounts } from '../support/fake-provisioner.js';
@@ -43,16 +43,18 @@ test('a batch of converged presets costs one SQL statement; a batch with creates
   assert.equal(counter.count(), 1);
 });
 
-test('presets a batch cannot do itself take the per-preset path: held by another reconciler, binding cap, paused', async () => {
+test('a preset another reconciler holds gets a second round that waits for its lock; the others are written first', async () => {
   const [held, free] = await seedPresets(env.db.pool, [{ instances: 1 }, { instances: 1 }]);
+  const counter = countingPool(env.db.pool);
   const holder = await env.db.pool.connect();
   let done: Promise<Map<string, unknown>>;
   try {
     await holder.query('BEGIN');
     await holder.query('SELECT id FROM presets WHERE id = $1 FOR UPDATE', [held!.presetId]);
-    done = reconcilePresets(env.deps(), [held!.presetId, free!.presetId]);
-    // The free preset is done by the batch while the held one waits for its lock on the per-preset path.
+    done = reconcilePresets(env.deps({}, counter.pool), [held!.presetId, free!.presetId]);
+    // The free preset is committed while the held one still waits for its lock.
     await waitFor(async () => (await prebuildCounts(env.db.pool, free!.presetId)).pending === 1, { what: 'the free preset reconciled' });
+    assert.equal((await prebuildCounts(env.db.pool, held!.presetId)).total, 0);
     await holder.query('COMMIT');
   } finally {
     holder.release();
@@ -60,21 +62,34 @@ test('presets a batch cannot do itself take the per-preset path: held by another
   const out = await done;
   assert.equal((out.get(held!.presetId) as { kind: string }).kind, 'executed');
   assert.equal((await prebuildCounts(env.db.pool, held!.presetId)).pending, 1);
+  const statements = counter.statements();
+  assert.deepEqual(statements.filter((q) => /SKIP LOCKED/.test(q) && /FROM presets/.test(q)).length, 1, 'one round over the free presets');
+  assert.deepEqual(statements.filter((q) => /^SELECT id FROM presets WHERE id = \$1 FOR UPDATE$/.test(q)).length, 1, 'one waiting lock, for the held preset');
   await completePendingBuilds(env.db.pool);
+});
 
-  // Cap binding: fewer free slots than the batch wants, so fair sharing decides per preset.
-  const capped = await seedPresets(env.db.pool, [{ instances: 2 }, { instances: 2 }]);
-  const cap = (await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM inflight_slots WHERE build_id IS NOT NULL')).rows[0]!.n + 2;
-  const capOut = await reconcilePresets(env.deps({ maxInflightPrebuildBuilds: cap }), capped.map((p) => p.presetId));
-  const made = [...capOut.values()].map((o) => (o.kind === 'executed' ? o.created : 0)).sort();
-  assert.deepEqual(made, [1, 1], 'each preset got its first prebuild');
-  await completePendingBuilds(env.db.pool);
-  await env.db.pool.query('DELETE FROM prebuild_demand');
+test('when the cap binds, the batch shares it fairly in its one transaction (first come, first served when so set)', async () => {
+  const busy = async () => (await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM inflight_slots WHERE build_id IS NOT NULL')).rows[0]!.n;
+  // Within a batch there is no arrival order: first come, first served lets one of the two take both slots.
+  const created = (out: Map<string, ReconcileOutcome>, ids: string[]) => ids.map((id) => { const o = out.get(id)!; return o.kind === 'executed' ? o.created : -1; }).sort();
+  for (const [capSharing, expected] of [['fair', [1, 1]], ['fifo', [0, 2]]] as const) {
+    const ids = (await seedPresets(env.db.pool, [{ instances: 2 }, { instances: 2 }])).map((p) => p.presetId);
+    const counter = countingPool(env.db.pool);
+    const out = await reconcilePresets(env.deps({ maxInflightPrebuildBuilds: (await busy()) + 2, capSharing }, counter.pool), ids);
+    assert.deepEqual(created(out, ids), expected, capSharing);
+    assert.equal(counter.statements().filter((q) => q === 'BEGIN').length, 1, `${capSharing}: one transaction`);
+    await completePendingBuilds(env.db.pool);
+    await env.db.pool.query('DELETE FROM prebuild_demand');
+  }
+});
 
+test('paused reconciliation: the batch writes nothing', async () => {
+  const [p] = await seedPresets(env.db.pool, [{ instances: 1 }]);
   await setPaused(env.db.pool, true);
   try {
-    const paused = await reconcilePresets(env.deps(), [free!.presetId]);
-    assert.equal(paused.get(free!.presetId)!.kind, 'paused');
+    const paused = await reconcilePresets(env.deps(), [p!.presetId]);
+    assert.equal(paused.get(p!.presetId)!.kind, 'paused');
+    assert.equal((await prebuildCounts(env.db.pool, p!.presetId)).total, 0);
   } finally {
     await setPaused(env.db.pool, false);
   }

@@ -83,14 +83,14 @@ test('a schedule boundary changes desired at the instant, and the exact wake-up 
   const before = new Date('2030-06-03T08:59:59.000Z');
   const boundary = new Date('2030-06-03T09:00:00.000Z');
   const a = await reconcilePreset(deps(), p!.presetId, { now: before });
-  assert.equal(a.kind === 'executed' && a.view.desiredNow, 1);
+  assert.equal(a.kind === 'executed' && a.view.desiredIfActive, 1);
   assert.equal(a.kind === 'executed' && a.created, 1);
   assert.equal(a.kind === 'executed' && a.wakeAt?.getTime(), boundary.getTime());
   const job = await env.queues.reconcile.getJob(`wake-${p!.presetId}-${boundary.getTime()}`);
   assert.ok(job, 'a delayed wake-up with the boundary in its id');
   assert.equal(job.opts.delay, 1_000);
   const b = await reconcilePreset(deps(), p!.presetId, { now: boundary });
-  assert.equal(b.kind === 'executed' && b.view.desiredNow, 3);
+  assert.equal(b.kind === 'executed' && b.view.desiredIfActive, 3);
   assert.equal(b.kind === 'executed' && b.created, 2, 'starting builds reduce creation');
 });
 
@@ -197,7 +197,7 @@ test('unusable stored schedules fall back to the base count and are shown on the
   assert.match(await read(), /not a list/);
   await env.db.pool.query(`UPDATE presets SET timezone = 'Mars/Olympus', schedules = '[{"cron":"* 9-17 * * *","instances":5}]' WHERE id = $1`, [p!.presetId]);
   const bad = await reconcilePreset(deps(), p!.presetId);
-  assert.equal(bad.kind === 'noop' && bad.view.desiredNow, 2, 'base count when the zone is invalid');
+  assert.equal(bad.kind === 'noop' && bad.view.desiredIfActive, 2, 'base count when the zone is invalid');
   assert.ok(await read());
   await env.db.pool.query(`UPDATE presets SET timezone = '', schedules = '[]' WHERE id = $1`, [p!.presetId]);
   await reconcilePreset(deps(), p!.presetId);

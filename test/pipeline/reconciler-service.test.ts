@@ -108,7 +108,7 @@ test('a trigger that arrives while the preset is being reconciled causes one mor
   assert.equal((await prebuildCounts(db.pool, p!.presetId)).total, 1);
 });
 
-test('malformed reconcile payloads fail without retries and the worker keeps going; wake jobs enqueue a reconcile', async () => {
+test('malformed reconcile payloads fail without retries and the worker keeps going', async () => {
   const r = await start();
   const bad = await queues.reconcile.add('reconcile', { presetId: 'not-a-uuid', trigger: 'x' });
   await waitFor(async () => (await queues.reconcile.getJob(bad.id!))?.failedReason, { what: 'the malformed job to fail' });
@@ -116,9 +116,25 @@ test('malformed reconcile payloads fail without retries and the worker keeps goi
   assert.equal(failed.attemptsMade, 1, 'no retry of a malformed payload');
   assert.match(failed.failedReason, /presetId/);
   assert.ok(r.worker.isRunning());
+});
+
+test('a wake job is reconciled in place (no reconcile job is added), timed under its trigger', async () => {
+  const r = await start({}, 0);
   const [p] = await seedPresets(db.pool, [{ instances: 1 }]);
+  const results: { name: string; kind: unknown }[] = [];
+  r.worker.on('completed', (job, result: { kind?: unknown }) => {
+    if (job.data.presetId === p!.presetId) results.push({ name: job.name, kind: result?.kind });
+  });
   await queues.reconcile.add('wake', { presetId: p!.presetId, trigger: 'timer' });
-  await waitFor(async () => (await prebuildCounts(db.pool, p!.presetId)).total === 1, { what: 'the wake-up to reconcile' });
+  await waitFor(() => results.length > 0, { what: 'the wake job to complete' });
+  assert.deepEqual(results, [{ name: 'wake', kind: 'executed' }]);
+  assert.equal((await prebuildCounts(db.pool, p!.presetId)).total, 1);
+  const queued = await queues.reconcile.getJobs(['waiting', 'prioritized', 'delayed', 'active']);
+  assert.deepEqual(queued.filter((j) => j.data.presetId === p!.presetId).map((j) => j.name), [], 'no reconcile job queued for it');
+  const address = r.healthServer!.address();
+  assert.ok(address && typeof address === 'object');
+  const metrics = await (await fetch(`http://127.0.0.1:${address.port}/metrics`)).text();
+  assert.match(metrics, /^warmpool_reconcile_duration_seconds_count\{service="reconciler",outcome="executed",trigger="timer"\} 1$/m);
 });
 
 test('the liveness endpoint reports a running worker as healthy', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createQueueSet, createRedis, type QueueSet } from '@warmpool/bus';
 import { createLogger } from '@warmpool/runtime';
 import { startScheduler, type Scheduler } from '@warmpool/scheduler';
+import { withTransaction } from '@warmpool/db';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
 import { seedPresets } from '../support/seed.js';
 import { testConfig } from '../support/pipeline.js';
@@ -51,20 +52,23 @@ test('a tick arms the exact wake-up of a converged preset whose prebuild expires
   const config = testConfig(db.url, prefix.prefix, { WARMPOOL_RECONCILE_INTERVAL_MS: '60000' });
   const scheduler = await startScheduler({ config, logger, pool: db.pool });
   started.push(scheduler);
-  // Desired 0 with one running prebuild would be work; make the pool converged with desired 1 instead.
-  await db.pool.query('UPDATE presets SET instances = 1 WHERE id = $1', [p!.presetId]);
+  // Desired 0 with one running prebuild would be work; make the pool converged with desired 1 instead. One transaction:
+  // a tick already running (this scheduler's first, or an earlier test's) must not see desired 1 with nothing running.
   const expiresAt = Date.now() + 30_000;
-  const { rows } = await db.pool.query<{ id: string }>(
-    `INSERT INTO workspaces (organization_id, template_id, template_version_id, preset_id, owner_id, name, created_at)
-     VALUES ($1, $2, $3, $4, '00000000-0000-0000-0000-000000000001', 'pb-ttl', $5::timestamptz - interval '3600 seconds') RETURNING id`,
-    [p!.organizationId, p!.templateId, p!.versionId, p!.presetId, new Date(expiresAt)],
-  );
-  const { rows: b } = await db.pool.query<{ id: string }>(
-    `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason, job_status)
-     VALUES ($1, 1, $2, 'start', '00000000-0000-0000-0000-000000000001', 'prebuild-create', 'succeeded') RETURNING id`,
-    [rows[0]!.id, p!.versionId],
-  );
-  await db.pool.query(`INSERT INTO agents (build_id, name, ready) VALUES ($1, 'main', true)`, [b[0]!.id]);
+  await withTransaction(db.pool, async (client) => {
+    await client.query('UPDATE presets SET instances = 1 WHERE id = $1', [p!.presetId]);
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO workspaces (organization_id, template_id, template_version_id, preset_id, owner_id, name, created_at)
+       VALUES ($1, $2, $3, $4, '00000000-0000-0000-0000-000000000001', 'pb-ttl', $5::timestamptz - interval '3600 seconds') RETURNING id`,
+      [p!.organizationId, p!.templateId, p!.versionId, p!.presetId, new Date(expiresAt)],
+    );
+    const { rows: b } = await client.query<{ id: string }>(
+      `INSERT INTO builds (workspace_id, build_number, template_version_id, transition, initiator_id, reason, job_status)
+       VALUES ($1, 1, $2, 'start', '00000000-0000-0000-0000-000000000001', 'prebuild-create', 'succeeded') RETURNING id`,
+      [rows[0]!.id, p!.versionId],
+    );
+    await client.query(`INSERT INTO agents (build_id, name, ready) VALUES ($1, 'main', true)`, [b[0]!.id]);
+  });
   await scheduler.tick();
   const wake = await queues.reconcile.getJob(`wake-${p!.presetId}-${expiresAt + 1}`);
   assert.ok(wake, 'wake-up armed at the first instant the prebuild is expired');

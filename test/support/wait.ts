@@ -15,3 +15,20 @@ export async function waitFor<T>(probe: () => Promise<T> | T, options: { timeout
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 20));
   }
 }
+
+/**
+ * Awaits `promise` (an event that may never come: a close, a report, a process exit), failing after the deadline with
+ * the name of what it waited for instead of holding the test until the runner's timeout.
+ */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  const ms = timeoutMs * WAIT_SCALE;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

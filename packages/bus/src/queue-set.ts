@@ -66,7 +66,8 @@ export async function enqueueReconciles(queue: Queue, presetIds: readonly string
 
 /**
  * Arms an exact wake-up (schedule boundary, TTL expiry, backoff end) as a delayed job with a fixed id,
- * so arming the same instant twice is a no-op. When it fires, the worker enqueues a normal reconcile.
+ * so arming the same instant twice is a no-op. When it fires, the reconciler reconciles the preset in place
+ * (batched with the jobs running then), without another job.
  */
 export async function armWakeUp(queue: Queue, presetId: string, at: Date, trigger: string, now = Date.now()): Promise<void> {
   await armWakeUps(queue, [{ presetId, at }], trigger, now);

@@ -10,6 +10,10 @@ export type DomainErrorCode =
   | 'invalid_text'
   | 'template_deprecated'
   | 'prebuild_unclaimed'
+  /** Input whose work would exceed a bound (size, count, or the time budget of off-loop work). */
+  | 'too_large'
+  /** The off-loop workers' queue is full: try again shortly. */
+  | 'busy'
   /** A claim that required a prebuild found none within its wait budget; nothing was created (retry later). */
   | 'prebuild_unavailable';
 

@@ -5,9 +5,37 @@ import { z } from 'zod';
 const uuid = z.uuid();
 const isoDate = z.iso.datetime({ offset: true });
 
+/**
+ * Why a reconcile was asked for: carried to the reconciler's `reconciled` log line and, as the `trigger` label of
+ * warmpool_reconcile_duration_seconds, kept to this bounded set.
+ */
+export const RECONCILE_TRIGGERS = [
+  'tick',
+  'timer',
+  'inflight-cap',
+  'slot-free',
+  'claim',
+  'build-finished',
+  'agent-ready',
+  'workspace-lost',
+  'preset-resumed',
+  'preset-invalidated',
+  'version-activated',
+  'template-deprecated',
+  'template-deleted',
+  // A reserved prebuild's wait budget ran out: the reconciler falls back overdue reservations first (issue 24).
+  'reservation-deadline',
+] as const;
+export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
+
+/** The metric label of a job's trigger: itself when known, else `other` (a job from a newer or older producer). */
+export function reconcileTriggerLabel(trigger: string): ReconcileTrigger | 'other' {
+  return (RECONCILE_TRIGGERS as readonly string[]).includes(trigger) ? (trigger as ReconcileTrigger) : 'other';
+}
+
 export const ReconcileJob = z.strictObject({
   presetId: uuid,
-  /** Why the reconcile was triggered (tick, claim, build-finished, schedule-boundary, ...), for logs and metrics. */
+  /** A ReconcileTrigger; any short string is accepted so that jobs of other versions are still reconciled. */
   trigger: z.string().min(1).max(64),
 });
 export type ReconcileJob = z.infer<typeof ReconcileJob>;
@@ -62,6 +90,31 @@ export const BuildResult = z.discriminatedUnion('type', [
   }),
 ]);
 export type BuildResult = z.infer<typeof BuildResult>;
+/** A result about one build (every type but workspace-lost, which is about a workspace). */
+export type ResultOfBuild = Exclude<BuildResult, { type: 'workspace-lost' }>;
+
+/** The job statuses that end a build: no result moves it further, and a create's in-flight slot is freed. */
+export const TERMINAL_JOB_STATUSES = ['succeeded', 'failed', 'canceled'] as const;
+export type TerminalJobStatus = (typeof TERMINAL_JOB_STATUSES)[number];
+
+/** The job status each result about a build records (agent-ready records none). */
+const RECORDED_JOB_STATUS: Record<ResultOfBuild['type'], 'running' | TerminalJobStatus | null> = {
+  'build-started': 'running',
+  'build-succeeded': 'succeeded',
+  'build-failed': 'failed',
+  'build-canceled': 'canceled',
+  'agent-ready': null,
+};
+
+export function isTerminalJobStatus(status: string): status is TerminalJobStatus {
+  return (TERMINAL_JOB_STATUSES as readonly string[]).includes(status);
+}
+
+/** True when the result ends its build: it records a terminal job status. */
+export function endsBuild(result: Pick<BuildResult, 'type'>): boolean {
+  const status = result.type === 'workspace-lost' ? null : RECORDED_JOB_STATUS[result.type];
+  return status !== null && isTerminalJobStatus(status);
+}
 
 export const NotificationEvent = z.discriminatedUnion('type', [
   z.strictObject({

@@ -6,5 +6,5 @@ export { QUEUES, BUILD_PRIORITY, JOB_NAMES, type QueueKey, type QueueName } from
 export * from './events.js';
 export { ROLES, ORGANIZATION_ROLES, SYSTEM_USERNAME, isRole, roleScopeProblem, type Role } from './roles.js';
 export { DomainError, PrebuildUnavailableError, type DomainErrorCode, type ErrorDetail } from './errors.js';
-export { buildRequestKey, BUILD_REQUEST_KEY_PREFIX, wakeJobId, notificationKey, notificationEventKey } from './keys.js';
+export { buildRequestKey, BUILD_REQUEST_KEY_PREFIX, wakeJobId, notificationKey, notificationEventKey, resultJobId } from './keys.js';
 export { buildRequestedPayload, type BuildToAnnounce } from './messages.js';

@@ -1,4 +1,4 @@
-import type { NotificationEvent } from './events.js';
+import type { BuildResult, NotificationEvent } from './events.js';
 
 /**
  * Identities of messages, written once. Outbox idempotency keys become BullMQ job ids, which may not contain ':'
@@ -43,5 +43,20 @@ export function notificationEventKey(event: NotificationEvent): string {
       return `${event.type}:${event.presetId}:${new Date(event.transitionAt).toISOString()}`;
     case 'resource-replacements':
       return `${event.type}:${event.buildId}`;
+  }
+}
+
+/**
+ * The job id of a provisioner result: fixed per fact, so reporting the same fact twice (a redelivered request, a
+ * restart) is a no-op on the queue.
+ */
+export function resultJobId(result: BuildResult): string {
+  switch (result.type) {
+    case 'agent-ready':
+      return `agent-ready-${result.buildId}-${result.agent}`;
+    case 'workspace-lost':
+      return `workspace-lost-${result.workspaceId}-${result.incident}`;
+    default:
+      return `${result.type}-${result.buildId}`;
   }
 }

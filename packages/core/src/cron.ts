@@ -5,6 +5,7 @@
  * `H`, day-of-week 7, steps after a single number and reversed ranges are rejected rather than guessed at.
  */
 import { CronExpressionParser } from 'cron-parser';
+import { LRUCache } from 'lru-cache';
 
 export type CronRange = {
   source: string;
@@ -72,9 +73,16 @@ function expand(text: string, field: FieldSpec, expr: string): Set<number> {
   return values;
 }
 
+/**
+ * Longest accepted expression. Every hour, day, month and weekday listed once is under 200 characters; longer text
+ * only repeats values, and it would be parsed, echoed in messages and used as a cache key (issue 21).
+ */
+export const MAX_CRON_LENGTH = 256;
+
 /** Parses and validates one expression; throws CronError with a message naming the expression and field. */
 export function parseCron(expr: string): CronRange {
   if (typeof expr !== 'string') throw new CronError('cron must be a string');
+  if (expr.length > MAX_CRON_LENGTH) throw new CronError(`cron must be at most ${MAX_CRON_LENGTH} characters (got ${expr.length})`);
   const fields = expr.trim().split(/\s+/);
   if (expr.trim() === '' || fields.length !== 5) {
     throw new CronError(`${expr}: must have exactly 5 fields (minute hour day-of-month month day-of-week), got ${expr.trim() === '' ? 0 : fields.length}`);
@@ -104,21 +112,18 @@ export function localTimeMatches(range: CronRange, t: { month: number; day: numb
   return range.hours.has(t.hour) && range.months.has(t.month) && dayMatches(range, t.day, t.weekday);
 }
 
-const parsedCache = new Map<string, CronRange | CronError>();
+/** Accepted expressions only: a refusal is recomputed (cheap, bounded by MAX_CRON_LENGTH), never stored. */
+const parsedCache = new LRUCache<string, CronRange>({ max: 2_000 });
 
 /** parseCron with a bounded memo: stored schedules are evaluated on every reconcile. */
 export function parseCronCached(expr: string): CronRange {
   let hit = parsedCache.get(expr);
   if (!hit) {
-    try {
-      hit = parseCron(expr);
-    } catch (err) {
-      if (!(err instanceof CronError)) throw err;
-      hit = err;
-    }
-    if (parsedCache.size > 10_000) parsedCache.clear();
+    hit = parseCron(expr);
     parsedCache.set(expr, hit);
   }
-  if (hit instanceof CronError) throw hit;
   return hit;
 }
+
+/** Entries in the parse memo (tests assert it stays bounded). */
+export const parsedCronCacheSize = (): number => parsedCache.size;

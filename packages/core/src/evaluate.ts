@@ -16,14 +16,17 @@ export type EvaluationSettings = {
 export type PresetView = {
   snapshot: PresetSnapshot;
   plan: Plan;
-  /** The schedule's count now, whether or not the preset is active (the create gate); plan.state.desired is 0 when inactive. */
-  desiredNow: number;
+  /**
+   * The count the preset wants now if it is active (schedule or autoscaling target): the create gate. Not the
+   * preset's desired count, which is plan.state.desired (0 when inactive; PresetStatus.desiredNow).
+   */
+  desiredIfActive: number;
   /** Plan after the execution gates (§4.2.4); `backoff` actions dropped: only writes remain. */
   writes: Action[];
   /** The stored-data problem to show operators, or null when the schedules are usable. */
   scheduleProblem: string | null;
-  /** True when the failure limit is reached and the preset is still healthy: a transition is due. */
-  hardLimitDue: boolean;
+  /** When the failure limit is reached and the preset is still healthy (a transition is due): the failures; else null. */
+  hardLimitDue: { failures: number; lastError: string | null } | null;
   /** Where the desired count came from (schedule, expression, forecast; docs/SIZING.md). */
   sizing: SizingView;
 };
@@ -81,35 +84,13 @@ export function evaluatePreset(record: PresetRecord, now: Date, settings: Evalua
   const sizing = sizePreset(record.preset, scheduledPlan.state, now, demand);
   if (sizing.autoscaled) snapshot.target = sizing.target;
   const plan = sizing.autoscaled ? planPreset(snapshot, options) : scheduledPlan;
-  const desiredNow = snapshot.target ?? desiredInstancesAt(snapshot.preset, now);
-  const hardLimitDue = record.preset.status === 'healthy' && failureLimitReached(record.population, settings.failureHardLimit);
+  const desiredIfActive = snapshot.target ?? desiredInstancesAt(snapshot.preset, now);
+  const limitReached = record.preset.status === 'healthy' && failureLimitReached(record.population, settings.failureHardLimit);
+  const hardLimitDue = limitReached ? { failures: settings.failureHardLimit, lastError: record.population[0]?.error ?? null } : null;
   const writes = gateActions(plan.actions, {
-    hardLimited: snapshot.hardLimited || hardLimitDue,
+    hardLimited: snapshot.hardLimited || limitReached,
     validationFailed: record.preset.status === 'validation_failed',
-    desiredNow,
+    desiredIfActive,
   }).filter((a: Action) => a.type !== 'backoff' && !(a.type === 'create' && a.count <= 0) && !(a.type === 'delete' && a.ids.length === 0));
-  return { snapshot, plan, desiredNow, writes, scheduleProblem, hardLimitDue, sizing };
-}
-
-/**
- * What a reconcile of this preset has to write: pool writes (builds, a status transition: under the preset lock),
- * and whether the stored schedule problem or the stored autoscaling problem must change. The one rule behind both
- * the tick's screening and the reconcile.
- */
-export function reconcileNeeds(
-  view: PresetView,
-  storedScheduleError: string | null,
-  storedAutoscalingError: string | null,
-): { writes: boolean; scheduleProblem: boolean; autoscalingProblem: boolean } {
-  return {
-    writes: view.hardLimitDue || view.writes.length > 0,
-    scheduleProblem: view.scheduleProblem !== storedScheduleError,
-    autoscalingProblem: view.sizing.error !== storedAutoscalingError,
-  };
-}
-
-/** True when the preset needs a reconcile job (the tick enqueues one; the job returns early otherwise). */
-export function needsReconcile(view: PresetView, storedScheduleError: string | null, storedAutoscalingError: string | null): boolean {
-  const needs = reconcileNeeds(view, storedScheduleError, storedAutoscalingError);
-  return needs.writes || needs.scheduleProblem || needs.autoscalingProblem;
+  return { snapshot, plan, desiredIfActive, writes, scheduleProblem, hardLimitDue, sizing };
 }

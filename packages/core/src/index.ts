@@ -1,10 +1,12 @@
 export type * from './types.js';
-export { parseCron, CronError, type CronRange } from './cron.js';
+export { parseCron, CronError, MAX_CRON_LENGTH, type CronRange } from './cron.js';
 export {
   scheduleContains,
   validateSchedules,
   describeScheduleProblem,
   desiredInstancesAt,
+  scheduleEvaluator,
+  scheduleCacheSizes,
   nextDesiredChange,
   desiredTimeline,
   isValidTimezone,
@@ -17,6 +19,7 @@ export {
   validateManifest,
   parseManifestText,
   formatPath,
+  MAX_REPORTED_PROBLEMS,
   ManifestSyntaxError,
   DEFAULT_MANIFEST_LIMITS,
   TTL_MIN_SECONDS,
@@ -37,13 +40,12 @@ export {
   toCoreSnapshot,
   parseStoredSchedules,
   storedDesiredInstances,
-  reconcileNeeds,
-  needsReconcile,
   type EvaluationSettings,
   type PresetView,
 } from './evaluate.js';
+export { planWrites, needsPresetLock, NOTICE_TEXT_LIMIT, type Write, type Notice } from './writes.js';
 export { presetStatus, type PresetStatus } from './status.js';
-export { unstorableText } from './text.js';
+export { unstorableText, clip } from './text.js';
 export { WorkspaceSchema, parseMemory, renderWorkspaceEnv, workspaceReferences, MIN_MEMORY_BYTES, MAX_PIDS, type WorkspaceSpec } from './workspace.js';
 export {
   HISTORY_LIMIT,

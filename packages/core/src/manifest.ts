@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { CronError, parseCron } from './cron.js';
+import { CronError, parseCronCached } from './cron.js';
 import { isValidTimezone, rangesOverlap } from './schedule.js';
 import { checkAutoscaling, type AutoscalingManifest } from './sizing/policy.js';
+import { clip, echo, listed } from './text.js';
 import { WorkspaceSchema, workspaceReferences } from './workspace.js';
 
 /** Size limits of one version's manifest (BEHAVIOUR.md §2 defaults; configurable by the caller). */
@@ -37,7 +38,7 @@ const ParameterDeclarationSchema = objectOf({
 const ScheduleSchema = objectOf({
   cron: z.string({ error: typeError('a cron expression string') }).superRefine((cron, ctx) => {
     try {
-      parseCron(cron);
+      parseCronCached(cron); // memoised (accepted ones only): manifests repeat the same schedules across presets
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: err instanceof CronError ? err.message : 'invalid cron' });
     }
@@ -105,7 +106,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function zodProblems(error: z.ZodError): ManifestProblem[] {
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: `unknown field "${key}"` }));
+      return issue.keys.map((key) => ({ path: formatPath([...issue.path, clip(key, 80)]), message: `unknown field ${echo(key)}` }));
     }
     // A bad map key (the empty parameter name) is reported on the map itself: `parameters.` would read oddly.
     if (issue.code === 'invalid_key') {
@@ -137,10 +138,10 @@ function declaredParameters(input: unknown, problems: ManifestProblem[]): Declar
   listAt(input, 'parameters').forEach((decl, i) => {
     if (!isRecord(decl) || typeof decl.name !== 'string' || decl.name === '') return;
     const options = Array.isArray(decl.options) && decl.options.every((o) => typeof o === 'string') ? (decl.options as string[]) : undefined;
-    if (declarations.has(decl.name)) problems.push({ path: `parameters[${i}].name`, message: `duplicate parameter "${decl.name}"` });
+    if (declarations.has(decl.name)) problems.push({ path: `parameters[${i}].name`, message: `duplicate parameter ${echo(decl.name)}` });
     else declarations.set(decl.name, { options });
     if (typeof decl.default === 'string' && options && !options.includes(decl.default)) {
-      problems.push({ path: `parameters[${i}].default`, message: `"${decl.default}" is not one of the options: ${options.join(', ')}` });
+      problems.push({ path: `parameters[${i}].default`, message: `${echo(decl.default)} is not one of the options: ${listed(options)}` });
     }
   });
   return declarations;
@@ -156,9 +157,9 @@ function presetParameterProblems(i: number, parameters: Record<string, unknown>,
     }
     if (name === '' || typeof value !== 'string' || value === '') continue; // the schema reports these
     const decl = declarations.get(name);
-    if (!decl) warnings.push(`presets[${i}].parameters.${name}: parameter "${name}" is not declared by the version`);
+    if (!decl) warnings.push(`presets[${i}].parameters.${clip(name, 80)}: parameter ${echo(name)} is not declared by the version`);
     else if (decl.options && !decl.options.includes(value)) {
-      problems.push({ path: `presets[${i}].parameters.${name}`, message: `"${value}" is not one of the options: ${decl.options.join(', ')}` });
+      problems.push({ path: `presets[${i}].parameters.${clip(name, 80)}`, message: `${echo(value)} is not one of the options: ${listed(decl.options)}` });
     }
   }
 }
@@ -171,7 +172,7 @@ function scheduleProblems(i: number, preset: Record<string, unknown>, limits: Re
   const ranges = schedule.flatMap((entry) => {
     if (!isRecord(entry) || typeof entry.cron !== 'string') return [];
     try {
-      return [parseCron(entry.cron)];
+      return [parseCronCached(entry.cron)];
     } catch {
       return []; // the schema reports invalid expressions on their own path
     }
@@ -204,7 +205,7 @@ function crossFieldProblems(input: unknown, limits: Required<ManifestLimits>, wa
     if (!isRecord(preset)) return;
     if (typeof preset.name === 'string' && preset.name !== '') {
       const dup = seen.get(preset.name);
-      if (dup !== undefined) problems.push({ path: `presets[${i}].name`, message: `duplicate preset name "${preset.name}" (also presets[${dup}])` });
+      if (dup !== undefined) problems.push({ path: `presets[${i}].name`, message: `duplicate preset name ${echo(preset.name)} (also presets[${dup}])` });
       else seen.set(preset.name, i);
     }
     if (preset.default === true) {
@@ -231,8 +232,15 @@ export function validateManifest(input: unknown, limits: ManifestLimits = {}): M
   const parsed = ManifestSchema.safeParse(input);
   const warnings: string[] = [];
   const problems = [...(parsed.success ? [] : zodProblems(parsed.error)), ...crossFieldProblems(input, effective, warnings)];
-  if (problems.length || !parsed.success) return { ok: false, errors: problems };
-  return { ok: true, value: parsed.data, warnings };
+  if (problems.length || !parsed.success) return { ok: false, errors: capped(problems, (rest) => ({ path: '(root)', message: `and ${rest} more problems not listed` })) };
+  return { ok: true, value: parsed.data, warnings: capped(warnings, (rest) => `and ${rest} more warnings not listed`) };
+}
+
+/** Most problems (or warnings) one answer lists: the rest are counted, so an answer stays small (issue 21). */
+export const MAX_REPORTED_PROBLEMS = 50;
+
+function capped<T>(items: T[], more: (rest: number) => T): T[] {
+  return items.length > MAX_REPORTED_PROBLEMS ? [...items.slice(0, MAX_REPORTED_PROBLEMS), more(items.length - MAX_REPORTED_PROBLEMS)] : items;
 }
 
 export class ManifestSyntaxError extends Error {
@@ -255,7 +263,7 @@ export function parseManifestText(text: string): unknown {
     return parseYaml(text, { maxAliasCount: 100 });
   } catch (yamlError) {
     // Text that starts like JSON was most likely meant as JSON: report the JSON parser's reason.
-    if (/^\s*[[{]/.test(text)) throw new ManifestSyntaxError(`invalid JSON: ${jsonError.message}`);
-    throw new ManifestSyntaxError(`invalid YAML: ${(yamlError as Error).message}`);
+    if (/^\s*[[{]/.test(text)) throw new ManifestSyntaxError(`invalid JSON: ${clip(jsonError.message, 300)}`);
+    throw new ManifestSyntaxError(`invalid YAML: ${clip((yamlError as Error).message, 300)}`);
   }
 }

@@ -81,13 +81,13 @@ export function planPreset(snapshot: PresetSnapshot, options: PlanOptions): Plan
 
 /**
  * Execution gates (BEHAVIOUR.md §4.2): a hard-limited or validation-failed preset creates nothing (deletes still run),
- * and a create is never larger than the desired count now.
+ * and a create is never larger than the count the preset wants now if active.
  */
-export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredNow: number }): Action[] {
+export function gateActions(actions: Action[], gates: { hardLimited: boolean; validationFailed: boolean; desiredIfActive: number }): Action[] {
   return actions.flatMap((action): Action[] => {
     if (action.type !== 'create') return [action];
     if (gates.hardLimited || gates.validationFailed) return [];
-    const count = Math.min(action.count, Math.max(gates.desiredNow, 0));
+    const count = Math.min(action.count, Math.max(gates.desiredIfActive, 0));
     return count > 0 ? [{ type: 'create', count }] : [];
   });
 }

@@ -32,3 +32,15 @@ export function unstorableText(value: unknown, path: string, found: string[] = [
   }
   return found;
 }
+
+/** `text` cut to at most `max` characters, ending in … when cut. */
+export const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** A value echoed in a message: quoted and cut (user text can be megabytes long). */
+export const echo = (text: string, max = 80): string => `"${clip(text, max)}"`;
+
+/** A list in a message: the first `shown` items, then how many more there are. */
+export function listed(items: readonly string[], shown = 10): string {
+  const head = items.slice(0, shown).map((item) => clip(item, 40)).join(', ');
+  return items.length > shown ? `${head} … (${items.length - shown} more)` : head;
+}

@@ -1,50 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluatePreset, needsReconcile, presetStatus, reconcileNeeds, storedDesiredInstances, type PresetRecord } from '../src/index.js';
-
-const NOW = new Date('2026-03-02T10:30:00Z');
-const SETTINGS = { backoffIntervalMs: 60_000, backoffLookbackMs: 3_600_000, failureHardLimit: 3 };
-
-function record(overrides: { preset?: Partial<PresetRecord['preset']>; running?: PresetRecord['running'] } = {}): PresetRecord {
-  return {
-    preset: {
-      id: 'p1', name: 'small', instances: 2, ttlSeconds: null, timezone: '', schedules: [], parameters: {}, status: 'healthy',
-      statusChangedAt: null, scheduleError: null, autoscaling: null, autoscalingError: null, templateVersionId: 'v1', versionName: 'v1', declarations: [], templateId: 't1',
-      templateName: 'web', templateDeleted: false, templateDeprecated: false, usingActiveVersion: true, organizationId: 'o1',
-      organizationName: 'acme', ...overrides.preset,
-    },
-    paused: false,
-    running: overrides.running ?? [
-      { id: 'a', createdAt: new Date(NOW.getTime() - 60_000), ready: true, invalidated: false },
-      { id: 'b', createdAt: new Date(NOW.getTime() - 30_000), ready: true, invalidated: false },
-    ],
-    inProgress: [],
-    population: [],
-  };
-}
-
-test('one predicate decides whether a preset needs a reconcile job', () => {
-  const cases: { name: string; record: PresetRecord; writes: boolean; scheduleProblem: boolean }[] = [
-    { name: 'converged', record: record(), writes: false, scheduleProblem: false },
-    { name: 'short of desired', record: record({ running: [] }), writes: true, scheduleProblem: false },
-    { name: 'schedule problem appeared', record: record({ preset: { schedules: { not: 'a list' } } }), writes: false, scheduleProblem: true },
-    { name: 'stored problem is current', record: record({ preset: { schedules: { not: 'a list' }, scheduleError: 'stored schedules are not a list' } }), writes: false, scheduleProblem: false },
-    { name: 'inactive with prebuilds', record: record({ preset: { templateDeprecated: true } }), writes: true, scheduleProblem: false },
-  ];
-  for (const c of cases) {
-    const view = evaluatePreset(c.record, NOW, SETTINGS);
-    assert.deepEqual(reconcileNeeds(view, c.record.preset.scheduleError, null), { writes: c.writes, scheduleProblem: c.scheduleProblem, autoscalingProblem: false }, c.name);
-    assert.equal(needsReconcile(view, c.record.preset.scheduleError, null), c.writes || c.scheduleProblem, c.name);
-  }
-  // An expression that fails at run time: the schedule decides (2 = converged), but the stored problem must change.
-  const failing = record({ preset: { autoscaling: { expression: 'claims_60m / misses_60m' } } });
-  const view = evaluatePreset(failing, NOW, SETTINGS);
-  assert.deepEqual([view.sizing.source, view.desiredNow], ['expression_fallback', 2]);
-  assert.deepEqual(reconcileNeeds(view, null, null), { writes: false, scheduleProblem: false, autoscalingProblem: true });
-  assert.equal(needsReconcile(view, null, view.sizing.error), false, 'the stored problem is current');
-  // An expression that wants more: writes.
-  assert.equal(needsReconcile(evaluatePreset(record({ preset: { autoscaling: { expression: 'scheduled_target + 3' } } }), NOW, SETTINGS), null, null), true);
-});
+import { presetStatus, storedDesiredInstances } from '../src/index.js';
+import { NOW, record, SETTINGS } from './record.js';
 
 test('status reports activity with the planner rule and desired as the plan sees it', () => {
   const inactive = presetStatus(record({ preset: { templateDeleted: true } }), NOW, SETTINGS);

@@ -248,17 +248,17 @@ describe('gateActions (§4.2.4)', () => {
   ];
   test('hard-limited or validation-failed presets create nothing; deletes still run', () => {
     const deletes = actions.slice(0, 2);
-    assert.deepEqual(gateActions(actions, { hardLimited: true, validationFailed: false, desiredNow: 9 }), deletes);
-    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: true, desiredNow: 9 }), deletes);
+    assert.deepEqual(gateActions(actions, { hardLimited: true, validationFailed: false, desiredIfActive: 9 }), deletes);
+    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: true, desiredIfActive: 9 }), deletes);
   });
   test('a create is capped at the desired count now', () => {
-    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: false, desiredNow: 2 }).at(-1), { type: 'create', count: 2 });
-    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: false, desiredNow: 4 }), actions);
-    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: false, desiredNow: 0 }), actions.slice(0, 2));
+    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: false, desiredIfActive: 2 }).at(-1), { type: 'create', count: 2 });
+    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: false, desiredIfActive: 4 }), actions);
+    assert.deepEqual(gateActions(actions, { hardLimited: false, validationFailed: false, desiredIfActive: 0 }), actions.slice(0, 2));
   });
   test('backoff passes through unchanged', () => {
     const backoff: Action[] = [{ type: 'backoff', until: NOW }];
-    assert.deepEqual(gateActions(backoff, { hardLimited: true, validationFailed: true, desiredNow: 0 }), backoff);
+    assert.deepEqual(gateActions(backoff, { hardLimited: true, validationFailed: true, desiredIfActive: 0 }), backoff);
   });
 });
 
@@ -445,7 +445,7 @@ describe('planPreset properties', () => {
     fc.assert(
       fc.property(snapshotArb, fc.boolean(), fc.boolean(), (s, hardLimited, validationFailed) => {
         const { state, actions } = plan(s);
-        const gated = gateActions(actions, { hardLimited, validationFailed, desiredNow: state.desired });
+        const gated = gateActions(actions, { hardLimited, validationFailed, desiredIfActive: state.desired });
         assert.ok(created(gated) <= state.desired);
         if (hardLimited || validationFailed) assert.equal(created(gated), 0);
         assert.deepEqual(deletedIds(gated), deletedIds(actions));

@@ -1,3 +1,4 @@
+import { isTerminalJobStatus, type BuildReason, type ResultOfBuild } from '@warmpool/contracts';
 import type pg from 'pg';
 import { followClaim, recordBuildDuration, type ClaimFollowUp, type ClaimEvent } from './claims.js';
 import { SYSTEM_USER_ID } from './constants.js';
@@ -11,7 +12,7 @@ export type AppliedResult =
       presetId: string | null;
       buildNumber: number;
       transition: 'start' | 'stop' | 'delete';
-      reason: string;
+      reason: BuildReason;
       initiatorId: string;
       /** Set when a claim build reported replaced resources (first application only). */
       replacements: Record<string, string[]> | null;
@@ -31,17 +32,10 @@ type LockedBuild = {
   preset_id: string | null;
   build_number: number;
   transition: 'start' | 'stop' | 'delete';
-  reason: string;
+  reason: BuildReason;
   initiator_id: string;
   job_status: string;
 };
-
-export type ResultInput =
-  | { type: 'build-started'; buildId: string; at: Date }
-  | { type: 'build-succeeded'; buildId: string; at: Date; agents: { name: string; ready: boolean }[]; replacements?: Record<string, string[]> | undefined }
-  | { type: 'build-failed'; buildId: string; at: Date; error: string; retryable: boolean }
-  | { type: 'agent-ready'; buildId: string; at: Date; agent: string }
-  | { type: 'build-canceled'; buildId: string; at: Date; reason: string };
 
 type Applied = Extract<AppliedResult, { kind: 'applied' }>;
 type Rejected = Extract<AppliedResult, { kind: 'rejected' }>;
@@ -57,14 +51,14 @@ const applied = (build: LockedBuild, replacements: Record<string, string[]> | nu
   replacements,
 });
 
-const isTerminal = (build: LockedBuild) => build.job_status === 'succeeded' || build.job_status === 'failed' || build.job_status === 'canceled';
+const isTerminal = (build: LockedBuild) => isTerminalJobStatus(build.job_status);
 const secondTerminal = (build: LockedBuild): Rejected => ({ kind: 'rejected', reason: `second terminal result (build is ${build.job_status})` });
 
 /**
  * Applies one result inside the caller's transaction, with the build row locked. Idempotent by build id: a
  * result only moves a build forward (pending → running → succeeded|failed); anything else is rejected.
  */
-export async function applyBuildResult(client: pg.ClientBase, result: ResultInput): Promise<AppliedResult> {
+export async function applyBuildResult(client: pg.ClientBase, result: ResultOfBuild): Promise<AppliedResult> {
   const { rows } = await client.query<LockedBuild>(
     `SELECT b.id, b.created_at, b.workspace_id, w.preset_id, b.build_number, b.transition, b.reason, b.initiator_id, b.job_status
      FROM builds b JOIN workspaces w ON w.id = b.workspace_id WHERE b.id = $1 FOR UPDATE OF b`,
@@ -81,7 +75,7 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultInpu
   return claim.kind === 'none' ? outcome : { ...outcome, claim };
 }
 
-function applyOne(client: pg.ClientBase, build: LockedBuild, result: ResultInput): Promise<AppliedResult> {
+function applyOne(client: pg.ClientBase, build: LockedBuild, result: ResultOfBuild): Promise<AppliedResult> {
   switch (result.type) {
     case 'build-started':
       return applyStarted(client, build, result);
@@ -100,25 +94,26 @@ function applyOne(client: pg.ClientBase, build: LockedBuild, result: ResultInput
  * What an applied result means for the workspace's readiness: a start build became usable (succeeded and every
  * agent ready, at least one), or it ended without being usable. Null when it changes neither.
  */
-async function claimEvent(client: pg.ClientBase, build: LockedBuild, result: ResultInput): Promise<ClaimEvent | null> {
+async function claimEvent(client: pg.ClientBase, build: LockedBuild, result: ResultOfBuild): Promise<ClaimEvent | null> {
   if (build.transition !== 'start') return null;
+  const at = new Date(result.at);
   switch (result.type) {
     case 'build-succeeded':
-      return result.agents.length > 0 && result.agents.every((a) => a.ready) ? { kind: 'usable', at: result.at } : null;
+      return result.agents.length > 0 && result.agents.every((a) => a.ready) ? { kind: 'usable', at } : null;
     case 'agent-ready': {
       const { rows } = await client.query<{ waiting: boolean }>('SELECT EXISTS (SELECT 1 FROM agents WHERE build_id = $1 AND NOT ready) AS waiting', [build.id]);
-      return rows[0]?.waiting ? null : { kind: 'usable', at: result.at };
+      return rows[0]?.waiting ? null : { kind: 'usable', at };
     }
     case 'build-failed':
-      return { kind: 'failed', at: result.at };
+      return { kind: 'failed', at };
     case 'build-canceled':
-      return { kind: 'canceled', at: result.at };
+      return { kind: 'canceled', at };
     default:
       return null;
   }
 }
 
-type Of<T extends ResultInput['type']> = Extract<ResultInput, { type: T }>;
+type Of<T extends ResultOfBuild['type']> = Extract<ResultOfBuild, { type: T }>;
 
 async function applyStarted(client: pg.ClientBase, build: LockedBuild, result: Of<'build-started'>): Promise<AppliedResult> {
   if (build.job_status !== 'pending') return { kind: 'rejected', reason: `build is already ${build.job_status}` };
@@ -157,7 +152,7 @@ async function applySucceeded(client: pg.ClientBase, build: LockedBuild, result:
     return applied(build, replacements);
   }
   if (build.transition === 'start' && build.build_number === 1) {
-    const seconds = Math.max(0, (result.at.getTime() - build.created_at.getTime()) / 1000);
+    const seconds = Math.max(0, (Date.parse(result.at) - build.created_at.getTime()) / 1000);
     return { ...applied(build), creation: { type: build.reason === 'prebuild-create' ? 'prebuild' : 'regular', seconds } };
   }
   return applied(build);

@@ -20,7 +20,7 @@ export {
   type PrebuildTarget,
 } from './reconcile-queries.js';
 export { ensureInflightSlots, claimInflightSlots, clearPrebuildDemand, registerPrebuildDemand, claimSlotsForBatch, presetsNextInLine, inflightCreates, DEMAND_FRESH_MS, type SlotRequest } from './inflight-slots.js';
-export { applyBuildResult, type AppliedResult, type ResultInput } from './build-results.js';
+export { applyBuildResult, type AppliedResult } from './build-results.js';
 export { applyWorkspaceLost, type LostOutcome } from './workspace-lost.js';
 export { loadBuildTarget, loadLiveWorkspaces, type BuildTarget, type WorkspaceLiveness } from './provisioner-queries.js';
 export {

@@ -110,7 +110,7 @@ export async function clearPrebuildDemand(db: pg.Pool | pg.ClientBase, presetIds
 
 /**
  * Claims exactly `count` free slots for a batch of presets, or none: when presets wait for slots (fair sharing
- * applies) or fewer are free, the batch's creates go through the per-preset path instead.
+ * applies) or fewer are free, each of the batch's presets then claims its share with claimInflightSlots.
  */
 export async function claimSlotsForBatch(client: pg.ClientBase, cap: number, count: number): Promise<number[] | null> {
   const { rows } = await client.query<{ slot: number }>(

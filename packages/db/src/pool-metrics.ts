@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { activeVersionSql } from './active.js';
 
 /** One preset's pool as the metrics and the demo show it: counts from the shared views, counters from preset_counters. */
 export type PoolRow = {
@@ -38,7 +39,7 @@ export type PoolRow = {
 // One statement per refresh for every preset (the views of migration 006 define running and eligible).
 const POOL_SQL = `
 SELECT p.id AS preset_id, t.id AS template_id, o.name AS organization_name, t.name AS template_name, p.name AS preset_name,
-       (t.active_version_id IS NOT DISTINCT FROM p.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active,
+       ${activeVersionSql('p.template_version_id')} AS active,
        p.instances, p.timezone, p.schedules, p.autoscaling, p.status,
        COALESCE(r.running, 0)::int AS running, COALESCE(r.eligible, 0)::int AS eligible,
        COALESCE(s.starting, 0)::int AS starting, COALESCE(s.failed_now, 0)::int AS failed_now,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { activeVersionSql } from './active.js';
 
 export type PresetRow = { id: string; name: string; organization_id: string; template_id: string; template_version_id: string; parameters: Record<string, string> };
 
@@ -13,15 +14,15 @@ export async function findPreset(db: pg.Pool | pg.ClientBase, id: string): Promi
 }
 
 /**
- * Ids of the presets of active versions of live templates, by organization, template and preset name; optionally
- * of one organization (by id or by name).
+ * Ids of the active presets (activeVersionSql: a deprecated template's presets are draining, not active), by
+ * organization, template and preset name; optionally of one organization (by id or by name).
  */
 export async function listActivePresetIds(db: pg.Pool | pg.ClientBase, filter: { organizationId?: string; organizationName?: string } = {}): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT p.id FROM presets p
-     JOIN templates t ON t.active_version_id = p.template_version_id AND NOT t.deleted
+     JOIN templates t ON t.active_version_id = p.template_version_id
      JOIN organizations o ON o.id = t.organization_id
-     WHERE ($1::uuid IS NULL OR o.id = $1) AND ($2::text IS NULL OR o.name = $2)
+     WHERE ${activeVersionSql('p.template_version_id')} AND ($1::uuid IS NULL OR o.id = $1) AND ($2::text IS NULL OR o.name = $2)
      ORDER BY o.name, t.name, p.name`,
     [filter.organizationId ?? null, filter.organizationName ?? null],
   );

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { activeVersionSql } from './active.js';
 import { SYSTEM_USER_ID } from './constants.js';
 
 /** Read-only lookups a provisioner makes: what a build is for, and which workspaces still exist. */
@@ -27,7 +28,7 @@ export async function loadBuildTarget(db: pg.Pool | pg.ClientBase, buildId: stri
     `SELECT b.id AS "buildId", w.id AS "workspaceId", w.name AS "workspaceName", w.organization_id AS "organizationId",
             w.template_id AS "templateId", b.template_version_id AS "templateVersionId", w.preset_id AS "presetId",
             w.owner_id AS "ownerId", u.username AS "ownerName", v.manifest -> 'workspace' AS workspace, v.parameters AS declarations,
-            (t.active_version_id IS NOT DISTINCT FROM b.template_version_id AND NOT t.deleted AND NOT t.deprecated) AS active
+            ${activeVersionSql('b.template_version_id')} AS active
      FROM builds b
      JOIN workspaces w ON w.id = b.workspace_id
      JOIN users u ON u.id = w.owner_id

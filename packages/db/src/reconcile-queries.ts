@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { SYSTEM_USER_ID } from './constants.js';
+import { activeVersionSql } from './active.js';
 import { bumpPresetCounter } from './counters.js';
 
 /**
@@ -240,7 +241,7 @@ export async function presetsNeedingAttention(db: pg.Pool | pg.ClientBase): Prom
   const { rows } = await db.query<{ id: string }>(
     `SELECT p.id FROM presets p
      JOIN templates t ON t.active_version_id = p.template_version_id
-     WHERE NOT t.deleted AND NOT t.deprecated
+     WHERE ${activeVersionSql('p.template_version_id')}
      UNION
      SELECT DISTINCT preset_id FROM prebuild_workspaces
      WHERE preset_id IS NOT NULL AND (running OR job_status IN ('pending', 'running'))`,

@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet } from '@warmpool/bus';
+import { BuildResult, describeIssues, endsBuild, enqueueReconcile, QUEUES, WORKER_TIMING, queuePrefix, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
 import { applyBuildResult, applyWorkspaceLost, followLostWorkspace, insertOutbox, notificationMessage, type ClaimFollowUp, type Pool, type UsableClaim } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
@@ -29,7 +29,7 @@ function observeClaim(deps: BuildResultsDeps, follow: ClaimFollowUp | undefined,
 }
 
 // A build that starts changes no plan (pending and running both count as in progress): no reconcile.
-const TRIGGER: Record<BuildResult['type'], string | null> = {
+const TRIGGER: Record<BuildResult['type'], ReconcileTrigger | null> = {
   'build-started': null,
   'build-succeeded': 'build-finished',
   'build-failed': 'build-finished',
@@ -54,9 +54,8 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   }
   const result = parsed.data;
   if (result.type === 'workspace-lost') return handleWorkspaceLost(deps, result, log);
-  const input = { ...result, at: new Date(result.at) };
   const recorded = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
-    const outcome = await applyBuildResult(client, input);
+    const outcome = await applyBuildResult(client, result);
     if (outcome.kind === 'applied' && outcome.replacements && outcome.presetId) {
       const message = notificationMessage({
         type: 'resource-replacements',
@@ -84,7 +83,7 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
   const trigger = TRIGGER[result.type];
   if (recorded.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, recorded.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
-  if (recorded.reason === 'prebuild-create' && (result.type === 'build-succeeded' || result.type === 'build-failed' || result.type === 'build-canceled')) await handOffFreeSlots(deps.pool, deps.queues, log);
+  if (recorded.reason === 'prebuild-create' && endsBuild(result)) await handOffFreeSlots(deps.pool, deps.queues, log);
   log.debug({ type: result.type, buildId: result.buildId }, 'build result applied');
   return { kind: 'applied' };
 }

@@ -3,16 +3,16 @@
  * relay the outbox, and the operator and user operations (workspaces, templates, pause, roles, preview).
  */
 export { OutboxRelay, withOutboxTransaction, type OutboxDeps } from './outbox-relay.js';
-export { ensureSlots, reconcilePreset, type ReconcileDeps, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
-export { reconcilePresets, ReconcileBatcher } from './reconcile-batch.js';
+export { ensureSlots, reconcilePreset, reconcilePresets, ReconcileBatcher, type ReconcileDeps, type ReconcileOptions, type ReconcileOutcome, type ReconcileSettings } from './reconcile.js';
 export { handleBuildResult, createBuildResultsWorker, type BuildResultOutcome, type BuildResultsDeps } from './build-results.js';
 export { registerPoolMetrics, POOL_SAMPLES } from './pool-metrics.js';
 export { screenPresets, type Screening } from './screen.js';
 export { sizePoolRows } from './sizing.js';
+export { offload, stopOffload, OFFLOAD_BUDGET_MS } from './offload/pool.js';
 export { replayPreset, ReplayInputError, MAX_REPLAY_DAYS, type PresetReplay, type ReplayRequest } from './replay.js';
 export { reconcilesThrough, type TriggerReconciles } from './reconciles.js';
 export { claimTargetKey, createWorkspace, deleteWorkspace, fallBackOverdue, RESERVATION_DEADLINE_TRIGGER, type WorkspaceDeps, type CreateWorkspaceInput, type CreateWorkspaceResult } from './workspaces.js';
-export { importVersion, activateVersion, retireTemplate, checkManifest, type TemplateDeps, type ImportVersionInput, type ImportVersionResult } from './templates.js';
+export { importVersion, activateVersion, retireTemplate, checkManifest, checkManifestOffLoop, dryRunManifest, type TemplateDeps, type ImportVersionInput, type ImportVersionResult } from './templates.js';
 export {
   presetStatusOf,
   activePresetStatuses,

@@ -2,12 +2,11 @@ import {
   DEFAULT_LEAD_TIME_SECONDS,
   MAX_WAIT_BUDGET_MS,
   parseStoredAutoscaling,
-  replay,
-  validateManifest,
   type ManifestProblem,
   type ReplayResult,
 } from '@warmpool/core';
 import { DEMAND_HISTORY_DAYS, loadDemandSummaries, loadDemandTrace, loadPresetSnapshot, type Pool } from '@warmpool/db';
+import { offload } from './offload/pool.js';
 
 export const MAX_REPLAY_DAYS = 28;
 const DAY_MS = 86_400_000;
@@ -22,6 +21,8 @@ export type ReplayRequest = {
   /** Replay claims with this wait budget (ms, ≤ MAX_WAIT_BUDGET_MS): what share of misses reservations would have served. */
   waitMs?: number;
   now?: Date;
+  /** Time budget of the simulation (default OFFLOAD_BUDGET_MS). */
+  budgetMs?: number;
 };
 
 export type PresetReplay = ReplayResult & {
@@ -72,9 +73,10 @@ export async function replayPreset(pool: Pool, presetId: string, request: Replay
     prebuilds = { ...current, ...request.prebuilds };
     // null removes a field (e.g. "autoscaling": null tries the schedule alone).
     for (const [key, value] of Object.entries(prebuilds)) if (value === null) delete prebuilds[key];
-    const checked = validateManifest({ name: 'replay', presets: [{ name: 'replay', prebuilds }] });
+    // Checked in a worker thread too: expanding 64 long crons can take a second.
+    const checked = await offload('manifestTask', { name: 'replay', presets: [{ name: 'replay', prebuilds }] }, { path: 'prebuilds', label: 'checking the proposal' }, request.budgetMs);
     if (!checked.ok) {
-      throw new ReplayInputError(checked.errors.map((e) => ({ path: e.path.replace(/^presets\[0\]\.prebuilds/, 'prebuilds').replace(/^presets\[0\]/, 'prebuilds'), message: e.message })));
+      throw new ReplayInputError(checked.details.map((e) => ({ path: e.path.replace(/^manifest\./, '').replace(/^presets\[0\]\.prebuilds/, 'prebuilds').replace(/^presets\[0\]/, 'prebuilds'), message: e.message })));
     }
   }
   const policy = parseStoredAutoscaling(prebuilds.autoscaling ?? null).policy;
@@ -92,7 +94,13 @@ export async function replayPreset(pool: Pool, presetId: string, request: Replay
   const leadTimeSeconds = Math.round(
     (policy?.kind === 'forecast' ? policy.leadTimeSeconds : null) ?? demand?.leadTimeP95Seconds ?? DEFAULT_LEAD_TIME_SECONDS,
   );
-  const result = replay({ policy, schedule, requests: trace.map((e) => e.at), from, to, leadTimeSeconds, ...(request.waitMs !== undefined ? { waitBudgetMs: request.waitMs } : {}) });
+  // Minute by minute over up to 28 days: in a worker thread, with a time budget (issue 21).
+  const result = await offload(
+    'replayTask',
+    { policy, schedule, requests: trace.map((e) => e.at), from, to, leadTimeSeconds, ...(request.waitMs !== undefined ? { waitBudgetMs: request.waitMs } : {}) },
+    { path: 'days', label: `replaying ${request.days} days` },
+    request.budgetMs,
+  );
   const inWindow = trace.filter((e) => e.at >= from);
   const hits = inWindow.filter((e) => e.hit).length;
   return {

@@ -1,5 +1,6 @@
-import { evaluatePreset, needsReconcile, nextWakeAt, usesDemand, type EvaluationSettings } from '@warmpool/core';
-import { loadDemandSummaries, loadPresetSnapshots, type Pool } from '@warmpool/db';
+import { nextWakeAt, type EvaluationSettings } from '@warmpool/core';
+import { loadPresetSnapshots, type Pool } from '@warmpool/db';
+import { loadDemand, planPresetWrites } from './reconcile.js';
 
 export type Screening = {
   /** Presets with something to write: they get a reconcile job. */
@@ -10,20 +11,21 @@ export type Screening = {
 };
 
 /**
- * Screens a batch of presets with one query: only presets whose plan has writes (or whose stored-schedule
- * problem changed) need a reconcile job; the rest are converged. This is what lets a periodic tick cover
- * thousands of presets cheaply, while the per-preset job stays the unit of work and of mutual exclusion.
+ * Screens a batch of presets with one query: only presets with something to write (core planWrites, the reconcile's
+ * own rule: pool writes, a transition, a changed schedule or autoscaling problem) need a reconcile job; the rest are
+ * converged. This is what lets a periodic tick cover thousands of presets cheaply; the reconcile job stays the unit
+ * of work, and the preset row lock the unit of mutual exclusion.
  */
 export async function screenPresets(pool: Pool, presetIds: readonly string[], now: Date, settings: EvaluationSettings): Promise<Screening> {
   const rows = await loadPresetSnapshots(pool, presetIds);
   const screening: Screening = { toReconcile: [], wakeUps: [], paused: rows.some((r) => r.paused) };
   if (screening.paused) return screening;
   // Autoscaled presets of the batch are sized from their demand: one more query per batch, only when there are any.
-  const autoscaled = rows.filter((r) => usesDemand(r.preset.autoscaling)).map((r) => r.preset.id);
-  const demand = new Map((await loadDemandSummaries(pool, autoscaled, now)).map((d) => [d.presetId, d]));
+  const demand = await loadDemand(pool, rows, now);
   for (const row of rows) {
-    const view = evaluatePreset(row, now, settings, demand.get(row.preset.id));
-    if (needsReconcile(view, row.preset.scheduleError, row.preset.autoscalingError)) {
+    // The reconcile's own rule: a preset with anything to write gets a job.
+    const { view, writes } = planPresetWrites(row, now, settings, demand);
+    if (writes.length > 0) {
       screening.toReconcile.push(row.preset.id);
       continue;
     }

@@ -1,16 +1,18 @@
-import { ManifestSyntaxError, parseManifestText, unstorableText, validateManifest } from '@warmpool/core';
 import { DomainError } from '@warmpool/contracts';
 import {
   activateVersion as storeActiveVersion,
   ensureTemplate,
   importTemplateVersion,
   listTemplatePresetIds,
+  loadActivePoolShapes,
   listVersionPresets,
   retireTemplate as storeRetired,
   versionBelongsTo,
   withTransaction,
   type Pool,
 } from '@warmpool/db';
+import { inspectManifest, type ManifestCheck } from './manifest-check.js';
+import { offload } from './offload/pool.js';
 import type { TriggerReconciles } from './reconciles.js';
 
 export type TemplateDeps = { pool: Pool; reconcile: TriggerReconciles };
@@ -35,23 +37,29 @@ export type ImportVersionResult = {
 
 /** Parses (when text) and validates a manifest with the rules of §2; throws `invalid_manifest` / `invalid_text`. */
 export function checkManifest(manifest: unknown) {
-  let input = manifest;
-  if (typeof input === 'string') {
-    try {
-      input = parseManifestText(input);
-    } catch (err) {
-      if (err instanceof ManifestSyntaxError) throw new DomainError('invalid_manifest', err.message);
-      throw err;
-    }
-  }
-  // YAML escapes (\0) can produce text no transport check saw.
-  const unstorable = unstorableText(input, 'manifest');
-  if (unstorable.length > 0) {
-    throw new DomainError('invalid_text', 'text must not contain NUL characters or unpaired surrogates', unstorable.map((path) => ({ path, message: 'unstorable character' })));
-  }
-  const validation = validateManifest(input);
-  if (!validation.ok) throw new DomainError('invalid_manifest', 'the manifest is invalid; nothing was stored', validation.errors);
-  return validation;
+  return orThrow(inspectManifest(manifest));
+}
+
+/**
+ * checkManifest in a worker thread with a time budget (issue 21). Always, not above a size: cost is not proportional
+ * to size (a 17 KB list of 64 crons of 80 list items each takes over a second to expand), and a warm worker's round
+ * trip costs about a millisecond.
+ */
+export async function checkManifestOffLoop(manifest: unknown) {
+  return orThrow(await offload('manifestTask', manifest, { path: 'body', label: 'checking the manifest' }));
+}
+
+/** Dry run of a manifest against the template's active pools (BEHAVIOUR.md §7), in the worker pool. */
+export async function dryRunManifest(pool: Pool, templateId: string, manifest: unknown, now = new Date()) {
+  const current = await loadActivePoolShapes(pool, templateId);
+  const outcome = await offload('dryRunTask', { manifest, current, now }, { path: 'body', label: 'the dry run' });
+  if (!outcome.ok) throw new DomainError(outcome.code, outcome.message, outcome.details);
+  return { warnings: outcome.warnings, changes: outcome.changes };
+}
+
+function orThrow(check: ManifestCheck) {
+  if (!check.ok) throw new DomainError(check.code, check.message, check.details);
+  return check;
 }
 
 /**
@@ -59,7 +67,7 @@ export function checkManifest(manifest: unknown) {
  * `activate`, the presets whose pools change (the new version's and the replaced version's) are reconciled at once.
  */
 export async function importVersion(deps: TemplateDeps, input: ImportVersionInput): Promise<ImportVersionResult> {
-  const { value: manifest, warnings } = checkManifest(input.manifest);
+  const { value: manifest, warnings } = await checkManifestOffLoop(input.manifest);
   const imported = await withTransaction(deps.pool, async (client) => {
     const templateId = 'id' in input.template ? input.template.id : await ensureTemplate(client, input.template.organizationId, input.template.name);
     return { templateId, ...(await importTemplateVersion(client, { templateId, manifest, createdBy: input.createdBy, activate: input.activate })) };

@@ -1,5 +1,5 @@
 import { chooseHistory, decideClaim, matchPreset, resolveBuildParameters, retryAfterSeconds, type ClaimMode, type ClaimSource } from '@warmpool/core';
-import { armWakeUp, BUILD_PRIORITY, buildRequestKey, DomainError, enqueueReconcile, PrebuildUnavailableError, type QueueSet } from '@warmpool/bus';
+import { armWakeUp, BUILD_PRIORITY, buildRequestKey, DomainError, enqueueReconcile, PrebuildUnavailableError, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
 import {
   claimPrebuild,
   createFreshWorkspace,
@@ -38,7 +38,7 @@ export type CreateWorkspaceInput = {
 };
 
 /** The wake-up trigger that makes the reconciler fall back overdue reservations (the timer is the preset's). */
-export const RESERVATION_DEADLINE_TRIGGER = 'reservation-deadline';
+export const RESERVATION_DEADLINE_TRIGGER: ReconcileTrigger = 'reservation-deadline';
 
 /**
  * Provisioner slots assumed when predicting a cold build's queue wait (human builds ahead / slots service times).

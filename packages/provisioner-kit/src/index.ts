@@ -6,4 +6,4 @@ export {
   type ProvisionerBackend,
   type ProvisionerOptions,
 } from './provisioner.js';
-export { Reporter, resultJobId, type ReporterOptions } from './reporter.js';
+export { Reporter, type ReporterOptions } from './reporter.js';

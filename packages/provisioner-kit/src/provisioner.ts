@@ -64,6 +64,11 @@ export type ProvisionerOptions = {
   lockDurationMs?: number;
   /** False: consume only after `run()` (e.g. once a start-up reconcile is done). Default true. */
   autorun?: boolean;
+  /**
+   * How long a result may wait on Redis, or a canceled build keep running, before `health()` is not ok (default
+   * 60 s): either way results stop flowing (a canceled build that does not end holds its workspace's delete).
+   */
+  livenessLimitMs?: number;
 };
 
 export type Provisioner = {
@@ -90,6 +95,9 @@ const now = () => new Date().toISOString();
 /** Builds of one workspace run in order; a delete cancels the start it overtakes. */
 class WorkspaceLanes {
   private readonly lanes = new Map<string, Lane>();
+  private waiting = 0;
+  /** Canceled builds still running, with when they were canceled (the map above holds only each lane's last build). */
+  private readonly canceled = new Map<Lane, number>();
 
   get size(): number {
     return this.lanes.size;
@@ -99,14 +107,25 @@ class WorkspaceLanes {
     return this.lanes.has(workspaceId);
   }
 
+  /** Builds taken but waiting for an earlier build of their workspace to end. */
+  get queued(): number {
+    return this.waiting;
+  }
+
   run(request: BuildRequested, build: (signal: AbortSignal) => Promise<string>): Promise<string> {
     const previous = this.lanes.get(request.workspaceId);
     if (previous && request.transition === 'delete' && previous.transition === 'start') {
+      if (!this.canceled.has(previous)) {
+        this.canceled.set(previous, Date.now());
+        void previous.done.finally(() => this.canceled.delete(previous));
+      }
       previous.controller.abort(new CancelError('a delete of the workspace overtook this build'));
     }
     const controller = new AbortController();
     let result!: Promise<string>;
+    if (previous) this.waiting++;
     const done = (previous?.done ?? Promise.resolve()).then(() => {
+      if (previous) this.waiting--;
       result = build(controller.signal);
       return result.then(() => undefined, () => undefined);
     });
@@ -116,6 +135,13 @@ class WorkspaceLanes {
       if (this.lanes.get(request.workspaceId) === lane) this.lanes.delete(request.workspaceId);
     });
     return done.then(() => result);
+  }
+
+  /** Since when the oldest build canceled here has not ended (its lane, and so the overtaking delete, waits), or null. */
+  oldestUnendedCancel(): number | null {
+    let oldest: number | null = null;
+    for (const at of this.canceled.values()) if (oldest === null || at < oldest) oldest = at;
+    return oldest;
   }
 }
 
@@ -170,13 +196,14 @@ async function reportOutcome(reporter: Reporter, request: BuildRequested, outcom
 
 type BuildRun = { backend: ProvisionerBackend; reporter: Reporter; background: BackgroundTasks };
 
-/** Reports build-started, runs the backend, reports its outcome; returns the outcome's kind. */
-async function runBuild(deps: BuildRun, request: BuildRequested, signal: AbortSignal, log: Logger, lastAttempt: boolean): Promise<string> {
+/** The backend's outcome of a build; a throw becomes failed (retryable) or canceled, as `outcomeOfError` says. */
+async function backendOutcome(deps: BuildRun, request: BuildRequested, signal: AbortSignal, log: Logger, lastAttempt: boolean): Promise<BuildOutcome> {
   const { backend, reporter, background } = deps;
-  await reporter.report({ type: 'build-started', buildId: request.buildId, at: now() });
-  let outcome: BuildOutcome;
+  // Canceled before it began (overtaken while it waited in its lane or reported build-started): a backend handed an
+  // already aborted signal may wait for an 'abort' event that never comes, holding its lane and close() forever.
+  if (signal.aborted) return outcomeOfError(undefined, signal);
   try {
-    outcome = await backend.build({
+    return await backend.build({
       request,
       signal,
       log,
@@ -186,9 +213,15 @@ async function runBuild(deps: BuildRun, request: BuildRequested, signal: AbortSi
   } catch (err) {
     // A stop or delete that throws is tried again (the job's attempts): a failed delete would strand its workspace.
     if (!signal.aborted && request.transition !== 'start' && !lastAttempt) throw err;
-    outcome = outcomeOfError(err, signal);
+    return outcomeOfError(err, signal);
   }
-  await reportOutcome(reporter, request, outcome, log);
+}
+
+/** Reports build-started, runs the backend, reports its outcome; returns the outcome's kind. */
+async function runBuild(deps: BuildRun, request: BuildRequested, signal: AbortSignal, log: Logger, lastAttempt: boolean): Promise<string> {
+  await deps.reporter.report({ type: 'build-started', buildId: request.buildId, at: now() });
+  const outcome = await backendOutcome(deps, request, signal, log, lastAttempt);
+  await reportOutcome(deps.reporter, request, outcome, log);
   return outcome.kind;
 }
 
@@ -284,20 +317,35 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
     },
     report: (result) => reporter.report(result),
     isBusy: (workspaceId) => lanes.has(workspaceId),
-    health: provisionerHealth(worker, reporter, lanes, shutdown.signal),
+    health: provisionerHealth(worker, reporter, lanes, shutdown.signal, options.livenessLimitMs ?? 60_000),
     close,
   };
 }
 
-/** Liveness: the worker consumes, and no result has waited on Redis for a minute (Redis gone for good from here). */
-function provisionerHealth(worker: Worker, reporter: Reporter, lanes: WorkspaceLanes, shutdown: AbortSignal): Provisioner['health'] {
+/**
+ * Liveness: the worker consumes, no result has waited on Redis for `limitMs` (Redis gone for good from here), and no
+ * canceled build has kept running for `limitMs` (a backend that ignores its signal holds the overtaking delete).
+ */
+function provisionerHealth(worker: Worker, reporter: Reporter, lanes: WorkspaceLanes, shutdown: AbortSignal, limitMs: number): Provisioner['health'] {
   let stalledSince: number | null = null;
   return () => {
     const state = reporter.state;
     if (state.pending === 0) stalledSince = null;
     else stalledSince ??= Date.now();
     const stalledMs = stalledSince === null ? 0 : Date.now() - stalledSince;
-    const ok = worker.isRunning() && !shutdown.aborted && stalledMs < 60_000;
-    return { ok, details: { running: worker.isRunning(), activeWorkspaces: lanes.size, pendingReports: state.pending, lastReportError: state.lastError } };
+    const canceledAt = lanes.oldestUnendedCancel();
+    const unendedCancelMs = canceledAt === null ? 0 : Date.now() - canceledAt;
+    const ok = worker.isRunning() && !shutdown.aborted && stalledMs < limitMs && unendedCancelMs < limitMs;
+    return {
+      ok,
+      details: {
+        running: worker.isRunning(),
+        activeWorkspaces: lanes.size,
+        queuedBuilds: lanes.queued,
+        pendingReports: state.pending,
+        lastReportError: state.lastError,
+        unendedCancelMs,
+      },
+    };
   };
 }

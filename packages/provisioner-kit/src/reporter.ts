@@ -1,22 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
-import { BuildResult } from '@warmpool/bus';
+import { BuildResult, resultJobId } from '@warmpool/bus';
 import type { Logger } from '@warmpool/runtime';
-
-/**
- * The job id of a result: fixed per fact, so reporting the same fact twice (a redelivered request, a restart) is a
- * no-op on the queue. BullMQ reserves ":" in custom ids, hence "-".
- */
-export function resultJobId(result: BuildResult): string {
-  switch (result.type) {
-    case 'agent-ready':
-      return `agent-ready-${result.buildId}-${result.agent}`;
-    case 'workspace-lost':
-      return `workspace-lost-${result.workspaceId}-${result.incident}`;
-    default:
-      return `${result.type}-${result.buildId}`;
-  }
-}
 
 export type ReporterOptions = {
   /** First retry delay while Redis is away; doubles up to `maxDelayMs`. */

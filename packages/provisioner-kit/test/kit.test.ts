@@ -5,11 +5,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Queue } from 'bullmq';
-import { BUILD_PRIORITY, BuildResult, createQueueSet, createRedis, queuePrefix, QUEUES, type BuildRequested, type QueueSet } from '@warmpool/bus';
+import { BUILD_PRIORITY, BuildResult, createQueueSet, createRedis, queuePrefix, QUEUES, resultJobId, type BuildRequested, type QueueSet } from '@warmpool/bus';
 import { createLogger, type Logger } from '@warmpool/runtime';
-import { Reporter, resultJobId, startProvisioner, type ProvisionerBackend, type ProvisionerOptions } from '../src/index.js';
+import { Reporter, startProvisioner, type ProvisionerBackend, type ProvisionerOptions } from '../src/index.js';
 import { createTestQueuePrefix, REDIS_URL } from '../../../test/support/env.js';
-import { waitFor } from '../../../test/support/wait.js';
+import { waitFor, within } from '../../../test/support/wait.js';
 import { buildRequest as request } from '../../../test/support/build-request.js';
 
 // The kit against the real Redis, with small backends that block until the test releases them.
@@ -46,22 +46,21 @@ async function withKit(
     }
     return found;
   };
+  let failure: unknown;
   try {
     await run({ queues, kit, publish, results });
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
-    await kit.close();
+    // close() lets running builds finish: one that never ends must fail the test, not hold the file until its timeout.
+    await within(kit.close(), 'the kit to close (its running builds to end)').catch((err: unknown) => {
+      if (failure === undefined) throw err;
+    });
     await queues.close();
     await prefix.cleanup();
   }
 }
-
-test('result job ids are fixed per fact', () => {
-  const id = randomUUID();
-  const at = new Date().toISOString();
-  assert.equal(resultJobId({ type: 'build-started', buildId: id, at }), `build-started-${id}`);
-  assert.equal(resultJobId({ type: 'agent-ready', buildId: id, agent: 'main', at }), `agent-ready-${id}-main`);
-  assert.equal(resultJobId({ type: 'workspace-lost', workspaceId: id, incident: 'abc', at, reason: 'gone' }), `workspace-lost-${id}-abc`);
-});
 
 test('a delete overtaking a running start of the same workspace cancels it, then runs', async () => {
   const order: string[] = [];
@@ -75,10 +74,11 @@ test('a delete overtaking a running start of the same workspace cancels it, then
       return { kind: 'succeeded' };
     },
   };
-  await withKit(backend, {}, async ({ publish, results, kit }) => {
+  await withKit(backend, {}, async ({ publish, results }) => {
     const start = request();
     await publish(start);
-    await waitFor(() => kit.isBusy(start.workspaceId), { what: 'start running' });
+    // The backend, not just the kit (isBusy is true before build-started is even reported), must be running it.
+    await waitFor(() => order.includes('start:begin'), { what: 'the start running in the backend' });
     const del = request({ workspaceId: start.workspaceId, transition: 'delete', reason: 'prebuild-delete' });
     await publish(del);
     const canceled = await waitFor(async () => (await results(start.buildId)).get(`build-canceled-${start.buildId}`), { what: 'build-canceled' });
@@ -86,6 +86,66 @@ test('a delete overtaking a running start of the same workspace cancels it, then
     await waitFor(async () => (await results(del.buildId)).has(`build-succeeded-${del.buildId}`), { what: 'delete succeeded' });
     assert.deepEqual(order, ['start:begin', 'delete:begin', 'delete:end'], 'the delete began only after the start stopped');
     assert.equal((await results(start.buildId)).has(`build-succeeded-${start.buildId}`), false, 'a canceled build never succeeds');
+  });
+});
+
+test('a start canceled while it waits behind a build of its workspace ends canceled without reaching the backend', async () => {
+  const release = gate();
+  const began: string[] = [];
+  // Like the test above, a start that only listens for 'abort': handed an already aborted signal, it would never end.
+  const backend: ProvisionerBackend = {
+    build: async ({ request: r, signal }) => {
+      began.push(r.transition);
+      if (r.transition === 'stop') await release.opened;
+      if (r.transition === 'start') await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+      return { kind: 'succeeded' };
+    },
+  };
+  await withKit(backend, {}, async ({ publish, results, kit }) => {
+    const stop = request({ transition: 'stop', reason: 'user' });
+    const start = request({ workspaceId: stop.workspaceId, reason: 'user' });
+    const del = request({ workspaceId: stop.workspaceId, transition: 'delete', reason: 'user' });
+    await publish(stop);
+    await waitFor(() => began.includes('stop'), { what: 'the stop running in the backend' });
+    await publish(start);
+    await waitFor(() => kit.health().details.queuedBuilds === 1, { what: 'the start taken and queued behind the stop' });
+    await publish(del);
+    await waitFor(() => kit.health().details.queuedBuilds === 2, { what: 'the delete taken and queued behind the start' });
+    release.open();
+    const canceled = await waitFor(async () => (await results(start.buildId)).get(`build-canceled-${start.buildId}`), { what: 'the start reported build-canceled' });
+    assert.match(canceled.type === 'build-canceled' ? canceled.reason : '', /delete of the workspace overtook/);
+    await waitFor(async () => (await results(del.buildId)).has(`build-succeeded-${del.buildId}`), { what: 'the delete succeeded' });
+    assert.deepEqual(began, ['stop', 'delete'], 'the canceled start never reached the backend');
+  });
+});
+
+test('liveness fails while a canceled build keeps running past the limit, and recovers once it ends', async () => {
+  const release = gate();
+  // A start that ignores its signal: the overtaking delete waits behind it.
+  const backend: ProvisionerBackend = {
+    build: async ({ request: r }) => {
+      if (r.transition === 'start') await release.opened;
+      return { kind: 'succeeded' };
+    },
+  };
+  await withKit(backend, { livenessLimitMs: 300 }, async ({ publish, results, kit }) => {
+    const start = request({ reason: 'user' });
+    const del = request({ workspaceId: start.workspaceId, transition: 'delete', reason: 'user' });
+    await publish(start);
+    await waitFor(async () => (await results(start.buildId)).has(`build-started-${start.buildId}`), { what: 'the start running' });
+    await publish(del);
+    const failing = await waitFor(
+      () => {
+        const h = kit.health();
+        return !h.ok && (h.details.unendedCancelMs as number) >= 300 ? h : null;
+      },
+      { what: 'liveness to fail on the canceled start that does not end' },
+    );
+    assert.equal(failing.details.running, true, 'the worker still consumes: only the canceled build makes it fail');
+    release.open();
+    await waitFor(async () => (await results(del.buildId)).has(`build-succeeded-${del.buildId}`), { what: 'the delete succeeded once the start ended' });
+    await waitFor(() => kit.health().ok, { what: 'liveness ok again' });
+    assert.equal(kit.health().details.unendedCancelMs, 0);
   });
 });
 
@@ -143,7 +203,7 @@ test('liveness is ok while consuming and not after close; background work is awa
     const r = request();
     await publish(r);
     await waitFor(async () => (await queues.buildRequests.getJobState(r.idempotencyKey)) === 'completed', { what: 'request done' });
-    await kit.close();
+    await within(kit.close(), 'the kit to close after its background readiness report');
     assert.equal(reported, true, 'close waited for the readiness report');
     assert.equal(kit.health().ok, false);
     assert.equal(QUEUES.buildRequests, kit.worker.name);
@@ -170,11 +230,11 @@ test('a result reported while Redis is away is published once Redis answers', as
   const buildId = randomUUID();
   const result: BuildResult = { type: 'build-started', buildId, at: new Date().toISOString() };
   const reporting = reporter.report(result);
-  await refused; // Redis is really away while the report waits
+  await within(refused, 'the refused connection to the stopped Redis'); // Redis is really away while the report waits
   assert.equal(reporter.state.pending, 1);
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   try {
-    await reporting;
+    await within(reporting, 'the report published once Redis answers');
     assert.deepEqual(reporter.state, { pending: 0, lastError: null });
     const job = await queue.getJob(resultJobId(result));
     assert.deepEqual(job?.data, result);
@@ -182,7 +242,7 @@ test('a result reported while Redis is away is published once Redis answers', as
     await queue.close();
     connection.disconnect();
     server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
+    await within(once(server, 'exit'), 'the test Redis server to exit');
   }
 });
 

@@ -36,8 +36,8 @@ export function registerWorkerMetrics(registry: Registry) {
     jobs: new Counter({ name: 'warmpool_jobs_total', help: 'Jobs processed by queue and result.', labelNames: ['queue', 'result'], registers: [registry] }),
     reconcileDuration: new Histogram({
       name: 'warmpool_reconcile_duration_seconds',
-      help: 'Time to reconcile one preset, by outcome.',
-      labelNames: ['outcome'],
+      help: 'Time to reconcile one preset, by outcome and trigger (why it was asked for; unknown triggers count as other).',
+      labelNames: ['outcome', 'trigger'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),

@@ -25,6 +25,8 @@ export const DOMAIN_ERROR_STATUS: Record<DomainErrorCode, number> = {
   invalid_text: 400,
   template_deprecated: 409,
   prebuild_unclaimed: 409,
+  too_large: 422,
+  busy: 503,
   prebuild_unavailable: 503,
 };
 

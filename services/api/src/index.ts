@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createQueueSet, createRedis, QUEUES, type QueueSet } from '@warmpool/bus';
 import type { Pool } from '@warmpool/db';
-import { OutboxRelay, registerPoolMetrics } from '@warmpool/operations';
+import { OutboxRelay, registerPoolMetrics, stopOffload } from '@warmpool/operations';
 import type { Config, Logger } from '@warmpool/runtime';
 import { buildApp } from './app.js';
 import { registerApiMetrics } from './metrics.js';
@@ -68,6 +68,7 @@ export async function startApi(options: { config: Config; logger: Logger; /** Ow
       await relay.flush().catch(() => undefined);
       await queues.close();
       await redis.quit().catch(() => undefined);
+      await stopOffload();
     })());
   return { app, url, close };
 }

@@ -1,14 +1,15 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 export type ApiMetrics = {
-  claimDuration: Histogram<'organization_name' | 'template_name' | 'preset_name' | 'type'>;
+  presetRequestDuration: Histogram<'organization_name' | 'template_name' | 'preset_name' | 'type'>;
   claims: Counter<'source' | 'mode'>;
 };
 
 export function registerApiMetrics(registry: Registry): ApiMetrics {
   return {
-    claimDuration: new Histogram({
-      name: 'warmpool_prebuilt_workspace_claim_duration_seconds',
+    // Formerly warmpool_prebuilt_workspace_claim_duration_seconds: it times cold creates too (docs/OPERATIONS.md).
+    presetRequestDuration: new Histogram({
+      name: 'warmpool_preset_workspace_request_duration_seconds',
       help: 'Time to answer a workspace request a preset applied to (its transaction), by type: warm = a prebuild was claimed, cold = nothing eligible, a fresh build.',
       labelNames: ['organization_name', 'template_name', 'preset_name', 'type'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],

@@ -1,3 +1,4 @@
+import { clip } from '@warmpool/core';
 import type { RenderedMessage } from '@warmpool/db';
 import { emailFooter } from './messages.js';
 
@@ -28,7 +29,6 @@ export function renderEmail(kind: string, message: Message): EmailContent {
 }
 
 // Slack's limits: header text 150 characters, section text 3000; mrkdwn needs &, < and > escaped.
-const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 const escapeMrkdwn = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** A Slack-compatible incoming-webhook body: `text` (notifications, fallback) plus Block Kit blocks. */

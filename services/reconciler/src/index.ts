@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, watchDataLoss, type RedisClient } from '@warmpool/bus';
+import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, reconcileTriggerLabel, watchDataLoss, type RedisClient } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, fallBackOverdue, OutboxRelay, RESERVATION_DEADLINE_TRIGGER, ReconcileBatcher } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
@@ -32,8 +32,8 @@ export type Reconciler = {
 };
 
 /**
- * Starts the reconcile worker (job 'reconcile' = reconcile one preset; job 'wake' = an armed timer that
- * enqueues the deduplicated reconcile) and the outbox relay. Everything is closed by `close()`.
+ * Starts the reconcile worker (job 'reconcile' = reconcile one preset; job 'wake' = an armed timer, reconciled in
+ * place like a 'reconcile' job) and the outbox relay. Everything is closed by `close()`.
  */
 export async function startReconciler(options: ReconcilerOptions): Promise<Reconciler> {
   const { config, logger, pool } = options;
@@ -47,8 +47,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const metrics = registerWorkerMetrics(registry);
   registerQueueMetrics(registry, queues);
 
-  // Jobs running at the same time are reconciled as batches: one snapshot query and (for plain creates and
-  // deletes) one transaction per batch. Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
+  // Jobs running at the same time are reconciled as batches: one snapshot query and one transaction per batch
+  // (plus one per preset another reconciler held). Up to four batches in flight: their round trips overlap (a batch mostly waits on PostgreSQL).
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
   // Reservations past their budget fall back to cold builds: at each deadline (its preset's wake-up) and, should a
   // timer be lost with Redis, within RESERVATION_SWEEP_MS.
@@ -111,7 +111,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
 
 /**
  * The reconcile job handler: validates the payload (malformed ones and unknown job names fail without retries) and
- * reconciles the preset through the batcher, timing it by outcome.
+ * reconciles the preset through the batcher, timing it by outcome and trigger.
  */
 function reconcileProcessor(
   batcher: ReconcileBatcher,
@@ -135,8 +135,8 @@ function reconcileProcessor(
     // a schedule boundary across thousands of presets costs one job per preset. Preset row locks keep it exclusive.
     if (parsed.data.trigger === RESERVATION_DEADLINE_TRIGGER) await overdue();
     const stopTimer = metrics.reconcileDuration.startTimer();
-    const outcome = await batcher.reconcile(parsed.data.presetId);
-    stopTimer({ outcome: outcome.kind });
+    const outcome = await batcher.reconcile(parsed.data.presetId, parsed.data.trigger);
+    stopTimer({ outcome: outcome.kind, trigger: reconcileTriggerLabel(parsed.data.trigger) });
     return { kind: outcome.kind };
   };
 }

@@ -43,8 +43,8 @@ export async function ensureTickScheduler(queues: QueueSet, redis: RedisClient, 
 }
 
 /**
- * The periodic safety net: one tick cluster-wide per interval enqueues a (deduplicated) reconcile for every
- * preset needing attention. Exact timers (schedule boundaries, TTL expiry, backoff end) are armed by the
+ * The periodic safety net: one tick cluster-wide per interval screens the presets needing attention in chunks (one
+ * snapshot query each) and enqueues a (deduplicated) reconcile for those with something to write. Exact timers (schedule boundaries, TTL expiry, backoff end) are armed by the
  * reconciler, which has each preset's snapshot at hand; a lost timer costs at most one interval.
  */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {

@@ -5,6 +5,7 @@
  * can read the inputs it is given and nothing else. Every symbol is checked against the lists below at compile
  * time, so unknown variables, other functions, member access, strings, arrays and assignment are refused at import.
  */
+import { LRUCache } from 'lru-cache';
 import { Parser, type Expression } from 'expr-eval-fork';
 
 export class ExpressionError extends Error {
@@ -68,7 +69,8 @@ function checkTokens(tokens: Token[]): void {
 
 export type CompiledExpression = { source: string; evaluate(inputs: ExpressionInputs): number };
 
-const compiled = new Map<string, CompiledExpression>();
+/** Valid expressions only (a refusal throws before it is stored), at most MAX_EXPRESSION_LENGTH each. */
+const compiled = new LRUCache<string, CompiledExpression>({ max: 1_000 });
 
 /** Parses and checks an expression; throws ExpressionError naming the problem (unknown variable, syntax). Memoised. */
 export function compileExpression(source: string): CompiledExpression {

@@ -3,6 +3,7 @@
  * (Coder's `desired_instances_expression`) or a forecast sized to a hit-rate target. Stored as the manifest
  * fragment (snake_case JSON) and re-parsed on every evaluation, like stored schedules.
  */
+import { LRUCache } from 'lru-cache';
 import { compileExpression, ExpressionError } from './expression.js';
 
 /** Every autoscaled target is at most this (Coder clamps expressions to 0–100); the forecast's `max` may not exceed it. */
@@ -95,7 +96,8 @@ export function checkAutoscaling(raw: unknown): { policy: AutoscalingPolicy; pro
   };
 }
 
-const storedCache = new Map<string, { policy: AutoscalingPolicy | null; problem: string | null }>();
+/** Valid stored policies by their JSON, bounded in entries and key length; problems are recomputed, never stored. */
+const storedCache = new LRUCache<string, { policy: AutoscalingPolicy; problem: null }>({ max: 2_000, maxSize: 8_000_000, maxEntrySize: 16_000, sizeCalculation: (_v, key) => key.length });
 
 /**
  * The policy of stored data (null/undefined: none). Stored data that no longer validates is a problem, not a crash:
@@ -107,10 +109,8 @@ export function parseStoredAutoscaling(raw: unknown): { policy: AutoscalingPolic
   const cached = storedCache.get(key);
   if (cached) return cached;
   const checked = checkAutoscaling(raw);
-  const result = checked.policy
-    ? { policy: checked.policy, problem: null }
-    : { policy: null, problem: `stored autoscaling policy is invalid: ${checked.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}` };
-  if (storedCache.size > 10_000) storedCache.clear();
+  if (!checked.policy) return { policy: null, problem: `stored autoscaling policy is invalid: ${checked.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}` };
+  const result = { policy: checked.policy, problem: null };
   storedCache.set(key, result);
   return result;
 }

@@ -8,7 +8,7 @@
  * delete ready prebuilds above desired). Prebuild-hours count ready and building prebuilds. TTL expiry, build
  * failures and the in-flight cap are not modelled.
  */
-import { desiredInstancesAt } from '../schedule.js';
+import { scheduleEvaluator } from '../schedule.js';
 import type { PresetSnapshot } from '../types.js';
 import { HOUR_MS, indexHistory, type DemandBucket } from './forecast.js';
 import type { AutoscalingPolicy } from './policy.js';
@@ -72,13 +72,14 @@ type SimPool = { ready: number; building: number[] };
  * of quarter hours: the count is constant within a UTC quarter hour, so it is computed once per quarter (luxon is slow).
  */
 function scheduleByQuarter(schedule: PresetSchedule): (now: number) => number {
+  const desiredAt = scheduleEvaluator(schedule); // checked and parsed once, not per quarter (issue 21)
   let quarter = Number.NaN;
   let scheduled = 0;
   return (now) => {
     const q = Math.floor(now / QUARTER_MS);
     if (q !== quarter) {
       quarter = q;
-      scheduled = desiredInstancesAt(schedule, new Date(now));
+      scheduled = desiredAt(new Date(now));
     }
     return scheduled;
   };

@@ -75,7 +75,8 @@ export const replayPresetSchema = {
     },
     additionalProperties: false,
   },
-  response: { 200: replay, '4xx': errorSchema },
+  // 422 too_large past the replay's time budget, 503 busy when the worker queue is full (BEHAVIOUR.md §7).
+  response: { 200: replay, '4xx': errorSchema, 503: errorSchema },
 } as const;
 
 export const pauseSchema = { response: { 200: { type: 'object', properties: { paused: { type: 'boolean' } } }, '4xx': errorSchema } } as const;

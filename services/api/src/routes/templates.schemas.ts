@@ -49,6 +49,8 @@ export const importVersionSchema = {
       },
     },
     '4xx': errorSchema,
+    // A large manifest is checked in a worker thread: 503 busy when its queue is full (BEHAVIOUR.md §7).
+    503: errorSchema,
   },
 } as const;
 
@@ -78,6 +80,7 @@ export const dryRunSchema = {
       },
     },
     '4xx': errorSchema,
+    503: errorSchema,
   },
 } as const;
 

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { planManifestChanges } from '@warmpool/core';
-import { createTemplate, listTemplates, loadActivePoolShapes } from '@warmpool/db';
-import { activateVersion, checkManifest, importVersion, reconcilesThrough, retireTemplate } from '@warmpool/operations';
+import { createTemplate, listTemplates } from '@warmpool/db';
+import { activateVersion, dryRunManifest, importVersion, reconcilesThrough, retireTemplate } from '@warmpool/operations';
 import type { ApiDeps } from '../deps.js';
 import { ApiError } from '../errors.js';
 import { authorize, findOrganization, findTemplate, forgetClaimTarget, typed } from './common.js';
@@ -40,8 +39,7 @@ export async function templateRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     const template = await findTemplate(deps, request.principal, request.params.id);
     // Those who may import may see what an import would do.
     authorize(request.principal, 'template.write', { organizationId: template.organization_id });
-    const validation = checkManifest(request.body);
-    return { warnings: validation.warnings, changes: planManifestChanges(await loadActivePoolShapes(deps.pool, template.id), validation.value, new Date()) };
+    return dryRunManifest(deps.pool, template.id, request.body);
   });
 
   app.post('/templates/:id/versions/:versionId/activate', { schema: activateVersionSchema }, async (request) => {

@@ -51,7 +51,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
       if (claimOptions) deps.metrics.claims.inc({ source: result.source, mode: claimOptions.mode });
       if (result.request) {
         // Warm and cold requests of the preset (its demand, recorded by the same transaction) split by `type`.
-        deps.metrics.claimDuration.observe(
+        deps.metrics.presetRequestDuration.observe(
           { organization_name: request.params.org, template_name: result.request.templateName, preset_name: result.request.presetName, type: result.request.type },
           result.request.seconds,
         );
