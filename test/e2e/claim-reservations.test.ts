@@ -203,7 +203,18 @@ test('the reserved prebuild’s container is killed while the user waits: the wo
   const { rows } = await db.pool.query<{ id: string }>(`SELECT id FROM presets WHERE template_version_id = (SELECT active_version_id FROM templates WHERE id = $1)`, [templateId]);
   const presetId = rows[0]!.id;
   // Half-way: clearly sooner than a cold build (a refill only 20 % in is a close call against a cold build's prediction).
-  const [inflight] = await inflightOlderThan(presetId, 0.5 * (await medianBuildMs()), 'a refill half-way through its build');
+  const half = 0.5 * (await medianBuildMs());
+  const inflight = await waitFor(
+    async () =>
+      (
+        await db.pool.query<{ id: string }>(
+          `SELECT l.id FROM prebuild_workspaces l WHERE l.preset_id = $1 AND l.reason = 'prebuild-create' AND NOT l.ready
+             AND l.build_created_at <= now() - make_interval(secs => $2::int / 1000.0) ORDER BY l.build_created_at LIMIT 1`,
+          [presetId, Math.round(half)],
+        )
+      ).rows[0],
+    { timeoutMs: TIMEOUT, what: 'a refill half-way through its build' },
+  );
   const reserved = await create('kill-me', { mode: 'prefer', wait_ms: 120_000 });
   assert.equal(reserved.body.source, 'reserved', JSON.stringify(reserved.body));
   assert.equal(reserved.body.workspace!.id, inflight!.id);
