@@ -139,3 +139,17 @@ export {
   type RolloutState,
   type StagedPresetRow,
 } from './rollouts.js';
+export {
+  loadReservationInputs,
+  reservePrebuild,
+  recordClaim,
+  followClaim,
+  followLostWorkspace,
+  fallBackOverdueReservations,
+  nextReservationDeadline,
+  recordBuildDuration,
+  type ReservationInputs,
+  type ClaimFollowUp,
+  type UsableClaim,
+  type FallbackReason,
+} from './claims.js';
