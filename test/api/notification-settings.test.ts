@@ -19,7 +19,7 @@ test('a user turns a kind off per channel and sets an address; an owner disables
   const initial = await call('GET', '/api/v1/users/me/notification-preferences', { token: admin.token });
   assert.equal(initial.status, 200);
   const all = initial.body.preferences as { kind: string; channel: string; enabled: boolean }[];
-  assert.equal(all.length, 6);
+  assert.equal(all.length, 8, 'four kinds (rollout-stopped since issue 23) by two channels');
   assert.ok(all.every((p) => p.enabled), 'everything on by default');
 
   const off = await call('PUT', '/api/v1/users/me/notification-preferences/preset-hard-limited/email', { token: admin.token, body: { enabled: false } });

@@ -73,7 +73,8 @@ describe('log lines inside a span', () => {
       done();
     },
   });
-  const logger = createLogger('test', { destination });
+  // An explicit level: the test runner sets LOG_LEVEL=silent for every file.
+  const logger = createLogger('test', { destination, level: 'info' });
   let tracing: Awaited<ReturnType<typeof startMemoryTracing>> | undefined;
   after(() => tracing?.shutdown());
 

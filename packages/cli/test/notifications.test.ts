@@ -46,7 +46,7 @@ test('notifications set/list per user and disable/enable site-wide; bad kinds, c
   await setUserPreference(pool, 'alice', 'resource-replacements', 'email', false);
   await setSiteWide(pool, 'preset-hard-limited', true);
   const preferences = await userPreferences(pool, 'alice');
-  assert.equal(preferences.length, 6, 'three kinds by two channels');
+  assert.equal(preferences.length, 8, 'four kinds by two channels');
   assert.deepEqual(preferences.filter((p) => !p.enabled).map((p) => `${p.kind}/${p.channel}`), ['resource-replacements/email']);
   assert.deepEqual((await kindSettings(pool)).filter((k) => k.disabled).map((k) => k.kind), ['preset-hard-limited']);
   const table = warmpool('notifications', 'list', '--user', 'alice');
@@ -56,7 +56,7 @@ test('notifications set/list per user and disable/enable site-wide; bad kinds, c
   await setSiteWide(pool, 'preset-hard-limited', false);
   assert.equal((await pool.query(`SELECT disabled FROM notification_kind_settings WHERE kind = 'preset-hard-limited'`)).rows[0].disabled, false);
 
-  assert.throws(() => parseKind('no-such-kind'), usage(/^kind must be one of preset-hard-limited, preset-validation-failed, resource-replacements$/));
+  assert.throws(() => parseKind('no-such-kind'), usage(/^kind must be one of preset-hard-limited, preset-validation-failed, rollout-stopped, resource-replacements$/));
   assert.throws(() => parseChannel('pigeon'), usage(/^channel must be one of email, webhook$/));
   assert.throws(() => parseOnOff('maybe'), usage(/^state must be on or off$/));
   await assert.rejects(setUserPreference(pool, 'nobody', 'resource-replacements', 'email', false), usage(/user "nobody" does not exist/));
