@@ -125,7 +125,6 @@ test('100 concurrent claims against 10 eligible prebuilds: exactly 10 distinct c
 
 test('a claim racing a reconciler delete of the same prebuild: never both (50 rounds)', async () => {
   const { insertDeleteBuilds, withTransaction, SYSTEM_USER_ID } = await import('@warmpool/db');
-  const outcomes = { claim: 0, delete: 0 };
   for (let i = 0; i < 50; i++) {
     const p = await presetWithPrebuilds(orgA, 1);
     const [claim, deleted] = await Promise.all([
@@ -135,7 +134,6 @@ test('a claim racing a reconciler delete of the same prebuild: never both (50 ro
     assert.equal(claim.status, 201);
     const won = [claim.body.claimed === true, deleted.length === 1].filter(Boolean).length;
     assert.equal(won, 1, `round ${i}: exactly one of claim and delete succeeded`);
-    outcomes[claim.body.claimed === true ? 'claim' : 'delete']++;
     // The stored state agrees with the winner: a claimed workspace has no delete build, a deleted one no owner.
     const { rows } = await env.db.pool.query<{ owner_id: string; transitions: string[] }>(
       'SELECT w.owner_id, array_agg(b.transition ORDER BY b.build_number) AS transitions FROM workspaces w JOIN builds b ON b.workspace_id = w.id WHERE w.id = $1 GROUP BY w.owner_id',
@@ -144,8 +142,9 @@ test('a claim racing a reconciler delete of the same prebuild: never both (50 ro
     const expected = claim.body.claimed === true ? [tokens.memberA.userId, ['start', 'start']] : [SYSTEM_USER_ID, ['start', 'delete']];
     assert.deepEqual([rows[0]!.owner_id, rows[0]!.transitions], expected);
   }
-  // Each round has exactly one winner (above); the race is only exercised when both sides won some rounds.
-  assert.ok(outcomes.claim > 0 && outcomes.delete > 0, `both outcomes occurred: ${JSON.stringify(outcomes)}`);
+  // Each round has exactly one winner and the stored state agrees with it (above). Which side wins depends on the
+  // machine: on a quiet one the direct delete always does, so requiring both outcomes made the test flaky; the API
+  // against API race below lets either side win.
 });
 
 test('a claim racing a template admin deleting the same prebuild through the API: never both (25 rounds)', async () => {

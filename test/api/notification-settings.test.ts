@@ -54,5 +54,5 @@ test('a user turns a kind off per channel and sets an address; an owner disables
     assert.ok(res.body.details!.some((d) => d.path === field), `${field} named in ${JSON.stringify(res.body.details)}`);
   }
   const kinds = (await call('GET', '/api/v1/notification-kinds', { token: admin.token })).body as unknown as { kind: string; disabled: boolean }[];
-  assert.deepEqual(kinds.map((k) => [k.kind, k.disabled]), [['preset-hard-limited', false], ['preset-validation-failed', false], ['resource-replacements', true]], 'nothing half-written by refused requests');
+  assert.deepEqual(kinds.map((k) => [k.kind, k.disabled]), [['preset-hard-limited', false], ['preset-validation-failed', false], ['resource-replacements', true], ['rollout-stopped', false]], 'nothing half-written by refused requests');
 });
