@@ -19,7 +19,6 @@ import { countingPool, testConfig } from '../support/pipeline.js';
 import { buildApi, claimBench } from './claim.js';
 import { stormBench } from './storm.js';
 import { boundaryBench } from './boundary.js';
-import { burstBench } from './burst.js';
 import { dockerBench } from './docker.js';
 import { frozenBench } from './frozen.js';
 import { rolloutBench } from './rollout.js';
@@ -289,7 +288,6 @@ const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () =
         { name: 'docker', budgetSeconds: 90, run: () => dockerBench(figures) },
         { name: 'frozen', budgetSeconds: 150, run: () => frozenBench(figures) },
         { name: 'rollout', budgetSeconds: 300, run: () => rolloutBench(figures) },
-        { name: 'burst', budgetSeconds: 120, run: () => burstBench(figures) },
       ]),
   // Not in the default run (its 6 minutes do not fit the total budget): `npm run bench -- day` or BENCH_ONLY=day.
   ...(process.env.BENCH_ONLY?.split(',').includes('day') ? [{ name: 'day', budgetSeconds: 360, run: async () => void (await dayBench(figures)) }] : []),

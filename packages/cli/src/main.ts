@@ -226,11 +226,10 @@ program
   .description("dry run: replay the preset's recorded requests of the last days against its current or a proposed policy")
   .option('--days <n>', 'days to replay (1-28)', '7')
   .option('--policy <file>', 'a proposed prebuilds fragment (JSON or YAML), e.g. {"autoscaling": {"target_hit_rate": 0.95}}')
-  .option('--wait-ms <ms>', 'replay claims with this wait budget (0-120000): the share of misses reservations would serve')
   .option('--json', 'machine-readable output')
-  .action((presetId: string, opts: { days: string; policy?: string; waitMs?: string; json?: boolean }) =>
+  .action((presetId: string, opts: { days: string; policy?: string; json?: boolean }) =>
     withDatabase(async (pool) => {
-      const result = await replayCommand(pool, presetId, { days: Number(opts.days), ...(opts.policy ? { policyFile: opts.policy } : {}), ...(opts.waitMs !== undefined ? { waitMs: Number(opts.waitMs) } : {}) });
+      const result = await replayCommand(pool, presetId, { days: Number(opts.days), ...(opts.policy ? { policyFile: opts.policy } : {}) });
       if (opts.json) printJson(result);
       else console.log(renderReplay(result));
     }),

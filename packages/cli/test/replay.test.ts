@@ -43,16 +43,6 @@ test('replays the current policy per hour', async () => {
   assert.match(renderReplay(result), /replayed: 96 requests, 96 hits, 0 misses, hit rate 100\.0%, 72\.0 prebuild-hours/);
 });
 
-test('with --wait-ms, says how many would-be misses reservations would have served', async () => {
-  const policy = path.join(tmp, 'one.yaml');
-  writeFileSync(policy, 'instances: 0\n');
-  const result = await replayCommand(db.pool, presetId, { days: 1, policyFile: policy, waitMs: 60_000 });
-  assert.equal(result.waitMs, 60_000);
-  assert.equal(result.totals.hits + result.totals.misses + result.totals.reserved, 96);
-  assert.match(renderReplay(result), /wait budget 60000 ms: \d+ of \d+ would-be misses reserved a building prebuild/);
-  assert.doesNotMatch(renderReplay(await replayCommand(db.pool, presetId, { days: 1 })), /wait budget/);
-});
-
 test('replays a proposed prebuilds fragment from a YAML file', async () => {
   const policy = path.join(tmp, 'policy.yaml');
   writeFileSync(policy, 'instances: 0\nautoscaling:\n  expression: "claims_60m >= 2 ? 2 : 1"\n');
@@ -68,7 +58,6 @@ test('bad input is a UsageError naming the field', async () => {
   writeFileSync(policy, 'autoscaling:\n  expression: "claims_61m"\n');
   await assert.rejects(replayCommand(db.pool, presetId, { days: 7, policyFile: policy }), (err: Error) => err instanceof UsageError && /prebuilds\.autoscaling\.expression: unknown variable or function "claims_61m"/.test(err.message));
   await assert.rejects(replayCommand(db.pool, presetId, { days: 0 }), (err: Error) => err instanceof UsageError && /--days/.test(err.message));
-  await assert.rejects(replayCommand(db.pool, presetId, { days: 1, waitMs: 120_001 }), (err: Error) => err instanceof UsageError && /--wait-ms: must be an integer between 0 and 120000/.test(err.message));
   await assert.rejects(replayCommand(db.pool, 'nope', { days: 1 }), UsageError);
   await assert.rejects(replayCommand(db.pool, presetId, { days: 1, policyFile: path.join(tmp, 'missing.yaml') }), UsageError);
 });

@@ -13,9 +13,7 @@ export type DomainErrorCode =
   /** Input whose work would exceed a bound (size, count, or the time budget of off-loop work). */
   | 'too_large'
   /** The off-loop workers' queue is full: try again shortly. */
-  | 'busy'
-  /** A claim that required a prebuild found none within its wait budget; nothing was created (retry later). */
-  | 'prebuild_unavailable';
+  | 'busy';
 
 /** One offending input: `path` names the field as the HTTP API receives it (`body.preset_id`, `querystring.to`). */
 export type ErrorDetail = { path: string; message: string };
@@ -28,16 +26,5 @@ export class DomainError extends Error {
     readonly details: ErrorDetail[] = [],
   ) {
     super(message);
-  }
-}
-
-/** `prebuild_unavailable` with the predicted wait: the API answers 503 with a Retry-After of that many seconds. */
-export class PrebuildUnavailableError extends DomainError {
-  override name = 'PrebuildUnavailableError';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super('prebuild_unavailable', message);
   }
 }

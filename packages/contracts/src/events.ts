@@ -31,8 +31,6 @@ export const RECONCILE_TRIGGERS = [
   'rollout-stopped',
   'rollout-canceled',
   'surge-free',
-  // A reserved prebuild's wait budget ran out: the reconciler falls back overdue reservations first (issue 24).
-  'reservation-deadline',
 ] as const;
 export type ReconcileTrigger = (typeof RECONCILE_TRIGGERS)[number];
 

@@ -5,6 +5,6 @@
 export { QUEUES, BUILD_PRIORITY, JOB_NAMES, PROVISIONER_HEARTBEAT_MS, PROVISIONER_LIVE_MS, type QueueKey, type QueueName } from './queues.js';
 export * from './events.js';
 export { ROLES, ORGANIZATION_ROLES, SYSTEM_USERNAME, isRole, roleScopeProblem, type Role } from './roles.js';
-export { DomainError, PrebuildUnavailableError, type DomainErrorCode, type ErrorDetail } from './errors.js';
+export { DomainError, type DomainErrorCode, type ErrorDetail } from './errors.js';
 export { buildRequestKey, BUILD_REQUEST_KEY_PREFIX, wakeJobId, standbyRequestKey, notificationKey, notificationEventKey, resultJobId } from './keys.js';
 export { buildRequestedPayload, type BuildToAnnounce } from './messages.js';

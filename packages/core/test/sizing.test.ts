@@ -298,30 +298,6 @@ describe('replay', () => {
     assert.deepEqual(result.totals.misses, 1);
     assert.equal(result.hours[0]!.hitRate, 0.75);
   });
-  test('a wait budget turns the misses that a building refill would serve in time into reservations', () => {
-    // A pool of 2 drained in minute 10 (refills requested at its end, ready at 16 min); a request at 11 min would miss.
-    const at = (min: number) => new Date(from.getTime() + min * 60_000);
-    const requests = [at(10), at(10.2), at(11)];
-    const without = replay({ policy: null, schedule, requests, from, to, leadTimeSeconds: 300 });
-    assert.deepEqual([without.totals.misses, without.totals.reserved, without.totals.reservedShare], [1, 0, 0]);
-    const short = replay({ policy: null, schedule, requests, from, to, leadTimeSeconds: 300, waitBudgetMs: 240_000 });
-    assert.deepEqual([short.totals.misses, short.totals.reserved], [1, 0], 'ready in 5 min: beyond a 4 min budget');
-    const long = replay({ policy: null, schedule, requests, from, to, leadTimeSeconds: 300, waitBudgetMs: 300_000 });
-    assert.deepEqual([long.totals.hits, long.totals.misses, long.totals.reserved, long.totals.reservedShare], [2, 0, 1, 1]);
-    assert.equal(long.hours[0]!.reserved, 1);
-  });
-  test('property: hits, misses and reservations account for every request', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 359 }), { maxLength: 60 }), fc.integer({ min: 0, max: 120_000 }), (minutes, budget) => {
-        const requests = [...minutes].sort((a, b) => a - b).map((m) => new Date(from.getTime() + m * 60_000));
-        const r = replay({ policy: null, schedule, requests, from, to, leadTimeSeconds: 300, waitBudgetMs: budget });
-        assert.equal(r.totals.hits + r.totals.misses + r.totals.reserved, requests.length);
-        const none = replay({ policy: null, schedule, requests, from, to, leadTimeSeconds: 300 });
-        assert.ok(r.totals.hits + r.totals.reserved >= none.totals.hits, 'a budget never serves fewer');
-      }),
-      { numRuns: 50 },
-    );
-  });
   test('an expression that follows claims keeps more warm after a burst', () => {
     const at = (min: number) => new Date(from.getTime() + min * 60_000);
     const requests = Array.from({ length: 20 }, (_, i) => at(60 + i * 3));

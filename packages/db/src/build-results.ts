@@ -1,7 +1,5 @@
 import { isTerminalJobStatus, type BuildReason, type ResultOfBuild } from '@warmpool/contracts';
 import type pg from 'pg';
-import { followClaim, recordBuildDuration, type ClaimFollowUp, type ClaimEvent } from './claims.js';
-import { SYSTEM_USER_ID } from './constants.js';
 import { bumpPresetCounter } from './counters.js';
 
 /** The outcome of applying one provisioner result; consumers log rejections and never retry them. */
@@ -18,8 +16,6 @@ export type AppliedResult =
       replacements: Record<string, string[]> | null;
       /** Set when the first start build of a workspace succeeded: how long creating it took. */
       creation?: { type: 'prebuild' | 'regular'; seconds: number };
-      /** What the result did to the workspace's open claim (claims with options, BEHAVIOUR.md §5.1). */
-      claim?: ClaimFollowUp;
     }
   | { kind: 'rejected'; reason: string }
   /** The result arrived before one it depends on (agent-ready before build-succeeded): try again later. */
@@ -66,16 +62,6 @@ export async function applyBuildResult(client: pg.ClientBase, result: ResultOfBu
   );
   const build = rows[0];
   if (!build) return { kind: 'rejected', reason: 'unknown build' };
-  const outcome = await applyOne(client, build, result);
-  if (outcome.kind !== 'applied') return outcome;
-  const event = await claimEvent(client, build, result);
-  if (!event) return outcome;
-  if (event.kind === 'usable' && build.reason === 'prebuild-create') await recordBuildDuration(client, build.id, event.at);
-  const claim = await followClaim(client, build.id, event);
-  return claim.kind === 'none' ? outcome : { ...outcome, claim };
-}
-
-function applyOne(client: pg.ClientBase, build: LockedBuild, result: ResultOfBuild): Promise<AppliedResult> {
   switch (result.type) {
     case 'build-started':
       return applyStarted(client, build, result);
@@ -87,29 +73,6 @@ function applyOne(client: pg.ClientBase, build: LockedBuild, result: ResultOfBui
       return applyCanceled(client, build, result);
     case 'agent-ready':
       return applyAgentReady(client, build, result);
-  }
-}
-
-/**
- * What an applied result means for the workspace's readiness: a start build became usable (succeeded and every
- * agent ready, at least one), or it ended without being usable. Null when it changes neither.
- */
-async function claimEvent(client: pg.ClientBase, build: LockedBuild, result: ResultOfBuild): Promise<ClaimEvent | null> {
-  if (build.transition !== 'start') return null;
-  const at = new Date(result.at);
-  switch (result.type) {
-    case 'build-succeeded':
-      return result.agents.length > 0 && result.agents.every((a) => a.ready) ? { kind: 'usable', at } : null;
-    case 'agent-ready': {
-      const { rows } = await client.query<{ waiting: boolean }>('SELECT EXISTS (SELECT 1 FROM agents WHERE build_id = $1 AND NOT ready) AS waiting', [build.id]);
-      return rows[0]?.waiting ? null : { kind: 'usable', at };
-    }
-    case 'build-failed':
-      return { kind: 'failed', at };
-    case 'build-canceled':
-      return { kind: 'canceled', at };
-    default:
-      return null;
   }
 }
 
@@ -172,9 +135,8 @@ async function applyCanceled(client: pg.ClientBase, build: LockedBuild, result: 
   // the workspace is gone. Cancellation never counts as a failure.
   if (build.reason === 'prebuild-create') {
     await client.query(
-      `UPDATE workspaces SET deleted = true WHERE id = $1 AND owner_id = $3 AND NOT EXISTS (SELECT 1 FROM builds WHERE workspace_id = $1 AND build_number > $2)`,
-      // A reserved create (owned by its claimant) is not gone: its claim falls back to a cold build instead.
-      [build.workspace_id, build.build_number, SYSTEM_USER_ID],
+      `UPDATE workspaces SET deleted = true WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM builds WHERE workspace_id = $1 AND build_number > $2)`,
+      [build.workspace_id, build.build_number],
     );
   }
   return applied(build);

@@ -139,17 +139,3 @@ export {
   type RolloutState,
   type StagedPresetRow,
 } from './rollouts.js';
-export {
-  loadReservationInputs,
-  reservePrebuild,
-  recordClaim,
-  followClaim,
-  followLostWorkspace,
-  fallBackOverdueReservations,
-  nextReservationDeadline,
-  recordBuildDuration,
-  type ReservationInputs,
-  type ClaimFollowUp,
-  type UsableClaim,
-  type FallbackReason,
-} from './claims.js';

@@ -25,19 +25,6 @@ export type WorkspaceRow = {
   latest_build: { id: string; build_number: number; transition: string; job_status: string; reason: string; error?: string | null; completed_at?: string | null } | null;
   /** The latest build's agents (`ready_at` as ISO text); absent from the row a claim answers with: it has none yet. */
   agents?: { name: string; ready: boolean; ready_at: string | null }[];
-  /** Set for creates made with claim options (BEHAVIOUR.md §5.1): how it is served and its time to usable. */
-  claim?: WorkspaceClaimView | null;
-};
-
-export type WorkspaceClaimView = {
-  source: 'pool' | 'reserved' | 'cold';
-  mode: 'prefer' | 'require' | 'bypass';
-  state: 'waiting' | 'claiming' | 'building' | 'usable' | 'failed';
-  budget_ms: number;
-  predicted_ms: number | null;
-  /** Request to usable, once usable. */
-  actual_ms: number | null;
-  fallback_reason: 'failed' | 'canceled' | 'lost' | 'overrun' | null;
 };
 
 /** A user's workspace names are unique among their live workspaces: `conflict`. */
@@ -57,11 +44,7 @@ const WORKSPACE_SELECT = `
   SELECT w.*, CASE WHEN l.build_id IS NOT NULL THEN json_build_object('id', l.build_id, 'build_number', l.build_number,
                 'transition', l.transition, 'job_status', l.job_status, 'reason', l.reason, 'error', l.build_error,
                 'completed_at', l.build_completed_at) END AS latest_build,
-         ${agentsJson('l.build_id')} AS agents,
-         (SELECT json_build_object('source', c.source, 'mode', c.mode, 'state', c.state, 'budget_ms', c.budget_ms,
-                 'predicted_ms', c.predicted_ms, 'fallback_reason', c.fallback_reason,
-                 'actual_ms', (extract(epoch FROM c.usable_at - c.requested_at) * 1000)::bigint)
-          FROM workspace_claims c WHERE c.workspace_id = w.id) AS claim
+         ${agentsJson('l.build_id')} AS agents
   FROM workspaces w LEFT JOIN workspace_latest_builds l ON l.id = w.id`;
 
 export async function getWorkspace(db: pg.Pool | pg.ClientBase, id: string, options: { forUpdate?: boolean } = {}): Promise<WorkspaceRow | undefined> {
@@ -179,8 +162,6 @@ export async function createFreshWorkspace(
     name: string;
     parameters: Record<string, string>;
     priority: number;
-    /** false: not a request on the preset's pool (mode bypass), so no miss is recorded. */
-    demand?: boolean;
   },
 ): Promise<{ outcome: 'created'; workspaceId: string; buildId: string } | { outcome: 'stale' }> {
   const workspaceId = randomUUID();
@@ -207,9 +188,8 @@ export async function createFreshWorkspace(
     parameters: input.parameters,
     presetId: input.presetId,
     priority: input.priority,
-    // A fresh workspace for a request a preset applied to is a miss of that preset's pool (unless the user asked
-    // for a cold build: a bypass is no demand on the pool).
-    demand: input.presetId && input.demand !== false ? 'miss' : undefined,
+    // A fresh workspace for a request a preset applied to is a miss of that preset's pool.
+    demand: input.presetId ? 'miss' : undefined,
   });
   return { outcome: 'created', workspaceId, buildId };
 }

@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { BuildResult, describeIssues, endsBuild, enqueueReconcile, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, withJobSpan, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
-import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, stagedSiblings, followLostWorkspace, type ClaimFollowUp, type Pool, type UsableClaim } from '@warmpool/db';
+import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, stagedSiblings, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
 import { withOutboxTransaction, type OutboxRelay } from './outbox-relay.js';
@@ -14,21 +14,7 @@ export type BuildResultsDeps = {
   onCreation?: (type: 'prebuild' | 'regular', seconds: number) => void;
   /** Observes freezes and thaws done or failed, and thaw-to-usable durations (metrics); optional. */
   onStandby?: (event: { action: 'freeze' | 'thaw'; outcome: 'done' | 'failed'; reason: 'refill' | 'claim'; seconds?: number }) => void;
-  /** Observes a claim with options that became usable (source, mode, predicted and actual time); optional. */
-  onClaimUsable?: (claim: UsableClaim) => void;
-  /** Observes a reservation that fell back to a cold build; optional. */
-  onClaimFallback?: (reason: string) => void;
 };
-
-/** Logs and observes what a result did to an open claim (BEHAVIOUR.md §5.1). */
-function observeClaim(deps: BuildResultsDeps, follow: ClaimFollowUp | undefined, log: Logger): void {
-  if (!follow || follow.kind === 'none') return;
-  if (follow.kind === 'usable') deps.onClaimUsable?.(follow.claim);
-  if (follow.kind === 'fallback') {
-    deps.onClaimFallback?.(follow.reason);
-    log.info({ reason: follow.reason, fallbackBuildId: follow.buildId }, 'reserved prebuild not usable: the workspace builds cold');
-  }
-}
 
 // A build that starts changes no plan (pending and running both count as in progress): no reconcile.
 const TRIGGER: Record<BuildResult['type'], ReconcileTrigger | null> = {
@@ -86,7 +72,6 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
     return recorded;
   }
   if (recorded.creation) deps.onCreation?.(recorded.creation.type, recorded.creation.seconds);
-  observeClaim(deps, recorded.claim, log);
   const trigger = TRIGGER[result.type];
   if (recorded.presetId && trigger) await enqueueReconcile(deps.queues.reconcile, recorded.presetId, trigger);
   // A create that ended freed its in-flight slot (trigger, same transaction): hand it to the presets next in line.
@@ -101,16 +86,10 @@ export async function handleBuildResult(deps: BuildResultsDeps, data: unknown, l
 
 /** A lost prebuild gets its delete build and request (one transaction) and is replaced by the reconcile. */
 async function handleWorkspaceLost(deps: BuildResultsDeps, result: Extract<BuildResult, { type: 'workspace-lost' }>, log: Logger): Promise<BuildResultOutcome> {
-  const outcome = await withOutboxTransaction({ ...deps, logger: log }, async (client) => {
-    const lost = await applyWorkspaceLost(client, result.workspaceId);
-    // Not a live prebuild: a reserved one (its claimant waits for it) falls back to a cold build instead.
-    return lost.kind === 'rejected' ? { ...lost, claim: await followLostWorkspace(client, result.workspaceId, new Date(result.at)) } : lost;
-  });
+  const outcome = await withOutboxTransaction({ ...deps, logger: log }, (client) => applyWorkspaceLost(client, result.workspaceId));
   if (outcome.kind === 'rejected') {
-    observeClaim(deps, outcome.claim, log);
-    if (outcome.claim.kind !== 'none') return { kind: 'applied' };
     log.info({ workspaceId: result.workspaceId, reason: outcome.reason }, 'workspace-lost ignored');
-    return { kind: 'rejected', reason: outcome.reason };
+    return outcome;
   }
   log.warn({ workspaceId: result.workspaceId, reason: result.reason }, 'prebuild lost outside Warmpool; replacing it');
   const trigger = TRIGGER[result.type];

@@ -12,7 +12,7 @@ export { sizePoolRows } from './sizing.js';
 export { offload, stopOffload, OFFLOAD_BUDGET_MS } from './offload/pool.js';
 export { replayPreset, ReplayInputError, MAX_REPLAY_DAYS, type PresetReplay, type ReplayRequest } from './replay.js';
 export { reconcilesThrough, type TriggerReconciles } from './reconciles.js';
-export { claimTargetKey, createWorkspace, deleteWorkspace, fallBackOverdue, RESERVATION_DEADLINE_TRIGGER, type WorkspaceDeps, type CreateWorkspaceInput, type CreateWorkspaceResult } from './workspaces.js';
+export { claimTargetKey, createWorkspace, deleteWorkspace, type WorkspaceDeps, type CreateWorkspaceInput, type CreateWorkspaceResult } from './workspaces.js';
 export { importVersion, activateVersion, retireTemplate, checkManifest, checkManifestOffLoop, dryRunManifest, type TemplateDeps, type ImportVersionInput, type ImportVersionResult } from './templates.js';
 export {
   presetStatusOf,

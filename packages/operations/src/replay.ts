@@ -1,6 +1,5 @@
 import {
   DEFAULT_LEAD_TIME_SECONDS,
-  MAX_WAIT_BUDGET_MS,
   parseStoredAutoscaling,
   type ManifestProblem,
   type ReplayResult,
@@ -18,8 +17,6 @@ export type ReplayRequest = {
    * ones, so `{ "autoscaling": { ... } }` tries a policy on the current schedule. Absent: the current policy.
    */
   prebuilds?: unknown;
-  /** Replay claims with this wait budget (ms, ≤ MAX_WAIT_BUDGET_MS): what share of misses reservations would have served. */
-  waitMs?: number;
   now?: Date;
   /** Time budget of the simulation (default OFFLOAD_BUDGET_MS). */
   budgetMs?: number;
@@ -31,8 +28,6 @@ export type PresetReplay = ReplayResult & {
   from: string;
   to: string;
   leadTimeSeconds: number;
-  /** The wait budget replayed (ms), or null: without one, misses are misses. */
-  waitMs: number | null;
   /** What the recorded requests actually met. */
   recorded: { requests: number; hits: number; misses: number; hitRate: number | null };
 };
@@ -54,9 +49,6 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export async function replayPreset(pool: Pool, presetId: string, request: ReplayRequest): Promise<PresetReplay | null> {
   if (!Number.isInteger(request.days) || request.days < 1 || request.days > MAX_REPLAY_DAYS) {
     throw new ReplayInputError([{ path: 'days', message: `must be an integer between 1 and ${MAX_REPLAY_DAYS}` }]);
-  }
-  if (request.waitMs !== undefined && (!Number.isInteger(request.waitMs) || request.waitMs < 0 || request.waitMs > MAX_WAIT_BUDGET_MS)) {
-    throw new ReplayInputError([{ path: 'wait_ms', message: `must be an integer between 0 and ${MAX_WAIT_BUDGET_MS}` }]);
   }
   const row = await loadPresetSnapshot(pool, presetId);
   if (!row) return null;
@@ -95,12 +87,7 @@ export async function replayPreset(pool: Pool, presetId: string, request: Replay
     (policy?.kind === 'forecast' ? policy.leadTimeSeconds : null) ?? demand?.leadTimeP95Seconds ?? DEFAULT_LEAD_TIME_SECONDS,
   );
   // Minute by minute over up to 28 days: in a worker thread, with a time budget (issue 21).
-  const result = await offload(
-    'replayTask',
-    { policy, schedule, requests: trace.map((e) => e.at), from, to, leadTimeSeconds, ...(request.waitMs !== undefined ? { waitBudgetMs: request.waitMs } : {}) },
-    { path: 'days', label: `replaying ${request.days} days` },
-    request.budgetMs,
-  );
+  const result = await offload('replayTask', { policy, schedule, requests: trace.map((e) => e.at), from, to, leadTimeSeconds }, { path: 'days', label: `replaying ${request.days} days` }, request.budgetMs);
   const inWindow = trace.filter((e) => e.at >= from);
   const hits = inWindow.filter((e) => e.hit).length;
   return {
@@ -109,7 +96,6 @@ export async function replayPreset(pool: Pool, presetId: string, request: Replay
     from: from.toISOString(),
     to: to.toISOString(),
     leadTimeSeconds,
-    waitMs: request.waitMs ?? null,
     recorded: { requests: inWindow.length, hits, misses: inWindow.length - hits, hitRate: inWindow.length ? hits / inWindow.length : null },
     ...result,
   };

@@ -1,15 +1,11 @@
-import { chooseHistory, decideClaim, matchPreset, resolveBuildParameters, retryAfterSeconds, type ClaimMode, type ClaimSource } from '@warmpool/core';
-import { armWakeUp, BUILD_PRIORITY, buildRequestKey, DomainError, enqueueReconcile, PrebuildUnavailableError, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
+import { matchPreset, resolveBuildParameters } from '@warmpool/core';
+import { BUILD_PRIORITY, DomainError, enqueueReconcile, type QueueSet } from '@warmpool/bus';
 import {
   claimPrebuild,
   createFreshWorkspace,
-  fallBackOverdueReservations,
   getWorkspace,
   loadClaimTarget,
-  loadReservationInputs,
-  recordClaim,
   requestWorkspaceDelete,
-  reservePrebuild,
   type ClaimTarget,
   type WorkspaceRow,
 } from '@warmpool/db';
@@ -34,32 +30,17 @@ export type CreateWorkspaceInput = {
   name: string;
   presetId?: string | undefined;
   parameters?: Record<string, string> | undefined;
-  /** Claim options (BEHAVIOUR.md §5.1); absent = today's claim-or-cold, nothing recorded beyond it. */
-  claimOptions?: { mode: ClaimMode; budgetMs: number } | undefined;
 };
-
-/** The wake-up trigger that makes the reconciler fall back overdue reservations (the timer is the preset's). */
-export const RESERVATION_DEADLINE_TRIGGER: ReconcileTrigger = 'reservation-deadline';
-
-/**
- * Provisioner slots assumed when predicting a cold build's queue wait (human builds ahead / slots service times).
- * The Docker provisioner's default concurrency; a wrong guess only shifts the cold prediction.
- */
-const COLD_QUEUE_SLOTS = 4;
 
 export type CreateWorkspaceResult = {
   claimed: boolean;
-  /** How it is served: a pool prebuild, an in-flight prebuild reserved for the user, or a cold build. */
-  source: ClaimSource;
-  /** Predicted time to usable (ms) when claim options were given and a history allowed one. */
-  predictedMs: number | null;
   presetId: string | null;
   buildId: string;
   workspace: WorkspaceRow;
   /** Set for claims: what the claim histogram is labelled with, and how long the claim transaction took. */
   claim?: { templateName: string; presetName: string; seconds: number };
   /** Set when a preset applied (its demand): the histogram labels, the transaction time, warm (claim) or cold. */
-  request?: { templateName: string; presetName: string; seconds: number; type: 'warm' | 'cold'; source: 'hot' | 'thawed' | 'reserved' | 'cold' };
+  request?: { templateName: string; presetName: string; seconds: number; type: 'warm' | 'cold'; source: 'hot' | 'thawed' | 'cold' };
 };
 
 type Preset = ClaimTarget['presets'][number];
@@ -128,22 +109,15 @@ async function claimOrCreate(
   { target, preset, parameters }: Awaited<ReturnType<typeof resolveTarget>>,
   started: number,
 ): Promise<CreateWorkspaceResult | 'stale'> {
-  const options = input.claimOptions;
-  if (options?.mode === 'require' && !preset) {
-    throw new DomainError('validation_failed', 'mode require needs a preset: no preset of this template applies', [{ path: 'body.mode', message: 'no preset applies, so no prebuild can be required' }]);
-  }
-  if (preset && options?.mode !== 'bypass') {
+  if (preset) {
     const outcome = await withOutboxTraceparent(deps.pool, (db) => claimPrebuild(db, { presetId: preset.id, userId: input.userId, name: input.name, priority: BUILD_PRIORITY.human, templateId: target.id, versionId: target.activeVersionId }));
     if (outcome.outcome === 'stale') return 'stale';
     if (outcome.outcome === 'claimed') {
       const seconds = (performance.now() - started) / 1000;
       void deps.relay.flush().catch((err: unknown) => deps.logger.warn({ err }, 'outbox flush failed; the relay poll will deliver'));
       void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => deps.logger.warn({ err }, 'claim reconcile not enqueued; the tick will'));
-      if (options) await recordClaim(deps.pool, { workspaceId: outcome.workspaceId, presetId: preset.id, ...options, source: 'pool', buildId: outcome.buildId, predictedMs: null });
       return {
         claimed: true,
-        source: 'pool',
-        predictedMs: null,
         presetId: preset.id,
         buildId: outcome.buildId,
         workspace: outcome.workspace,
@@ -152,16 +126,10 @@ async function claimOrCreate(
       };
     }
   }
-  let coldPredictedMs: number | null = null;
-  if (preset && options) {
-    const next = await reserveOrDecide(deps, input, { target, preset }, options, started);
-    if (next === 'stale' || !('kind' in next)) return next;
-    coldPredictedMs = next.predictedMs;
-  }
   const fresh = await withOutboxTransaction(
     deps,
-    async (client) => {
-      const created = await createFreshWorkspace(client, {
+    (client) =>
+      createFreshWorkspace(client, {
         organizationId: input.organizationId,
         templateId: target.id,
         templateVersionId: target.activeVersionId,
@@ -170,13 +138,7 @@ async function claimOrCreate(
         name: input.name,
         parameters,
         priority: BUILD_PRIORITY.human,
-        demand: options?.mode !== 'bypass',
-      });
-      if (created.outcome === 'created' && preset && options) {
-        await recordClaim(client, { workspaceId: created.workspaceId, presetId: preset.id, ...options, source: 'cold', buildId: created.buildId, predictedMs: coldPredictedMs });
-      }
-      return created;
-    },
+      }),
     { background: true },
   );
   if (fresh.outcome === 'stale') return 'stale';
@@ -184,90 +146,10 @@ async function claimOrCreate(
   const seconds = (performance.now() - started) / 1000;
   return {
     claimed: false,
-    source: 'cold',
-    predictedMs: coldPredictedMs,
     presetId: preset?.id ?? null,
     buildId: fresh.buildId,
     workspace,
     ...(preset ? { request: { templateName: target.name, presetName: preset.name, seconds, type: 'cold' as const, source: 'cold' as const } } : {}),
-  };
-}
-
-/**
- * A user now waits for the reserved create: if it still waits in the provisioner's queue, it moves up to human
- * priority, as a cold build would have (otherwise other users' cold builds overtake it). Best effort: a create
- * already taken, or not yet relayed (its outbox row keeps the prebuild priority), keeps its place.
- */
-async function hurryReservedCreate(queues: QueueSet, buildId: string): Promise<void> {
-  const job = await queues.buildRequests.getJob(buildRequestKey(buildId));
-  if (!job) return;
-  const state = await job.getState();
-  if (state === 'waiting' || state === 'prioritized') await job.changePriority({ priority: BUILD_PRIORITY.human });
-}
-
-const unavailable = (retryAfterMs: number | null, level: string) =>
-  new PrebuildUnavailableError(
-    retryAfterMs === null
-      ? 'no prebuild is eligible or in flight within the wait budget, and there is no build history to predict one'
-      : `no prebuild is eligible or usable within the wait budget; one is predicted in ${Math.ceil(retryAfterMs / 1000)} s (history: ${level})`,
-    retryAfterSeconds(retryAfterMs),
-  );
-
-/**
- * A claim with options that found no eligible prebuild (BEHAVIOUR.md §5.1): the core decides from the preset's
- * duration history and its in-flight prebuilds whether to reserve one (answered at once; the build results complete
- * it), build cold, or (require) answer unavailable. A reservation that lost every candidate to others builds cold,
- * or is unavailable under require.
- */
-async function reserveOrDecide(
-  deps: WorkspaceDeps,
-  input: CreateWorkspaceInput,
-  { target, preset }: { target: ClaimTarget; preset: Preset },
-  options: { mode: ClaimMode; budgetMs: number },
-  started: number,
-): Promise<CreateWorkspaceResult | 'stale' | { kind: 'cold'; predictedMs: number | null }> {
-  const inputs = await loadReservationInputs(deps.pool, preset.id);
-  if (!inputs) return 'stale';
-  if (options.mode === 'require' && !inputs.keepsPrebuilds) {
-    throw new DomainError('validation_failed', `preset ${JSON.stringify(preset.name)} keeps no prebuilds: mode require can never be served`, [
-      { path: 'body.mode', message: 'the preset keeps no prebuilds' },
-    ]);
-  }
-  const history = chooseHistory(inputs.history);
-  const decision = decideClaim({ mode: options.mode, budgetMs: options.budgetMs, history, inflight: inputs.inflight, humanBuildsAhead: inputs.humanBuildsAhead, slots: COLD_QUEUE_SLOTS });
-  if (decision.kind === 'cold') return { kind: 'cold', predictedMs: decision.predictedMs };
-  if (decision.kind === 'unavailable') throw unavailable(decision.retryAfterMs, decision.level);
-  const reserved = await reservePrebuild(deps.pool, {
-    candidates: decision.candidates,
-    presetId: preset.id,
-    userId: input.userId,
-    name: input.name,
-    templateId: target.id,
-    versionId: target.activeVersionId,
-    ...options,
-  });
-  if (reserved.outcome !== 'reserved') {
-    if (reserved.outcome === 'stale') return 'stale';
-    // Others took every candidate first.
-    if (options.mode === 'require') throw unavailable(decision.candidates[0]?.predictedMs ?? null, decision.level);
-    return { kind: 'cold', predictedMs: decision.coldMs };
-  }
-  // The pool lost a prebuild (refill now); the deadline falls back to cold if the create is not usable by then.
-  void enqueueReconcile(deps.queues.reconcile, preset.id, 'claim').catch((err: unknown) => deps.logger.warn({ err }, 'reservation reconcile not enqueued; the tick will'));
-  void armWakeUp(deps.queues.reconcile, preset.id, new Date(Date.now() + options.budgetMs), RESERVATION_DEADLINE_TRIGGER).catch((err: unknown) =>
-    deps.logger.warn({ err }, 'reservation deadline not armed; the reconciler sweep will catch it'),
-  );
-  const workspace = (await getWorkspace(deps.pool, reserved.workspaceId))!;
-  void hurryReservedCreate(deps.queues, workspace.latest_build!.id).catch((err: unknown) => deps.logger.debug({ err }, 'reserved create kept its queue priority'));
-  const seconds = (performance.now() - started) / 1000;
-  return {
-    claimed: true,
-    source: 'reserved',
-    predictedMs: reserved.predictedMs,
-    presetId: preset.id,
-    buildId: workspace.latest_build!.id,
-    workspace,
-    request: { templateName: target.name, presetName: preset.name, seconds, type: 'warm', source: 'reserved' },
   };
 }
 
@@ -288,15 +170,4 @@ export async function deleteWorkspace(
     }
     return requestWorkspaceDelete(client, ws, input.initiatorId, BUILD_PRIORITY.human);
   });
-}
-
-/**
- * Reservations whose budget ran out before their prebuild was usable fall back to a cold build of the same
- * workspace (a user start at human priority: it adopts what the create already made, or builds anew). Run by the
- * reconciler at each reservation's deadline (a wake-up of its preset) and every few seconds as a safety net.
- */
-export async function fallBackOverdue(deps: OutboxDeps): Promise<number> {
-  const done = await withOutboxTransaction(deps, (client) => fallBackOverdueReservations(client));
-  for (const d of done) deps.logger.info({ workspaceId: d.workspaceId, presetId: d.presetId, fallbackBuildId: d.buildId }, 'reservation overran its wait budget: the workspace builds cold');
-  return done.length;
 }

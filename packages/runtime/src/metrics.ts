@@ -61,26 +61,5 @@ export function registerWorkerMetrics(registry: Registry) {
       labelNames: ['action', 'outcome'],
       registers: [registry],
     }),
-    // Claims made with options (BEHAVIOUR.md §5.1), observed when they become usable.
-    claimTimeToUsable: new Histogram({
-      name: 'warmpool_claim_time_to_usable_seconds',
-      help: 'Time from a create with claim options to a usable workspace, by how it was served (pool, reserved, cold) and mode.',
-      labelNames: ['source', 'mode'],
-      buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120, 300],
-      registers: [registry],
-    }),
-    claimPredictionError: new Histogram({
-      name: 'warmpool_claim_prediction_error_seconds',
-      help: 'Predicted minus actual time to usable of claims with options that had a prediction, by source.',
-      labelNames: ['source'],
-      buckets: [-60, -30, -10, -5, -2, -1, -0.5, 0, 0.5, 1, 2, 5, 10, 30, 60],
-      registers: [registry],
-    }),
-    reservationFallbacks: new Counter({
-      name: 'warmpool_reservation_fallbacks_total',
-      help: 'Reserved in-flight prebuilds that were not usable in time, so the workspace built cold, by reason (failed, canceled, lost, overrun).',
-      labelNames: ['reason'],
-      registers: [registry],
-    }),
   };
 }

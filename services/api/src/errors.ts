@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, PrebuildUnavailableError, type DomainErrorCode } from '@warmpool/contracts';
+import { DomainError, type DomainErrorCode } from '@warmpool/contracts';
 
 /** A client-facing error: `{ error: code, message, details }` with an HTTP status. */
 export class ApiError extends Error {
@@ -27,7 +27,6 @@ export const DOMAIN_ERROR_STATUS: Record<DomainErrorCode, number> = {
   prebuild_unclaimed: 409,
   too_large: 422,
   busy: 503,
-  prebuild_unavailable: 503,
 };
 
 /** PostgreSQL data exceptions caused by values: numeric out of range, untranslatable or invalid characters. */
@@ -46,7 +45,6 @@ export function frameworkError(err: FastifyError, _request: FastifyRequest, repl
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     if (err instanceof ApiError) return reply.status(err.status).send({ error: err.code, message: err.message, details: err.details });
-    if (err instanceof PrebuildUnavailableError) void reply.header('retry-after', String(err.retryAfterSeconds));
     if (err instanceof DomainError) return reply.status(DOMAIN_ERROR_STATUS[err.code]).send({ error: err.code, message: err.message, details: err.details });
     if (err.validation) {
       const details = err.validation.map((v) => {

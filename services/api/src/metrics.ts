@@ -1,11 +1,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 type PresetLabels = 'organization_name' | 'template_name' | 'preset_name';
-export type ApiMetrics = {
-  presetRequestDuration: Histogram<PresetLabels | 'type'>;
-  claims: Counter<PresetLabels | 'source'>;
-  claimsWithOptions: Counter<'source' | 'mode'>;
-};
+export type ApiMetrics = { presetRequestDuration: Histogram<PresetLabels | 'type'>; claims: Counter<PresetLabels | 'source'> };
 
 export function registerApiMetrics(registry: Registry): ApiMetrics {
   return {
@@ -19,15 +15,8 @@ export function registerApiMetrics(registry: Registry): ApiMetrics {
     }),
     claims: new Counter({
       name: 'warmpool_claims_total',
-      help: 'Workspace requests a preset applied to, by where the workspace came from: hot = a running prebuild, thawed = a frozen prebuild thawed for the claim, reserved = an in-flight prebuild reserved by a claim with a wait budget, cold = a fresh build.',
+      help: 'Workspace requests a preset applied to, by where the workspace came from: hot = a running prebuild, thawed = a frozen prebuild thawed for the claim, cold = a fresh build.',
       labelNames: ['organization_name', 'template_name', 'preset_name', 'source'],
-      registers: [registry],
-    }),
-    // Creates made with claim options (BEHAVIOUR.md §5.1), apart from warmpool_claims_total's hot/thawed/cold.
-    claimsWithOptions: new Counter({
-      name: 'warmpool_claims_with_options_total',
-      help: 'Workspace creates with claim options, by how they were answered (pool, reserved, cold, or unavailable under require) and mode.',
-      labelNames: ['source', 'mode'],
       registers: [registry],
     }),
   };

@@ -2,11 +2,10 @@ import type { Server } from 'node:http';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, reconcileTriggerLabel, watchDataLoss, withJobSpan, type RedisClient } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
-import { createBuildResultsWorker, fallBackOverdue, OutboxRelay, RESERVATION_DEADLINE_TRIGGER, ReconcileBatcher, reconcileStandby } from '@warmpool/operations';
+import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher, reconcileStandby } from '@warmpool/operations';
 import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
-const RESERVATION_SWEEP_MS = 5_000;
 
 /** One connection per results-consumer slot plus one per reconcile batch in flight (four); relay and timers borrow between. */
 export const reconcilerPoolSize = (config: Config): number => config.workerConcurrency + 4;
@@ -52,15 +51,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
   // Standby tiers (issue 25): after a preset's pool is reconciled, its eligible prebuilds are split hot/frozen.
   const standby = (presetId: string, desired: number) => reconcileStandby({ pool, relay, logger, queues }, presetId, desired);
-  // Reservations past their budget fall back to cold builds: at each deadline (its preset's wake-up) and, should a
-  // timer be lost with Redis, within RESERVATION_SWEEP_MS.
-  const overdue = () =>
-    fallBackOverdue({ pool, relay, logger })
-      .then((n) => {
-        if (n > 0) metrics.reservationFallbacks.inc({ reason: 'overrun' }, n);
-      })
-      .catch((err: unknown) => logger.warn({ err }, 'overdue reservation check failed; retried at the next sweep'));
-  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, standby, metrics, logger, overdue), {
+  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, standby, metrics, logger), {
     connection: workerConnection,
     prefix: queuePrefix(config.queuePrefix),
     concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
@@ -72,8 +63,6 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
   relay.start();
   const stopHousekeeping = startHousekeeping(pool, relay, producer, config, logger);
-  const sweeper = setInterval(() => void overdue(), RESERVATION_SWEEP_MS);
-  sweeper.unref();
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
   const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
   const resultsWorker = createBuildResultsWorker({
@@ -86,11 +75,6 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       metrics.standbyResults.inc({ action, outcome });
       if (seconds !== undefined && action === 'thaw') metrics.thawDuration.observe({ reason }, seconds);
     },
-    onClaimUsable: (claim) => {
-      metrics.claimTimeToUsable.observe({ source: claim.source, mode: claim.mode }, claim.actualMs / 1000);
-      if (claim.predictedMs !== null) metrics.claimPredictionError.observe({ source: claim.source }, (claim.predictedMs - claim.actualMs) / 1000);
-    },
-    onClaimFallback: (reason) => metrics.reservationFallbacks.inc({ reason }),
     connection: resultsConnection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
@@ -104,7 +88,6 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const close = () =>
     (closed ??= (async () => {
       await stopHousekeeping();
-      clearInterval(sweeper);
       await health.close();
       await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
       await relay.stop();
@@ -124,7 +107,6 @@ function reconcileProcessor(
   standby: (presetId: string, desired: number) => Promise<unknown>,
   metrics: ReturnType<typeof registerWorkerMetrics>,
   logger: Logger,
-  overdue: () => Promise<void>,
 ): (job: Job) => Promise<{ kind: string }> {
   return async (job) => {
     const parsed = ReconcileJob.safeParse(job.data);
@@ -142,7 +124,6 @@ function reconcileProcessor(
     // a schedule boundary across thousands of presets costs one job per preset. Preset row locks keep it exclusive.
     // A wake-up is a schedule boundary: a new trace, linked to the reconcile that armed it.
     const attributes = { 'warmpool.preset.id': parsed.data.presetId, 'warmpool.reconcile.trigger': parsed.data.trigger };
-    if (parsed.data.trigger === RESERVATION_DEADLINE_TRIGGER) await overdue();
     return withJobSpan(job, 'reconcile preset', attributes, async (span) => {
       const stopTimer = metrics.reconcileDuration.startTimer();
       const outcome = await batcher.reconcile(parsed.data.presetId, parsed.data.trigger);

@@ -10,7 +10,7 @@ const percent = (rate: number | null) => (rate === null ? '-' : `${(rate * 100).
  * `warmpool replay <preset> [--days N] [--policy FILE]`: the last N days of the preset's recorded requests against
  * its current policy or the `prebuilds` fragment in FILE (JSON or YAML, e.g. `{ "autoscaling": { ... } }`).
  */
-export async function replayCommand(pool: Pool, presetId: string, options: { days: number; policyFile?: string; waitMs?: number }): Promise<PresetReplay> {
+export async function replayCommand(pool: Pool, presetId: string, options: { days: number; policyFile?: string }): Promise<PresetReplay> {
   if (!/^[0-9a-f-]{36}$/i.test(presetId)) throw new UsageError('preset must be a preset id (see warmpool status --json)');
   let prebuilds: unknown;
   if (options.policyFile) {
@@ -22,12 +22,11 @@ export async function replayCommand(pool: Pool, presetId: string, options: { day
     }
   }
   try {
-    const result = await replayPreset(pool, presetId, { days: options.days, ...(prebuilds !== undefined ? { prebuilds } : {}), ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}) });
+    const result = await replayPreset(pool, presetId, { days: options.days, ...(prebuilds !== undefined ? { prebuilds } : {}) });
     if (!result) throw new UsageError(`preset ${presetId} does not exist`);
     return result;
   } catch (err) {
-    const flag = (path: string) => (path === 'days' ? '--days' : path === 'wait_ms' ? '--wait-ms' : path);
-    if (err instanceof ReplayInputError) throw new UsageError(err.details.map((d) => `${flag(d.path)}: ${d.message}`).join('\n'));
+    if (err instanceof ReplayInputError) throw new UsageError(err.details.map((d) => `${d.path === 'days' ? '--days' : d.path}: ${d.message}`).join('\n'));
     throw err;
   }
 }
@@ -44,6 +43,5 @@ export function renderReplay(r: PresetReplay): string {
     `${r.policy} policy, ${r.from} → ${r.to}, lead time ${r.leadTimeSeconds} s`,
     `replayed: ${t.requests} requests, ${t.hits} hits, ${t.misses} misses, hit rate ${percent(t.hitRate)}, ${t.prebuildHours.toFixed(1)} prebuild-hours`,
     `recorded: ${r.recorded.hits} hits, ${r.recorded.misses} misses, hit rate ${percent(r.recorded.hitRate)}`,
-    ...(r.waitMs !== null ? [`wait budget ${r.waitMs} ms: ${t.reserved} of ${t.reserved + t.misses} would-be misses reserved a building prebuild (${percent(t.reservedShare)})`] : []),
   ].join('\n');
 }

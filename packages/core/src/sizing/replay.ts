@@ -27,12 +27,6 @@ export type ReplayInput = {
   leadTimeSeconds: number;
   stepMs?: number;
   cap?: number;
-  /**
-   * Claims with this wait budget (BEHAVIOUR.md §5.1): a request that finds no ready prebuild reserves the prebuild
-   * building soonest when it is ready within the budget (taken from the pool: counted `reserved`, not a miss).
-   * Absent or 0: every such request misses.
-   */
-  waitBudgetMs?: number;
 };
 
 export type ReplayHour = {
@@ -42,23 +36,12 @@ export type ReplayHour = {
   requests: number;
   hits: number;
   misses: number;
-  /** Requests that found no ready prebuild but reserved a building one within the wait budget. */
-  reserved: number;
   /** hits / requests; null in an hour without requests. */
   hitRate: number | null;
   prebuildHours: number;
 };
 
-export type ReplayTotals = {
-  requests: number;
-  hits: number;
-  misses: number;
-  reserved: number;
-  /** reserved / (reserved + misses): the share of would-be misses the wait budget turned into reservations. */
-  reservedShare: number | null;
-  hitRate: number | null;
-  prebuildHours: number;
-};
+export type ReplayTotals = { requests: number; hits: number; misses: number; hitRate: number | null; prebuildHours: number };
 export type ReplayResult = { hours: ReplayHour[]; totals: ReplayTotals; sources: Partial<Record<TargetSource, number>> };
 
 const RECENT_MS = 120 * 60_000;
@@ -108,22 +91,15 @@ function targetSizer(input: ReplayInput, pool: SimPool, recent: DemandEvent[], h
 }
 
 function emptyHour(hourStart: number): ReplayHour {
-  return { hour: new Date(hourStart).toISOString(), desired: 0, requests: 0, hits: 0, misses: 0, reserved: 0, hitRate: null, prebuildHours: 0 };
+  return { hour: new Date(hourStart).toISOString(), desired: 0, requests: 0, hits: 0, misses: 0, hitRate: null, prebuildHours: 0 };
 }
 
 function totalsOf(hours: readonly ReplayHour[]): ReplayTotals {
   const totals = hours.reduce(
-    (sum, h) => ({
-      requests: sum.requests + h.requests,
-      hits: sum.hits + h.hits,
-      misses: sum.misses + h.misses,
-      reserved: sum.reserved + h.reserved,
-      prebuildHours: sum.prebuildHours + h.prebuildHours,
-    }),
-    { requests: 0, hits: 0, misses: 0, reserved: 0, prebuildHours: 0 },
+    (sum, h) => ({ requests: sum.requests + h.requests, hits: sum.hits + h.hits, misses: sum.misses + h.misses, prebuildHours: sum.prebuildHours + h.prebuildHours }),
+    { requests: 0, hits: 0, misses: 0, prebuildHours: 0 },
   );
-  const wouldMiss = totals.reserved + totals.misses;
-  return { ...totals, reservedShare: wouldMiss ? totals.reserved / wouldMiss : null, hitRate: totals.requests ? totals.hits / totals.requests : null };
+  return { ...totals, hitRate: totals.requests ? totals.hits / totals.requests : null };
 }
 
 export function replay(input: ReplayInput): ReplayResult {
@@ -131,7 +107,6 @@ export function replay(input: ReplayInput): ReplayResult {
   const from = input.from.getTime();
   const to = input.to.getTime();
   const leadMs = input.leadTimeSeconds * 1000;
-  const waitMs = input.waitBudgetMs ?? 0;
   const requests = input.requests.map((d) => d.getTime());
   const pool: SimPool = { ready: 0, building: [] };
   const recent: DemandEvent[] = [];
@@ -151,16 +126,11 @@ export function replay(input: ReplayInput): ReplayResult {
       pool.ready++;
     }
     for (; next < requests.length && requests[next]! < end; next++) {
-      const at = requests[next]!;
       const hit = pool.ready > 0;
       if (hit) pool.ready--;
-      // The soonest building prebuild (the list is ascending: constant lead time), if ready within the budget.
-      const reserve = !hit && pool.building.length > 0 && pool.building[0]! - at <= waitMs;
-      if (reserve) pool.building.shift();
-      recent.push({ at: new Date(at), hit });
+      recent.push({ at: new Date(requests[next]!), hit });
       hour.requests++;
       if (hit) hour.hits++;
-      else if (reserve) hour.reserved++;
       else hour.misses++;
     }
     const desired = desiredAt(end);

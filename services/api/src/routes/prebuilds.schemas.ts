@@ -1,6 +1,5 @@
 import { PROVISIONER_CAPABILITIES } from '@warmpool/contracts';
 import { MAX_REPLAY_DAYS } from '@warmpool/operations';
-import { MAX_WAIT_BUDGET_MS } from '@warmpool/core';
 import { errorSchema, orgParam, uuidParam } from './common.js';
 
 /** The JSON schemas of the prebuild routes (request types are inferred from them: keep them `as const`). */
@@ -51,13 +50,12 @@ const replay = {
     from: { type: 'string' },
     to: { type: 'string' },
     leadTimeSeconds: { type: 'number' },
-    waitMs: { type: ['integer', 'null'] },
     recorded: { type: 'object', properties: counts },
-    totals: { type: 'object', properties: { ...counts, reserved: { type: 'integer' }, reservedShare: { type: ['number', 'null'] }, prebuildHours: { type: 'number' } } },
+    totals: { type: 'object', properties: { ...counts, prebuildHours: { type: 'number' } } },
     sources: { type: 'object', additionalProperties: { type: 'integer' } },
     hours: {
       type: 'array',
-      items: { type: 'object', properties: { hour: { type: 'string' }, desired: { type: 'integer' }, ...counts, reserved: { type: 'integer' }, prebuildHours: { type: 'number' } } },
+      items: { type: 'object', properties: { hour: { type: 'string' }, desired: { type: 'integer' }, ...counts, prebuildHours: { type: 'number' } } },
     },
   },
 } as const;
@@ -76,11 +74,7 @@ export const replayPresetSchema = {
   params: uuidParam('id'),
   body: {
     type: 'object',
-    properties: {
-      days: { type: 'integer', minimum: 1, maximum: MAX_REPLAY_DAYS },
-      prebuilds: { type: 'object' },
-      wait_ms: { type: 'integer', minimum: 0, maximum: MAX_WAIT_BUDGET_MS, description: 'replay claims with this wait budget: would-be misses that reserve a building prebuild' },
-    },
+    properties: { days: { type: 'integer', minimum: 1, maximum: MAX_REPLAY_DAYS }, prebuilds: { type: 'object' } },
     additionalProperties: false,
   },
   // 422 too_large past the replay's time budget, 503 busy when the worker queue is full (BEHAVIOUR.md §7).

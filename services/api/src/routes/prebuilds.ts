@@ -58,7 +58,7 @@ export async function prebuildRoutes(fastify: FastifyInstance, deps: ApiDeps): P
     authorize(request.principal, 'prebuild.replay', { organizationId: preset.organization_id });
     const body = request.body ?? {};
     try {
-      const result = await replayPreset(deps.pool, preset.id, { days: body.days ?? 7, ...(body.prebuilds !== undefined ? { prebuilds: body.prebuilds } : {}), ...(body.wait_ms !== undefined ? { waitMs: body.wait_ms } : {}) });
+      const result = await replayPreset(deps.pool, preset.id, { days: body.days ?? 7, ...(body.prebuilds !== undefined ? { prebuilds: body.prebuilds } : {}) });
       if (!result) throw notFound('preset');
       return result;
     } catch (err) {

@@ -1,4 +1,3 @@
-import { CLAIM_MODES, MAX_WAIT_BUDGET_MS } from '@warmpool/core';
 import { errorSchema, orgParam, uuidParam } from './common.js';
 
 /** The JSON schemas of the workspace routes (request types are inferred from them: keep them `as const`). */
@@ -45,19 +44,6 @@ const workspace = {
       description: 'The latest build is a succeeded start, it has agents and all are ready, and for a claim its hook ran: poll until true',
     },
     usable_at: { type: ['string', 'null'], description: 'When it became usable (null while not usable)' },
-    claim: {
-      type: ['object', 'null'],
-      description: 'For creates made with claim options (BEHAVIOUR.md §5.1): how the workspace is served and its time to usable.',
-      properties: {
-        source: { type: 'string', enum: ['pool', 'reserved', 'cold'] },
-        mode: { type: 'string', enum: CLAIM_MODES },
-        state: { type: 'string', enum: ['waiting', 'claiming', 'building', 'usable', 'failed'] },
-        budget_ms: { type: 'integer' },
-        predicted_ms: { type: ['integer', 'null'], description: 'predicted time from the request to usable' },
-        actual_ms: { type: ['integer', 'null'], description: 'time from the request to usable, once usable' },
-        fallback_reason: { type: ['string', 'null'], enum: ['failed', 'canceled', 'lost', 'overrun', null] },
-      },
-    },
   },
 } as const;
 
@@ -73,30 +59,13 @@ export const createWorkspaceSchema = {
       name: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$' },
       preset_id: { type: 'string', format: 'uuid' },
       parameters: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, propertyNames: { minLength: 1 }, maxProperties: 200 },
-      mode: {
-        type: 'string',
-        enum: CLAIM_MODES,
-        description: 'prefer: pool, else an in-flight prebuild usable within wait_ms, else cold; require: pool or in-flight only, else 503; bypass: always cold. Default prefer when wait_ms is given.',
-      },
-      wait_ms: { type: 'integer', minimum: 0, maximum: MAX_WAIT_BUDGET_MS, description: 'how long the user may wait for an in-flight prebuild (default 0)' },
     },
     required: ['template_id', 'name'],
     additionalProperties: false,
   },
   response: {
-    201: {
-      type: 'object',
-      properties: {
-        claimed: { type: 'boolean' },
-        source: { type: 'string', enum: ['pool', 'reserved', 'cold'], description: 'pool: a ready prebuild; reserved: an in-flight prebuild, completed by itself when usable; cold: a fresh build' },
-        predicted_ms: { type: ['integer', 'null'], description: 'with claim options: predicted time to usable' },
-        preset_id: { type: ['string', 'null'] },
-        build_id: { type: 'string' },
-        workspace,
-      },
-    },
+    201: { type: 'object', properties: { claimed: { type: 'boolean' }, preset_id: { type: ['string', 'null'] }, build_id: { type: 'string' }, workspace } },
     '4xx': errorSchema,
-    503: { ...errorSchema, description: 'mode require: no prebuild within the wait budget; Retry-After gives the predicted wait in seconds. Nothing was created.' },
   },
 } as const;
 

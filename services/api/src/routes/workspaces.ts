@@ -5,7 +5,6 @@ import {
   updateWorkspaceLifecycle,
   type WorkspaceRow,
 } from '@warmpool/db';
-import { PrebuildUnavailableError } from '@warmpool/contracts';
 import { createWorkspace, deleteWorkspace } from '@warmpool/operations';
 import { workspaceReadiness } from '@warmpool/core';
 import type { ApiDeps } from '../deps.js';
@@ -35,7 +34,6 @@ function view(w: WorkspaceRow) {
     claim_hook: readiness.claimHook,
     usable: readiness.usable,
     usable_at: readiness.usableAt?.toISOString() ?? null,
-    claim: w.claim ?? null,
   };
 }
 
@@ -56,8 +54,6 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
       const organizationId = await findOrganizationForCreate(deps, principal, request.params.org, request.body.template_id);
       authorize(principal, 'workspace.create', { organizationId });
       const body = request.body;
-      // Claim options are opt-in: without mode and wait_ms the create is exactly claim-or-cold (BEHAVIOUR.md §5.1).
-      const claimOptions = body.mode !== undefined || body.wait_ms !== undefined ? { mode: body.mode ?? 'prefer', budgetMs: body.wait_ms ?? 0 } : undefined;
       // The template's active version and presets are cached per replica (claim and fresh insert re-check it in SQL).
       const result = await createWorkspace({ ...deps, claimTargets: claimTargetCache(deps) }, {
         organizationId,
@@ -66,12 +62,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
         name: body.name,
         presetId: body.preset_id,
         parameters: body.parameters,
-        claimOptions,
-      }).catch((err: unknown) => {
-        if (claimOptions && err instanceof PrebuildUnavailableError) deps.metrics.claimsWithOptions.inc({ source: 'unavailable', mode: claimOptions.mode });
-        throw err;
       });
-      if (claimOptions) deps.metrics.claimsWithOptions.inc({ source: result.source, mode: claimOptions.mode });
       if (result.request) {
         // Warm and cold requests of the preset (its demand, recorded by the same transaction) split by `type`; claims
         // counted by where the workspace came from (hot, thawed, cold).
@@ -79,14 +70,7 @@ export async function workspaceRoutes(fastify: FastifyInstance, deps: ApiDeps): 
         deps.metrics.presetRequestDuration.observe({ ...labels, type: result.request.type }, result.request.seconds);
         deps.metrics.claims.inc({ ...labels, source: result.request.source });
       }
-      return reply.status(201).send({
-        claimed: result.claimed,
-        source: result.source,
-        predicted_ms: result.predictedMs === null ? null : Math.round(result.predictedMs),
-        preset_id: result.presetId,
-        build_id: result.buildId,
-        workspace: view(result.workspace),
-      });
+      return reply.status(201).send({ claimed: result.claimed, preset_id: result.presetId, build_id: result.buildId, workspace: view(result.workspace) });
     },
   );
 
