@@ -51,19 +51,36 @@ test('hits, the cause of each miss and the time to usable of a tiny hand-made da
   assert.equal(causeOf(request({ claimed: null, failed: true }), rollouts), 'failure');
 });
 
-test("standby container-seconds and CPU-seconds count a container's intervals that start while it is a standby", () => {
+test("standby container-seconds (hot and frozen) and CPU-seconds count a container's intervals that start while it is a standby", () => {
   const samples: EngineSample[] = [
-    { at: at(0), containers: [{ id: 'a', standby: true, cpuNs: 0 }, { id: 'b', standby: false, cpuNs: 0 }] },
-    { at: at(2), containers: [{ id: 'a', standby: true, cpuNs: 1e9 }, { id: 'b', standby: false, cpuNs: 5e9 }, { id: 'c', standby: true, cpuNs: 0 }] },
-    // a is claimed: its interval from 2 s still counts (it was a standby when it began), later ones do not.
-    { at: at(3), containers: [{ id: 'a', standby: false, cpuNs: 1.5e9 }, { id: 'c', standby: true, cpuNs: 2e8 }] },
+    { at: at(0), containers: [{ id: 'a', standby: true, frozen: false, cpuNs: 0 }, { id: 'b', standby: false, frozen: false, cpuNs: 0 }] },
+    {
+      at: at(2),
+      containers: [
+        { id: 'a', standby: true, frozen: false, cpuNs: 1e9 },
+        { id: 'b', standby: false, frozen: false, cpuNs: 5e9 },
+        { id: 'c', standby: true, frozen: false, cpuNs: 0 },
+        { id: 'f', standby: true, frozen: true, cpuNs: 0 },
+      ],
+    },
+    // a is claimed: its interval from 2 s still counts (it was a standby when it began), later ones do not. f is thawed.
+    {
+      at: at(3),
+      containers: [
+        { id: 'a', standby: false, frozen: false, cpuNs: 1.5e9 },
+        { id: 'c', standby: true, frozen: false, cpuNs: 2e8 },
+        { id: 'f', standby: true, frozen: false, cpuNs: 0 },
+      ],
+    },
     // c's counter was not readable: its time counts, its CPU does not.
-    { at: at(5), containers: [{ id: 'a', standby: false, cpuNs: 9e9 }, { id: 'c', standby: true, cpuNs: null }] },
+    { at: at(5), containers: [{ id: 'a', standby: false, frozen: false, cpuNs: 9e9 }, { id: 'c', standby: true, frozen: false, cpuNs: null }] },
   ];
   const usage = standbyUsage(samples);
+  // f was frozen from 2 s to 3 s (1 s frozen); its interval from 3 s is hot but it is gone at 5 s.
   assert.equal(usage.containerSeconds, 2 + 1 + 1 + 2);
+  assert.equal(usage.frozenSeconds, 1);
   assert.equal(Math.round(usage.cpuSeconds * 1000) / 1000, 1 + 0.5 + 0.2);
-  assert.deepEqual(standbyUsage([]), { containerSeconds: 0, cpuSeconds: 0 });
+  assert.deepEqual(standbyUsage([]), { containerSeconds: 0, frozenSeconds: 0, cpuSeconds: 0 });
 });
 
 test('the picture draws every panel and escapes its text', () => {
@@ -80,4 +97,5 @@ test('both configuration files load with the sizing each stands for and the same
   const [coder, warmpool] = CONFIG_NAMES.map(loadDayConfig) as [DayConfig, DayConfig];
   assert.deepEqual([coder.name, coder.sizing, warmpool.name, warmpool.sizing], ['coder', 'best-static-schedule', 'warmpool', 'forecast']);
   assert.equal(coder.target_hit_rate, warmpool.target_hit_rate);
+  assert.deepEqual([coder.rollout, coder.standby, warmpool.rollout, warmpool.standby], ['activate-at-once', 'running', 'staged', { hot: 1 }]);
 });

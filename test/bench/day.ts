@@ -80,10 +80,29 @@ async function api<T>(run: Run, method: string, route: string, body?: unknown): 
   return json;
 }
 
-/** Imports (and activates) a version of the preset's template through the API, as an operator would. */
+/**
+ * Imports a version of the preset's template through the API, as an operator would: active at once, or staged (the
+ * first version is always active at once: there is nothing to serve meanwhile). With a standby setting, the tiers
+ * are written beside the pool's size, as the day clock writes sizes (a manifest's hot tier may not exceed its pool).
+ */
 async function importVersion(run: Run, preset: PresetName, version: number, instances: number): Promise<void> {
   const manifest = { name: `v${version}`, presets: [{ name: preset, prebuilds: { instances } }], workspace: await workspaceOf(preset, version) };
-  await api(run, 'POST', `/templates/${run.templates[preset]}/versions?activate=true`, manifest);
+  const activate = version > 1 && run.config.rollout === 'staged' ? 'staged' : 'true';
+  const { version_id: versionId } = await api<{ version_id: string }>(run, 'POST', `/templates/${run.templates[preset]}/versions?activate=${activate}`, manifest);
+  const { standby } = run.config;
+  if (standby === 'running') return;
+  const { rows } = await run.db.pool.query<{ id: string }>('UPDATE presets SET standby = $2 WHERE template_version_id = $1 RETURNING id', [versionId, standby]);
+  for (const row of rows) await enqueueReconcile(run.queues.reconcile, row.id, 'day-clock');
+}
+
+/** The preset's pools a size change applies to: the active version's and, during a staged rollout, the staged one's. */
+async function livePresetIds(run: Run, preset: PresetName): Promise<string[]> {
+  const { rows } = await run.db.pool.query<{ id: string }>(
+    `SELECT p.id FROM presets p JOIN template_versions v ON v.id = p.template_version_id JOIN templates t ON t.id = v.template_id
+     WHERE t.id = $1 AND (v.id = t.active_version_id OR v.id IN (SELECT version_id FROM template_rollouts WHERE state = 'staged'))`,
+    [run.templates[preset]],
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Creates a run's database, prefix and services; `runs` holds it from its first resource on, for the clean-up. */
@@ -135,13 +154,13 @@ async function start(config: DayConfig, logDir: string, runs: Run[]): Promise<vo
 }
 
 /** Per preset of the active versions: desired and eligible now. */
-async function poolCounts(run: Run): Promise<Map<PresetName, { presetId: string; desired: number; eligible: number }>> {
-  const { rows } = await run.db.pool.query<{ template: PresetName; preset_id: string; desired: number; eligible: number }>(
-    `SELECT t.name AS template, p.id AS preset_id, p.instances AS desired,
+async function poolCounts(run: Run): Promise<Map<PresetName, { version: string; desired: number; eligible: number }>> {
+  const { rows } = await run.db.pool.query<{ template: PresetName; version: string; desired: number; eligible: number }>(
+    `SELECT t.name AS template, v.name AS version, p.instances AS desired,
             (SELECT count(*) FROM running_prebuilds r WHERE r.preset_id = p.id AND r.eligible)::int AS eligible
-     FROM templates t JOIN presets p ON p.template_version_id = t.active_version_id`,
+     FROM templates t JOIN template_versions v ON v.id = t.active_version_id JOIN presets p ON p.template_version_id = v.id`,
   );
-  return new Map(rows.map((r) => [r.template, { presetId: r.preset_id, desired: r.desired, eligible: r.eligible }]));
+  return new Map(rows.map((r) => [r.template, { version: r.version, desired: r.desired, eligible: r.eligible }]));
 }
 
 /** A container's CPU time so far (ns) from its cgroup: v1 cpuacct, or v2 cpu.stat; null when neither is readable. */
@@ -163,14 +182,17 @@ async function sample(run: Run): Promise<void> {
   const pools = await poolCounts(run);
   for (const [preset, p] of pools) run.pools.push({ at, preset, desired: p.desired, eligible: p.eligible });
   const open = run.rollouts.find((w) => w.to === null);
+  // A rollout's window ends when v2 is the active version and its pool is full (staged: at promotion, already warm).
   const settled = open && pools.get(open.preset);
-  if (open && settled && settled.eligible >= settled.desired) open.to = at;
+  if (open && settled && settled.version === 'v2' && settled.eligible >= settled.desired) open.to = at;
   const { rows } = await run.db.pool.query<{ id: string }>('SELECT id FROM workspaces WHERE owner_id = $1 AND NOT deleted', [SYSTEM_USER_ID]);
   const standby = new Set(rows.map((r) => r.id));
   const containers = await docker.listContainers({ filters: { label: [`${LABEL.instance}=${run.instance}`] } });
   run.samples.push({
     at,
-    containers: await Promise.all(containers.map(async (c) => ({ id: c.Id, standby: standby.has(c.Labels[LABEL.workspace]!), cpuNs: await cpuNs(c.Id) }))),
+    containers: await Promise.all(
+      containers.map(async (c) => ({ id: c.Id, standby: standby.has(c.Labels[LABEL.workspace]!), frozen: c.State === 'paused', cpuNs: await cpuNs(c.Id) })),
+    ),
   });
 }
 
@@ -183,9 +205,10 @@ async function clock(run: Run, realOf: (virtual: number) => number): Promise<voi
         at: change.at,
         // What a schedule boundary (or the autoscaler) does: a new desired count, then a reconcile of the preset.
         act: async () => {
-          const presetId = (await poolCounts(run)).get(preset)!.presetId;
-          await run.db.pool.query('UPDATE presets SET instances = $2 WHERE id = $1', [presetId, change.desired]);
-          await enqueueReconcile(run.queues.reconcile, presetId, 'day-clock');
+          for (const presetId of await livePresetIds(run, preset)) {
+            await run.db.pool.query('UPDATE presets SET instances = $2 WHERE id = $1', [presetId, change.desired]);
+            await enqueueReconcile(run.queues.reconcile, presetId, 'day-clock');
+          }
         },
       });
     }

@@ -34,15 +34,20 @@ export function causeOf(r: RequestRecord, rollouts: readonly RolloutWindow[]): C
   return r.burst ? 'burst' : 'empty pool';
 }
 
-/** One sample of the engine: every container of the run, whether it is a standby (unclaimed prebuild), its CPU so far. */
-export type EngineSample = { at: number; containers: { id: string; standby: boolean; cpuNs: number | null }[] };
+/**
+ * One sample of the engine: every container of the run, whether it is a standby (unclaimed prebuild), whether it is
+ * frozen (paused: the frozen tier), its CPU so far.
+ */
+export type EngineSample = { at: number; containers: { id: string; standby: boolean; frozen: boolean; cpuNs: number | null }[] };
 
 /**
- * Container-seconds and CPU-seconds of standby containers: an interval between two samples counts for a container
- * that was a standby at its start and still exists at its end (its CPU: the growth of its counter over it).
+ * Container-seconds of hot and of frozen standby containers, and their CPU-seconds: an interval between two samples
+ * counts for a container that was a standby at its start and still exists at its end, in the tier it had at its
+ * start (its CPU: the growth of its counter over it).
  */
-export function standbyUsage(samples: readonly EngineSample[]): { containerSeconds: number; cpuSeconds: number } {
+export function standbyUsage(samples: readonly EngineSample[]): { containerSeconds: number; frozenSeconds: number; cpuSeconds: number } {
   let containerSeconds = 0;
+  let frozenSeconds = 0;
   let cpuNs = 0;
   for (let i = 1; i < samples.length; i++) {
     const before = new Map(samples[i - 1]!.containers.map((c) => [c.id, c]));
@@ -50,11 +55,12 @@ export function standbyUsage(samples: readonly EngineSample[]): { containerSecon
     for (const c of samples[i]!.containers) {
       const b = before.get(c.id);
       if (!b?.standby) continue;
-      containerSeconds += seconds;
+      if (b.frozen) frozenSeconds += seconds;
+      else containerSeconds += seconds;
       if (b.cpuNs !== null && c.cpuNs !== null) cpuNs += Math.max(0, c.cpuNs - b.cpuNs);
     }
   }
-  return { containerSeconds, cpuSeconds: cpuNs / 1e9 };
+  return { containerSeconds, frozenSeconds, cpuSeconds: cpuNs / 1e9 };
 }
 
 export type DaySummary = {
@@ -67,7 +73,9 @@ export type DaySummary = {
   gaveUp: number;
   /** ms; NaN without samples. */
   timeToUsable: Record<'hits' | 'misses' | 'overall', { p50: number; p95: number; p99: number }>;
+  /** Hot standby container-seconds. */
   containerSeconds: number;
+  frozenSeconds: number;
   cpuSeconds: number;
   buildsStarted: number;
   wasted: number;
@@ -128,6 +136,7 @@ export function dayFigures(name: string, s: DaySummary, against?: DaySummary): F
   }
   rows.push(
     { name: `${name}: standby container-seconds (hot)`, value: round(s.containerSeconds), unit: 's', ...(t ? { target: `≤ ${round(against.containerSeconds)} (coder)`, ok: s.containerSeconds <= against.containerSeconds } : {}) },
+    { name: `${name}: standby container-seconds (frozen)`, value: round(s.frozenSeconds), unit: 's' },
     {
       name: `${name}: standby CPU-seconds`,
       value: round(s.cpuSeconds, 2),

@@ -14,19 +14,25 @@ export type DayConfig = {
   /** best-static-schedule: docs/SIZING.md's rule, with hindsight on the day; forecast: the forecast policy. */
   sizing: 'best-static-schedule' | 'forecast';
   target_hit_rate: number;
-  rollout: 'activate-at-once';
+  /** activate-at-once: v2 is active on import (Coder's way); staged: warmed first, made active when warm (§4.7). */
+  rollout: 'activate-at-once' | 'staged';
   claim: 'ready-prebuild-or-cold';
-  standby: 'running';
+  /** running: every standby instance runs; { hot: N }: N per preset run, the rest are frozen (§4.6). */
+  standby: 'running' | { hot: number };
 };
 
 const ALLOWED: Record<Exclude<keyof DayConfig, 'name'>, (v: unknown) => boolean> = {
   description: (v) => typeof v === 'string',
   sizing: (v) => v === 'best-static-schedule' || v === 'forecast',
   target_hit_rate: (v) => typeof v === 'number' && v > 0 && v < 1,
-  rollout: (v) => v === 'activate-at-once',
+  rollout: (v) => v === 'activate-at-once' || v === 'staged',
   claim: (v) => v === 'ready-prebuild-or-cold',
-  standby: (v) => v === 'running',
+  standby: (v) => v === 'running' || (isRecord(v) && Object.keys(v).join() === 'hot' && Number.isInteger(v.hot) && (v.hot as number) >= 0),
 };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 export const CONFIG_NAMES = ['coder', 'warmpool'] as const;
 
