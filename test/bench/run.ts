@@ -280,7 +280,7 @@ const SECTIONS: { name: string; label?: string; budgetSeconds: number; run: () =
   { name: 'lag', budgetSeconds: 20, run: timerLag },
   { name: 'storm', budgetSeconds: 330, run: () => stormBench(figures) },
   { name: 'boundary', budgetSeconds: 120, run: () => boundaryBench(figures) },
-  { name: 'claims', budgetSeconds: 100, run: () => claimBench(figures) },
+  { name: 'claims', budgetSeconds: 130, run: () => claimBench(figures) },
   { name: 'tracing', budgetSeconds: 90, run: tracingOverhead },
   ...(process.env.BENCH_DOCKER === '0'
     ? []

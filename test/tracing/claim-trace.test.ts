@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { startApi, type Api } from '@warmpool/api';
 import { startProvisionerSim, loadSimOptions, type ProvisionerSim } from '@warmpool/provisioner-sim';
 import { startReconciler, type Reconciler } from '@warmpool/reconciler';
-import { createLogger, SpanKind, startMemoryTracing, type FinishedSpan } from '@warmpool/runtime';
+import { createLogger, SpanKind, startMemoryTracing, withSpan, type FinishedSpan } from '@warmpool/runtime';
 import { client, seedEligiblePrebuild, userWithRole } from '../support/api.js';
 import { createTestDatabase, createTestQueuePrefix, type TestDatabase } from '../support/env.js';
 import { testConfig } from '../support/pipeline.js';
@@ -56,6 +56,8 @@ test('a claim through the API is one trace across api, relay, provisioner, resul
   await waitFor(() => inTrace('build result', (s) => claimBuild(s) && s.attributes['warmpool.build.result'] === 'build-succeeded'), { what: 'the claim build’s build-succeeded result span in the claim’s trace' });
   // The refill the claim triggers is in the same trace (its reconcile job was enqueued inside the claim span).
   await waitFor(() => inTrace('reconcile preset', (s) => s.attributes['warmpool.reconcile.trigger'] === 'claim'), { what: 'the refill reconcile in the claim’s trace' });
+  // The publish span ends when BullMQ's add returns, which can be after the provisioner has already answered.
+  await waitFor(() => inTrace('outbox publish', (s) => s.attributes['messaging.destination.name'] === 'build-requests'), { what: 'the claim build’s publish span' });
 
   const spans = tracing.spans().filter((s) => s.traceId === claim.traceId);
   const byName = (name: string) => spans.filter((s) => s.name === name);
@@ -77,4 +79,18 @@ test('a claim through the API is one trace across api, relay, provisioner, resul
   // build-started and the outcome are reported by the build request, agent-ready from within the engine call.
   assert.ok(results.length >= 2, `results of the claim build: ${results.map((s) => s.attributes['warmpool.build.result']).join(', ')}`);
   assert.ok(results.every((s) => s.parentSpanId === request.spanId || s.parentSpanId === engine.spanId), 'results are children of the build that reported them');
+  // PostgreSQL client spans: the claim's own statements are its children, named by operation, never by their text.
+  const statements = spans.filter((s) => s.kind === SpanKind.CLIENT && s.attributes['db.system.name'] === 'postgresql');
+  assert.ok(statements.some((s) => s.parentSpanId === claim.spanId), `a PostgreSQL span under the claim: ${statements.map((s) => s.name).join(', ')}`);
+  assert.ok(statements.every((s) => /^postgresql ([A-Z]+|transaction)$/.test(s.name) && s.attributes['db.query.text'] === undefined));
+});
+
+test('a statement outside any trace starts no span', async () => {
+  // (Other services of this process may be tracing meanwhile: the statement is recognised by its operation.)
+  await db.pool.query('VALUES (1)');
+  await withSpan('traced', {}, () => db.pool.query('VALUES (2)'));
+  const values = tracing.spans().filter((s) => s.name === 'postgresql VALUES');
+  assert.equal(values.length, 1, 'only the statement inside a span is traced');
+  assert.equal(values[0]!.parentSpanId, tracing.spans().find((s) => s.name === 'traced')!.spanId);
+  assert.ok(tracing.spans().every((s) => !(s.name.startsWith('postgresql') && s.parentSpanId === undefined)), 'no PostgreSQL span starts a trace');
 });

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { createQueueSet, createRedis } from '@warmpool/bus';
 import { client, seedEligiblePrebuild, userWithRole } from '../support/api.js';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
-import { spawnService } from '../support/processes.js';
+import { startOtlpReceiver, startTracedServices, stopServices } from '../support/otlp.js';
 import { seedPresets } from '../support/seed.js';
 import { waitFor } from '../support/wait.js';
 import { freePort } from '../chaos/servers.js';
@@ -14,43 +13,23 @@ import { freePort } from '../chaos/servers.js';
 // exports its spans over OTLP/HTTP, each under its own service.name. Half the services speak http/json, half
 // http/protobuf; the receiver is a bare HTTP server (protobuf carries strings as UTF-8, so names are found in the bytes).
 
-type Export = { path: string; contentType: string; body: Buffer };
-const exports: Export[] = [];
-let receiver: http.Server;
+let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
 let db: TestDatabase;
 let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
-const children: ChildProcess[] = [];
+let children: ChildProcess[] = [];
 let apiPort: number;
 
 const PROTOCOL: Record<string, string> = { api: 'http/json', reconciler: 'http/protobuf', 'provisioner-sim': 'http/json', scheduler: 'http/protobuf', notifier: 'http/json' };
 
 before(async () => {
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      exports.push({ path: req.url ?? '', contentType: req.headers['content-type'] ?? '', body: Buffer.concat(chunks) });
-      res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/json' }).end(req.headers['content-type']?.includes('json') ? '{}' : '');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+  receiver = await startOtlpReceiver();
   db = await createTestDatabase();
   prefix = await createTestQueuePrefix();
   apiPort = await freePort();
-  const base = { DATABASE_URL: db.url, REDIS_URL, WARMPOOL_QUEUE_PREFIX: prefix.prefix, WARMPOOL_BULL_BOARD: 'false', LOG_LEVEL: 'silent', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '200' };
-  for (const service of Object.keys(PROTOCOL)) {
-    const extra: Record<string, string> = service === 'api' ? { WARMPOOL_HTTP_PORT: String(apiPort) } : service === 'scheduler' ? { WARMPOOL_RECONCILE_INTERVAL_MS: '1000' } : service === 'provisioner-sim' ? { SIM_BUILD_MS: '10', SIM_BUILD_JITTER_MS: '0', SIM_AGENT_READY_MS: '0' } : {};
-    children.push(spawnService(service, { ...base, ...extra, OTEL_EXPORTER_OTLP_PROTOCOL: PROTOCOL[service]! }));
-  }
-  await waitFor(() => new Promise<boolean>((resolve) => http.get({ host: '127.0.0.1', port: apiPort, path: '/readyz', agent: false }, (r) => (r.resume(), resolve(r.statusCode === 200))).on('error', () => resolve(false))), {
-    timeoutMs: 60_000,
-    intervalMs: 200,
-    what: 'the api process to be ready',
-  });
+  children = await startTracedServices({ databaseUrl: db.url, queuePrefix: prefix.prefix, endpoint: receiver.endpoint, apiPort, protocols: PROTOCOL });
 });
 after(async () => {
-  await Promise.all(children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))));
+  await stopServices(children);
   receiver?.close();
   await prefix?.cleanup();
   await db?.drop();
@@ -76,7 +55,7 @@ test('every service exports its spans over OTLP/HTTP (json and protobuf) under i
 
   for (const [service, protocol] of Object.entries(PROTOCOL)) {
     const name = `warmpool-${service}`;
-    const found = await waitFor(() => exports.find((e) => e.body.includes(Buffer.from(name))), { timeoutMs: 30_000, intervalMs: 50, what: `spans exported by ${service}` });
+    const found = await waitFor(() => receiver.exports.find((e) => e.body.includes(Buffer.from(name))), { timeoutMs: 30_000, intervalMs: 50, what: `spans exported by ${service}` });
     assert.equal(found.path, '/v1/traces', `${service} posts to the traces path`);
     assert.match(found.contentType, protocol === 'http/json' ? /application\/json/ : /application\/x-protobuf/, `${service} speaks ${protocol}`);
     if (protocol === 'http/json') {

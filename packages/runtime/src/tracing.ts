@@ -76,6 +76,9 @@ export type FinishedSpan = {
   attributes: Attributes;
   links: Link[];
   status: SpanStatusCode;
+  /** Epoch milliseconds and milliseconds (fractional). */
+  startMs: number;
+  durationMs: number;
 };
 
 /**
@@ -115,6 +118,8 @@ export async function startMemoryTracing(serviceName = 'warmpool-test'): Promise
         attributes: s.attributes,
         links: s.links,
         status: s.status.code,
+        startMs: s.startTime[0] * 1e3 + s.startTime[1] / 1e6,
+        durationMs: s.duration[0] * 1e3 + s.duration[1] / 1e6,
       })),
   };
 }
