@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Job, Worker } from 'bullmq';
-import { createQueueSet, createRedis, type QueueSet, type RedisClient } from '@warmpool/bus';
+import { wireService, type QueueSet, type ServiceWiring } from '@warmpool/bus';
 import { createBuildResultsWorker, OutboxRelay } from '@warmpool/operations';
 import { createLogger } from '@warmpool/runtime';
 import { createTestDatabase, createTestQueuePrefix, REDIS_URL, type TestDatabase } from '../support/env.js';
@@ -12,8 +12,7 @@ import { waitFor } from '../support/wait.js';
 // The results consumer as the reconciler runs it: a BullMQ worker on the build-results queue, real Redis and PostgreSQL.
 let db: TestDatabase;
 let prefix: Awaited<ReturnType<typeof createTestQueuePrefix>>;
-const producer = createRedis(REDIS_URL, { role: 'producer' });
-let workerConnection: RedisClient;
+let wiring: ServiceWiring;
 let queues: QueueSet;
 let worker: Worker;
 let relay: OutboxRelay;
@@ -23,16 +22,13 @@ const logger = createLogger('test', { level: 'debug', destination: { write: (lin
 before(async () => {
   db = await createTestDatabase();
   prefix = await createTestQueuePrefix();
-  queues = createQueueSet(producer, prefix.prefix);
+  wiring = wireService({ name: 'test', redis: REDIS_URL, queuePrefix: prefix.prefix, logger });
+  queues = wiring.queues;
   relay = new OutboxRelay(db.pool, queues, logger);
-  workerConnection = createRedis(REDIS_URL, { role: 'worker' });
-  worker = createBuildResultsWorker({ pool: db.pool, queues, relay, logger, connection: workerConnection, prefix: prefix.prefix, concurrency: 4 });
+  worker = createBuildResultsWorker({ pool: db.pool, queues, relay, logger, worker: wiring.worker, concurrency: 4 });
 });
 after(async () => {
-  await worker.close();
-  await workerConnection.quit();
-  await queues.close();
-  await producer.quit();
+  await wiring.close();
   await prefix.cleanup();
   await db.drop();
 });

@@ -6,3 +6,4 @@ export { createRedis, type RedisClient } from './connection.js';
 export { watchDataLoss } from './data-loss.js';
 export { createQueueSet, enqueueReconcile, enqueueReconciles, armWakeUp, armWakeUps, type QueueSet } from './queue-set.js';
 export { traceJobOptions, withJobSpan } from './tracing.js';
+export { wireService, type ServiceWiring } from './wiring.js';

@@ -1,5 +1,5 @@
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { BuildResult, describeIssues, endsBuild, enqueueReconcile, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, withJobSpan, type QueueSet, type ReconcileTrigger } from '@warmpool/bus';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { BuildResult, describeIssues, endsBuild, enqueueReconcile, enqueueReconciles, QUEUES, WORKER_TIMING, withJobSpan, type QueueSet, type ReconcileTrigger, type ServiceWiring } from '@warmpool/bus';
 import { applyBuildResult, applyStandbyDone, applyWorkspaceLost, insertOutbox, notificationMessage, recordProvisionerSeen, stagedSiblings, type Pool } from '@warmpool/db';
 import type { Logger } from '@warmpool/runtime';
 import { handOffFreeSlots } from './cap-sharing.js';
@@ -127,20 +127,17 @@ async function handleStandbyResult(deps: BuildResultsDeps, result: StandbyResult
   return { kind: 'applied' };
 }
 
-/** The worker consuming QUEUES.buildResults; closed by the caller. */
-export function createBuildResultsWorker(
-  deps: BuildResultsDeps & { connection: ConnectionOptions; prefix: string; concurrency: number },
-): Worker {
-  const worker = new Worker(
+/** The worker consuming QUEUES.buildResults, made by the service's wiring (which logs its errors and closes it). */
+export function createBuildResultsWorker(deps: BuildResultsDeps & { worker: ServiceWiring['worker']; concurrency: number }): Worker {
+  const worker = deps.worker(
     QUEUES.buildResults,
     async (job: Job) => {
       const buildId = (job.data as { buildId?: unknown })?.buildId;
       const log = deps.logger.child({ queue: QUEUES.buildResults, jobId: job.id, buildId });
       return withJobSpan(job, 'build result', { 'warmpool.build.result': job.name, 'warmpool.build.id': String(buildId) }, () => handleBuildResult(deps, job.data, log));
     },
-    { connection: deps.connection, prefix: queuePrefix(deps.prefix), concurrency: deps.concurrency, ...WORKER_TIMING.buildResults },
+    { concurrency: deps.concurrency, ...WORKER_TIMING.buildResults },
   );
-  worker.on('error', (err) => deps.logger.error({ err }, 'build results worker error'));
   // Malformed payloads are logged by the handler; this catches results that ran out of retries (an
   // agent-ready whose build never finished, a database outage) so they are not dropped silently.
   worker.on('failed', (job, err) => {

@@ -1,18 +1,16 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { hostname } from 'node:os';
 import {
   BuildRequested,
-  createQueueSet,
-  createRedis,
   describeIssues,
   JOB_NAMES,
   PROVISIONER_HEARTBEAT_MS,
   QUEUES,
   StandbyRequested,
   WORKER_TIMING,
-  queuePrefix,
+  wireService,
   withJobSpan,
   type BuildResult,
   type ProvisionerCapability,
@@ -371,9 +369,8 @@ function buildRequestProcessor(options: ProvisionerOptions, run: BuildRun, lanes
 export function startProvisioner(options: ProvisionerOptions): Provisioner {
   const { logger, backend } = options;
   const name = options.name ?? 'provisioner';
-  const producer = createRedis(options.redis, { role: 'producer', name: `${name}-producer` });
-  const workerConnection = createRedis(options.redis, { role: 'worker', name: `${name}-worker` });
-  const queues = createQueueSet(producer, options.queuePrefix);
+  const wiring = wireService({ name, redis: options.redis, queuePrefix: options.queuePrefix, logger });
+  const { queues } = wiring;
   const reporter = new Reporter(queues.buildResults, logger, options.reporter);
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal);
@@ -381,36 +378,30 @@ export function startProvisioner(options: ProvisionerOptions): Provisioner {
   const lanes = new WorkspaceLanes();
   const processor = buildRequestProcessor(options, { backend, reporter, background }, lanes);
 
-  const worker = new Worker(QUEUES.buildRequests, processor, {
-    connection: workerConnection,
-    prefix: queuePrefix(options.queuePrefix),
+  const worker = wiring.worker(QUEUES.buildRequests, processor, {
     concurrency: options.concurrency,
     autorun: options.autorun ?? true,
     ...WORKER_TIMING.buildRequests,
     ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs } : {}),
   });
-  worker.on('error', (err) => logger.error({ err }, 'provisioner worker error'));
   const capabilities = capabilitiesOf(backend);
   const stopHeartbeat = heartbeat(reporter, options.identity ?? defaultIdentity(name), capabilities, logger);
   worker.on('failed', (job, err) => {
     if (!shutdown.signal.aborted && !(err instanceof DelayedError)) logger.warn({ jobId: job?.id, err: err.message }, 'build request failed');
   });
 
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      stopHeartbeat();
-      await worker.close(); // active builds finish and report
-      const graceOver = new AbortController();
-      const grace = delay(options.closeGraceMs ?? 10_000, undefined, { signal: graceOver.signal }).catch(() => undefined);
-      await Promise.race([background.settled(), grace]);
-      graceOver.abort();
-      shutdown.abort();
-      reporter.abort();
-      await background.settled();
-      await queues.close();
-      await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
-    })());
+  wiring.beforeWorkers(stopHeartbeat);
+  // Once active builds have finished and reported: background work (agent readiness) gets a grace period, then stops.
+  wiring.afterWorkers(async () => {
+    const graceOver = new AbortController();
+    const grace = delay(options.closeGraceMs ?? 10_000, undefined, { signal: graceOver.signal }).catch(() => undefined);
+    await Promise.race([background.settled(), grace]);
+    graceOver.abort();
+    shutdown.abort();
+    reporter.abort();
+    await background.settled();
+  });
+  const close = wiring.close;
 
   return {
     worker,

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import { Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, QUEUES, WORKER_TIMING, queuePrefix, withJobSpan, type QueueSet, type RedisClient } from '@warmpool/bus';
+import type { Job, Worker } from 'bullmq';
+import { QUEUES, WORKER_TIMING, wireService, withJobSpan, type QueueSet, type ServiceWiring } from '@warmpool/bus';
 import type { Pool } from '@warmpool/db';
 import type { Config, Logger } from '@warmpool/runtime';
 import { webhookBackoffMs } from './retry-delay.js';
@@ -9,7 +9,7 @@ import { handleNotificationEvent } from './events.js';
 import { createMailer, type SendMail } from './mailer.js';
 import { deliveriesTotal } from './metrics.js';
 import { performSend } from './send.js';
-import { createRegistry, serveHealth, workerLiveness } from '@warmpool/runtime';
+import { createRegistry, serveHealth } from '@warmpool/runtime';
 
 export { renderMessage, describeReplacements, eventKey, presetStatusUrl, workspaceUrl } from './messages.js';
 export { sign, signatureHeaders, signingKey, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from './signing.js';
@@ -55,10 +55,10 @@ export type Notifier = {
   close: () => Promise<void>;
 };
 
-type WorkerSetup = { options: NotifierOptions; queues: QueueSet; connection: RedisClient; prefix: string };
+type WorkerSetup = { options: NotifierOptions; queues: QueueSet; worker: ServiceWiring['worker'] };
 
 /** Notification events → inbox rows and one webhook delivery / send job per recipient and channel. */
-function startEventsWorker({ options, queues, connection, prefix }: WorkerSetup): Worker {
+function startEventsWorker({ options, queues, worker: createWorker }: WorkerSetup): Worker {
   const { config, pool } = options;
   const log = options.logger.child({ queue: QUEUES.notifications });
   const deps = {
@@ -73,14 +73,11 @@ function startEventsWorker({ options, queues, connection, prefix }: WorkerSetup)
     emailAttempts: config.smtp?.attempts ?? config.webhookAttempts,
     ...(options.now ? { now: options.now } : {}),
   };
-  const worker = new Worker(QUEUES.notifications, async (job: Job) => withJobSpan(job, 'notification event', { 'warmpool.notification.type': job.name }, () => handleNotificationEvent(deps, job)), {
-    connection,
-    prefix,
+  const worker = createWorker(QUEUES.notifications, async (job: Job) => withJobSpan(job, 'notification event', { 'warmpool.notification.type': job.name }, () => handleNotificationEvent(deps, job)), {
     concurrency: config.workerConcurrency,
     ...WORKER_TIMING.notifications,
   });
   worker.on('failed', (job, err) => log.warn({ jobId: job?.id, name: job?.name, err: err.message }, 'notification event job failed'));
-  worker.on('error', (err) => log.error({ err }, 'notification worker error'));
   return worker;
 }
 
@@ -92,23 +89,20 @@ function retrySettings(options: NotifierOptions) {
 }
 
 /** Signed webhook POSTs, retried with backoff and dead-lettered after the last attempt. */
-function startDeliveryWorker({ options, connection, prefix }: WorkerSetup): Worker {
+function startDeliveryWorker({ options, worker: createWorker }: WorkerSetup): Worker {
   const { config, pool } = options;
   const log = options.logger.child({ queue: QUEUES.webhookDeliveries });
   const deps = { pool, logger: log, webhookSecrets: config.webhookSecrets, timeoutMs: config.webhookTimeoutMs, defaultAttempts: config.webhookAttempts };
-  const worker = new Worker(QUEUES.webhookDeliveries, async (job: Job) => withJobSpan(job, 'webhook delivery attempt', { 'warmpool.notification.channel': 'webhook' }, () => deliverWebhook(deps, job)), {
-    connection,
-    prefix,
+  const worker = createWorker(QUEUES.webhookDeliveries, async (job: Job) => withJobSpan(job, 'webhook delivery attempt', { 'warmpool.notification.channel': 'webhook' }, () => deliverWebhook(deps, job)), {
     concurrency: deliveryConcurrency(config),
     ...WORKER_TIMING.webhookDeliveries,
     settings: retrySettings(options),
   });
-  worker.on('error', (err) => log.error({ err }, 'delivery worker error'));
   return worker;
 }
 
 /** E-mails and chat posts: their own worker, so a hanging SMTP server never delays webhooks (nor the reverse). */
-function startSendWorker({ options, connection, prefix }: WorkerSetup): Worker {
+function startSendWorker({ options, worker: createWorker }: WorkerSetup): Worker {
   const { config, pool } = options;
   const log = options.logger.child({ queue: QUEUES.notificationSends });
   const deps = {
@@ -119,14 +113,11 @@ function startSendWorker({ options, connection, prefix }: WorkerSetup): Worker {
     chatTimeoutMs: config.webhookTimeoutMs,
     defaultAttempts: config.webhookAttempts,
   };
-  const worker = new Worker(QUEUES.notificationSends, async (job: Job) => withJobSpan(job, 'notification send attempt', { 'warmpool.notification.channel': job.name }, () => performSend(deps, job)), {
-    connection,
-    prefix,
+  const worker = createWorker(QUEUES.notificationSends, async (job: Job) => withJobSpan(job, 'notification send attempt', { 'warmpool.notification.channel': job.name }, () => performSend(deps, job)), {
     concurrency: deliveryConcurrency(config),
     ...WORKER_TIMING.notificationSends,
     settings: retrySettings(options),
   });
-  worker.on('error', (err) => log.error({ err }, 'send worker error'));
   return worker;
 }
 
@@ -137,28 +128,16 @@ function startSendWorker({ options, connection, prefix }: WorkerSetup): Worker {
  */
 export async function startNotifier(options: NotifierOptions): Promise<Notifier> {
   const { config, logger } = options;
-  const producer = createRedis(config.redis, { role: 'producer', name: 'notifier-producer' });
-  const eventsConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-events' });
-  const deliveryConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-deliveries' });
-  const sendConnection = createRedis(config.redis, { role: 'worker', name: 'notifier-sends' });
-  const queues = createQueueSet(producer, config.queuePrefix);
-  const prefix = queuePrefix(config.queuePrefix);
-  const eventsWorker = startEventsWorker({ options, queues, connection: eventsConnection, prefix });
-  const deliveryWorker = startDeliveryWorker({ options, queues, connection: deliveryConnection, prefix });
-  const sendWorker = startSendWorker({ options, queues, connection: sendConnection, prefix });
+  const wiring = wireService({ name: 'notifier', redis: config.redis, queuePrefix: config.queuePrefix, logger });
+  const setup = { options, queues: wiring.queues, worker: wiring.worker };
+  const eventsWorker = startEventsWorker(setup);
+  const deliveryWorker = startDeliveryWorker(setup);
+  const sendWorker = startSendWorker(setup);
 
-  const isHealthy = workerLiveness({ workers: [eventsWorker, deliveryWorker, sendWorker], connections: [eventsConnection, deliveryConnection, sendConnection], producer });
+  const isHealthy = wiring.liveness();
   const registry = options.healthPort === undefined ? undefined : createRegistry('notifier');
   registry?.registerMetric(deliveriesTotal);
-  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: {} }), logger, registry);
-
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      await health.close();
-      await Promise.all([eventsWorker.close(), deliveryWorker.close(), sendWorker.close()]); // lets active jobs finish
-      await queues.close();
-      await Promise.all([producer, eventsConnection, deliveryConnection, sendConnection].map((c) => c.quit().catch(() => undefined)));
-    })());
-  return { eventsWorker, deliveryWorker, sendWorker, healthServer: health.server, isHealthy, close };
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { redis: wiring.redisStatus() } }), logger, registry);
+  wiring.beforeWorkers(() => health.close());
+  return { eventsWorker, deliveryWorker, sendWorker, healthServer: health.server, isHealthy, close: wiring.close };
 }

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { createQueueSet, createRedis, describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, queuePrefix, ReconcileJob, reconcileTriggerLabel, watchDataLoss, withJobSpan, type RedisClient } from '@warmpool/bus';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { describeIssues, JOB_NAMES, QUEUES, WORKER_TIMING, ReconcileJob, reconcileTriggerLabel, watchDataLoss, wireService, withJobSpan, type RedisClient } from '@warmpool/bus';
 import { pruneDemand, pruneOutbox, requeueStaleBuildRequests, requeueUnrecordedNotificationEvents, type Pool } from '@warmpool/db';
 import { createBuildResultsWorker, OutboxRelay, ReconcileBatcher, reconcileStandby } from '@warmpool/operations';
-import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, registerWorkerMetrics, serveHealth, watchWorkerProgress, type Config, type Logger } from '@warmpool/runtime';
 
 const OUTBOX_RETENTION_MS = 7 * 24 * 3_600_000;
 
@@ -36,9 +36,8 @@ export type Reconciler = {
  */
 export async function startReconciler(options: ReconcilerOptions): Promise<Reconciler> {
   const { config, logger, pool } = options;
-  const producer = createRedis(config.redis, { role: 'producer', name: 'reconciler-producer' });
-  const workerConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-worker' });
-  const queues = createQueueSet(producer, config.queuePrefix);
+  const wiring = wireService({ name: 'reconciler', redis: config.redis, queuePrefix: config.queuePrefix, logger });
+  const { producer, queues } = wiring;
   const relay = new OutboxRelay(pool, queues, logger.child({ component: 'outbox-relay' }), { pollMs: options.relayPollMs ?? 1_000 });
   const settings = { ...evaluationSettings(config), maxInflightPrebuildBuilds: config.maxInflightPrebuildBuilds, capSharing: config.inflightCapSharing };
 
@@ -51,21 +50,17 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
   const batcher = new ReconcileBatcher({ pool, queues, relay, logger, settings }, { maxBatch: config.reconcileBatchSize, maxConcurrent: 4 });
   // Standby tiers (issue 25): after a preset's pool is reconciled, its eligible prebuilds are split hot/frozen.
   const standby = (presetId: string, desired: number) => reconcileStandby({ pool, relay, logger, queues }, presetId, desired);
-  const worker = new Worker(QUEUES.reconcile, reconcileProcessor(batcher, standby, metrics, logger), {
-    connection: workerConnection,
-    prefix: queuePrefix(config.queuePrefix),
+  const worker = wiring.worker(QUEUES.reconcile, reconcileProcessor(batcher, standby, metrics, logger), {
     concurrency: Math.max(config.workerConcurrency, 4 * config.reconcileBatchSize),
     ...WORKER_TIMING.reconcile,
   });
   worker.on('completed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'completed' }));
   worker.on('failed', () => metrics.jobs.inc({ queue: QUEUES.reconcile, result: 'failed' }));
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.reconcile, jobId: job?.id, presetId: job?.data?.presetId, err }, 'reconcile job failed'));
-  worker.on('error', (err) => logger.error({ err }, 'reconcile worker error'));
   relay.start();
-  const stopHousekeeping = startHousekeeping(pool, relay, producer, config, logger);
+  wiring.beforeWorkers(startHousekeeping(pool, relay, producer, config, logger));
   // Provisioner results are applied here too: each one triggers its preset's reconcile at once.
-  const resultsConnection = createRedis(config.redis, { role: 'worker', name: 'reconciler-results' });
-  const resultsWorker = createBuildResultsWorker({
+  createBuildResultsWorker({
     pool,
     queues,
     relay,
@@ -75,27 +70,18 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Recon
       metrics.standbyResults.inc({ action, outcome });
       if (seconds !== undefined && action === 'thaw') metrics.thawDuration.observe({ reason }, seconds);
     },
-    connection: resultsConnection,
-    prefix: config.queuePrefix,
+    worker: wiring.worker,
     concurrency: config.workerConcurrency,
   });
 
-  const progressing = watchWorkerProgress(worker, queues.reconcile, options.stallMs);
-  const isHealthy = workerLiveness({ workers: [worker, resultsWorker], connections: [workerConnection], producer, progressing });
-  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
-
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      await stopHousekeeping();
-      await health.close();
-      await Promise.all([worker.close(), resultsWorker.close()]); // lets active jobs finish
-      await relay.stop();
-      await relay.flush().catch(() => undefined); // deliver what the last jobs committed
-      await queues.close();
-      await Promise.all([producer, workerConnection, resultsConnection].map((c) => c.quit().catch(() => undefined)));
-    })());
-  return { worker, healthServer: health.server, isHealthy, close };
+  const isHealthy = wiring.liveness(watchWorkerProgress(worker, queues.reconcile, options.stallMs));
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: wiring.redisStatus() } }), logger, registry);
+  wiring.beforeWorkers(() => health.close());
+  wiring.afterWorkers(async () => {
+    await relay.stop();
+    await relay.flush().catch(() => undefined); // deliver what the last jobs committed
+  });
+  return { worker, healthServer: health.server, isHealthy, close: wiring.close };
 }
 
 /**

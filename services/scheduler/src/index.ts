@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
-import { Worker } from 'bullmq';
-import { armWakeUps, createQueueSet, createRedis, enqueueReconciles, QUEUES, WORKER_TIMING, queuePrefix, watchDataLoss, withJobSpan, type QueueSet, type RedisClient } from '@warmpool/bus';
+import type { Worker } from 'bullmq';
+import { armWakeUps, enqueueReconciles, QUEUES, WORKER_TIMING, watchDataLoss, wireService, withJobSpan, type QueueSet, type RedisClient } from '@warmpool/bus';
 import { presetsNeedingAttention, type Pool } from '@warmpool/db';
 import { poolHistoryRecorder, screenPresets } from '@warmpool/operations';
-import { createRegistry, evaluationSettings, registerQueueMetrics, serveHealth, watchWorkerProgress, workerLiveness, type Config, type Logger } from '@warmpool/runtime';
+import { createRegistry, evaluationSettings, registerQueueMetrics, serveHealth, watchWorkerProgress, type Config, type Logger } from '@warmpool/runtime';
 
 export type SchedulerOptions = {
   config: Config;
@@ -49,9 +49,8 @@ export async function ensureTickScheduler(queues: QueueSet, redis: RedisClient, 
  */
 export async function startScheduler(options: SchedulerOptions): Promise<Scheduler> {
   const { config, logger, pool } = options;
-  const producer = createRedis(config.redis, { role: 'producer', name: 'scheduler-producer' });
-  const workerConnection = createRedis(config.redis, { role: 'worker', name: 'scheduler-worker' });
-  const queues = createQueueSet(producer, config.queuePrefix);
+  const wiring = wireService({ name: 'scheduler', redis: config.redis, queuePrefix: config.queuePrefix, logger });
+  const { producer, queues } = wiring;
 
   const settings = evaluationSettings(config);
   // Each tick screens presets in batches (one snapshot query per batch) and enqueues reconciles only for those with
@@ -76,25 +75,25 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
   const history = poolHistoryRecorder(pool);
   const recordHistory = () => history.record().catch((err: unknown) => logger.warn({ err }, 'pool history sample failed'));
   // Each tick is a trace of its own: the reconciles it enqueues are its children.
-  const worker = new Worker(QUEUES.schedulerTick, (job) => withJobSpan(job, 'scheduler tick', {}, async (span) => {
-    const enqueued = await tick();
-    span.setAttribute('warmpool.tick.enqueued', enqueued);
-    await recordHistory();
-    return { enqueued };
-  }), {
-    connection: workerConnection,
-    prefix: queuePrefix(config.queuePrefix),
-    concurrency: 1,
-    ...WORKER_TIMING.schedulerTick,
-  });
+  const worker = wiring.worker(
+    QUEUES.schedulerTick,
+    (job) =>
+      withJobSpan(job, 'scheduler tick', {}, async (span) => {
+        const enqueued = await tick();
+        span.setAttribute('warmpool.tick.enqueued', enqueued);
+        await recordHistory();
+        return { enqueued };
+      }),
+    { concurrency: 1, ...WORKER_TIMING.schedulerTick },
+  );
   worker.on('failed', (job, err) => logger.warn({ queue: QUEUES.schedulerTick, jobId: job?.id, err }, 'tick failed'));
-  worker.on('error', (err) => logger.error({ err }, 'scheduler worker error'));
   await ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger);
   // Re-check now and then: heals a scheduler removed from Redis, or an elected upserter that died before writing.
   const recheck = setInterval(() => {
     ensureTickScheduler(queues, producer, config.reconcileIntervalMs, logger).catch((err: unknown) => logger.warn({ err }, 'tick scheduler check failed'));
   }, UPSERT_GUARD_MS);
   recheck.unref();
+  wiring.beforeWorkers(() => clearInterval(recheck));
   // After Redis lost its data the tick's job scheduler, the queued reconciles and the armed timers are gone:
   // re-create the scheduler and tick at once rather than at the next re-check.
   const dataLoss = watchDataLoss(producer, config.queuePrefix, 'scheduler', async () => {
@@ -102,22 +101,12 @@ export async function startScheduler(options: SchedulerOptions): Promise<Schedul
     const enqueued = await tick();
     logger.warn({ enqueued }, 'Redis lost its data: tick scheduler re-created, presets re-screened');
   }, { onError: (err) => logger.warn({ err }, 'repair after Redis lost its data failed; retried in a second') });
+  wiring.beforeWorkers(() => dataLoss.stop());
 
   const registry = createRegistry('scheduler');
   registerQueueMetrics(registry, queues);
-  const progressing = watchWorkerProgress(worker, queues.schedulerTick, Math.max(60_000, 4 * config.reconcileIntervalMs));
-  const isHealthy = workerLiveness({ workers: [worker], connections: [workerConnection], producer, progressing });
-  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: workerConnection.status } }), logger, registry);
-
-  let closed: Promise<void> | undefined;
-  const close = () =>
-    (closed ??= (async () => {
-      clearInterval(recheck);
-      await dataLoss.stop();
-      await health.close();
-      await worker.close();
-      await queues.close();
-      await Promise.all([producer.quit().catch(() => undefined), workerConnection.quit().catch(() => undefined)]);
-    })());
-  return { worker, healthServer: health.server, isHealthy, tick, close };
+  const isHealthy = wiring.liveness(watchWorkerProgress(worker, queues.schedulerTick, Math.max(60_000, 4 * config.reconcileIntervalMs)));
+  const health = await serveHealth(options.healthPort, config.httpHost, async () => ({ ok: await isHealthy(), details: { worker: worker.isRunning(), redis: wiring.redisStatus() } }), logger, registry);
+  wiring.beforeWorkers(() => health.close());
+  return { worker, healthServer: health.server, isHealthy, tick, close: wiring.close };
 }
